@@ -1,0 +1,174 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The journal lists, per commit, the IDs it added in sequence order. Its
+// consumers (the keyword indexer, the alert evaluator, live tail) read it
+// from their own durable checkpoint, so an old log that arrives late is
+// seen as surely as a new one, and a crash between commit and consumption
+// loses nothing.
+//
+// Record value: firstSeq, count, then per entry the nanos as a zig-zag delta
+// from the previous entry's (the first from zero).
+
+func encodeJournal(first uint64, ids []ID) []byte {
+	b := make([]byte, 0, 16+len(ids)*4)
+	b = binary.AppendUvarint(b, first)
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	var prev int64
+	for _, id := range ids {
+		b = binary.AppendVarint(b, id.Nanos-prev)
+		prev = id.Nanos
+	}
+	return b
+}
+
+func decodeJournal(v []byte, after uint64, dst []ID) ([]ID, error) {
+	d := decoder{b: v}
+	first := d.uvarint()
+	n := d.count()
+	var prev int64
+	for i := 0; i < n && d.err == nil; i++ {
+		prev += d.varint()
+		if seq := first + uint64(i); seq > after {
+			dst = append(dst, ID{Nanos: prev, Seq: seq})
+		}
+	}
+	if d.err != nil {
+		return dst, fmt.Errorf("journal record: %w", d.err)
+	}
+	return dst, nil
+}
+
+// ReadJournal returns, in sequence order, the IDs of entries committed with
+// sequences above after, reading at most about max of them (whole commits,
+// so it may return more). Entries since dropped by retention are included;
+// fetching them finds nothing.
+func (s *Store) ReadJournal(ctx context.Context, after uint64, max int) ([]ID, error) {
+	var ids []ID
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte{nsJournal}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(journalKey(after + 1)); it.ValidForPrefix(opts.Prefix) && len(ids) < max; it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				ids, err = decodeJournal(v, after, ids)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read journal after %d: %w", after, err)
+	}
+	return ids, nil
+}
+
+// TrimJournal deletes journal records whose entries all have sequences at
+// or below upTo; call it with the lowest checkpoint of all consumers.
+func (s *Store) TrimJournal(ctx context.Context, upTo uint64) (int, error) {
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte{nsJournal}
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(opts.Prefix); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			if binary.BigEndian.Uint64(k[1:]) > upTo {
+				break
+			}
+			keys = append(keys, k)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("trim journal: %w", err)
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return 0, fmt.Errorf("trim journal: %w", err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return 0, fmt.Errorf("trim journal: %w", err)
+	}
+	return len(keys), nil
+}
+
+// WaitSeq blocks until sequence seq is committed or ctx ends.
+func (s *Store) WaitSeq(ctx context.Context, seq uint64) error {
+	for {
+		ch := s.Changed()
+		if s.HighSeq() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Checkpoint returns the sequence a consumer has processed up to (0 when it
+// never checkpointed).
+func (s *Store) Checkpoint(consumer string) (uint64, error) {
+	v, err := s.getRaw(checkpointKey(consumer))
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", consumer, err)
+	}
+	seq, n := binary.Uvarint(v)
+	if n <= 0 {
+		return 0, fmt.Errorf("checkpoint %s: corrupt record", consumer)
+	}
+	return seq, nil
+}
+
+// SetCheckpoint records durably that a consumer has processed up to seq.
+func (s *Store) SetCheckpoint(consumer string, seq uint64) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(checkpointKey(consumer), binary.AppendUvarint(nil, seq))
+	})
+	if err != nil {
+		return fmt.Errorf("set checkpoint %s: %w", consumer, wrapWriteErr("write", err))
+	}
+	return nil
+}
+
+func (s *Store) getRaw(key []byte) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	return out, err
+}

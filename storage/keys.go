@@ -1,0 +1,110 @@
+package storage
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// The keyspace. Every key starts with one namespace byte; logs and their
+// index keys continue with the UTC day so that retention drops a whole day
+// with one DropPrefix instead of a delete per log.
+//
+//	e <day:4> <nanos:8> <seq:8>                          → encoded entry
+//	i <day:4> <kind:1> <name> <value> <firstSeq:8>       → posting list of one commit
+//	d <day:4>                                            → empty: the day has data
+//	j <lastSeq:8>                                        → journal record of one commit
+//	c <consumer>                                         → checkpoint (uvarint sequence)
+//	m <name>                                             → metadata (schema version, sequence)
+//	b <bucket> 0x00 <key>                                → other packages' records
+//
+// <name> and <value> are uvarint length-prefixed so that one value is never a
+// prefix of another in a scan.
+const (
+	nsEntry      = 'e'
+	nsPosting    = 'i'
+	nsDay        = 'd'
+	nsJournal    = 'j'
+	nsCheckpoint = 'c'
+	nsMeta       = 'm'
+	nsBucket     = 'b'
+)
+
+// Index kinds of posting lists.
+const (
+	kindLevel  byte = 'L'
+	kindSource byte = 'S'
+	kindTag    byte = 'T'
+	kindField  byte = 'F'
+)
+
+const nanosPerDay = int64(24 * time.Hour)
+
+// Day is a UTC calendar day counted from the Unix epoch.
+type Day uint32
+
+// DayOf returns the UTC day containing t (nanoseconds since the epoch).
+func DayOf(nanos int64) Day { return Day(nanos / nanosPerDay) }
+
+// Start returns the first nanosecond of the day.
+func (d Day) Start() int64 { return int64(d) * nanosPerDay }
+
+// String returns the day as YYYY-MM-DD.
+func (d Day) String() string { return time.Unix(0, d.Start()).UTC().Format(time.DateOnly) }
+
+// ParseDay parses YYYY-MM-DD.
+func ParseDay(s string) (Day, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, err
+	}
+	return DayOf(t.UnixNano()), nil
+}
+
+func appendDay(b []byte, d Day) []byte { return binary.BigEndian.AppendUint32(b, uint32(d)) }
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func entryKey(id ID) []byte {
+	b := make([]byte, 0, 21)
+	b = append(b, nsEntry)
+	b = appendDay(b, DayOf(id.Nanos))
+	b = binary.BigEndian.AppendUint64(b, uint64(id.Nanos))
+	return binary.BigEndian.AppendUint64(b, id.Seq)
+}
+
+func entryDayPrefix(d Day) []byte { return appendDay([]byte{nsEntry}, d) }
+
+func idFromEntryKey(k []byte) ID { return IDFromBytes(k[5:21]) }
+
+// postingPrefix is the prefix of every posting list of one index value on one
+// day. name is empty for the built-in kinds.
+func postingPrefix(d Day, kind byte, name, value string) []byte {
+	b := make([]byte, 0, 8+len(name)+len(value)+4)
+	b = append(b, nsPosting)
+	b = appendDay(b, d)
+	b = append(b, kind)
+	if kind == kindField {
+		b = appendString(b, name)
+	}
+	return appendString(b, value)
+}
+
+func postingDayPrefix(d Day) []byte { return appendDay([]byte{nsPosting}, d) }
+
+func dayKey(d Day) []byte { return appendDay([]byte{nsDay}, d) }
+
+func journalKey(lastSeq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{nsJournal}, lastSeq)
+}
+
+func checkpointKey(consumer string) []byte { return append([]byte{nsCheckpoint}, consumer...) }
+
+func metaKey(name string) []byte { return append([]byte{nsMeta}, name...) }
+
+func bucketPrefix(bucket string) []byte {
+	b := append([]byte{nsBucket}, bucket...)
+	return append(b, 0)
+}

@@ -1,0 +1,296 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+func openTestStore(tb testing.TB, dir string, indexed ...string) *Store {
+	tb.Helper()
+	opts := DefaultOptions(dir)
+	opts.SyncWrites = false
+	opts.IndexedFields = indexed
+	s, err := Open(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+func makeEntries(rng *rand.Rand, n int, base time.Time, spread time.Duration) []Entry {
+	sources := []string{"api", "auth", "db", "web"}
+	tags := []string{"prod", "test", "eu", "us"}
+	out := make([]Entry, n)
+	for i := range out {
+		e := Entry{
+			Time:    base.Add(time.Duration(rng.Int64N(int64(spread)))),
+			Level:   Levels[rng.IntN(len(Levels))],
+			Source:  sources[rng.IntN(len(sources))],
+			Message: fmt.Sprintf("request %d took %dms", i, rng.IntN(1000)),
+			Fields: []Field{
+				{"host", String(fmt.Sprintf("web-%d", rng.IntN(5)))},
+				{"status", Int(int64(200 + 100*rng.IntN(4)))},
+				{"ratio", Float(rng.Float64())},
+				{"ok", Bool(rng.IntN(2) == 0)},
+			},
+		}
+		for _, t := range tags {
+			if rng.IntN(3) == 0 {
+				e.Tags = append(e.Tags, t)
+			}
+		}
+		out[i] = e
+	}
+	return out
+}
+
+func TestAppendGetScanPostings(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir, "host")
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Three days, appended in several commits, some of them late.
+	var all []Entry
+	for i := 0; i < 6; i++ {
+		batch := makeEntries(rng, 300, t0.Add(time.Duration(2-i%3)*24*time.Hour), 20*time.Hour)
+		if _, err := s.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, batch...)
+	}
+	if got, want := s.HighSeq(), uint64(len(all)); got != want {
+		t.Fatalf("HighSeq = %d, want %d", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir, "host")
+	defer s.Close()
+	if got, want := s.HighSeq(), uint64(len(all)); got != want {
+		t.Fatalf("HighSeq after reopen = %d, want %d", got, want)
+	}
+
+	for _, want := range all[:50] {
+		got, err := s.Get(want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Time = want.Time.UTC()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Get(%s) = %+v, want %+v", want.ID, got, want)
+		}
+	}
+
+	sorted := slices.Clone(all)
+	slices.SortFunc(sorted, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+	lo := ID{Nanos: t0.Add(5 * time.Hour).UnixNano()}
+	hi := ID{Nanos: t0.Add(50 * time.Hour).UnixNano()}
+	var want []ID
+	for _, e := range sorted {
+		if e.ID.Compare(lo) >= 0 && e.ID.Compare(hi) < 0 {
+			want = append(want, e.ID)
+		}
+	}
+	for _, reverse := range []bool{false, true} {
+		var got []ID
+		err := s.Scan(ctx, lo, hi, reverse, func(e *Entry) bool { got = append(got, e.ID); return true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := slices.Clone(want)
+		if reverse {
+			slices.Reverse(w)
+		}
+		if !slices.Equal(got, w) {
+			t.Fatalf("Scan(reverse=%v): got %d ids, want %d", reverse, len(got), len(w))
+		}
+	}
+
+	cases := []struct {
+		iv    IndexValue
+		match func(e Entry) bool
+	}{
+		{IndexValue{Kind: IndexLevel, Value: "error"}, func(e Entry) bool { return e.Level == LevelError }},
+		{IndexValue{Kind: IndexSource, Value: "api"}, func(e Entry) bool { return e.Source == "api" }},
+		{IndexValue{Kind: IndexTag, Value: "prod"}, func(e Entry) bool { return slices.Contains(e.Tags, "prod") }},
+		{IndexValue{Kind: IndexField, Name: "host", Value: "web-3"}, func(e Entry) bool { v, _ := e.Field("host"); return v.Str == "web-3" }},
+	}
+	for _, c := range cases {
+		got, err := s.Postings(ctx, c.iv, lo, hi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w []ID
+		for _, e := range sorted {
+			if e.ID.Compare(lo) >= 0 && e.ID.Compare(hi) < 0 && c.match(e) {
+				w = append(w, e.ID)
+			}
+		}
+		if !slices.Equal(got, w) {
+			t.Errorf("Postings(%+v): got %d ids, want %d", c.iv, len(got), len(w))
+		}
+	}
+	if _, err := s.Postings(ctx, IndexValue{Kind: IndexField, Name: "status", Value: "200"}, lo, hi); err == nil {
+		t.Error("Postings on a field that is not indexed: want an error")
+	}
+
+	counts := map[string]int{}
+	err := s.IndexValues(ctx, IndexLevel, "", MinID, MaxID, func(v string, ids []ID) error {
+		counts[v] += len(ids)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts := map[string]int{}
+	for _, e := range all {
+		wantCounts[e.Level.String()]++
+	}
+	if !reflect.DeepEqual(counts, wantCounts) {
+		t.Errorf("IndexValues(level) = %v, want %v", counts, wantCounts)
+	}
+
+	// The journal hands out every id once, in sequence order.
+	var seen []ID
+	var after uint64
+	for {
+		ids, err := s.ReadJournal(ctx, after, 250)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		seen = append(seen, ids...)
+		after = ids[len(ids)-1].Seq
+	}
+	if len(seen) != len(all) {
+		t.Fatalf("journal gave %d ids, want %d", len(seen), len(all))
+	}
+	for i, id := range seen {
+		if id != all[i].ID {
+			t.Fatalf("journal[%d] = %v, want %v", i, id, all[i].ID)
+		}
+	}
+	if err := s.SetCheckpoint("indexer", 600); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := s.Checkpoint("indexer"); err != nil || cp != 600 {
+		t.Fatalf("Checkpoint = %d, %v", cp, err)
+	}
+	if n, err := s.TrimJournal(ctx, 600); err != nil || n != 2 {
+		t.Fatalf("TrimJournal = %d, %v; want 2 records", n, err)
+	}
+	ids, _ := s.ReadJournal(ctx, 0, 1)
+	if len(ids) == 0 || ids[0].Seq != 601 {
+		t.Fatalf("after trim the journal starts at %v", ids)
+	}
+
+	days, _ := s.Days(0, MaxID.Nanos)
+	if len(days) < 3 {
+		t.Fatalf("Days = %v", days)
+	}
+	if err := s.DropDay(days[0]); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	_ = s.Scan(ctx, MinID, MaxID, false, func(e *Entry) bool {
+		if DayOf(e.ID.Nanos) == days[0] {
+			t.Fatalf("entry %s of a dropped day survived", e.ID)
+		}
+		n++
+		return true
+	})
+	if n == 0 || n >= len(all) {
+		t.Fatalf("after DropDay %d entries remain of %d", n, len(all))
+	}
+}
+
+func TestIDText(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	prev := ""
+	ids := []ID{MinID, {Nanos: 1}, {Nanos: 1, Seq: 1}, {Nanos: t0.UnixNano(), Seq: 42}, MaxID}
+	for i := 0; i < 1000; i++ {
+		ids = append(ids, ID{Nanos: rng.Int64(), Seq: rng.Uint64()})
+	}
+	slices.SortFunc(ids, ID.Compare)
+	for _, id := range ids {
+		s := id.String()
+		if len(s) != IDLen {
+			t.Fatalf("%v → %q: length %d", id, s, len(s))
+		}
+		back, err := ParseID(s)
+		if err != nil || back != id {
+			t.Fatalf("ParseID(%q) = %v, %v; want %v", s, back, err, id)
+		}
+		if s < prev {
+			t.Fatalf("text order differs from ID order: %q < %q", s, prev)
+		}
+		prev = s
+	}
+	for _, bad := range []string{"", "01JDX4K5R3ZC8Y6W000000004", "01JDX4K5R3ZC8Y6W000000004U", "Z1JDX4K5R3ZC8Y6W0000000042"} {
+		if _, err := ParseID(bad); err == nil {
+			t.Errorf("ParseID(%q): want an error", bad)
+		}
+	}
+}
+
+func TestAppendRejectsInvalid(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	_, err := s.Append(context.Background(), []Entry{{Time: t0, Level: LevelInfo, Source: "x"}})
+	if err == nil {
+		t.Fatal("want an error for an empty message")
+	}
+	if s.HighSeq() != 0 {
+		t.Fatal("nothing should have been committed")
+	}
+}
+
+func TestBucketsAndMeta(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	b := s.Bucket("rules")
+	other := s.Bucket("rules2")
+	if _, err := b.Get("x"); err == nil {
+		t.Fatal("want ErrNotFound")
+	}
+	err := s.Update(func(w *Writer) error {
+		if err := w.Put(b, "r/1", []byte("one")); err != nil {
+			return err
+		}
+		if err := w.Put(b, "r/2", []byte("two")); err != nil {
+			return err
+		}
+		return w.Put(other, "r/3", []byte("three"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	if err := b.Scan(context.Background(), "r/", func(k string, v []byte) error { keys = append(keys, k+"="+string(v)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keys, []string{"r/1=one", "r/2=two"}) {
+		t.Fatalf("Scan = %v", keys)
+	}
+	if err := b.Delete("r/1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get("r/1"); err == nil {
+		t.Fatal("deleted key still there")
+	}
+	if err := s.SetMeta("schema", []byte{2}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Meta("schema"); err != nil || v[0] != 2 {
+		t.Fatalf("Meta = %v, %v", v, err)
+	}
+}
