@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+type queryEntry struct {
+	ID        string         `json:"id"`
+	Timestamp string         `json:"timestamp"`
+	Level     string         `json:"level"`
+	Severity  int            `json:"severity"`
+	Source    string         `json:"source"`
+	Message   string         `json:"message"`
+	Tags      []string       `json:"tags"`
+	Fields    map[string]any `json:"fields"`
+}
+
+func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("query", stderr)
+	server, key := addClientFlags(fs)
+	from := fs.String("from", "", "start of the range: RFC 3339, epoch ms or now-15m (inclusive)")
+	to := fs.String("to", "", "end of the range (exclusive)")
+	limit := fs.Int("limit", 100, "entries per page (at most 10000)")
+	sortBy := fs.String("sort", "-timestamp", "-timestamp, timestamp, -severity or severity")
+	output := fs.String("output", "table", "table or json (one entry per line)")
+	all := fs.Bool("all", false, "follow the cursor to the last page")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: logengine query [flags] QUERY   (e.g. logengine query 'level>=warn source:api timeout')")
+		fs.PrintDefaults()
+	}
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *output != "table" && *output != "json" {
+		return fmt.Errorf("--output %q: use table or json", *output)
+	}
+	c := newClient(*server, *key)
+	params := url.Values{}
+	params.Set("q", strings.Join(fs.Args(), " "))
+	params.Set("limit", strconv.Itoa(*limit))
+	params.Set("sort", *sortBy)
+	if *from != "" {
+		params.Set("from", *from)
+	}
+	if *to != "" {
+		params.Set("to", *to)
+	}
+	color := *output == "table" && isTerminal(stdout)
+	for {
+		var page struct {
+			Logs       []queryEntry `json:"logs"`
+			NextCursor string       `json:"next_cursor"`
+		}
+		if err := c.getJSON(ctx, "/api/v1/logs?"+params.Encode(), &page); err != nil {
+			return err
+		}
+		for _, e := range page.Logs {
+			if *output == "json" {
+				b, err := json.Marshal(e)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "%s\n", b)
+				continue
+			}
+			fmt.Fprintln(stdout, formatRow(e, color))
+		}
+		if !*all || page.NextCursor == "" {
+			if page.NextCursor != "" && *output == "table" {
+				fmt.Fprintln(stderr, "(more entries: add --all, or narrow the query)")
+			}
+			return nil
+		}
+		params.Set("cursor", page.NextCursor)
+	}
+}
+
+var levelColors = map[string]string{
+	"trace": "\x1b[90m", "debug": "\x1b[36m", "info": "\x1b[32m",
+	"warn": "\x1b[33m", "error": "\x1b[31m", "fatal": "\x1b[1;35m",
+}
+
+// formatRow prints one entry on one line: time, level, source, message,
+// then tags and fields sorted by name.
+func formatRow(e queryEntry, color bool) string {
+	level := fmt.Sprintf("%-5s", strings.ToUpper(e.Level))
+	if color {
+		level = levelColors[e.Level] + level + "\x1b[0m"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-30s %s %-12s %s", e.Timestamp, level, e.Source, e.Message)
+	if len(e.Tags) > 0 {
+		fmt.Fprintf(&b, " tags=%s", strings.Join(e.Tags, ","))
+	}
+	names := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v, _ := json.Marshal(e.Fields[k])
+		fmt.Fprintf(&b, " %s=%s", k, v)
+	}
+	return b.String()
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/logengine/logengine/httpapi"
+	"github.com/logengine/logengine/ingest"
+	"github.com/logengine/logengine/metrics"
+	"github.com/logengine/logengine/migrations"
+	"github.com/logengine/logengine/search"
+	"github.com/logengine/logengine/storage"
+)
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, printOnly, err := serveConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	if printOnly {
+		fmt.Fprint(stdout, cfg.masked())
+		return nil
+	}
+	log := newLogger(cfg, stderr)
+	d, err := openDaemon(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx)
+}
+
+// daemon is the wired daemon: every long-lived part and the order in which
+// they stop.
+type daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *storage.Store
+	index   *search.Index
+	indexer *search.Indexer
+	engine  *search.Engine
+	http    *httpapi.Server
+	cron    *cron.Cron
+	metrics *metrics.Metrics
+	ready   bool
+}
+
+func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, err error) {
+	d := &daemon{cfg: cfg, log: log, metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	sopts := storage.DefaultOptions(dbDir(cfg.DataDir))
+	sopts.SyncWrites = cfg.SyncWrites
+	sopts.IndexedFields = cfg.IndexedFields
+	sopts.Logger = log
+	if d.store, err = storage.Open(sopts); err != nil {
+		return nil, err
+	}
+	if err := migrations.Run(ctx, d.store, log); err != nil {
+		return nil, err
+	}
+	if d.index, err = search.OpenIndex(filepath.Join(cfg.DataDir, "index"), log); err != nil {
+		return nil, err
+	}
+	iopts := search.DefaultIndexerOptions()
+	iopts.Logger = log
+	d.indexer = search.NewIndexer(d.store, d.index, iopts)
+	d.engine = search.NewEngine(d.store, d.index, d.indexer, search.EngineOptions{Timeout: time.Duration(cfg.Limits.QueryTimeout)})
+
+	pipeline, err := ingest.NewPipeline(cfg.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+	svc := ingest.NewService(d.store, ingest.ServiceOptions{
+		Limits:   cfg.Limits.Ingest,
+		Pipeline: pipeline,
+		Observe: func(f ingest.Format, n int, res *ingest.Response, reasons map[string]int) {
+			d.metrics.ObserveIngest(f.String(), n, res.Accepted, res.Dropped, reasons)
+		},
+	})
+	d.registerGauges()
+
+	d.http, err = httpapi.New(httpapi.Options{
+		Listen:       cfg.Listen,
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
+		TLSCertFile:  cfg.TLS.Cert,
+		TLSKeyFile:   cfg.TLS.Key,
+		Keys:         cfg.Auth.Keys,
+		Logger:       log,
+		Version:      version,
+	}, httpapi.Deps{
+		Ingester: svc,
+		Searcher: d.engine,
+		Health:   d,
+		Admin:    d,
+		Metrics:  d.metrics.Handler(),
+		Observer: d.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.http.Listen(); err != nil {
+		return nil, err
+	}
+	d.cron = cron.New(cron.WithLogger(cronLogger{log}))
+	if cfg.Retention > 0 {
+		if _, err := d.cron.AddFunc(cfg.RetentionSchedule, d.retentionJob); err != nil {
+			return nil, fmt.Errorf("retention_schedule %q: %w", cfg.RetentionSchedule, err)
+		}
+	}
+	if _, err := d.cron.AddFunc("@every 10m", d.gcJob); err != nil {
+		return nil, fmt.Errorf("value log gc schedule: %w", err)
+	}
+	d.ready = true
+	return d, nil
+}
+
+func (d *daemon) registerGauges() {
+	d.metrics.GaugeFunc("logengine_index_lag_entries", "Acknowledged entries the keyword index has not covered yet.", func() float64 {
+		n, _ := d.indexer.Lag()
+		return float64(n)
+	})
+	d.metrics.GaugeFunc("logengine_index_lag_seconds", "How long the oldest entry not yet in the keyword index has waited.", func() float64 {
+		_, age := d.indexer.Lag()
+		return age.Seconds()
+	})
+	d.metrics.GaugeFunc("logengine_storage_bytes", "Bytes the Badger database takes on disk.", func() float64 {
+		lsm, vlog := d.store.Size()
+		return float64(lsm + vlog)
+	})
+	d.metrics.CounterFunc("logengine_committed_sequence", "Highest committed journal sequence (entries ever stored).", func() float64 {
+		return float64(d.store.HighSeq())
+	})
+}
+
+// run serves until ctx ends, then shuts down in order: HTTP (finishing
+// in-flight requests, so every acknowledged batch is committed), cron,
+// the indexer, the Bleve index, Badger.
+func (d *daemon) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	indexCtx, stopIndexer := context.WithCancel(context.Background())
+	defer stopIndexer()
+	g.Go(func() error {
+		if err := d.indexer.Run(indexCtx); err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("indexer: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		d.log.Info("logengine listening", "addr", d.http.Addr().String(), "data_dir", d.cfg.DataDir, "version", version)
+		return d.http.Serve()
+	})
+	d.cron.Start()
+	g.Go(func() error {
+		<-gctx.Done()
+		d.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := d.http.Shutdown(sctx)
+		<-d.cron.Stop().Done()
+		stopIndexer()
+		return err
+	})
+	err := g.Wait()
+	if cerr := d.close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		d.log.Info("stopped cleanly")
+	}
+	return err
+}
+
+func (d *daemon) close() error {
+	var errs []error
+	if d.index != nil {
+		errs = append(errs, d.index.Close())
+	}
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Ready implements httpapi.Health.
+func (d *daemon) Ready() (map[string]any, error) {
+	seqs, age := d.indexer.Lag()
+	details := map[string]any{
+		"index_lag_entries": seqs,
+		"index_lag_seconds": age.Seconds(),
+		"committed_seq":     d.store.HighSeq(),
+	}
+	if !d.ready {
+		return details, errors.New("starting")
+	}
+	return details, nil
+}
+
+// Stats implements httpapi.Health.
+func (d *daemon) Stats(ctx context.Context) (map[string]any, error) {
+	lsm, vlog := d.store.Size()
+	seqs, age := d.indexer.Lag()
+	st := map[string]any{
+		"entries_committed": d.store.HighSeq(),
+		"storage_bytes":     lsm + vlog,
+		"index_lag_entries": seqs,
+		"index_lag_seconds": age.Seconds(),
+		"version":           version,
+	}
+	agg, err := d.engine.Aggregate(ctx, search.AggRequest{GroupBy: []string{"level"}, Limit: 10})
+	if err != nil {
+		return nil, err
+	}
+	perLevel := map[string]int64{}
+	for _, g := range agg.Groups {
+		perLevel[fmt.Sprint(g.Key[0])] = g.Count
+	}
+	st["entries_total"] = agg.Total
+	st["entries_by_level"] = perLevel
+	return st, nil
+}
+
+// Backup implements httpapi.Admin.
+func (d *daemon) Backup(ctx context.Context, w io.Writer, since uint64, start func(uint64)) (uint64, error) {
+	return d.store.Backup(ctx, w, since, start)
+}
+
+// Retention implements httpapi.Admin: drop the days older than the
+// retention period, in Badger and in the keyword index.
+func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
+	if d.cfg.Retention <= 0 {
+		return map[string]any{"dropped_days": []string{}, "retention": "0 (keep forever)"}, nil
+	}
+	cutoff := time.Now().Add(-time.Duration(d.cfg.Retention))
+	days, err := d.store.Days(0, storage.DayOf(cutoff.UnixNano()).Start())
+	if err != nil {
+		return nil, err
+	}
+	dropped := []string{}
+	for _, day := range days {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := d.store.DropDay(day); err != nil {
+			return nil, err
+		}
+		if err := d.index.DropDay(day); err != nil {
+			return nil, err
+		}
+		d.log.Info("retention dropped a day", "day", day.String())
+		dropped = append(dropped, day.String())
+	}
+	return map[string]any{"dropped_days": dropped, "retention": d.cfg.Retention.String()}, nil
+}
+
+// Reindex implements httpapi.Admin.
+func (d *daemon) Reindex(ctx context.Context) error { return d.indexer.Reindex(ctx) }
+
+func (d *daemon) retentionJob() {
+	if _, err := d.Retention(context.Background()); err != nil {
+		d.log.Error("retention failed", "err", err)
+	}
+}
+
+func (d *daemon) gcJob() {
+	if err := d.store.RunValueLogGC(context.Background(), 0.5); err != nil {
+		d.log.Warn("value log gc failed", "err", err)
+	}
+}
+
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "err", err)...)
+}

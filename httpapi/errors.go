@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// apiError is an error with the status it answers.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) error {
+	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// invalidInput is implemented by the domain packages' errors that blame the
+// request (a malformed query, an unknown field): they answer 400.
+type invalidInput interface{ InvalidInput() bool }
+
+// status maps every error to its HTTP status; it is the only place that
+// does.
+func status(err error) int {
+	var ae *apiError
+	var he *echo.HTTPError
+	var ii invalidInput
+	switch {
+	case errors.As(err, &ae):
+		return ae.status
+	case errors.As(err, &he):
+		return he.Code
+	case errors.As(err, &ii) && ii.InvalidInput():
+		return http.StatusBadRequest
+	case errors.Is(err, storage.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, storage.ErrOverloaded):
+		return http.StatusTooManyRequests
+	case errors.Is(err, storage.ErrDiskFull):
+		return http.StatusInsufficientStorage
+	case errors.Is(err, storage.ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.Canceled):
+		return 499 // client went away; nobody reads the answer
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code := status(err)
+	msg := err.Error()
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg = fmt.Sprint(he.Message)
+	}
+	switch code {
+	case http.StatusTooManyRequests:
+		c.Response().Header().Set("Retry-After", "1")
+		msg = "logengine is at capacity: retry after the delay in Retry-After (" + msg + ")"
+	case http.StatusInsufficientStorage:
+		msg = "the disk is full: nothing of this request was stored; free space and retry (" + msg + ")"
+	case http.StatusInternalServerError:
+		s.opts.Logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(code)
+		return
+	}
+	_ = c.JSON(code, map[string]string{"error": msg})
+}

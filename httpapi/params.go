@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logengine/logengine/internal/duration"
+	"github.com/logengine/logengine/storage"
+)
+
+// timeRange parses from and to; empty leaves that end open.
+func timeRange(from, to string, now time.Time) (time.Time, time.Time, error) {
+	f, err := parseTime("from", from, now)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	t, err := parseTime("to", to, now)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if !f.IsZero() && !t.IsZero() && !f.Before(t) {
+		return time.Time{}, time.Time{}, errorf(http.StatusBadRequest, "from (%s) must be before to (%s)", f.Format(time.RFC3339Nano), t.Format(time.RFC3339Nano))
+	}
+	return f, t, nil
+}
+
+// parseTime accepts RFC 3339, epoch milliseconds, and now, now-15m, now+1h,
+// now-7d.
+func parseTime(name, v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if rest, ok := strings.CutPrefix(v, "now"); ok {
+		if rest == "" {
+			return now, nil
+		}
+		sign := rest[0]
+		if sign != '-' && sign != '+' {
+			return time.Time{}, errorf(http.StatusBadRequest, "%s=%q: write now, now-15m, now-2h or now-7d", name, v)
+		}
+		d, err := duration.Parse(rest[1:])
+		if err != nil {
+			return time.Time{}, errorf(http.StatusBadRequest, "%s=%q: %v", name, v, err)
+		}
+		if sign == '-' {
+			d = -d
+		}
+		return now.Add(d), nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(n).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, "%s=%q is not RFC 3339 (2026-11-26T10:00:00Z), epoch milliseconds or now-15m", name, v)
+	}
+	return t, nil
+}
+
+func intParam(name, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, errorf(http.StatusBadRequest, "%s=%q is not an integer", name, v)
+	}
+	return n, nil
+}
+
+// jsonEntry is the output form of an entry (API.md).
+type jsonEntry struct {
+	ID        string         `json:"id"`
+	Timestamp string         `json:"timestamp"`
+	Level     string         `json:"level"`
+	Severity  int            `json:"severity"`
+	Source    string         `json:"source"`
+	Message   string         `json:"message"`
+	Tags      []string       `json:"tags"`
+	Fields    map[string]any `json:"fields"`
+}
+
+func toJSONEntry(e *storage.Entry) jsonEntry {
+	j := jsonEntry{
+		ID:        e.ID.String(),
+		Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
+		Level:     e.Level.String(),
+		Severity:  int(e.Level),
+		Source:    e.Source,
+		Message:   e.Message,
+		Tags:      e.Tags,
+		Fields:    make(map[string]any, len(e.Fields)),
+	}
+	if j.Tags == nil {
+		j.Tags = []string{}
+	}
+	for _, f := range e.Fields {
+		j.Fields[f.Name] = f.Value.Interface()
+	}
+	return j
+}
+
+func toJSONEntries(es []storage.Entry) []jsonEntry {
+	out := make([]jsonEntry, len(es))
+	for i := range es {
+		out[i] = toJSONEntry(&es[i])
+	}
+	return out
+}

@@ -1,0 +1,179 @@
+// Package httpapi owns logengine's HTTP interface: the Echo routes, request
+// and response types, authentication, limits and the one mapping of errors
+// to status codes. Handlers translate HTTP into calls of the ingest, search
+// and alerting packages and hold no business logic.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Options configures the HTTP server.
+type Options struct {
+	// Listen is the address to listen on, host:port.
+	Listen string
+	// MaxBodyBytes bounds an ingest request body after decompression; zero
+	// means 64 MiB.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the
+	// http.Server timeouts; zero means 10s, 5m, 5m and 2m.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// TLSCertFile and TLSKeyFile enable TLS (1.2 at least) when both are set.
+	TLSCertFile, TLSKeyFile string
+	// Keys are the API keys; none means no authentication, which the caller
+	// allows on loopback only.
+	Keys   []Key
+	Logger *slog.Logger
+	// Version is reported by /healthz.
+	Version string
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 64 << 20
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 5 * time.Minute
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 5 * time.Minute
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Deps are the parts of the daemon the handlers call.
+type Deps struct {
+	Ingester Ingester
+	Searcher Searcher
+	Health   Health
+	Admin    Admin
+	// Metrics serves /metrics; Observer counts requests. Both optional.
+	Metrics  http.Handler
+	Observer Observer
+}
+
+// Observer records request counts and query latencies.
+type Observer interface {
+	ObserveHTTP(route string, code int)
+	ObserveQuery(endpoint string, d time.Duration)
+}
+
+// Server is the HTTP server.
+type Server struct {
+	opts Options
+	deps Deps
+	e    *echo.Echo
+	srv  *http.Server
+	ln   net.Listener
+	auth *authenticator
+}
+
+// New builds the server and its routes; Listen and Serve start it.
+func New(opts Options, deps Deps) (*Server, error) {
+	opts.setDefaults()
+	auth, err := newAuthenticator(opts.Keys)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, deps: deps, auth: auth}
+	s.e = echo.New()
+	s.e.HideBanner = true
+	s.e.HidePort = true
+	s.e.HTTPErrorHandler = s.handleError
+	if deps.Observer != nil {
+		s.e.Use(s.observe)
+	}
+	s.routes()
+	s.srv = &http.Server{
+		Handler:           s.e,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		ReadTimeout:       opts.ReadTimeout,
+		WriteTimeout:      opts.WriteTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Handler returns the routed handler (for tests).
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Listen binds the listening socket, so that the caller learns a bad
+// address before anything else starts.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.opts.Listen, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve serves until Shutdown; it returns nil after a clean shutdown.
+func (s *Server) Serve() error {
+	var err error
+	if s.opts.TLSCertFile != "" {
+		s.srv.TLSConfig = tlsConfig()
+		err = s.srv.ServeTLS(s.ln, s.opts.TLSCertFile, s.opts.TLSKeyFile)
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// (an ingest request in flight is finished and acknowledged) until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.srv.Shutdown(ctx)
+}
+
+// queryRoutes are the routes whose latency is the query latency histogram.
+var queryRoutes = map[string]string{
+	"/api/v1/logs":      "search",
+	"/api/v1/search":    "search",
+	"/api/v1/aggregate": "aggregate",
+	"/api/v1/histogram": "histogram",
+}
+
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		code := c.Response().Status
+		if err != nil {
+			code = status(err)
+		}
+		route := c.Path()
+		if route == "" || route == "/*" {
+			route = "unmatched"
+		}
+		s.deps.Observer.ObserveHTTP(route, code)
+		ingest := route == "/api/v1/logs" && c.Request().Method == http.MethodPost
+		if ep, ok := queryRoutes[route]; ok && !ingest && code < 400 {
+			s.deps.Observer.ObserveQuery(ep, time.Since(start))
+		}
+		return err
+	}
+}

@@ -1,0 +1,387 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// Hook enriches or filters one entry before it is stored. Apply may change
+// the entry and reports whether to keep it. An entry's Fields and Tags may
+// share backing arrays with other entries (up to their capacity), so hooks
+// change them only within their length or by appending.
+type Hook interface {
+	Apply(e *storage.Entry) (keep bool)
+}
+
+// PipelineConfig is the pipeline section of the daemon's configuration:
+// steps applied in order to every entry before it is stored. In YAML:
+//
+//	pipeline:
+//	  - type: add                      # static fields and tags
+//	    fields: {env: prod, region: eu-1}
+//	    tags: [prod]
+//	  - type: drop_below               # drop entries below a level
+//	    level: info
+//	  - type: drop                     # drop entries whose message (or field) matches
+//	    regex: 'GET /healthz'
+//	  - type: keep                     # keep only entries whose field matches
+//	    field: path
+//	    regex: '^/api/'
+//	  - type: extract                  # named groups become fields
+//	    regex: 'user=(?P<user>\w+) took (?P<took_ms>\d+)ms'
+//	  - type: rename
+//	    from: hostname
+//	    to: host
+//	  - type: redact                   # e-mail addresses, card numbers, bearer tokens
+//	    detect: [email, card, bearer]  # default: all three; [none] for patterns only
+//	    patterns: ['secret=\S+']
+//	    replacement: '[REDACTED]'
+type PipelineConfig []Step
+
+// Step is one step of the pipeline. Type chooses what it does and which of
+// the other keys it takes.
+type Step struct {
+	// Type is add, drop_below, drop, keep, extract, rename or redact.
+	Type string `yaml:"type" json:"type"`
+	// Fields (add) are set on entries that do not have them already:
+	// strings, numbers or booleans.
+	Fields map[string]any `yaml:"fields,omitempty" json:"fields,omitempty"`
+	// Tags (add) are added to every entry.
+	Tags []string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// Level (drop_below) is the lowest level kept, by any name ParseLevel
+	// knows.
+	Level string `yaml:"level,omitempty" json:"level,omitempty"`
+	// Field (drop, keep, extract, redact) is what the step looks at: a
+	// field name, "source", or "message" (the default).
+	Field string `yaml:"field,omitempty" json:"field,omitempty"`
+	// Regex (drop, keep, extract) is in RE2 syntax; extract needs named
+	// groups, (?P<name>...).
+	Regex string `yaml:"regex,omitempty" json:"regex,omitempty"`
+	// From and To (rename) name a field and its new name.
+	From string `yaml:"from,omitempty" json:"from,omitempty"`
+	To   string `yaml:"to,omitempty" json:"to,omitempty"`
+	// Detect (redact) lists the built-in detectors: email, card (13–19
+	// digits passing the Luhn check) and bearer (tokens after "Bearer").
+	// Empty means all three; "none" means only Patterns.
+	Detect []string `yaml:"detect,omitempty" json:"detect,omitempty"`
+	// Patterns (redact) are more regexes whose matches are redacted.
+	Patterns []string `yaml:"patterns,omitempty" json:"patterns,omitempty"`
+	// Replacement (redact) replaces what is redacted; default "[REDACTED]".
+	Replacement string `yaml:"replacement,omitempty" json:"replacement,omitempty"`
+}
+
+// Pipeline runs the hooks of a configuration in order. A nil *Pipeline
+// keeps every entry unchanged.
+type Pipeline struct {
+	hooks []Hook
+}
+
+var _ Hook = (*Pipeline)(nil)
+
+// Apply runs the hooks in order and stops at the first that drops e.
+func (p *Pipeline) Apply(e *storage.Entry) bool {
+	if p == nil {
+		return true
+	}
+	for _, h := range p.hooks {
+		if !h.Apply(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks the configuration; errors name the step and key at
+// fault, as in "pipeline[2].regex: ...".
+func (c PipelineConfig) Validate() error {
+	_, err := NewPipeline(c)
+	return err
+}
+
+// NewPipeline compiles a configuration. All mistakes are reported at once,
+// each naming its step and key.
+func NewPipeline(c PipelineConfig) (*Pipeline, error) {
+	p := &Pipeline{}
+	var errs []error
+	for i, st := range c {
+		h, err := st.compile(fmt.Sprintf("pipeline[%d]", i))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.hooks = append(p.hooks, h)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// keysOf lists the keys a step sets other than type.
+func (st *Step) keysOf() []string {
+	var keys []string
+	add := func(name string, set bool) {
+		if set {
+			keys = append(keys, name)
+		}
+	}
+	add("fields", len(st.Fields) > 0)
+	add("tags", len(st.Tags) > 0)
+	add("level", st.Level != "")
+	add("field", st.Field != "")
+	add("regex", st.Regex != "")
+	add("from", st.From != "")
+	add("to", st.To != "")
+	add("detect", len(st.Detect) > 0)
+	add("patterns", len(st.Patterns) > 0)
+	add("replacement", st.Replacement != "")
+	return keys
+}
+
+// stepKeys lists the keys each type takes.
+var stepKeys = map[string][]string{
+	"add":        {"fields", "tags"},
+	"drop_below": {"level"},
+	"drop":       {"field", "regex"},
+	"keep":       {"field", "regex"},
+	"extract":    {"field", "regex"},
+	"rename":     {"from", "to"},
+	"redact":     {"field", "detect", "patterns", "replacement"},
+}
+
+func (st *Step) compile(at string) (Hook, error) {
+	allowed, ok := stepKeys[st.Type]
+	if !ok {
+		types := make([]string, 0, len(stepKeys))
+		for t := range stepKeys {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		return nil, fmt.Errorf("%s.type: %q is not one of %s", at, st.Type, strings.Join(types, ", "))
+	}
+	for _, k := range st.keysOf() {
+		if !slices.Contains(allowed, k) {
+			return nil, fmt.Errorf("%s.%s: not used by type %s (it takes %s)", at, k, st.Type, strings.Join(allowed, ", "))
+		}
+	}
+	switch st.Type {
+	case "add":
+		return compileAdd(at, st)
+	case "drop_below":
+		l, ok := ParseLevel(st.Level)
+		if !ok {
+			return nil, fmt.Errorf("%s.level: %q is not a level: use trace, debug, info, warn, error or fatal", at, st.Level)
+		}
+		return dropBelow{level: l}, nil
+	case "drop", "keep":
+		re, err := compileRegex(at, st.Regex)
+		if err != nil {
+			return nil, err
+		}
+		return matchHook{re: re, field: st.Field, keep: st.Type == "keep"}, nil
+	case "extract":
+		re, err := compileRegex(at, st.Regex)
+		if err != nil {
+			return nil, err
+		}
+		named := false
+		for _, n := range re.SubexpNames() {
+			named = named || n != ""
+		}
+		if !named {
+			return nil, fmt.Errorf("%s.regex: has no named group; name what to extract as (?P<name>...)", at)
+		}
+		return extractHook{re: re, field: st.Field}, nil
+	case "rename":
+		if st.From == "" {
+			return nil, fmt.Errorf("%s.from: name the field to rename", at)
+		}
+		if st.To == "" {
+			return nil, fmt.Errorf("%s.to: name the new field name", at)
+		}
+		if st.From == st.To {
+			return nil, fmt.Errorf("%s.to: is the same as from", at)
+		}
+		return renameHook{from: st.From, to: st.To}, nil
+	case "redact":
+		return compileRedact(at, st)
+	}
+	return nil, fmt.Errorf("BUG: %s.type %q has no compiler", at, st.Type)
+}
+
+func compileRegex(at, expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, fmt.Errorf("%s.regex: is required", at)
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("%s.regex: %w", at, err)
+	}
+	return re, nil
+}
+
+// addHook sets static fields (unless the entry has them) and tags.
+type addHook struct {
+	fields []storage.Field
+	tags   []string
+}
+
+func compileAdd(at string, st *Step) (Hook, error) {
+	if len(st.Fields) == 0 && len(st.Tags) == 0 {
+		return nil, fmt.Errorf("%s: type add needs fields or tags", at)
+	}
+	var h addHook
+	names := make([]string, 0, len(st.Fields))
+	for name := range st.Fields {
+		names = append(names, name)
+	}
+	sort.Strings(names) // maps have no order; entries should
+	for _, name := range names {
+		if name == "" {
+			return nil, fmt.Errorf("%s.fields: a field name is empty", at)
+		}
+		v, ok := staticValue(st.Fields[name])
+		if !ok {
+			return nil, fmt.Errorf("%s.fields.%s: %v is not a string, number or boolean", at, name, st.Fields[name])
+		}
+		h.fields = append(h.fields, storage.Field{Name: name, Value: v})
+	}
+	for i, t := range st.Tags {
+		if strings.TrimSpace(t) == "" {
+			return nil, fmt.Errorf("%s.tags[%d]: is empty", at, i)
+		}
+		h.tags = append(h.tags, strings.TrimSpace(t))
+	}
+	return h, nil
+}
+
+// staticValue converts a value decoded from YAML or JSON configuration.
+func staticValue(v any) (storage.Value, bool) {
+	switch v := v.(type) {
+	case string:
+		return storage.String(v), true
+	case bool:
+		return storage.Bool(v), true
+	case int:
+		return storage.Int(int64(v)), true
+	case int64:
+		return storage.Int(v), true
+	case uint64:
+		if v <= 1<<63-1 {
+			return storage.Int(int64(v)), true
+		}
+		return storage.Float(float64(v)), true
+	case float64:
+		if v == float64(int64(v)) && v >= -1<<53 && v <= 1<<53 {
+			// JSON decoders give every number as float64; whole ones are
+			// meant as integers.
+			return storage.Int(int64(v)), true
+		}
+		return storage.Float(v), true
+	}
+	return storage.Value{}, false
+}
+
+func (h addHook) Apply(e *storage.Entry) bool {
+	for _, f := range h.fields {
+		if _, ok := e.Field(f.Name); !ok {
+			e.Fields = append(e.Fields, f)
+		}
+	}
+	for _, t := range h.tags {
+		if !slices.Contains(e.Tags, t) {
+			e.Tags = append(e.Tags, t)
+		}
+	}
+	return true
+}
+
+type dropBelow struct{ level storage.Level }
+
+func (h dropBelow) Apply(e *storage.Entry) bool { return e.Level >= h.level }
+
+// target returns the text a step looks at.
+func target(e *storage.Entry, field string) (string, bool) {
+	switch field {
+	case "", "message":
+		return e.Message, true
+	case "source":
+		return e.Source, true
+	}
+	v, ok := e.Field(field)
+	if !ok {
+		return "", false
+	}
+	return v.Text(), true
+}
+
+// matchHook drops (or keeps only) entries whose target matches.
+type matchHook struct {
+	re    *regexp.Regexp
+	field string
+	keep  bool
+}
+
+func (h matchHook) Apply(e *storage.Entry) bool {
+	s, ok := target(e, h.field)
+	matched := ok && h.re.MatchString(s)
+	return matched == h.keep
+}
+
+// extractHook sets a field for each named group that matched.
+type extractHook struct {
+	re    *regexp.Regexp
+	field string
+}
+
+func (h extractHook) Apply(e *storage.Entry) bool {
+	s, ok := target(e, h.field)
+	if !ok {
+		return true
+	}
+	m := h.re.FindStringSubmatchIndex(s)
+	if m == nil {
+		return true
+	}
+	for i, name := range h.re.SubexpNames() {
+		if name == "" || m[2*i] < 0 {
+			continue
+		}
+		setField(e, name, inferValue(s[m[2*i]:m[2*i+1]]))
+	}
+	return true
+}
+
+// setField sets or replaces a field.
+func setField(e *storage.Entry, name string, v storage.Value) {
+	for i := range e.Fields {
+		if e.Fields[i].Name == name {
+			e.Fields[i].Value = v
+			return
+		}
+	}
+	e.Fields = append(e.Fields, storage.Field{Name: name, Value: v})
+}
+
+// renameHook renames a field, replacing any field that had the new name.
+type renameHook struct{ from, to string }
+
+func (h renameHook) Apply(e *storage.Entry) bool {
+	i := slices.IndexFunc(e.Fields, func(f storage.Field) bool { return f.Name == h.from })
+	if i < 0 {
+		return true
+	}
+	e.Fields[i].Name = h.to
+	if j := slices.IndexFunc(e.Fields, func(f storage.Field) bool { return f.Name == h.to }); j != i {
+		e.Fields = slices.Delete(e.Fields, j, j+1)
+	} else if k := slices.IndexFunc(e.Fields[i+1:], func(f storage.Field) bool { return f.Name == h.to }); k >= 0 {
+		e.Fields = slices.Delete(e.Fields, i+1+k, i+2+k)
+	}
+	return true
+}

@@ -1,0 +1,199 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// Format is the shape of a request body.
+type Format int
+
+// The body formats of POST /api/v1/logs.
+const (
+	// FormatAuto sniffs the body: a JSON array or a single JSON document
+	// is JSON, other bodies starting with '{' are NDJSON, the rest text.
+	FormatAuto Format = iota
+	FormatJSON
+	FormatNDJSON
+	FormatText
+)
+
+// Request is one batch to ingest.
+type Request struct {
+	Format Format
+	Body   []byte
+	// Source and Tags are the defaults for entries without their own.
+	Source string
+	Tags   []string
+}
+
+// LineError reports one rejected record by its 1-based line (or array
+// element) number.
+type LineError struct {
+	Line  int    `json:"line"`
+	Error string `json:"error"`
+}
+
+// MaxListedErrors bounds the errors listed in a Response; Rejected counts
+// them all.
+const MaxListedErrors = 100
+
+// Response is the outcome of a batch. Accepted entries are durable.
+type Response struct {
+	Accepted int
+	Rejected int
+	// Dropped counts entries the pipeline filtered out on purpose; they are
+	// neither accepted nor errors.
+	Dropped int
+	Errors  []LineError
+	// LastSeq is the highest sequence given to the batch (for wait=indexed).
+	LastSeq uint64
+}
+
+// Appender stores entries durably.
+type Appender interface {
+	Append(ctx context.Context, entries []storage.Entry) ([]storage.ID, error)
+}
+
+// Service decodes, checks, enriches and stores batches.
+type Service struct {
+	store    Appender
+	pipeline *Pipeline
+	limits   Limits
+	now      func() time.Time
+	// observe, when set, sees each batch's outcome (metrics).
+	observe func(format Format, bytes int, res *Response, rejectReasons map[string]int)
+}
+
+// ServiceOptions configures a Service.
+type ServiceOptions struct {
+	Limits   Limits
+	Pipeline *Pipeline
+	Now      func() time.Time
+	// Observe, when set, is called after each batch with its outcome and
+	// the rejected records counted by reason (for metrics).
+	Observe func(format Format, bytes int, res *Response, rejectReasons map[string]int)
+}
+
+// NewService returns a service that appends to store.
+func NewService(store Appender, opts ServiceOptions) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: store, pipeline: opts.Pipeline, limits: opts.Limits, now: opts.Now, observe: opts.Observe}
+}
+
+// Ingest decodes the body and stores every valid entry. Invalid records are
+// reported, never fatal to the rest of the batch; an error means nothing
+// was stored.
+func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
+	d := Defaults{Source: req.Source, Tags: req.Tags, Now: s.now}
+	format := req.Format
+	if format == FormatAuto {
+		format = sniff(req.Body)
+	}
+	var results []Result
+	switch format {
+	case FormatJSON:
+		var err error
+		results, err = DecodeJSON(req.Body, d, s.limits)
+		if err != nil {
+			return Response{}, &BodyError{Msg: err.Error()}
+		}
+	case FormatNDJSON:
+		results = DecodeNDJSON(req.Body, d, s.limits)
+	case FormatText:
+		results = DecodeText(req.Body, d, s.limits)
+	default:
+		return Response{}, fmt.Errorf("BUG: unknown format %d", format)
+	}
+	var res Response
+	var reasons map[string]int
+	entries := make([]storage.Entry, 0, len(results))
+	for i := range results {
+		r := &results[i]
+		if r.Err != nil {
+			res.Rejected++
+			if len(res.Errors) < MaxListedErrors {
+				res.Errors = append(res.Errors, LineError{Line: r.Line, Error: r.Err.Error()})
+			}
+			if s.observe != nil {
+				if reasons == nil {
+					reasons = map[string]int{}
+				}
+				reasons[Reason(r.Err)]++
+			}
+			continue
+		}
+		if s.pipeline != nil && !s.pipeline.Apply(&r.Entry) {
+			res.Dropped++
+			continue
+		}
+		entries = append(entries, r.Entry)
+	}
+	if len(entries) > 0 {
+		ids, err := s.store.Append(ctx, entries)
+		if err != nil {
+			return Response{}, err
+		}
+		res.Accepted = len(ids)
+		res.LastSeq = ids[len(ids)-1].Seq
+	}
+	if s.observe != nil {
+		s.observe(format, len(req.Body), &res, reasons)
+	}
+	return res, nil
+}
+
+// sniff guesses the format of a body sent without a usable Content-Type.
+func sniff(body []byte) Format {
+	b := bytes.TrimLeft(body, " \t\r\n\ufeff")
+	switch {
+	case len(b) == 0:
+		return FormatText
+	case b[0] == '[':
+		return FormatJSON
+	case b[0] == '{':
+		if json.Valid(body) {
+			return FormatJSON
+		}
+		return FormatNDJSON
+	}
+	return FormatText
+}
+
+// BodyError blames the request body as a whole (it answers 400).
+type BodyError struct{ Msg string }
+
+func (e *BodyError) Error() string { return e.Msg }
+
+// InvalidInput marks the error as the caller's to fix.
+func (e *BodyError) InvalidInput() bool { return true }
+
+// String returns the short name used in metrics.
+func (f Format) String() string {
+	switch f {
+	case FormatJSON:
+		return "json"
+	case FormatNDJSON:
+		return "ndjson"
+	case FormatText:
+		return "text"
+	}
+	return "auto"
+}
+
+// Reason classifies a record's error for the rejected-entries metric, with
+// a small fixed set of values.
+func Reason(err error) string {
+	if errors.Is(err, ErrLimit) {
+		return "limit"
+	}
+	return "invalid"
+}

@@ -1,0 +1,559 @@
+package ingest
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// TextLine is what ParseTextLine recognises in one line of text.
+type TextLine struct {
+	Time     time.Time // valid when HasTime
+	HasTime  bool
+	Level    storage.Level // valid when HasLevel
+	HasLevel bool
+	// Source is the application named by the line (a syslog app-name or a
+	// logfmt source); empty when it names none.
+	Source string
+	// Message is the line after the recognised timestamp and level, or the
+	// whole line when nothing was recognised or nothing follows them.
+	// Syslog and logfmt lines give their message part, access lines the
+	// whole line.
+	Message string
+	// Fields are what the line's format names: pid and tid of logcat and
+	// HDFS lines, the syslog header, the access-log request, logfmt pairs.
+	Fields []storage.Field
+}
+
+// DecodeText decodes text/plain: one log per line. A trailing "\r" is
+// removed and blank lines are neither entries nor errors (but count for the
+// line numbers).
+func DecodeText(body []byte, d Defaults, l Limits) []Result {
+	return AppendText(nil, body, d, l)
+}
+
+// AppendText is DecodeText appending to dst.
+func AppendText(dst []Result, body []byte, d Defaults, l Limits) []Result {
+	dc := newDecoder(d, l)
+	body = trimBOM(body)
+	for line := 1; len(body) > 0; line++ {
+		var raw []byte
+		raw, body = nextLine(body)
+		if len(trimSpaceBytes(raw)) == 0 {
+			continue
+		}
+		if len(raw) > dc.lim.MaxLineBytes {
+			dst = append(dst, Result{Line: line, Err: limitErrorf("line is %d bytes, the limit is %d", len(raw), dc.lim.MaxLineBytes)})
+			continue
+		}
+		e, err := dc.textEntry(string(raw))
+		dst = append(dst, Result{Line: line, Entry: e, Err: err})
+	}
+	return dst
+}
+
+func trimBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf {
+		return b[3:]
+	}
+	return b
+}
+
+// textEntry turns one text line into an entry, applying the limits to what
+// the line's format produced.
+func (dc *decoder) textEntry(line string) (storage.Entry, error) {
+	tl := ParseTextLine(line, dc.now)
+	e := storage.Entry{Time: dc.now, Level: storage.LevelInfo, Source: dc.def.source(), Message: tl.Message}
+	if tl.HasTime {
+		e.Time = tl.Time
+	}
+	if tl.HasLevel {
+		e.Level = tl.Level
+	}
+	if tl.Source != "" {
+		if len(tl.Source) > dc.lim.MaxValueBytes {
+			return storage.Entry{}, limitErrorf("source is %d bytes, the limit is %d", len(tl.Source), dc.lim.MaxValueBytes)
+		}
+		e.Source = tl.Source
+	}
+	if len(dc.def.Tags) > 0 {
+		e.Tags = dc.def.Tags[:len(dc.def.Tags):len(dc.def.Tags)]
+	}
+	if len(tl.Fields) > 0 {
+		dc.err = nil
+		dc.fields = dc.fields[:0]
+		for _, f := range tl.Fields {
+			dc.addField(f.Name, f.Value, false)
+		}
+		if dc.err != nil {
+			return storage.Entry{}, dc.err
+		}
+		e.Fields = dc.keepFields()
+	}
+	if e.Message == "" {
+		return storage.Entry{}, errMessageEmpty
+	}
+	if err := e.Validate(); err != nil {
+		return storage.Entry{}, err
+	}
+	return e, nil
+}
+
+// ParseTextLine recognises what a line of text says about itself: syslog
+// (RFC 3164 and 5424), Apache/nginx access lines, logfmt with a msg key, or
+// a leading timestamp in one of many forms followed by an optional level.
+// Stamps without a zone are UTC; stamps without a year take now's year, or
+// the previous one when that would put them more than a day after now.
+// The line is cleaned first: a trailing "\r" removed, invalid UTF-8 and
+// control characters other than tab replaced, colour escapes dropped.
+func ParseTextLine(line string, now time.Time) TextLine {
+	line = clean(strings.TrimRight(line, "\r\n"), keepTab)
+	if strings.TrimSpace(line) == "" {
+		return TextLine{}
+	}
+	if line[0] == '<' {
+		if tl, ok := parseSyslog(line, now); ok {
+			return tl
+		}
+	}
+	if tl, ok := parseAccessLine(line); ok {
+		return tl
+	}
+	if tl, ok := parseLogfmtLine(line); ok {
+		return tl
+	}
+	var tl TextLine
+	pos := 0
+	if lvl, end, ok := parseGlogPrefix(line, now, &tl); ok {
+		tl.Level, tl.HasLevel = lvl, true
+		pos = end
+	} else if t, end, logcat, ok := parseLeadingTime(line, now); ok {
+		tl.Time, tl.HasTime = t, true
+		pos = end
+		if lvl, end, ok := scanLevel(line, pos, true, logcat, &tl); ok {
+			tl.Level, tl.HasLevel = lvl, true
+			pos = end
+		}
+	} else if lvl, end, ok := scanLevel(line, 0, false, false, &tl); ok {
+		tl.Level, tl.HasLevel = lvl, true
+		pos = end
+	}
+	tl.Message = strings.TrimLeft(line[pos:], " \t")
+	if strings.TrimSpace(tl.Message) == "" {
+		tl.Message = line
+	}
+	return tl
+}
+
+// parseLeadingTime recognises a timestamp at the start of s, optionally in
+// square brackets. logcat reports the Android form, after which one-letter
+// levels are expected.
+func parseLeadingTime(s string, now time.Time) (t time.Time, end int, logcat, ok bool) {
+	p, off := s, 0
+	if s[0] == '[' {
+		p, off = s[1:], 1
+	}
+	if len(p) < 8 {
+		return t, 0, false, false
+	}
+	n := 0
+	switch c := p[0]; {
+	case isDigit(c):
+		switch {
+		case len(p) >= 19 && (p[4] == '-' || p[4] == '/'):
+			t, n, ok = parseISO(p, true)
+		case len(p) >= 13 && p[6] == ' ':
+			t, n, ok = parseHDFS(p)
+		case len(p) >= 17 && p[2] == '/' && p[5] == '/':
+			t, n, ok = parseSpark(p)
+		case len(p) >= 14 && p[2] == '-' && p[5] == ' ':
+			t, n, ok = parseLogcat(p, now)
+			logcat = ok
+		case len(p) >= 20 && p[2] == '/' && isLetter(p[3]):
+			t, n, ok = parseCLF(p)
+		default:
+			t, n, ok = parseLeadingEpoch(p)
+		}
+	case isLetter(c):
+		if len(p) >= 24 && p[3] == ' ' && isLetter(p[4]) {
+			t, n, ok = parseCtime(p)
+		} else {
+			t, n, ok = parseSyslogStamp(p, now)
+		}
+	}
+	if !ok {
+		return time.Time{}, 0, false, false
+	}
+	end = off + n
+	if off == 1 {
+		if end >= len(s) || s[end] != ']' {
+			return time.Time{}, 0, false, false
+		}
+		end++
+	}
+	// The stamp must end at a token boundary: "2026-11-26T10:00:00Zabc" is
+	// not a stamp followed by "abc".
+	if end < len(s) && (isLetter(s[end]) || isDigit(s[end])) {
+		return time.Time{}, 0, false, false
+	}
+	return t, end, logcat, true
+}
+
+// parseHDFS parses "081109 203615" (yyMMdd HHmmss).
+func parseHDFS(p string) (time.Time, int, bool) {
+	yy, ok1 := atoiN(p, 0, 2)
+	mo, ok2 := atoiN(p, 2, 2)
+	d, ok3 := atoiN(p, 4, 2)
+	h, ok4 := atoiN(p, 7, 2)
+	mi, ok5 := atoiN(p, 9, 2)
+	sec, ok6 := atoiN(p, 11, 2)
+	y := twoDigitYear(yy)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !validDate(y, mo, d) || !validClock(h, mi, sec) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC), 13, true
+}
+
+// parseSpark parses "17/06/09 20:10:40" (yy/MM/dd HH:mm:ss, log4j's
+// default in Spark).
+func parseSpark(p string) (time.Time, int, bool) {
+	yy, ok1 := atoiN(p, 0, 2)
+	mo, ok2 := atoiN(p, 3, 2)
+	d, ok3 := atoiN(p, 6, 2)
+	if !ok1 || !ok2 || !ok3 || p[8] != ' ' {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, n, ok := parseClock(p, 9)
+	y := twoDigitYear(yy)
+	if !ok || !validDate(y, mo, d) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, nanos, time.UTC), n, true
+}
+
+// parseLogcat parses "03-17 16:13:38.811" (MM-dd HH:mm:ss.mmm, no year).
+func parseLogcat(p string, now time.Time) (time.Time, int, bool) {
+	mo, ok1 := atoiN(p, 0, 2)
+	d, ok2 := atoiN(p, 3, 2)
+	if !ok1 || !ok2 {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, n, ok := parseClock(p, 6)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	t, ok := withYear(now, mo, d, h, mi, sec, nanos)
+	return t, n, ok
+}
+
+// parseClock parses "HH:mm:ss" with an optional fraction at p[i:] and
+// returns where it ends.
+func parseClock(p string, i int) (h, mi, sec, nanos, end int, ok bool) {
+	if i+8 > len(p) || p[i+2] != ':' || p[i+5] != ':' {
+		return 0, 0, 0, 0, 0, false
+	}
+	h, ok1 := atoiN(p, i, 2)
+	mi, ok2 := atoiN(p, i+3, 2)
+	sec, ok3 := atoiN(p, i+6, 2)
+	if !ok1 || !ok2 || !ok3 || !validClock(h, mi, sec) {
+		return 0, 0, 0, 0, 0, false
+	}
+	nanos, end = parseFraction(p, i+8)
+	return h, mi, sec, nanos, end, true
+}
+
+// parseSyslogStamp parses "Jun 14 15:16:01" or "Jun  4 15:16:01" (BSD
+// syslog, no year), with an optional fraction.
+func parseSyslogStamp(p string, now time.Time) (time.Time, int, bool) {
+	if len(p) < 15 || p[3] != ' ' {
+		return time.Time{}, 0, false
+	}
+	mo, ok := monthByName(p)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	d, i, ok := parseDay(p, 4)
+	if !ok || p[i] != ' ' {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, end, ok := parseClock(p, i+1)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	t, ok := withYear(now, mo, d, h, mi, sec, nanos)
+	return t, end, ok
+}
+
+// parseDay reads a day of the month as "04", " 4" or "4" at p[i:].
+func parseDay(p string, i int) (d, end int, ok bool) {
+	if i+2 > len(p) {
+		return 0, 0, false
+	}
+	switch {
+	case p[i] == ' ' && isDigit(p[i+1]):
+		return int(p[i+1] - '0'), i + 2, true
+	case isDigit(p[i]) && isDigit(p[i+1]):
+		return int(p[i]-'0')*10 + int(p[i+1]-'0'), i + 2, true
+	case isDigit(p[i]):
+		return int(p[i] - '0'), i + 1, true
+	}
+	return 0, 0, false
+}
+
+// parseCtime parses "Sun Dec 04 04:47:44 2005" (ctime, as the Apache error
+// log writes it; Apache 2.4 adds a fraction of the second).
+func parseCtime(p string) (time.Time, int, bool) {
+	if !isLetter(p[0]) || !isLetter(p[1]) || !isLetter(p[2]) || p[3] != ' ' || p[7] != ' ' {
+		return time.Time{}, 0, false
+	}
+	mo, ok := monthByName(p[4:])
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	d, i, ok := parseDay(p, 8)
+	if !ok || i >= len(p) || p[i] != ' ' {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, i, ok := parseClock(p, i+1)
+	if !ok || i+5 > len(p) || p[i] != ' ' {
+		return time.Time{}, 0, false
+	}
+	y, ok := atoiN(p, i+1, 4)
+	if !ok || !validDate(y, mo, d) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, nanos, time.UTC), i + 5, true
+}
+
+// parseCLF parses the Common Log Format stamp "10/Oct/2000:13:55:36 -0700".
+func parseCLF(p string) (time.Time, int, bool) {
+	if len(p) < 20 || p[2] != '/' || p[6] != '/' || p[11] != ':' {
+		return time.Time{}, 0, false
+	}
+	d, ok1 := atoiN(p, 0, 2)
+	mo, ok2 := monthByName(p[3:])
+	y, ok3 := atoiN(p, 7, 4)
+	if !ok1 || !ok2 || !ok3 || !validDate(y, mo, d) {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, i, ok := parseClock(p, 12)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	off := 0
+	if i+1 < len(p) && p[i] == ' ' {
+		if o, n, ok := parseZone(p[i+1:]); ok {
+			off = o
+			i += 1 + n
+		}
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, nanos, time.UTC).Add(-time.Duration(off) * time.Second)
+	return t, i, true
+}
+
+// parseLeadingEpoch takes epoch seconds (10 digits, optional fraction) or
+// milliseconds (13 digits) starting a line, as squid and some exporters
+// write them. Shorter numbers are too likely to be part of the message.
+func parseLeadingEpoch(p string) (time.Time, int, bool) {
+	i := 0
+	for i < len(p) && isDigit(p[i]) {
+		i++
+	}
+	if i != 10 && i != 13 {
+		return time.Time{}, 0, false
+	}
+	if i == 10 && i+1 < len(p) && p[i] == '.' && isDigit(p[i+1]) {
+		i++
+		for i < len(p) && isDigit(p[i]) {
+			i++
+		}
+	}
+	if i < len(p) && p[i] != ' ' && p[i] != '\t' {
+		return time.Time{}, 0, false
+	}
+	t, ok := parseEpoch(p[:i])
+	return t, i, ok
+}
+
+// parseGlogPrefix recognises the glog/klog header "E1126 10:00:00.123456":
+// a level letter, MMdd, then the time.
+func parseGlogPrefix(s string, now time.Time, tl *TextLine) (storage.Level, int, bool) {
+	if len(s) < 14 || s[5] != ' ' {
+		return 0, 0, false
+	}
+	lvl, ok := letterLevel(s[0])
+	if !ok || s[0] == 'V' || s[0] == 'A' {
+		return 0, 0, false
+	}
+	mo, ok1 := atoiN(s, 1, 2)
+	d, ok2 := atoiN(s, 3, 2)
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	h, mi, sec, nanos, end, ok := parseClock(s, 6)
+	if !ok || (end < len(s) && s[end] != ' ') {
+		return 0, 0, false
+	}
+	t, ok := withYear(now, mo, d, h, mi, sec, nanos)
+	if !ok {
+		return 0, 0, false
+	}
+	tl.Time, tl.HasTime = t, true
+	return lvl, end, true
+}
+
+// scanLevel looks for a level at s[i:]: after spaces and an optional "-" or
+// "|" separator, and, after a timestamp, up to two numbers (process and
+// thread ids, as HDFS and logcat write them; they become the fields pid and
+// tid). It returns where the message starts.
+func scanLevel(s string, i int, afterTime, logcat bool, tl *TextLine) (storage.Level, int, bool) {
+	i = skipBlanks(s, i)
+	if i+1 < len(s) && (s[i] == '-' || s[i] == '|') && s[i+1] == ' ' {
+		i = skipBlanks(s, i+1)
+	}
+	var ids [2]int64
+	nids := 0
+	for afterTime && nids < 2 {
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j == i || j-i > 18 || j >= len(s) || s[j] != ' ' {
+			break
+		}
+		ids[nids], _ = strconv.ParseInt(s[i:j], 10, 64)
+		nids++
+		i = skipBlanks(s, j)
+	}
+	lvl, end, ok := levelToken(s, i, afterTime, logcat || nids > 0)
+	if !ok {
+		return 0, 0, false
+	}
+	for k, name := range []string{"pid", "tid"}[:nids] {
+		tl.Fields = append(tl.Fields, storage.Field{Name: name, Value: storage.Int(ids[k])})
+	}
+	// Separators between the level and the message.
+	end = skipBlanks(s, end)
+	if end < len(s) && s[end] == ':' {
+		end = skipBlanks(s, end+1)
+	}
+	if end+1 < len(s) && (s[end] == '-' || s[end] == '|') && s[end+1] == ' ' {
+		end = skipBlanks(s, end+1)
+	}
+	return lvl, end, true
+}
+
+func skipBlanks(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// levelToken reads a level written as [error], <warn>, [core:error],
+// level=error, ERROR, ERROR:, Error:, logrus' ERRO[0001], or (where
+// letters is set) a one-letter level. Lower- and title-case words count
+// only after a timestamp or before a colon, and then only the plain names.
+func levelToken(s string, i int, afterTime, letters bool) (storage.Level, int, bool) {
+	if i >= len(s) {
+		return 0, 0, false
+	}
+	if c := s[i]; c == '[' || c == '<' {
+		closer := byte(']')
+		if c == '<' {
+			closer = '>'
+		}
+		j := strings.IndexByte(s[i+1:min(len(s), i+26)], closer)
+		if j < 0 {
+			return 0, 0, false
+		}
+		word := strings.TrimSpace(s[i+1 : i+1+j])
+		if k := strings.LastIndexByte(word, ':'); k >= 0 {
+			word = word[k+1:] // Apache 2.4: [module:level]
+		}
+		if lvl, ok := levelByName(word); ok {
+			return lvl, i + j + 2, true
+		}
+		return 0, 0, false
+	}
+	j := i
+	upper := true
+	for j < len(s) && isLetter(s[j]) {
+		if s[j] >= 'a' {
+			upper = false
+		}
+		j++
+	}
+	if j == i {
+		return 0, 0, false
+	}
+	word := s[i:j]
+	var next byte
+	if j < len(s) {
+		next = s[j]
+	}
+	switch next {
+	case 0, ' ', '\t', ':', '|', ']', ',':
+	case '=':
+		return levelAssignment(s, i, j)
+	case '[':
+		if !upper {
+			return 0, 0, false
+		}
+		// logrus' text format: INFO[0000] with seconds since start.
+		if k := strings.IndexByte(s[j:min(len(s), j+16)], ']'); k > 0 {
+			if lvl, ok := levelByName(word); ok {
+				return lvl, j + k + 1, true
+			}
+		}
+		return 0, 0, false
+	default:
+		return 0, 0, false
+	}
+	if len(word) == 1 {
+		if letters && upper && next == ' ' {
+			lvl, ok := letterLevel(word[0])
+			return lvl, j, ok
+		}
+		return 0, 0, false
+	}
+	if upper {
+		lvl, ok := levelByName(word)
+		return lvl, j, ok
+	}
+	if afterTime || next == ':' {
+		lvl, ok := coreLevelByName(word)
+		return lvl, j, ok
+	}
+	return 0, 0, false
+}
+
+// levelAssignment reads level=error (or lvl, severity, loglevel), with the
+// value bare or quoted.
+func levelAssignment(s string, i, eq int) (storage.Level, int, bool) {
+	switch strings.ToLower(s[i:eq]) {
+	case "level", "lvl", "severity", "loglevel":
+	default:
+		return 0, 0, false
+	}
+	j := eq + 1
+	var v string
+	if j < len(s) && s[j] == '"' {
+		k := strings.IndexByte(s[j+1:], '"')
+		if k < 0 {
+			return 0, 0, false
+		}
+		v = s[j+1 : j+1+k]
+		j += k + 2
+	} else {
+		k := j
+		for k < len(s) && s[k] != ' ' && s[k] != '\t' {
+			k++
+		}
+		v, j = s[j:k], k
+	}
+	lvl, ok := ParseLevel(v)
+	return lvl, j, ok
+}

@@ -1,0 +1,453 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// checkpointName is the indexer's name as a journal consumer in storage.
+const checkpointName = "indexer"
+
+// IndexerOptions configures an Indexer.
+type IndexerOptions struct {
+	// BatchSize is how many journal entries one step reads at most (whole
+	// commits, so a step may hold a few more). A step takes what is there
+	// and never waits for more, so batches are small when ingest is light
+	// and grow to BatchSize when the indexer falls behind. Zero means
+	// 10,000, where Bleve's per-batch costs stop mattering.
+	BatchSize int
+	// Logger receives rebuilds and errors; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock of Lag; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultIndexerOptions returns the options the daemon runs with.
+func DefaultIndexerOptions() IndexerOptions {
+	return IndexerOptions{BatchSize: 10000}
+}
+
+// Indexer keeps the keyword index up to date with storage. It tails the
+// journal from its durable checkpoint, fetches the entries and indexes their
+// messages, one Bleve batch per day per step; each batch records its highest
+// sequence (see writeBatch) and the checkpoint moves only after every batch
+// of the step is on disk. After a crash the step is simply done again:
+// documents are keyed by entry id, so indexing one twice replaces it.
+type Indexer struct {
+	store *storage.Store
+	index *Index
+	opts  IndexerOptions
+	log   *slog.Logger
+
+	running atomic.Bool
+	reindex chan chan error // Reindex's requests, served by Run
+
+	// indexed is the sequence up to which every entry is searchable; zero
+	// until Run has checked the shards against storage.
+	indexed atomic.Uint64
+
+	mu       sync.Mutex
+	advanced chan struct{} // closed and replaced when indexed grows; guarded by mu
+	seen     []seqSeen     // ascending; when sequences above indexed were first seen committed; guarded by mu
+
+	// groups is the per-day grouping of one step, reused; Run's only.
+	groups map[storage.Day][]bleveDoc
+
+	// beforeCheckpoint, when set (by tests), runs after a step's shards are
+	// written and before the checkpoint is stored; an error ends Run there,
+	// which is what a kill at that moment leaves on disk.
+	beforeCheckpoint func(last uint64) error
+}
+
+type seqSeen struct {
+	seq uint64
+	at  time.Time
+}
+
+// NewIndexer returns an indexer that keeps index up to date with store.
+func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexer {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 10000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Indexer{
+		store:    store,
+		index:    index,
+		opts:     opts,
+		log:      opts.Logger,
+		reindex:  make(chan chan error),
+		advanced: make(chan struct{}),
+		groups:   make(map[storage.Day][]bleveDoc),
+	}
+}
+
+// Run indexes until ctx ends, then returns nil. It first checks the shards
+// against storage: a day with entries whose shard is missing or does not
+// open is rebuilt from storage, and a shard of a day storage no longer has
+// is dropped. Failed steps are logged and retried with backoff; Run returns
+// an error only when the store or the index is closed under it. Whoever
+// calls Run owns it: the Indexer starts no goroutine of its own.
+func (ix *Indexer) Run(ctx context.Context) error {
+	if !ix.running.CompareAndSwap(false, true) {
+		return errors.New("keyword indexer: already running")
+	}
+	defer ix.running.Store(false)
+
+	var cp uint64
+	recovered := false
+	var backoff time.Duration
+	for {
+		changed := ix.store.Changed()
+		ix.observe()
+		var n int
+		var err error
+		if !recovered {
+			cp, err = ix.recover(ctx)
+			recovered = err == nil
+		} else {
+			select {
+			case done := <-ix.reindex:
+				err = ix.rebuildAll(ctx, &cp)
+				done <- err
+			default:
+				n, err = ix.step(ctx, &cp)
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, storage.ErrClosed) || errors.Is(err, ErrIndexClosed) || errors.Is(err, errKilled) {
+				return err
+			}
+			backoff = min(max(2*backoff, 100*time.Millisecond), 30*time.Second)
+			ix.log.Error("keyword indexer failed; retrying", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		if n > 0 || !recovered {
+			continue // more may be waiting
+		}
+		select {
+		case <-changed:
+		case done := <-ix.reindex:
+			err := ix.rebuildAll(ctx, &cp)
+			done <- err
+			if err != nil && ctx.Err() == nil {
+				ix.log.Error("keyword index rebuild failed", "err", err)
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// errKilled is what a beforeCheckpoint hook returns to end Run at once.
+var errKilled = errors.New("keyword indexer: killed by test hook")
+
+// step indexes the next journal entries after *cp, at most about BatchSize,
+// and moves the checkpoint past them. It returns how many journal entries
+// it consumed (0: the journal is exhausted).
+func (ix *Indexer) step(ctx context.Context, cp *uint64) (int, error) {
+	ids, err := ix.store.ReadJournal(ctx, *cp, ix.opts.BatchSize)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	last := ids[len(ids)-1].Seq
+	for d, docs := range ix.groups {
+		clear(docs) // let the messages of the previous step go
+		ix.groups[d] = docs[:0]
+	}
+	// Entries dropped by retention since they were journalled are skipped
+	// by GetMany; their journal positions are consumed all the same.
+	err = ix.store.GetMany(ctx, ids, func(e *storage.Entry) bool {
+		d := storage.DayOf(e.ID.Nanos)
+		ix.groups[d] = append(ix.groups[d], bleveDoc{id: e.ID, msg: e.Message})
+		return true
+	})
+	if err != nil {
+		return 0, fmt.Errorf("keyword indexer: fetch entries after %d: %w", *cp, err)
+	}
+	days := make([]storage.Day, 0, len(ix.groups))
+	for d, docs := range ix.groups {
+		if len(docs) > 0 {
+			days = append(days, d)
+		} else {
+			delete(ix.groups, d) // a day seen once, maybe long ago
+		}
+	}
+	slices.Sort(days)
+	for _, d := range days {
+		docs := ix.groups[d]
+		var seq uint64
+		for _, doc := range docs {
+			seq = max(seq, doc.id.Seq)
+		}
+		if err := ix.index.write(d, docs, seq); err != nil {
+			return 0, fmt.Errorf("keyword indexer: %w", err)
+		}
+	}
+	if ix.beforeCheckpoint != nil {
+		if err := ix.beforeCheckpoint(last); err != nil {
+			return 0, err
+		}
+	}
+	if err := ix.store.SetCheckpoint(checkpointName, last); err != nil {
+		return 0, fmt.Errorf("keyword indexer: %w", err)
+	}
+	*cp = last
+	ix.advance(last)
+	return len(ids), nil
+}
+
+// recover checks every day storage has against the shards, rebuilds those
+// missing or damaged, drops shards of days storage no longer has, and
+// returns the checkpoint to tail from.
+func (ix *Indexer) recover(ctx context.Context) (uint64, error) {
+	cp, err := ix.store.Checkpoint(checkpointName)
+	if err != nil {
+		return 0, fmt.Errorf("keyword indexer: %w", err)
+	}
+	// Read the high sequence before listing days: every entry up to it is
+	// then in a listed day and seen by the scans of a rebuild.
+	high := ix.store.HighSeq()
+	days, err := ix.store.Days(0, math.MaxInt64)
+	if err != nil {
+		return 0, fmt.Errorf("keyword indexer: %w", err)
+	}
+	rebuilt := 0
+	for _, day := range days {
+		ok, err := ix.index.check(day)
+		switch {
+		case errors.Is(err, ErrIndexClosed):
+			return 0, err
+		case err != nil:
+			ix.log.Warn("keyword index shard does not open; rebuilding it from storage", "day", day.String(), "err", err)
+		case !ok:
+			ix.log.Warn("keyword index shard missing; rebuilding it from storage", "day", day.String())
+		default:
+			continue
+		}
+		if err := ix.rebuildDay(ctx, day); err != nil {
+			return 0, err
+		}
+		rebuilt++
+	}
+	if err := ix.dropOrphans(days); err != nil {
+		return 0, err
+	}
+	if rebuilt > 0 && rebuilt == len(days) && high > cp {
+		// Every shard was just built from storage, which held everything
+		// up to high: tailing from cp would index those entries twice.
+		if err := ix.store.SetCheckpoint(checkpointName, high); err != nil {
+			return 0, fmt.Errorf("keyword indexer: %w", err)
+		}
+		cp = high
+	}
+	ix.advance(cp)
+	return cp, nil
+}
+
+// dropOrphans drops the shards of days not in days (storage's): retention
+// removed them from storage while the shard stayed, for instance because
+// the process stopped in between.
+func (ix *Indexer) dropOrphans(days []storage.Day) error {
+	for _, d := range ix.index.Days() {
+		if _, found := slices.BinarySearch(days, d); found {
+			continue
+		}
+		ix.log.Info("dropping keyword index shard of a day storage no longer has", "day", d.String())
+		if err := ix.index.DropDay(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildDay rebuilds the shard of day from a scan of storage.
+func (ix *Indexer) rebuildDay(ctx context.Context, day storage.Day) error {
+	start := ix.opts.Now()
+	n := 0
+	err := ix.index.rebuild(day, func(write func([]bleveDoc, uint64) error) error {
+		docs := make([]bleveDoc, 0, ix.opts.BatchSize)
+		var seq uint64
+		var werr error
+		flush := func() {
+			if len(docs) > 0 && werr == nil {
+				werr = write(docs, seq)
+				n += len(docs)
+				clear(docs)
+				docs = docs[:0]
+			}
+		}
+		err := ix.store.Scan(ctx, dayStartID(day), dayStartID(day+1), false, func(e *storage.Entry) bool {
+			docs = append(docs, bleveDoc{id: e.ID, msg: e.Message})
+			seq = max(seq, e.ID.Seq)
+			if len(docs) >= ix.opts.BatchSize {
+				flush()
+			}
+			return werr == nil
+		})
+		if err != nil {
+			return err
+		}
+		flush()
+		return werr
+	})
+	if err != nil {
+		return fmt.Errorf("keyword indexer: %w", err)
+	}
+	ix.log.Info("rebuilt keyword index shard from storage", "day", day.String(), "entries", n, "took", ix.opts.Now().Sub(start))
+	return nil
+}
+
+// rebuildAll rebuilds every shard from storage, one day at a time, tailing
+// the journal between days so that new entries stay searchable.
+func (ix *Indexer) rebuildAll(ctx context.Context, cp *uint64) error {
+	high := ix.store.HighSeq() // before listing days, as in recover
+	days, err := ix.store.Days(0, math.MaxInt64)
+	if err != nil {
+		return fmt.Errorf("keyword indexer: %w", err)
+	}
+	ix.log.Info("rebuilding the keyword index from storage", "days", len(days))
+	for _, day := range days {
+		if err := ix.rebuildDay(ctx, day); err != nil {
+			return err
+		}
+		target := ix.store.HighSeq()
+		for *cp < target {
+			n, err := ix.step(ctx, cp)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	if err := ix.dropOrphans(days); err != nil {
+		return err
+	}
+	if high > *cp {
+		if err := ix.store.SetCheckpoint(checkpointName, high); err != nil {
+			return fmt.Errorf("keyword indexer: %w", err)
+		}
+		*cp = high
+		ix.advance(high)
+	}
+	return nil
+}
+
+// Reindex rebuilds every shard from storage and returns when done. Searches
+// keep working on the old shards until each day's new one replaces it. The
+// rebuild runs in Run and goes on if ctx ends first.
+func (ix *Indexer) Reindex(ctx context.Context) error {
+	if !ix.running.Load() {
+		return errors.New("reindex: the keyword indexer is not running")
+	}
+	done := make(chan error, 1)
+	select {
+	case ix.reindex <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// IndexedSeq returns the sequence up to which every entry is searchable in
+// the keyword index (0 while Run has not yet checked the shards).
+func (ix *Indexer) IndexedSeq() uint64 { return ix.indexed.Load() }
+
+// WaitIndexed blocks until every entry up to sequence seq is searchable in
+// the keyword index, or ctx ends.
+func (ix *Indexer) WaitIndexed(ctx context.Context, seq uint64) error {
+	for {
+		ix.mu.Lock()
+		ch := ix.advanced
+		ix.mu.Unlock()
+		if ix.indexed.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Lag returns how many committed sequences are not yet searchable and for
+// how long the oldest of them has been waiting (as first observed by Run or
+// a call of Lag).
+func (ix *Indexer) Lag() (seqs uint64, age time.Duration) {
+	ix.observe()
+	high, done := ix.store.HighSeq(), ix.indexed.Load()
+	if done >= high {
+		return 0, 0
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, s := range ix.seen {
+		if s.seq > done {
+			return high - done, ix.opts.Now().Sub(s.at)
+		}
+	}
+	return high - done, 0
+}
+
+// maxSeen bounds the observations kept while the indexer is stuck; the
+// oldest ones, which give the age, are kept.
+const maxSeen = 1024
+
+// observe notes when the current high sequence was first seen, for Lag.
+func (ix *Indexer) observe() {
+	high := ix.store.HighSeq()
+	if high <= ix.indexed.Load() {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if n := len(ix.seen); (n == 0 || ix.seen[n-1].seq < high) && n < maxSeen {
+		ix.seen = append(ix.seen, seqSeen{seq: high, at: ix.opts.Now()})
+	}
+}
+
+// advance publishes that everything up to seq is searchable.
+func (ix *Indexer) advance(seq uint64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if seq > ix.indexed.Load() {
+		ix.indexed.Store(seq)
+		close(ix.advanced)
+		ix.advanced = make(chan struct{})
+	}
+	i := 0
+	for i < len(ix.seen) && ix.seen[i].seq <= seq {
+		i++
+	}
+	ix.seen = append(ix.seen[:0], ix.seen[i:]...)
+}
