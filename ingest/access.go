@@ -37,7 +37,7 @@ func parseAccessLine(line string) (TextLine, bool) {
 	}
 	rest = rest[i+2:]
 	t, n, ok := parseCLF(rest)
-	if !ok || n >= len(rest) || rest[n] != ']' {
+	if !ok || n >= len(rest) || rest[n] != ']' || !storable(t) {
 		return TextLine{}, false
 	}
 	rest = rest[n+1:]

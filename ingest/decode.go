@@ -17,7 +17,7 @@ func DecodeJSON(body []byte, d Defaults, l Limits) ([]Result, error) {
 // of results across requests. On error dst is returned unchanged.
 func AppendJSON(dst []Result, body []byte, d Defaults, l Limits) ([]Result, error) {
 	dc := newDecoder(d, l)
-	body = bytes.TrimPrefix(body, utf8BOM)
+	body = trimBOM(body)
 	i := skipWS(body, 0)
 	if i == len(body) {
 		return dst, &positionedError{msg: "invalid JSON: the body is empty, send an entry object or an array of them"}
@@ -67,8 +67,6 @@ func AppendJSON(dst []Result, body []byte, d Defaults, l Limits) ([]Result, erro
 	return dst, nil
 }
 
-var utf8BOM = []byte("\xef\xbb\xbf")
-
 // record decodes one JSON record, checking the line limit first.
 func (dc *decoder) record(line int, raw []byte, validated bool) Result {
 	if len(raw) > dc.lim.MaxLineBytes {
@@ -95,7 +93,7 @@ func DecodeNDJSON(body []byte, d Defaults, l Limits) []Result {
 // AppendNDJSON is DecodeNDJSON appending to dst.
 func AppendNDJSON(dst []Result, body []byte, d Defaults, l Limits) []Result {
 	dc := newDecoder(d, l)
-	body = bytes.TrimPrefix(body, utf8BOM)
+	body = trimBOM(body)
 	for line := 1; len(body) > 0; line++ {
 		var raw []byte
 		raw, body = nextLine(body)
@@ -106,6 +104,14 @@ func AppendNDJSON(dst []Result, body []byte, d Defaults, l Limits) []Result {
 		dst = append(dst, dc.record(line, raw, false))
 	}
 	return dst
+}
+
+// trimBOM drops a UTF-8 byte order mark, which some Windows tools write.
+func trimBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf {
+		return b[3:]
+	}
+	return b
 }
 
 // nextLine splits off the first line, without its "\n".
@@ -127,4 +133,6 @@ func trimSpaceBytes(b []byte) []byte {
 	return b[i:j]
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}

@@ -130,4 +130,3 @@ var errMessageMissing = errors.New("message is missing: send it as message, msg,
 
 // errMessageEmpty is what an entry with an empty message gets.
 var errMessageEmpty = errors.New("message is empty")
-

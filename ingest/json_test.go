@@ -504,3 +504,18 @@ func TestParseEpochUnits(t *testing.T) {
 		t.Error("parseEpoch accepted a number beyond int64")
 	}
 }
+
+func TestDefaultsCleaned(t *testing.T) {
+	d := testDefaults()
+	d.Source = " bad\nsource "
+	d.Tags = []string{"a", " a", "", "b\x00"}
+	for _, rs := range [][]Result{
+		DecodeNDJSON([]byte(`{"msg":"m"}`), d, Limits{}),
+		DecodeText([]byte("m"), d, Limits{}),
+	} {
+		e := rs[0].Entry
+		if e.Source != "bad\uFFFDsource" || !reflect.DeepEqual(e.Tags, []string{"a", "b\uFFFD"}) {
+			t.Errorf("source %q tags %q", e.Source, e.Tags)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,7 +146,26 @@ type decoder struct {
 }
 
 func newDecoder(d Defaults, l Limits) *decoder {
-	return &decoder{lim: l.withDefaults(), def: d, now: d.now()}
+	return &decoder{lim: l.withDefaults(), def: d.cleaned(), now: d.now()}
+}
+
+// cleaned returns the defaults with the same cleaning entries get: they
+// come from query parameters, which can hold anything.
+func (d Defaults) cleaned() Defaults {
+	d.Source = clean(strings.TrimSpace(d.Source), singleLine)
+	for _, t := range d.Tags {
+		if c := clean(strings.TrimSpace(t), singleLine); c != t || c == "" {
+			tags := make([]string, 0, len(d.Tags))
+			for _, t := range d.Tags {
+				if c := clean(strings.TrimSpace(t), singleLine); c != "" && !slices.Contains(tags, c) {
+					tags = append(tags, c)
+				}
+			}
+			d.Tags = tags
+			break
+		}
+	}
+	return d
 }
 
 // fail records the first error of the record.

@@ -368,7 +368,7 @@ func (sc *scanner) str() (v string, special bool) {
 		case c < 0x20:
 			sc.fail(i, fmt.Sprintf("control character 0x%02x in a string: escape it as \\u%04x", c, c))
 			return "", false
-		case c >= 0x80:
+		default: // DEL or non-ASCII: callers clean the string
 			ascii = false
 		}
 	}
@@ -377,10 +377,10 @@ func (sc *scanner) str() (v string, special bool) {
 }
 
 // strSpecial marks the bytes that end the fast path of str: the quote,
-// the backslash, control characters and non-ASCII bytes.
+// the backslash, control characters, DEL and non-ASCII bytes.
 var strSpecial = func() (t [256]bool) {
 	for c := range t {
-		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x7f
 	}
 	return t
 }()

@@ -84,7 +84,7 @@ func parseLogfmtLine(line string) (TextLine, bool) {
 		tl.Message, used[k] = pairs[k].value, true
 	}
 	if k := winner(roleTimestamp); k >= 0 {
-		if t, err := parseTimestampString(pairs[k].value); err == nil {
+		if t, err := parseTimestampString(pairs[k].value); err == nil && storable(t) {
 			tl.Time, tl.HasTime, used[k] = t, true, true
 		}
 	}

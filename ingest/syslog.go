@@ -77,7 +77,7 @@ func rfc5424(tl *TextLine, s string) {
 		}
 	}
 	if stamp != "-" && stamp != "" {
-		if t, n, ok := parseISO(stamp, false); ok && n == len(stamp) {
+		if t, n, ok := parseISO(stamp, false); ok && n == len(stamp) && storable(t) {
 			tl.Time, tl.HasTime = t, true
 		}
 	}
@@ -149,11 +149,11 @@ func structuredData(tl *TextLine, s string) string {
 // the first word already being the tag.
 func rfc3164(tl *TextLine, s string, now time.Time) {
 	if len(s) > 0 && isLetter(s[0]) {
-		if t, n, ok := parseSyslogStamp(s, now); ok {
+		if t, n, ok := parseSyslogStamp(s, now); ok && storable(t) {
 			tl.Time, tl.HasTime = t, true
 			s = s[n:]
 		}
-	} else if t, n, ok := parseISO(s, false); ok {
+	} else if t, n, ok := parseISO(s, false); ok && storable(t) {
 		tl.Time, tl.HasTime = t, true
 		s = s[n:]
 	}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -27,9 +28,9 @@ type TextLine struct {
 	Fields []storage.Field
 }
 
-// DecodeText decodes text/plain: one log per line. A trailing "\r" is
-// removed and blank lines are neither entries nor errors (but count for the
-// line numbers).
+// DecodeText decodes text/plain: one log per line, see ParseTextLine. A
+// trailing "\r" is removed and blank lines (whitespace only) are neither
+// entries nor errors, but count for the line numbers.
 func DecodeText(body []byte, d Defaults, l Limits) []Result {
 	return AppendText(nil, body, d, l)
 }
@@ -41,30 +42,26 @@ func AppendText(dst []Result, body []byte, d Defaults, l Limits) []Result {
 	for line := 1; len(body) > 0; line++ {
 		var raw []byte
 		raw, body = nextLine(body)
-		if len(trimSpaceBytes(raw)) == 0 {
+		if len(bytes.Trim(raw, " \t\r")) == 0 {
 			continue
 		}
 		if len(raw) > dc.lim.MaxLineBytes {
 			dst = append(dst, Result{Line: line, Err: limitErrorf("line is %d bytes, the limit is %d", len(raw), dc.lim.MaxLineBytes)})
 			continue
 		}
-		e, err := dc.textEntry(string(raw))
+		tl := ParseTextLine(string(raw), dc.now)
+		if tl.Message == "" {
+			continue // blank once cleaned, e.g. only Unicode spaces
+		}
+		e, err := dc.textEntry(tl)
 		dst = append(dst, Result{Line: line, Entry: e, Err: err})
 	}
 	return dst
 }
 
-func trimBOM(b []byte) []byte {
-	if len(b) >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf {
-		return b[3:]
-	}
-	return b
-}
-
-// textEntry turns one text line into an entry, applying the limits to what
-// the line's format produced.
-func (dc *decoder) textEntry(line string) (storage.Entry, error) {
-	tl := ParseTextLine(line, dc.now)
+// textEntry turns a recognised text line into an entry, applying the
+// limits to what the line's format produced.
+func (dc *decoder) textEntry(tl TextLine) (storage.Entry, error) {
 	e := storage.Entry{Time: dc.now, Level: storage.LevelInfo, Source: dc.def.source(), Message: tl.Message}
 	if tl.HasTime {
 		e.Time = tl.Time
@@ -91,9 +88,6 @@ func (dc *decoder) textEntry(line string) (storage.Entry, error) {
 			return storage.Entry{}, dc.err
 		}
 		e.Fields = dc.keepFields()
-	}
-	if e.Message == "" {
-		return storage.Entry{}, errMessageEmpty
 	}
 	if err := e.Validate(); err != nil {
 		return storage.Entry{}, err
@@ -183,7 +177,7 @@ func parseLeadingTime(s string, now time.Time) (t time.Time, end int, logcat, ok
 			t, n, ok = parseSyslogStamp(p, now)
 		}
 	}
-	if !ok {
+	if !ok || !storable(t) {
 		return time.Time{}, 0, false, false
 	}
 	end = off + n
@@ -397,7 +391,7 @@ func parseGlogPrefix(s string, now time.Time, tl *TextLine) (storage.Level, int,
 		return 0, 0, false
 	}
 	t, ok := withYear(now, mo, d, h, mi, sec, nanos)
-	if !ok {
+	if !ok || !storable(t) {
 		return 0, 0, false
 	}
 	tl.Time, tl.HasTime = t, true

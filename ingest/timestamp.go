@@ -290,6 +290,14 @@ func withYear(now time.Time, mo, d, h, mi, sec, nanos int) (time.Time, bool) {
 	return t, true
 }
 
+// storable reports whether t is in the range the store accepts
+// (1970..2262). Text formats call a stamp outside it no stamp at all, so the
+// line keeps its arrival time rather than being rejected.
+func storable(t time.Time) bool {
+	y := t.Year()
+	return y >= 1970 && y <= 2262 && t.UnixNano() >= 0
+}
+
 // twoDigitYear expands a two-digit year the way POSIX strptime does.
 func twoDigitYear(yy int) int {
 	if yy < 69 {

@@ -99,16 +99,70 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 		g.Count++
 	}
 
-	set, err := q.plan(ctx, q.node, true)
-	if err != nil {
+	_, matchAll := q.node.(*MatchAll)
+	var set *idSet
+	if matchAll && len(fields) == 1 && fields[0].indexed {
+		// Counting everything by an indexed field needs no id set at all.
+		set = &idSet{all: true, exact: true}
+	} else if set, err = q.plan(ctx, q.node, true); err != nil {
 		return nil, err
 	}
-	if set.exact && allIndexed(fields) {
+	switch {
+	case set.exact && len(fields) == 1 && fields[0].indexed:
+		// The common case, with no map per entry: count each index value's
+		// ids that are in the set.
+		f := fields[0]
+		if set.all && set.ids == nil {
+			if total, err = q.count(ctx); err != nil {
+				return nil, err
+			}
+		} else {
+			total = int64(len(set.ids))
+		}
+		seen := int64(0)
+		err := q.e.store.IndexValues(ctx, f.kind, f.name, q.lo, q.hi, func(value string, vids []storage.ID) error {
+			n := int64(len(vids))
+			if !set.all {
+				n = int64(set.countIn(vids))
+			}
+			if n > 0 {
+				key := []any{indexKey(f, value)}
+				k := groupKey(key)
+				g := counts[k]
+				if g == nil {
+					g = &Group{Key: key}
+					counts[k] = g
+				}
+				g.Count += n
+				seen += n
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if f.kind == storage.IndexField || f.kind == storage.IndexTag {
+			// Entries without the field (or without tags) form the nil
+			// group, as they do when entries are read.
+			if missing := total - seen; missing > 0 && f.kind == storage.IndexField {
+				counts[groupKey([]any{nil})] = &Group{Key: []any{nil}, Count: missing}
+			} else if f.kind == storage.IndexTag {
+				if set.ids == nil {
+					if set.ids, err = q.all(ctx); err != nil {
+						return nil, err
+					}
+				}
+				if err := q.countUntagged(ctx, set, counts); err != nil {
+					return nil, err
+				}
+			}
+		}
+	case set.exact && allIndexed(fields):
 		total = int64(len(set.ids))
 		if err := q.groupFromIndexes(ctx, set.ids, fields, add); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		err := q.forEachMatch(ctx, set, func(en *storage.Entry) {
 			total++
 			forEachKey(fields, en, nil, add)
@@ -249,8 +303,11 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		}
 		field = &fs[0]
 	}
-	set, err := q.plan(ctx, q.node, true)
-	if err != nil {
+	_, matchAll := q.node.(*MatchAll)
+	var set *idSet
+	if matchAll && (field == nil || field.indexed) {
+		set = &idSet{all: true, exact: true} // ids come from the level index below
+	} else if set, err = q.plan(ctx, q.node, true); err != nil {
 		return nil, err
 	}
 	type point struct {
@@ -258,19 +315,39 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		keys  []any
 	}
 	var points []point
+	var keyed []keyedPoint // with a group-by taken from an index
 	if set.exact && (field == nil || field.indexed) {
-		var keyOf map[storage.ID][]any
-		if field != nil {
-			keyOf, err = q.keysByID(ctx, set.ids, *field)
+		if set.all && set.ids == nil {
+			// Every entry has one level: the level lists hold every id, in
+			// no particular order, which bucketing does not need.
+			err := q.e.store.IndexValues(ctx, storage.IndexLevel, "", q.lo, q.hi, func(_ string, vids []storage.ID) error {
+				for _, id := range vids {
+					points = append(points, point{nanos: id.Nanos})
+				}
+				return nil
+			})
 			if err != nil {
 				return nil, err
 			}
+		} else {
+			points = make([]point, len(set.ids))
+			for i, id := range set.ids {
+				points[i] = point{nanos: id.Nanos}
+			}
 		}
-		points = make([]point, len(set.ids))
-		for i, id := range set.ids {
-			points[i] = point{nanos: id.Nanos}
-			if keyOf != nil {
-				points[i].keys = keyOf[id]
+		if field != nil {
+			f := *field
+			err := q.e.store.IndexValues(ctx, f.kind, f.name, q.lo, q.hi, func(value string, vids []storage.ID) error {
+				key := keyText(indexKey(f, value))
+				for _, id := range vids {
+					if set.all || set.has(id) {
+						keyed = append(keyed, keyedPoint{id.Nanos, key})
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
 		}
 	} else {
@@ -317,26 +394,122 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 	for i := range buckets {
 		buckets[i].Start = time.Unix(0, first+int64(i)*int64(interval)).UTC()
 	}
+	bucketOf := func(nanos int64) *HistBucket {
+		i := (nanos - first) / int64(interval)
+		if i < 0 || i >= n || nanos < from.UnixNano() || nanos >= to.UnixNano() {
+			return nil
+		}
+		return &buckets[i]
+	}
+	addGroup := func(b *HistBucket, key string) {
+		if b.Groups == nil {
+			b.Groups = map[string]int64{}
+		}
+		b.Groups[key]++
+	}
 	for _, p := range points {
-		i := (p.nanos - first) / int64(interval)
-		if i < 0 || i >= n || p.nanos < from.UnixNano() || p.nanos >= to.UnixNano() {
+		b := bucketOf(p.nanos)
+		if b == nil {
 			continue
 		}
-		b := &buckets[i]
 		b.Count++
-		if field != nil {
-			if b.Groups == nil {
-				b.Groups = map[string]int64{}
-			}
-			for _, k := range p.keys {
-				b.Groups[keyText(k)]++
-			}
+		for _, k := range p.keys {
+			addGroup(b, keyText(k))
+		}
+	}
+	for _, p := range keyed {
+		if b := bucketOf(p.nanos); b != nil {
+			addGroup(b, p.key)
 		}
 	}
 	return &HistResult{Interval: interval, Buckets: buckets}, nil
 }
 
 const maxBuckets = 100000
+
+type keyedPoint struct {
+	nanos int64
+	key   string
+}
+
+// indexKey is the group key of an index value: typed for fields.
+func indexKey(f groupField, value string) any {
+	if f.kind == storage.IndexField {
+		return typedKey(value)
+	}
+	return value
+}
+
+// countUntagged adds the entries of the set without tags to the nil group.
+func (q *query) countUntagged(ctx context.Context, set *idSet, counts map[string]*Group) error {
+	var tagged []storage.ID
+	err := q.e.store.IndexValues(ctx, storage.IndexTag, "", q.lo, q.hi, func(_ string, vids []storage.ID) error {
+		tagged = append(tagged, vids...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	storage.SortIDs(tagged)
+	tagged = slices.Compact(tagged)
+	tset := &idSet{ids: tagged}
+	if n := len(set.ids) - tset.countIn(set.ids); n > 0 {
+		counts[groupKey([]any{nil})] = &Group{Key: []any{nil}, Count: int64(n)}
+	}
+	return nil
+}
+
+// count returns the number of entries in range, from the level index's
+// list lengths.
+func (q *query) count(ctx context.Context) (int64, error) {
+	var n int64
+	err := q.e.store.IndexValues(ctx, storage.IndexLevel, "", q.lo, q.hi, func(_ string, vids []storage.ID) error {
+		n += int64(len(vids))
+		return nil
+	})
+	return n, err
+}
+
+// has reports whether the set holds id. Sequences are unique, so a bitmap
+// of the set's sequences answers in constant time; it is built on first
+// use (a set spanning too many sequences falls back to binary search).
+func (s *idSet) has(id storage.ID) bool {
+	if s.bits == nil && len(s.ids) > 0 {
+		minSeq, maxSeq := s.ids[0].Seq, s.ids[0].Seq
+		for _, x := range s.ids {
+			minSeq, maxSeq = min(minSeq, x.Seq), max(maxSeq, x.Seq)
+		}
+		if maxSeq-minSeq < 1<<28 {
+			s.base = minSeq
+			s.bits = make([]uint64, (maxSeq-minSeq)/64+1)
+			for _, x := range s.ids {
+				o := x.Seq - minSeq
+				s.bits[o/64] |= 1 << (o % 64)
+			}
+		}
+	}
+	if s.bits == nil {
+		_, found := slices.BinarySearchFunc(s.ids, id, storage.ID.Compare)
+		return found
+	}
+	if id.Seq < s.base || (id.Seq-s.base)/64 >= uint64(len(s.bits)) {
+		return false
+	}
+	// A sequence belongs to one entry of the store, so it decides alone.
+	o := id.Seq - s.base
+	return s.bits[o/64]&(1<<(o%64)) != 0
+}
+
+// countIn counts the ids (in any order) that the set holds.
+func (s *idSet) countIn(ids []storage.ID) int {
+	n := 0
+	for _, id := range ids {
+		if s.has(id) {
+			n++
+		}
+	}
+	return n
+}
 
 // keysByID maps each id onto its values of an indexed field.
 func (q *query) keysByID(ctx context.Context, ids []storage.ID, f groupField) (map[storage.ID][]any, error) {

@@ -310,6 +310,10 @@ func cloneEntry(e *storage.Entry) storage.Entry {
 type idSet struct {
 	ids   []storage.ID
 	exact bool
+	all   bool // ids is every entry in range
+
+	bits []uint64 // bitmap of the ids' sequences from base; see has
+	base uint64
 }
 
 // plan computes the candidate ids of node from the secondary indexes and
@@ -323,7 +327,7 @@ func (q *query) plan(ctx context.Context, node Node, wantUniverse bool) (*idSet,
 			return nil, nil
 		}
 		u, err := q.all(ctx)
-		return &idSet{ids: u, exact: true}, err
+		return &idSet{ids: u, exact: true, all: true}, err
 	case *Word:
 		return q.keywords(ctx, node, Keywords{Terms: []string{n.Token}}, true)
 	case *Prefix:
@@ -486,7 +490,7 @@ func (q *query) all(ctx context.Context) ([]storage.ID, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(ids, storage.ID.Compare)
+	storage.SortIDs(ids)
 	q.universe = ids
 	if q.universe == nil {
 		q.universe = []storage.ID{}

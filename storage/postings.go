@@ -132,18 +132,19 @@ func (s *Store) Postings(ctx context.Context, iv IndexValue, lo, hi ID) ([]ID, e
 			}
 			// Lists of different commits overlap in time when old logs
 			// arrive late; sort the day's part only.
-			slices.SortFunc(ids[n:], ID.Compare)
+			SortIDs(ids[n:])
 		}
 		return nil
 	})
 	return ids, err
 }
 
-// IndexValues calls fn for every value of an index that has entries in
-// [lo, hi), once per day, with the value (level values as canonical names)
-// and the IDs of that day, sorted. name is the field for IndexField.
-// Aggregations use it to count by level, source or tag without reading a
-// single entry.
+// IndexValues calls fn for every posting list of an index in [lo, hi): the
+// value (level values as canonical names) and the IDs of one commit that
+// have it, in no particular order across calls (values come in key order
+// per day; one value spans several calls). The slice is reused after fn
+// returns. Aggregations use it to count by level, source or tag without
+// reading a single entry, and without materialising a value's whole list.
 func (s *Store) IndexValues(ctx context.Context, kind IndexKind, name string, lo, hi ID, fn func(value string, ids []ID) error) error {
 	if kind == IndexField && !s.indexed[name] {
 		return fmt.Errorf("field %q is not indexed", name)
@@ -152,48 +153,35 @@ func (s *Store) IndexValues(ctx context.Context, kind IndexKind, name string, lo
 	if err != nil {
 		return err
 	}
+	var ids []ID
 	return s.db.View(func(txn *badger.Txn) error {
 		for _, day := range days {
 			prefix := append(postingDayPrefix(day), byte(kind))
 			if kind == IndexField {
 				prefix = appendString(prefix, name)
 			}
-			var cur string
-			var ids []ID
-			flush := func() error {
-				if len(ids) == 0 {
-					return nil
-				}
-				slices.SortFunc(ids, ID.Compare)
-				v := cur
-				if kind == IndexLevel && len(v) == 1 {
-					v = Level(v[0]).String()
-				}
-				err := fn(v, ids)
-				ids = ids[:0]
-				return err
-			}
+			var lastRaw, lastValue string
 			err := iterate(ctx, txn, prefix, func(k, v []byte) error {
 				d := decoder{b: k[len(prefix) : len(k)-8]}
-				value := d.string()
+				raw := d.string()
 				if d.err != nil {
 					return fmt.Errorf("posting key: %w", d.err)
 				}
-				if value != cur {
-					if err := flush(); err != nil {
-						return err
+				if raw != lastRaw || lastValue == "" {
+					lastRaw, lastValue = raw, raw
+					if kind == IndexLevel && len(raw) == 1 {
+						lastValue = Level(raw[0]).String()
 					}
-					cur = value
 				}
 				var err error
-				ids, err = decodePostings(ids, v, binary.BigEndian.Uint64(k[len(k)-8:]), lo, hi)
-				return err
+				ids, err = decodePostings(ids[:0], v, binary.BigEndian.Uint64(k[len(k)-8:]), lo, hi)
+				if err != nil || len(ids) == 0 {
+					return err
+				}
+				return fn(lastValue, ids)
 			})
 			if err != nil {
 				return fmt.Errorf("index values on %s: %w", day, err)
-			}
-			if err := flush(); err != nil {
-				return err
 			}
 		}
 		return nil

@@ -294,3 +294,22 @@ func TestBucketsAndMeta(t *testing.T) {
 		t.Fatalf("Meta = %v, %v", v, err)
 	}
 }
+
+func TestSortIDs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{0, 1, 10, 300, 5000} {
+		ids := make([]ID, n)
+		for i := range ids {
+			ids[i] = ID{Nanos: t0.UnixNano() + rng.Int64N(int64(time.Hour)), Seq: rng.Uint64N(1 << 20)}
+			if i > 0 && rng.IntN(5) == 0 {
+				ids[i].Nanos = ids[i-1].Nanos // ties on time
+			}
+		}
+		want := slices.Clone(ids)
+		slices.SortFunc(want, ID.Compare)
+		SortIDs(ids)
+		if !slices.Equal(ids, want) {
+			t.Fatalf("n=%d: SortIDs differs from a comparison sort", n)
+		}
+	}
+}
