@@ -75,17 +75,18 @@ func (a *authenticator) enabled() bool { return len(a.keys) > 0 }
 
 // check returns the key's role. Every key is compared, in constant time, so
 // the timing tells nothing about which key nearly matched.
-func (a *authenticator) check(presented string) (Role, bool) {
+func (a *authenticator) check(presented string) (string, Role, bool) {
 	h := sha256.Sum256([]byte(presented))
+	var name string
 	var role Role
 	found := 0
 	for _, k := range a.keys {
 		if subtle.ConstantTimeCompare(h[:], k.hash[:]) == 1 {
-			role = k.role
+			name, role = k.name, k.role
 			found = 1
 		}
 	}
-	return role, found == 1
+	return name, role, found == 1
 }
 
 func allows(have, want Role) bool { return have == RoleAdmin || have == want }
@@ -96,6 +97,9 @@ func (s *Server) require(want Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if !s.auth.enabled() {
+				if ok, wait := s.limit.allow(c.RealIP()); !ok {
+					return rateLimited(wait)
+				}
 				return next(c)
 			}
 			key := c.Request().Header.Get("X-API-Key")
@@ -108,13 +112,16 @@ func (s *Server) require(want Role) echo.MiddlewareFunc {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="logengine"`)
 				return errorf(http.StatusUnauthorized, "an API key is required: send Authorization: Bearer <key> or X-API-Key")
 			}
-			role, ok := s.auth.check(key)
+			name, role, ok := s.auth.check(key)
 			if !ok {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="logengine"`)
 				return errorf(http.StatusUnauthorized, "the API key is not valid")
 			}
 			if !allows(role, want) {
 				return errorf(http.StatusForbidden, "this API key has role %s; this endpoint needs %s (or admin)", role, want)
+			}
+			if ok, wait := s.limit.allow("key:" + name); !ok {
+				return rateLimited(wait)
 			}
 			return next(c)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,8 +14,9 @@ import (
 
 // apiError is an error with the status it answers.
 type apiError struct {
-	status int
-	msg    string
+	status     int
+	msg        string
+	retryAfter int // seconds, for 429
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -66,13 +68,16 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if errors.As(err, &he) {
 		msg = fmt.Sprint(he.Message)
 	}
-	switch code {
-	case http.StatusTooManyRequests:
+	var ae *apiError
+	switch {
+	case code == http.StatusTooManyRequests && errors.As(err, &ae) && ae.retryAfter > 0:
+		c.Response().Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	case code == http.StatusTooManyRequests:
 		c.Response().Header().Set("Retry-After", "1")
 		msg = "logengine is at capacity: retry after the delay in Retry-After (" + msg + ")"
-	case http.StatusInsufficientStorage:
+	case code == http.StatusInsufficientStorage:
 		msg = "the disk is full: nothing of this request was stored; free space and retry (" + msg + ")"
-	case http.StatusInternalServerError:
+	case code == http.StatusInternalServerError:
 		s.opts.Logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 	}
 	if c.Request().Method == http.MethodHead {

@@ -30,8 +30,12 @@ type Options struct {
 	TLSCertFile, TLSKeyFile string
 	// Keys are the API keys; none means no authentication, which the caller
 	// allows on loopback only.
-	Keys   []Key
-	Logger *slog.Logger
+	Keys []Key
+	// RatePerSecond and Burst bound the requests of each API key (each
+	// client address without keys); zero RatePerSecond turns it off.
+	RatePerSecond float64
+	Burst         int
+	Logger        *slog.Logger
 	// Version is reported by /healthz.
 	Version string
 }
@@ -76,12 +80,13 @@ type Observer interface {
 
 // Server is the HTTP server.
 type Server struct {
-	opts Options
-	deps Deps
-	e    *echo.Echo
-	srv  *http.Server
-	ln   net.Listener
-	auth *authenticator
+	opts  Options
+	deps  Deps
+	e     *echo.Echo
+	srv   *http.Server
+	ln    net.Listener
+	auth  *authenticator
+	limit *limiter
 }
 
 // New builds the server and its routes; Listen and Serve start it.
@@ -91,7 +96,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, deps: deps, auth: auth}
+	s := &Server{opts: opts, deps: deps, auth: auth, limit: newLimiter(opts.RatePerSecond, opts.Burst)}
 	s.e = echo.New()
 	s.e.HideBanner = true
 	s.e.HidePort = true

@@ -68,7 +68,9 @@ type Service struct {
 	limits   Limits
 	now      func() time.Time
 	// observe, when set, sees each batch's outcome (metrics).
-	observe func(format Format, bytes int, res *Response, rejectReasons map[string]int)
+	observe   func(format Format, bytes int, res *Response, rejectReasons map[string]int)
+	retention time.Duration
+	maxFuture time.Duration
 }
 
 // ServiceOptions configures a Service.
@@ -79,6 +81,12 @@ type ServiceOptions struct {
 	// Observe, when set, is called after each batch with its outcome and
 	// the rejected records counted by reason (for metrics).
 	Observe func(format Format, bytes int, res *Response, rejectReasons map[string]int)
+	// Retention rejects entries older than this (they would be dropped at
+	// the next retention run anyway); zero accepts any age.
+	Retention time.Duration
+	// MaxFuture rejects entries further in the future than this, which are
+	// almost always a wrong clock or time zone; zero means one day.
+	MaxFuture time.Duration
 }
 
 // NewService returns a service that appends to store.
@@ -86,7 +94,11 @@ func NewService(store Appender, opts ServiceOptions) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{store: store, pipeline: opts.Pipeline, limits: opts.Limits, now: opts.Now, observe: opts.Observe}
+	if opts.MaxFuture <= 0 {
+		opts.MaxFuture = 24 * time.Hour
+	}
+	return &Service{store: store, pipeline: opts.Pipeline, limits: opts.Limits, now: opts.Now,
+		observe: opts.Observe, retention: opts.Retention, maxFuture: opts.MaxFuture}
 }
 
 // Ingest decodes the body and stores every valid entry. Invalid records are
@@ -116,8 +128,12 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 	var res Response
 	var reasons map[string]int
 	entries := make([]storage.Entry, 0, len(results))
+	now := s.now()
 	for i := range results {
 		r := &results[i]
+		if r.Err == nil {
+			r.Err = s.checkTime(r.Entry.Time, now)
+		}
 		if r.Err != nil {
 			res.Rejected++
 			if len(res.Errors) < MaxListedErrors {
@@ -149,6 +165,28 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 		s.observe(format, len(req.Body), &res, reasons)
 	}
 	return res, nil
+}
+
+// ErrTime marks an entry whose timestamp is outside what the daemon keeps.
+var ErrTime = errors.New("timestamp out of range")
+
+func (s *Service) checkTime(t, now time.Time) error {
+	if s.retention > 0 && t.Before(now.Add(-s.retention)) {
+		return fmt.Errorf("%w: %s is older than the retention period (%s) and would be dropped; raise retention (0 keeps logs forever) to import old logs",
+			ErrTime, t.UTC().Format(time.RFC3339Nano), formatAge(s.retention))
+	}
+	if t.After(now.Add(s.maxFuture)) {
+		return fmt.Errorf("%w: %s is more than %s in the future; check the sender's clock and time zone",
+			ErrTime, t.UTC().Format(time.RFC3339Nano), formatAge(s.maxFuture))
+	}
+	return nil
+}
+
+func formatAge(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 // sniff guesses the format of a body sent without a usable Content-Type.
@@ -192,8 +230,13 @@ func (f Format) String() string {
 // Reason classifies a record's error for the rejected-entries metric, with
 // a small fixed set of values.
 func Reason(err error) string {
-	if errors.Is(err, ErrLimit) {
+	switch {
+	case errors.Is(err, ErrLimit):
 		return "limit"
+	case errors.Is(err, ErrTime):
+		return "time_range"
+	case errors.Is(err, ErrSyntax):
+		return "syntax"
 	}
 	return "invalid"
 }

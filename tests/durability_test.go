@@ -16,7 +16,7 @@ import (
 // intact.
 func TestKillRestartKeepsEveryAcknowledgedEntry(t *testing.T) {
 	dataDir := t.TempDir()
-	d := startDaemon(t, dataDir)
+	d := startDaemon(t, dataDir, "--retention", "0")
 
 	want := map[string]entry{} // by message, which is unique per entry
 	expect := func(e entry) { want[e.Message] = e }
@@ -72,7 +72,7 @@ func TestKillRestartKeepsEveryAcknowledgedEntry(t *testing.T) {
 
 	// Kill right after the last 200: nothing may be lost.
 	d.kill()
-	d = startDaemon(t, dataDir)
+	d = startDaemon(t, dataDir, "--retention", "0")
 
 	got := d.all("sort=timestamp")
 	seen := map[string]int{}

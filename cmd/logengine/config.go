@@ -48,8 +48,14 @@ type Config struct {
 		// MaxBodyBytes bounds an ingest request body.
 		MaxBodyBytes int64 `yaml:"max_body_bytes"`
 		// QueryTimeout bounds the time one search may take.
-		QueryTimeout Duration      `yaml:"query_timeout"`
-		Ingest       ingest.Limits `yaml:"ingest"`
+		QueryTimeout Duration `yaml:"query_timeout"`
+		// MaxFuture rejects entries stamped further ahead than this.
+		MaxFuture Duration `yaml:"max_future"`
+		// RatePerSecond and Burst bound requests per API key (per client
+		// address without keys) with a token bucket; zero turns it off.
+		RatePerSecond float64       `yaml:"rate_per_second"`
+		Burst         int           `yaml:"burst"`
+		Ingest        ingest.Limits `yaml:"ingest"`
 	} `yaml:"limits"`
 	// Pipeline is the enrichment and filter steps run on every entry
 	// before it is stored.
@@ -70,6 +76,7 @@ func DefaultConfig() Config {
 	}
 	c.Limits.MaxBodyBytes = 64 << 20
 	c.Limits.QueryTimeout = Duration(30 * time.Second)
+	c.Limits.MaxFuture = Duration(24 * time.Hour)
 	return c
 }
 
@@ -114,6 +121,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("limits.max_body_bytes: must be positive"))
+	}
+	if c.Limits.MaxFuture <= 0 {
+		errs = append(errs, errors.New("limits.max_future: must be positive, e.g. 1d"))
+	}
+	if c.Limits.RatePerSecond < 0 || c.Limits.Burst < 0 {
+		errs = append(errs, errors.New("limits.rate_per_second and limits.burst: must be 0 (off) or positive"))
 	}
 	if c.Limits.QueryTimeout <= 0 {
 		errs = append(errs, errors.New("limits.query_timeout: must be positive, e.g. 30s"))

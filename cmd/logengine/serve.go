@@ -96,8 +96,10 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		return nil, err
 	}
 	svc := ingest.NewService(d.store, ingest.ServiceOptions{
-		Limits:   cfg.Limits.Ingest,
-		Pipeline: pipeline,
+		Limits:    cfg.Limits.Ingest,
+		Pipeline:  pipeline,
+		Retention: time.Duration(cfg.Retention),
+		MaxFuture: time.Duration(cfg.Limits.MaxFuture),
 		Observe: func(f ingest.Format, n int, res *ingest.Response, reasons map[string]int) {
 			d.metrics.ObserveIngest(f.String(), n, res.Accepted, res.Dropped, reasons)
 		},
@@ -105,13 +107,15 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	d.registerGauges()
 
 	d.http, err = httpapi.New(httpapi.Options{
-		Listen:       cfg.Listen,
-		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
-		TLSCertFile:  cfg.TLS.Cert,
-		TLSKeyFile:   cfg.TLS.Key,
-		Keys:         cfg.Auth.Keys,
-		Logger:       log,
-		Version:      version,
+		Listen:        cfg.Listen,
+		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
+		TLSCertFile:   cfg.TLS.Cert,
+		TLSKeyFile:    cfg.TLS.Key,
+		Keys:          cfg.Auth.Keys,
+		RatePerSecond: cfg.Limits.RatePerSecond,
+		Burst:         cfg.Limits.Burst,
+		Logger:        log,
+		Version:       version,
 	}, httpapi.Deps{
 		Ingester: svc,
 		Searcher: d.engine,

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "logengine.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := writeFile(t, "listen: 127.0.0.1:9000\nretention: 7d\ndata_dir: /from/file\nlog_level: warn\n")
+	t.Setenv("LOGENGINE_RETENTION", "14d")
+	t.Setenv("LOGENGINE_DATA_DIR", "/from/env")
+	cfg, _, err := serveConfig([]string{"--config", file, "--data-dir", "/from/flag"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/from/flag" {
+		t.Errorf("data_dir = %q: a flag must win over env and file", cfg.DataDir)
+	}
+	if time.Duration(cfg.Retention) != 14*24*time.Hour {
+		t.Errorf("retention = %v: env must win over the file", cfg.Retention)
+	}
+	if cfg.Listen != "127.0.0.1:9000" || cfg.LogLevel != "warn" {
+		t.Errorf("file values lost: %+v", cfg)
+	}
+	if !cfg.SyncWrites {
+		t.Error("sync_writes default must be true")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		file string
+		env  map[string]string
+		want string // substring of the error; empty: valid
+	}{
+		{name: "defaults"},
+		{name: "public without keys", args: []string{"--listen", "0.0.0.0:8080"}, want: "not a loopback address and no API keys"},
+		{name: "public with keys", args: []string{"--listen", "0.0.0.0:8080", "--api-key", "ops:admin:0123456789abcdef0123"}},
+		{name: "keys from env", args: []string{"--listen", "0.0.0.0:8080"}, env: map[string]string{"LOGENGINE_API_KEYS": "a:ingest:0123456789abcdef,b:query:fedcba9876543210"}},
+		{name: "bad role", args: []string{"--api-key", "ops:root:0123456789abcdef0123"}, want: "role"},
+		{name: "bad retention", args: []string{"--retention", "forever"}, want: "not a duration"},
+		{name: "unknown key in file", file: "listn: 127.0.0.1:1\n", want: "listn"},
+		{name: "bad log level", file: "log_level: loud\n", want: "log_level"},
+		{name: "tls half", file: "tls: {cert: a.pem}\n", want: "tls"},
+		{name: "bad pipeline", file: "pipeline:\n  - type: nonsense\n", want: "pipeline[0]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			args := c.args
+			if c.file != "" {
+				args = append([]string{"--config", writeFile(t, c.file)}, args...)
+			}
+			var stderr strings.Builder // flag errors are printed there
+			_, _, err := serveConfig(args, &stderr)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error()+stderr.String(), c.want)):
+				t.Fatalf("error %v (%s), want one mentioning %q", err, stderr.String(), c.want)
+			}
+		})
+	}
+}
+
+func TestPrintConfigMasksSecrets(t *testing.T) {
+	cfg, printOnly, err := serveConfig([]string{"--api-key", "ops:admin:super-secret-value-123", "--print-config"}, io.Discard)
+	if err != nil || !printOnly {
+		t.Fatalf("serveConfig: %v, print=%v", err, printOnly)
+	}
+	out := cfg.masked()
+	if strings.Contains(out, "super-secret-value-123") || !strings.Contains(out, "***") {
+		t.Fatalf("masked config shows the secret:\n%s", out)
+	}
+}
