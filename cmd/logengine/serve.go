@@ -153,10 +153,9 @@ func (d *daemon) registerGauges() {
 		return age.Seconds()
 	})
 	d.metrics.GaugeFunc("logengine_storage_bytes", "Bytes the Badger database takes on disk.", func() float64 {
-		lsm, vlog := d.store.Size()
-		return float64(lsm + vlog)
+		return float64(d.store.DiskBytes())
 	})
-	d.metrics.CounterFunc("logengine_committed_sequence", "Highest committed journal sequence (entries ever stored).", func() float64 {
+	d.metrics.GaugeFunc("logengine_committed_sequence", "Highest committed journal sequence: the number of entries ever stored.", func() float64 {
 		return float64(d.store.HighSeq())
 	})
 }
@@ -226,11 +225,10 @@ func (d *daemon) Ready() (map[string]any, error) {
 
 // Stats implements httpapi.Health.
 func (d *daemon) Stats(ctx context.Context) (map[string]any, error) {
-	lsm, vlog := d.store.Size()
 	seqs, age := d.indexer.Lag()
 	st := map[string]any{
 		"entries_committed": d.store.HighSeq(),
-		"storage_bytes":     lsm + vlog,
+		"storage_bytes":     d.store.DiskBytes(),
 		"index_lag_entries": seqs,
 		"index_lag_seconds": age.Seconds(),
 		"version":           version,
