@@ -17,19 +17,26 @@ import (
 type Store interface {
 	Meta(name string) ([]byte, error)
 	SetMeta(name string, value []byte) error
-	HighSeq() uint64
+	SyncIndexedFields(ctx context.Context, log *slog.Logger) error
 }
 
 // Step upgrades a data directory from version To-1 to To.
 type Step struct {
 	To          int
 	Description string
-	Run         func(ctx context.Context, s Store) error
+	Run         func(ctx context.Context, s Store, log *slog.Logger) error
 }
 
 // steps lists every step in order; the last one's To is Current.
 var steps = []Step{
-	{To: 1, Description: "record the schema version of the first on-disk layout", Run: func(context.Context, Store) error { return nil }},
+	{To: 1, Description: "record the schema version of the first on-disk layout",
+		Run: func(context.Context, Store, *slog.Logger) error { return nil }},
+	// Version 1 did not record which fields had secondary indexes, so a
+	// field indexed by the configuration could lack lists for older
+	// entries: build the lists of every configured field from the entries
+	// and record the set (from then on each start reconciles changes).
+	{To: 2, Description: "backfill the secondary indexes of configured fields and record them",
+		Run: func(ctx context.Context, s Store, log *slog.Logger) error { return s.SyncIndexedFields(ctx, log) }},
 }
 
 // Current is the schema version this build writes.
@@ -84,7 +91,7 @@ func Run(ctx context.Context, s Store, log *slog.Logger) error {
 			return err
 		}
 		log.Info("migrating data directory", "from", from, "to", st.To, "step", st.Description)
-		if err := st.Run(ctx, s); err != nil {
+		if err := st.Run(ctx, s, log); err != nil {
 			return fmt.Errorf("migration to version %d (%s): %w", st.To, st.Description, err)
 		}
 		if err := s.SetMeta(versionKey, binary.BigEndian.AppendUint32(nil, uint32(st.To))); err != nil {

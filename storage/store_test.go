@@ -313,3 +313,63 @@ func TestSortIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncIndexedFields(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := openTestStore(t, dir)
+	rng := rand.New(rand.NewPCG(5, 6))
+	old := makeEntries(rng, 500, t0, 48*time.Hour)
+	if _, err := s.Append(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SyncIndexedFields(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	count := func(s *Store, value string) int {
+		ids, err := s.Postings(ctx, IndexValue{Kind: IndexField, Name: "host", Value: value}, MinID, MaxID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ids)
+	}
+	want := func(entries []Entry, value string) int {
+		n := 0
+		for _, e := range entries {
+			if v, _ := e.Field("host"); v.Str == value {
+				n++
+			}
+		}
+		return n
+	}
+	// host becomes indexed: the old entries are backfilled, new ones added.
+	s = openTestStore(t, dir, "host")
+	if err := s.SyncIndexedFields(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	late := makeEntries(rng, 200, t0, 48*time.Hour)
+	if _, err := s.Append(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	all := append(slices.Clone(old), late...)
+	if got, w := count(s, "web-2"), want(all, "web-2"); got != w {
+		t.Fatalf("host:web-2 = %d ids, want %d", got, w)
+	}
+	s.Close()
+	// host is dropped, then indexed again: rebuilt without duplicates.
+	s = openTestStore(t, dir)
+	if err := s.SyncIndexedFields(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTestStore(t, dir, "host")
+	defer s.Close()
+	if err := s.SyncIndexedFields(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, w := count(s, "web-2"), want(all, "web-2"); got != w {
+		t.Fatalf("after drop and re-add host:web-2 = %d ids, want %d", got, w)
+	}
+}

@@ -83,6 +83,10 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if err := migrations.Run(ctx, d.store, log); err != nil {
 		return nil, err
 	}
+	// The configuration may name other indexed fields than last time.
+	if err := d.store.SyncIndexedFields(ctx, log); err != nil {
+		return nil, err
+	}
 	if d.index, err = search.OpenIndex(filepath.Join(cfg.DataDir, "index"), log); err != nil {
 		return nil, err
 	}
