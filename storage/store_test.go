@@ -373,3 +373,53 @@ func TestSyncIndexedFields(t *testing.T) {
 		t.Fatalf("after drop and re-add host:web-2 = %d ids, want %d", got, w)
 	}
 }
+
+func TestDeleteSource(t *testing.T) {
+	s := openTestStore(t, t.TempDir(), "host")
+	defer s.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	entries := makeEntries(rng, 1000, t0, 30*time.Hour)
+	if _, err := s.Append(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	cut := ID{Nanos: t0.Add(20 * time.Hour).UnixNano()}
+	deleted, err := s.DeleteSource(ctx, "api", MinID, cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := map[ID]bool{}
+	for _, id := range deleted {
+		gone[id] = true
+	}
+	var kept []Entry
+	for _, e := range entries {
+		isGone := e.Source == "api" && e.ID.Compare(cut) < 0
+		if isGone != gone[e.ID] {
+			t.Fatalf("entry %s (source %s): deleted=%v, want %v", e.ID, e.Source, gone[e.ID], isGone)
+		}
+		if !isGone {
+			kept = append(kept, e)
+		}
+	}
+	if _, err := s.Get(deleted[0]); err == nil {
+		t.Fatal("a deleted entry is still readable")
+	}
+	levels := map[string]int{}
+	if err := s.IndexValues(ctx, IndexLevel, "", MinID, MaxID, func(v string, ids []ID) error { levels[v] += len(ids); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, e := range kept {
+		want[e.Level.String()]++
+	}
+	if !reflect.DeepEqual(levels, want) {
+		t.Fatalf("level counts after delete = %v, want %v", levels, want)
+	}
+	hosts, _ := s.Postings(ctx, IndexValue{Kind: IndexField, Name: "host", Value: "web-1"}, MinID, MaxID)
+	for _, id := range hosts {
+		if gone[id] {
+			t.Fatalf("host index still lists deleted %s", id)
+		}
+	}
+}

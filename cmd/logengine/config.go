@@ -25,6 +25,9 @@ type Config struct {
 	Listen  string `yaml:"listen"`
 	// Retention is how long logs are kept; zero keeps them forever.
 	Retention Duration `yaml:"retention"`
+	// RetentionBySource keeps the named sources for a shorter time than
+	// Retention (e.g. a debug-heavy service for 2d).
+	RetentionBySource map[string]Duration `yaml:"retention_by_source"`
 	// RetentionSchedule is the cron schedule of the retention job.
 	RetentionSchedule string `yaml:"retention_schedule"`
 	// SyncWrites makes every acknowledged batch durable on disk (fsync).
@@ -94,6 +97,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention < 0 {
 		errs = append(errs, errors.New("retention: must be 0 (keep forever) or positive, e.g. 30d"))
+	}
+	for src, d := range c.RetentionBySource {
+		if d <= 0 || (c.Retention > 0 && d >= c.Retention) {
+			errs = append(errs, fmt.Errorf("retention_by_source.%s: %s must be positive and shorter than retention (%s), which already applies to every source", src, d, c.Retention))
+		}
 	}
 	for i, k := range c.Auth.Keys {
 		if k.Name == "" {

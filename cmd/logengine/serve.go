@@ -135,7 +135,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		return nil, err
 	}
 	d.cron = cron.New(cron.WithLogger(cronLogger{log}))
-	if cfg.Retention > 0 {
+	if cfg.Retention > 0 || len(cfg.RetentionBySource) > 0 {
 		if _, err := d.cron.AddFunc(cfg.RetentionSchedule, d.retentionJob); err != nil {
 			return nil, fmt.Errorf("retention_schedule %q: %w", cfg.RetentionSchedule, err)
 		}
@@ -258,10 +258,26 @@ func (d *daemon) Backup(ctx context.Context, w io.Writer, since uint64, start fu
 // Retention implements httpapi.Admin: drop the days older than the
 // retention period, in Badger and in the keyword index.
 func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
-	if d.cfg.Retention <= 0 {
-		return map[string]any{"dropped_days": []string{}, "retention": "0 (keep forever)"}, nil
+	now := time.Now()
+	bySource := map[string]int{}
+	for src, ret := range d.cfg.RetentionBySource {
+		cutoff := storage.ID{Nanos: now.Add(-time.Duration(ret)).UnixNano()}
+		ids, err := d.store.DeleteSource(ctx, src, storage.MinID, cutoff)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.index.Delete(ids); err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 {
+			d.log.Info("per-source retention deleted entries", "source", src, "entries", len(ids), "retention", ret.String())
+		}
+		bySource[src] = len(ids)
 	}
-	cutoff := time.Now().Add(-time.Duration(d.cfg.Retention))
+	if d.cfg.Retention <= 0 {
+		return map[string]any{"dropped_days": []string{}, "retention": "0 (keep forever)", "deleted_by_source": bySource}, nil
+	}
+	cutoff := now.Add(-time.Duration(d.cfg.Retention))
 	days, err := d.store.Days(0, storage.DayOf(cutoff.UnixNano()).Start())
 	if err != nil {
 		return nil, err
@@ -280,7 +296,13 @@ func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 		d.log.Info("retention dropped a day", "day", day.String())
 		dropped = append(dropped, day.String())
 	}
-	return map[string]any{"dropped_days": dropped, "retention": d.cfg.Retention.String()}, nil
+	if len(dropped) > 0 {
+		// Dropped days leave stale value-log space behind.
+		if err := d.store.RunValueLogGC(ctx, 0.5); err != nil {
+			d.log.Warn("value log gc after retention failed", "err", err)
+		}
+	}
+	return map[string]any{"dropped_days": dropped, "retention": d.cfg.Retention.String(), "deleted_by_source": bySource}, nil
 }
 
 // Reindex implements httpapi.Admin.
