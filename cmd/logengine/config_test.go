@@ -90,3 +90,32 @@ func TestPrintConfigMasksSecrets(t *testing.T) {
 		t.Fatalf("masked config shows the secret:\n%s", out)
 	}
 }
+
+// TestExampleConfigIsValid keeps the shipped example loadable, and its
+// commented pipeline example valid once uncommented.
+func TestExampleConfigIsValid(t *testing.T) {
+	path := filepath.Join("..", "..", "data", "logengine.example.yaml")
+	if _, _, err := serveConfig([]string{"--config", path}, io.Discard); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pipeline []string
+	in := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "# pipeline:") {
+			in = true
+		}
+		if in && strings.HasPrefix(line, "#") {
+			pipeline = append(pipeline, strings.TrimPrefix(strings.TrimPrefix(line, "#"), " "))
+		}
+	}
+	if len(pipeline) < 5 {
+		t.Fatalf("no pipeline example found")
+	}
+	if _, _, err := serveConfig([]string{"--config", writeFile(t, strings.Join(pipeline, "\n"))}, io.Discard); err != nil {
+		t.Fatalf("the example pipeline does not validate: %v\n%s", err, strings.Join(pipeline, "\n"))
+	}
+}
