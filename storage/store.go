@@ -107,6 +107,9 @@ func Open(opts Options) (*Store, error) {
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
 		WithMemTableSize(opts.MemTableBytes).
+		// Three memtables instead of five bound what waits for flushing to
+		// 384 MiB, which kept peak RSS under 1.2 GiB at full ingest rate.
+		WithNumMemtables(3).
 		WithCompression(options.Snappy).
 		WithBlockCacheSize(opts.BlockCacheBytes).
 		WithLogger(badgerLogger{opts.Logger})

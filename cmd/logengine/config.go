@@ -39,6 +39,9 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// LogFormat of the daemon's own log: text or json.
 	LogFormat string `yaml:"log_format"`
+	// DebugListen, when set, serves Go's pprof profiles on this address
+	// (keep it on loopback: profiles are not authenticated).
+	DebugListen string `yaml:"debug_listen"`
 
 	Auth struct {
 		Keys []httpapi.Key `yaml:"keys"`
@@ -112,6 +115,11 @@ func (c *Config) Validate() error {
 		}
 		if k.Secret == "" {
 			errs = append(errs, fmt.Errorf("auth.keys[%d].key: must not be empty", i))
+		}
+	}
+	if c.DebugListen != "" {
+		if h, _, err := net.SplitHostPort(c.DebugListen); err != nil || !isLoopback(h) {
+			errs = append(errs, fmt.Errorf("debug_listen: %q must be a loopback host:port (profiles are not authenticated)", c.DebugListen))
 		}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
@@ -266,6 +274,7 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		logLevel    = fs.String("log-level", def.LogLevel, "debug, info, warn or error")
 		logFormat   = fs.String("log-format", def.LogFormat, "text or json")
 		printConfig = fs.Bool("print-config", false, "print the effective configuration (secrets masked) and exit")
+		debugListen = fs.String("debug-listen", "", "serve pprof profiles on this address (e.g. 127.0.0.1:6060)")
 	)
 	fs.Var(&retention, "retention", "how long logs are kept (30d, 12h; 0 keeps forever)")
 	fs.Var(&keys, "api-key", "API key name:role:secret (repeatable; role ingest, query or admin)")
@@ -307,6 +316,8 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.LogLevel = *logLevel
 		case "log-format":
 			cfg.LogFormat = *logFormat
+		case "debug-listen":
+			cfg.DebugListen = *debugListen
 		}
 	}
 	if err := cfg.Validate(); err != nil {

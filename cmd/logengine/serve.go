@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -182,6 +184,19 @@ func (d *daemon) run(ctx context.Context) error {
 		return d.http.Serve()
 	})
 	d.cron.Start()
+	if d.cfg.DebugListen != "" {
+		dbg := &http.Server{Addr: d.cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error {
+			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("debug listener: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			return dbg.Close()
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		d.log.Info("shutting down")
@@ -318,6 +333,17 @@ func (d *daemon) gcJob() {
 	if err := d.store.RunValueLogGC(context.Background(), 0.5); err != nil {
 		d.log.Warn("value log gc failed", "err", err)
 	}
+}
+
+// pprofMux serves Go's profiles (the debug listener only).
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 type cronLogger struct{ l *slog.Logger }
