@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	e.GET("/api/v1/logs", s.search, query)
 	e.POST("/api/v1/search", s.searchPost, query)
 	e.GET("/api/v1/logs/:id", s.getLog, query)
+	e.GET("/api/v1/tail", s.tail, query)
 	e.GET("/api/v1/aggregate", s.aggregate, query)
 	e.GET("/api/v1/histogram", s.histogram, query)
 	e.GET("/api/v1/stats", s.stats, query)

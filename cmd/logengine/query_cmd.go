@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -31,6 +33,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sortBy := fs.String("sort", "-timestamp", "-timestamp, timestamp, -severity or severity")
 	output := fs.String("output", "table", "table or json (one entry per line)")
 	all := fs.Bool("all", false, "follow the cursor to the last page")
+	follow := fs.Bool("follow", false, "after the results, stream new matching entries as they arrive (Ctrl-C stops)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: logengine query [flags] QUERY   (e.g. logengine query 'level>=warn source:api timeout')")
 		fs.PrintDefaults()
@@ -53,6 +56,9 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		params.Set("to", *to)
 	}
 	color := *output == "table" && isTerminal(stdout)
+	if *follow {
+		return followTail(ctx, c, params.Get("q"), *output, color, stdout)
+	}
 	for {
 		var page struct {
 			Logs       []queryEntry `json:"logs"`
@@ -109,4 +115,53 @@ func formatRow(e queryEntry, color bool) string {
 		fmt.Fprintf(&b, " %s=%s", k, v)
 	}
 	return b.String()
+}
+
+// followTail prints entries from the live tail (Server-Sent Events) until
+// ctx ends or the daemon ends the stream.
+func followTail(ctx context.Context, c *client, q, output string, color bool, stdout io.Writer) error {
+	stream := *c
+	stream.http = &http.Client{} // no overall timeout: a tail lasts
+	resp, err := stream.do(ctx, http.MethodGet, "/api/v1/tail?q="+url.QueryEscape(q), "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data := strings.TrimPrefix(line, "data: ")
+			switch event {
+			case "log":
+				if output == "json" {
+					fmt.Fprintln(stdout, data)
+					continue
+				}
+				var e queryEntry
+				if err := json.Unmarshal([]byte(data), &e); err != nil {
+					return fmt.Errorf("tail: %w", err)
+				}
+				fmt.Fprintln(stdout, formatRow(e, color))
+			case "end":
+				var end struct {
+					Reason string `json:"reason"`
+				}
+				_ = json.Unmarshal([]byte(data), &end)
+				if end.Reason != "" && end.Reason != "ended" {
+					return fmt.Errorf("the daemon ended the tail: %s", end.Reason)
+				}
+				return nil
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return sc.Err()
 }

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/logengine/logengine/search"
+	"github.com/logengine/logengine/storage"
+)
+
+// Tailer follows committed entries matching a query.
+type Tailer interface {
+	Tail(ctx context.Context, query string, fn func(*storage.Entry) error) error
+}
+
+// tailWriteTimeout drops a client that stops reading: a write that cannot
+// finish in this time ends the stream (ingest never waits for a tail).
+const tailWriteTimeout = 30 * time.Second
+
+// tail streams matching entries as Server-Sent Events: "log" events with an
+// entry each, a comment every 15s to keep proxies from closing the stream,
+// and a final "end" event saying why the stream ended.
+func (s *Server) tail(c echo.Context) error {
+	tailer, ok := s.deps.Searcher.(Tailer)
+	if !ok {
+		return errorf(http.StatusNotImplemented, "live tail is not available")
+	}
+	q := c.QueryParam("q")
+	if _, err := search.Parse(q); err != nil {
+		return err
+	}
+	w := c.Response()
+	rc := http.NewResponseController(w)
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(event string, data []byte) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(tailWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		var err error
+		if event == "" {
+			_, err = w.Write(data)
+		} else {
+			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
+		}
+		if err == nil {
+			err = rc.Flush()
+		}
+		return err
+	}
+	if err := write("", []byte(": tailing\n\n")); err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(c.Request().Context())
+	defer cancel()
+	// Heartbeats come from a second goroutine; writes are serialised.
+	entries := make(chan []byte, 256)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- tailer.Tail(ctx, q, func(e *storage.Entry) error {
+			b, err := json.Marshal(toJSONEntry(e))
+			if err != nil {
+				return err
+			}
+			select {
+			case entries <- b:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case b := <-entries:
+			if err := write("log", b); err != nil {
+				return nil // the client is gone or too slow
+			}
+		case <-ping.C:
+			if err := write("", []byte(": ping\n\n")); err != nil {
+				return nil
+			}
+		case err := <-errc:
+			reason := "ended"
+			if err != nil && !errors.Is(err, context.Canceled) {
+				reason = err.Error()
+			}
+			b, _ := json.Marshal(map[string]string{"reason": reason})
+			_ = write("end", b)
+			return nil
+		}
+	}
+}
