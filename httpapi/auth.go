@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -102,17 +103,19 @@ func (s *Server) require(want Role) echo.MiddlewareFunc {
 				}
 				return next(c)
 			}
-			key := c.Request().Header.Get("X-API-Key")
-			if h := c.Request().Header.Get("Authorization"); h != "" {
-				if b, ok := strings.CutPrefix(h, "Bearer "); ok {
-					key = strings.TrimSpace(b)
-				}
-			}
-			if key == "" {
+			keys := presentedKeys(c.Request())
+			if len(keys) == 0 {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="logengine"`)
 				return errorf(http.StatusUnauthorized, "an API key is required: send Authorization: Bearer <key> or X-API-Key")
 			}
-			name, role, ok := s.auth.check(key)
+			var name string
+			var role Role
+			var ok bool
+			for _, key := range keys {
+				if name, role, ok = s.auth.check(key); ok {
+					break
+				}
+			}
 			if !ok {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="logengine"`)
 				return errorf(http.StatusUnauthorized, "the API key is not valid")
@@ -126,6 +129,47 @@ func (s *Server) require(want Role) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// presentedKeys returns the API keys a request may carry, to be tried in
+// order. Besides logengine's own Authorization: Bearer and X-API-Key, the
+// shippers of other log systems send what they can configure:
+// Elasticsearch clients "ApiKey <key>", where the key is the secret itself
+// or, as Elasticsearch issues them, base64 of "id:secret"; and clients
+// with only basic auth (Loki's, many Elasticsearch outputs) a user and
+// password, where the password is the key (the user name, when there is no
+// password).
+func presentedKeys(r *http.Request) []string {
+	var keys []string
+	if k := strings.TrimSpace(r.Header.Get("X-API-Key")); k != "" {
+		keys = append(keys, k)
+	}
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	scheme, cred, _ := strings.Cut(h, " ")
+	cred = strings.TrimSpace(cred)
+	if cred == "" {
+		return keys
+	}
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		keys = append(keys, cred)
+	case "apikey":
+		keys = append(keys, cred)
+		if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
+			if _, secret, ok := strings.Cut(string(b), ":"); ok && secret != "" {
+				keys = append(keys, secret)
+			}
+		}
+	case "basic":
+		if user, pass, ok := r.BasicAuth(); ok {
+			if pass != "" {
+				keys = append(keys, pass)
+			} else if user != "" {
+				keys = append(keys, user)
+			}
+		}
+	}
+	return keys
 }
 
 func tlsConfig() *tls.Config { return &tls.Config{MinVersion: tls.VersionTLS12} }

@@ -29,12 +29,18 @@ func errorf(status int, format string, args ...any) error {
 // request (a malformed query, an unknown field): they answer 400.
 type invalidInput interface{ InvalidInput() bool }
 
+// conflict is implemented by the domain packages' errors about a request
+// that clashes with what exists (a duplicate name, a notifier in use): they
+// answer 409.
+type conflict interface{ Conflict() bool }
+
 // status maps every error to its HTTP status; it is the only place that
 // does.
 func status(err error) int {
 	var ae *apiError
 	var he *echo.HTTPError
 	var ii invalidInput
+	var cf conflict
 	switch {
 	case errors.As(err, &ae):
 		return ae.status
@@ -42,6 +48,8 @@ func status(err error) int {
 		return he.Code
 	case errors.As(err, &ii) && ii.InvalidInput():
 		return http.StatusBadRequest
+	case errors.As(err, &cf) && cf.Conflict():
+		return http.StatusConflict
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, storage.ErrOverloaded):

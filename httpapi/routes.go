@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/logengine/logengine/webui"
 )
 
 // routes is the one place that lists every endpoint and the role it needs.
@@ -26,6 +28,41 @@ func (s *Server) routes() {
 	e.GET("/api/v1/stats", s.stats, query)
 	if s.deps.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.deps.Metrics), query)
+	}
+
+	// The web UI, without a key (the page asks for one). GET / is shared
+	// with Elasticsearch's node info below: browsers get the page.
+	ui := uiHandler()
+	e.GET("/", ui)
+	e.GET("/alerts", ui)
+	e.GET(webui.Prefix+"*", ui)
+
+	if s.deps.Protocols != nil {
+		// Other log systems' ingest APIs, with their own auth headers
+		// mapped onto the same keys (see presentedKeys).
+		e.GET("/", pageOr(ui, elasticProduct(ingest(s.esInfo))))
+		e.HEAD("/", s.esInfo, elasticProduct, ingest)
+		for _, p := range []string{"/_bulk", "/:index/_bulk"} {
+			e.POST(p, s.esBulk, elasticProduct, ingest)
+			e.PUT(p, s.esBulk, elasticProduct, ingest)
+		}
+		e.POST("/loki/api/v1/push", s.lokiPush, ingest)
+		e.POST("/v1/logs", s.otlpLogs, ingest)
+	}
+
+	if s.deps.Alerting != nil {
+		e.POST("/api/v1/alert-rules", s.createRule, admin)
+		e.GET("/api/v1/alert-rules", s.listRules, query)
+		e.GET("/api/v1/alert-rules/:id", s.getRule, query)
+		e.PUT("/api/v1/alert-rules/:id", s.updateRule, admin)
+		e.DELETE("/api/v1/alert-rules/:id", s.deleteRule, admin)
+		e.POST("/api/v1/alert-rules/:id/mute", s.muteRule, admin)
+		e.DELETE("/api/v1/alert-rules/:id/mute", s.unmuteRule, admin)
+		e.POST("/api/v1/notifiers", s.createNotifier, admin)
+		e.GET("/api/v1/notifiers", s.listNotifiers, query)
+		e.DELETE("/api/v1/notifiers/:name", s.deleteNotifier, admin)
+		e.GET("/api/v1/alerts", s.listAlerts, query)
+		e.GET("/api/v1/alerts/history", s.alertHistory, query)
 	}
 
 	e.GET("/api/v1/admin/backup", s.backup, admin)

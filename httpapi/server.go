@@ -70,6 +70,12 @@ type Deps struct {
 	// Metrics serves /metrics; Observer counts requests. Both optional.
 	Metrics  http.Handler
 	Observer Observer
+	// Protocols, when set, serves the ingest APIs of Elasticsearch, Loki
+	// and OpenTelemetry (see ecosystem.go).
+	Protocols ProtocolIngester
+	// Alerting, when set, serves alert rules, notifiers and alerts (see
+	// alerts.go).
+	Alerting Alerting
 }
 
 // Observer records request counts and query latencies.

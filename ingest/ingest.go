@@ -103,6 +103,9 @@ type Result struct {
 	Line  int
 	Entry storage.Entry
 	Err   error
+	// Dropped is set by Service.IngestResults on a valid entry that the
+	// pipeline filtered out on purpose.
+	Dropped bool
 }
 
 // Errors that rejected records wrap one of these, so callers can count

@@ -22,6 +22,12 @@ const (
 	FormatJSON
 	FormatNDJSON
 	FormatText
+	// The protocols of other log systems, decoded by their own functions
+	// and stored with IngestResults.
+	FormatBulk   // Elasticsearch _bulk
+	FormatLoki   // Loki push, JSON or protobuf
+	FormatOTLP   // OpenTelemetry logs over HTTP, protobuf or JSON
+	FormatSyslog // syslog over TCP, TLS or UDP
 )
 
 // Request is one batch to ingest.
@@ -71,6 +77,8 @@ type Service struct {
 	observe   func(format Format, bytes int, res *Response, rejectReasons map[string]int)
 	retention time.Duration
 	maxFuture time.Duration
+	bulk      BulkOptions
+	loki      LokiOptions
 }
 
 // ServiceOptions configures a Service.
@@ -87,6 +95,10 @@ type ServiceOptions struct {
 	// MaxFuture rejects entries further in the future than this, which are
 	// almost always a wrong clock or time zone; zero means one day.
 	MaxFuture time.Duration
+	// Bulk and Loki configure the Elasticsearch bulk and Loki push
+	// protocols.
+	Bulk BulkOptions
+	Loki LokiOptions
 }
 
 // NewService returns a service that appends to store.
@@ -98,7 +110,8 @@ func NewService(store Appender, opts ServiceOptions) *Service {
 		opts.MaxFuture = 24 * time.Hour
 	}
 	return &Service{store: store, pipeline: opts.Pipeline, limits: opts.Limits, now: opts.Now,
-		observe: opts.Observe, retention: opts.Retention, maxFuture: opts.MaxFuture}
+		observe: opts.Observe, retention: opts.Retention, maxFuture: opts.MaxFuture,
+		bulk: opts.Bulk, loki: opts.Loki}
 }
 
 // Ingest decodes the body and stores every valid entry. Invalid records are
@@ -125,6 +138,16 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 	default:
 		return Response{}, fmt.Errorf("BUG: unknown format %d", format)
 	}
+	return s.IngestResults(ctx, format, len(req.Body), results)
+}
+
+// IngestResults checks, enriches and stores records that a decoder has
+// produced: the one path every protocol takes to the store. It sets Err on
+// the results it rejects (a timestamp outside what the daemon keeps),
+// Dropped on those the pipeline filters out, and Entry.ID on the stored
+// ones. size is the bytes received, for metrics. An error means nothing was
+// stored.
+func (s *Service) IngestResults(ctx context.Context, format Format, size int, results []Result) (Response, error) {
 	var res Response
 	var reasons map[string]int
 	entries := make([]storage.Entry, 0, len(results))
@@ -148,6 +171,7 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 			continue
 		}
 		if s.pipeline != nil && !s.pipeline.Apply(&r.Entry) {
+			r.Dropped = true
 			res.Dropped++
 			continue
 		}
@@ -160,9 +184,17 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 		}
 		res.Accepted = len(ids)
 		res.LastSeq = ids[len(ids)-1].Seq
+		// The k-th stored entry is the k-th result kept above.
+		k := 0
+		for i := range results {
+			if r := &results[i]; r.Err == nil && !r.Dropped && k < len(ids) {
+				r.Entry.ID = ids[k]
+				k++
+			}
+		}
 	}
 	if s.observe != nil {
-		s.observe(format, len(req.Body), &res, reasons)
+		s.observe(format, size, &res, reasons)
 	}
 	return res, nil
 }
@@ -223,6 +255,14 @@ func (f Format) String() string {
 		return "ndjson"
 	case FormatText:
 		return "text"
+	case FormatBulk:
+		return "es_bulk"
+	case FormatLoki:
+		return "loki"
+	case FormatOTLP:
+		return "otlp"
+	case FormatSyslog:
+		return "syslog"
 	}
 	return "auto"
 }

@@ -1,9 +1,11 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -41,6 +43,9 @@ type Engine struct {
 	index    keywordIndex
 	progress indexProgress
 	opts     EngineOptions
+	// scanFirst is how many entries per wanted one a search scans before
+	// it plans (see collect); tests set it to zero to plan at once.
+	scanFirst int
 }
 
 // NewEngine returns an engine reading store and index.
@@ -54,7 +59,7 @@ func NewEngine(store *storage.Store, index keywordIndex, progress indexProgress,
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{store: store, index: index, progress: progress, opts: opts}
+	return &Engine{store: store, index: index, progress: progress, opts: opts, scanFirst: scanFirst}
 }
 
 // Get returns one entry.
@@ -85,6 +90,10 @@ type query struct {
 	e      *Engine
 	node   Node
 	lo, hi storage.ID
+	// inRange holds the terms on timestamp and id that every match must
+	// satisfy and that narrowed [lo, hi): every entry in range satisfies
+	// them, so the planner treats them as true.
+	inRange map[Node]bool
 
 	universe []storage.ID // all ids in range, computed on first need
 	tail     []storage.Entry
@@ -102,7 +111,79 @@ func (e *Engine) newQuery(ctx context.Context, q string, lo, hi storage.ID, wait
 			return nil, fmt.Errorf("wait for the index: %w", err)
 		}
 	}
-	return &query{e: e, node: node, lo: lo, hi: hi}, nil
+	qu := &query{e: e, node: node, lo: lo, hi: hi, inRange: map[Node]bool{}}
+	for _, r := range Requirements(node) {
+		qu.narrow(r)
+	}
+	return qu, nil
+}
+
+// within returns a copy of q for the part of its range in [lo, hi), with
+// nothing computed yet.
+func (q *query) within(lo, hi storage.ID) *query {
+	return &query{e: q.e, node: q.node, lo: maxID(q.lo, lo), hi: minID(q.hi, hi), inRange: q.inRange}
+}
+
+// narrow narrows the range by a term that every match satisfies, when it
+// is a comparison with the timestamp or the id, which order entries like
+// the range does.
+func (q *query) narrow(n Node) {
+	var op Op
+	var lit Literal
+	var field string
+	switch n := n.(type) {
+	case *Equal:
+		field, lit = n.Field, n.Value
+	case *Compare:
+		field, op, lit = n.Field, n.Op, n.Value
+	default:
+		return
+	}
+	var lo, hi storage.ID // the range of ids satisfying the term
+	switch field {
+	case FieldTimestamp:
+		t := lit.Time
+		switch {
+		case t.Before(time.Unix(0, 0)):
+			lo, hi = storage.MinID, storage.MinID // every entry is after t
+			if op == OpGreater || op == OpGreaterEqual {
+				hi = storage.MaxID
+			}
+		case t.After(time.Unix(0, math.MaxInt64-1)):
+			lo, hi = storage.MaxID, storage.MaxID // every entry is before t
+			if op == OpLess || op == OpLessEqual {
+				lo = storage.MinID
+			}
+		default:
+			lo, hi = idRange(op, storage.ID{Nanos: t.UnixNano()}, storage.ID{Nanos: t.UnixNano() + 1})
+		}
+	case FieldID:
+		id, err := storage.ParseID(lit.Text)
+		if err != nil {
+			return
+		}
+		lo, hi = idRange(op, id, next(id))
+	default:
+		return
+	}
+	q.lo, q.hi = maxID(q.lo, lo), minID(q.hi, hi)
+	q.inRange[n] = true
+}
+
+// idRange returns the ids that compare with the value [first, after) as op
+// asks; opMatch is equality.
+func idRange(op Op, first, after storage.ID) (lo, hi storage.ID) {
+	switch op {
+	case OpLess:
+		return storage.MinID, first
+	case OpLessEqual:
+		return storage.MinID, after
+	case OpGreater:
+		return after, storage.MaxID
+	case OpGreaterEqual:
+		return first, storage.MaxID
+	}
+	return first, after
 }
 
 // cursor is the position after the last entry of a page: the sort, the
@@ -164,13 +245,14 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		desc := req.Sort == SortTimeDesc
 		if cur != nil {
 			if desc {
-				q.hi = minID(q.hi, cur.id)
+				q = q.within(storage.MinID, cur.id)
 			} else {
-				q.lo = maxID(q.lo, next(cur.id))
+				q = q.within(next(cur.id), storage.MaxID)
 			}
 		}
-		out, err = q.collect(ctx, q.node, desc, want, nil)
+		out, err = q.collect(ctx, q.node, desc, want)
 	case SortSeverityDesc, SortSeverityAsc:
+		// One level after the other, each in id order.
 		desc := req.Sort == SortSeverityDesc
 		levels := slices.Clone(storage.Levels)
 		if desc {
@@ -180,22 +262,22 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 			if len(out) >= want {
 				break
 			}
-			sub := *q
+			sub := q.within(storage.MinID, storage.MaxID)
 			if cur != nil {
 				if desc && l > cur.level || !desc && l < cur.level {
 					continue
 				}
 				if l == cur.level {
 					if desc {
-						sub.hi = minID(sub.hi, cur.id)
+						sub = q.within(storage.MinID, cur.id)
 					} else {
-						sub.lo = maxID(sub.lo, next(cur.id))
+						sub = q.within(next(cur.id), storage.MaxID)
 					}
 				}
 			}
 			node := &And{Nodes: []Node{q.node, &Equal{Field: FieldLevel, Value: levelLiteral(l)}}}
 			var page []storage.Entry
-			page, err = sub.collect(ctx, node, desc, want-len(out), nil)
+			page, err = sub.collect(ctx, node, desc, want-len(out))
 			if err != nil {
 				break
 			}
@@ -237,21 +319,61 @@ func maxID(a, b storage.ID) storage.ID {
 
 // next returns the smallest ID after id.
 func next(id storage.ID) storage.ID {
-	if id.Seq == ^uint64(0) {
-		return storage.ID{Nanos: id.Nanos + 1}
+	switch {
+	case id.Seq != ^uint64(0):
+		return storage.ID{Nanos: id.Nanos, Seq: id.Seq + 1}
+	case id.Nanos == math.MaxInt64:
+		return storage.MaxID
 	}
-	return storage.ID{Nanos: id.Nanos, Seq: id.Seq + 1}
+	return storage.ID{Nanos: id.Nanos + 1}
 }
 
+// scanFirst is how many entries per wanted one a search scans before it
+// plans: matches that are dense in time (a common word, a frequent level)
+// fill a page from a short scan faster than any index lists them, and a
+// sparse query loses only that short scan.
+const scanFirst = 16
+
 // collect returns up to want entries matching node in [q.lo, q.hi), in id
-// order (descending when desc). fn, when set, sees every match instead and
-// collect returns none.
-func (q *query) collect(ctx context.Context, node Node, desc bool, want int, fn func(*storage.Entry) bool) ([]storage.Entry, error) {
+// order (descending when desc).
+func (q *query) collect(ctx context.Context, node Node, desc bool, want int) ([]storage.Entry, error) {
+	var out []storage.Entry
+	budget, scanned := q.e.scanFirst*want, 0
+	if budget == 0 {
+		return q.collectPlanned(ctx, node, desc, want)
+	}
+	var last storage.ID
+	stopped := false // by the budget, before the end of the range
+	err := q.e.store.Scan(ctx, q.lo, q.hi, desc, func(e *storage.Entry) bool {
+		// Give up at the budget, or as soon as the matches seen so far
+		// are too sparse to fill the page within it.
+		if scanned == budget || scanned >= 128 && scanned&(scanned-1) == 0 &&
+			(want-len(out))*scanned > (budget-scanned)*len(out) {
+			stopped = true
+			return false
+		}
+		scanned++
+		last = e.ID
+		if Match(node, e) {
+			out = append(out, cloneEntry(e))
+		}
+		return len(out) < want
+	})
+	if err != nil || !stopped || len(out) >= want {
+		return out, err
+	}
+	rest := q.within(next(last), storage.MaxID)
+	if desc {
+		rest = q.within(storage.MinID, last)
+	}
+	more, err := rest.collectPlanned(ctx, node, desc, want-len(out))
+	return append(out, more...), err
+}
+
+// collectPlanned is collect from the candidates the planner finds.
+func (q *query) collectPlanned(ctx context.Context, node Node, desc bool, want int) ([]storage.Entry, error) {
 	var out []storage.Entry
 	keep := func(e *storage.Entry) bool {
-		if fn != nil {
-			return fn(e)
-		}
 		out = append(out, cloneEntry(e))
 		return len(out) < want
 	}
@@ -269,11 +391,15 @@ func (q *query) collect(ctx context.Context, node Node, desc bool, want int, fn 
 		})
 		return out, err
 	}
-	ids := set.ids
+	ids, err := q.list(ctx, set)
+	if err != nil {
+		return nil, err
+	}
 	if desc {
 		ids = slices.Clone(ids)
 		slices.Reverse(ids)
 	}
+	// Fetch in chunks: a page usually needs only the first few candidates.
 	const chunk = 256
 	for start := 0; start < len(ids); start += chunk {
 		stop := false
@@ -308,26 +434,137 @@ func cloneEntry(e *storage.Entry) storage.Entry {
 // idSet is a sorted set of candidate ids. exact means every id matches the
 // node it was planned for; otherwise each fetched entry must be checked.
 type idSet struct {
-	ids   []storage.ID
+	ids   []storage.ID // ascending; nil for an all set not listed yet (see list)
 	exact bool
-	all   bool // ids is every entry in range
+	all   bool // every entry in range
 
 	bits []uint64 // bitmap of the ids' sequences from base; see has
 	base uint64
 }
 
-// plan computes the candidate ids of node from the secondary indexes and
-// the keyword index, or returns nil when only a scan can find them. With
-// wantUniverse, MatchAll plans to every id in range (aggregations want
-// that; searches are better served by a scan that stops early).
-func (q *query) plan(ctx context.Context, node Node, wantUniverse bool) (*idSet, error) {
-	switch n := node.(type) {
+// has reports whether the set, which must be listed, holds id. Sequences
+// are unique, so a bitmap of the set's sequences answers in constant time;
+// it is built on first use (a set spanning too many sequences falls back
+// to binary search).
+func (s *idSet) has(id storage.ID) bool {
+	if s.bits == nil && len(s.ids) > 0 {
+		minSeq, maxSeq := s.ids[0].Seq, s.ids[0].Seq
+		for _, x := range s.ids {
+			minSeq, maxSeq = min(minSeq, x.Seq), max(maxSeq, x.Seq)
+		}
+		if maxSeq-minSeq < 1<<28 {
+			s.base = minSeq
+			s.bits = make([]uint64, (maxSeq-minSeq)/64+1)
+			for _, x := range s.ids {
+				o := x.Seq - minSeq
+				s.bits[o/64] |= 1 << (o % 64)
+			}
+		}
+	}
+	if s.bits == nil {
+		_, found := slices.BinarySearchFunc(s.ids, id, storage.ID.Compare)
+		return found
+	}
+	if id.Seq < s.base || (id.Seq-s.base)/64 >= uint64(len(s.bits)) {
+		return false
+	}
+	// A sequence belongs to one entry of the store, so it decides alone.
+	o := id.Seq - s.base
+	return s.bits[o/64]&(1<<(o%64)) != 0
+}
+
+// countIn counts the ids (in any order) that the set holds.
+func (s *idSet) countIn(ids []storage.ID) int {
+	n := 0
+	for _, id := range ids {
+		if s.has(id) {
+			n++
+		}
+	}
+	return n
+}
+
+// allSet returns the set of every entry in range, listed only when needed.
+func allSet() *idSet { return &idSet{exact: true, all: true} }
+
+// list returns the ids of s, listing every id in range for an all set.
+func (q *query) list(ctx context.Context, s *idSet) ([]storage.ID, error) {
+	if s.all && s.ids == nil {
+		u, err := q.all(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.ids = u
+	}
+	return s.ids, nil
+}
+
+// and intersects two sets; the result is exact when both are.
+func (q *query) and(a, b *idSet) *idSet {
+	switch {
+	case a == nil:
+		return b
+	case a.all:
+		return &idSet{ids: b.ids, all: b.all, exact: a.exact && b.exact}
+	case b.all:
+		return &idSet{ids: a.ids, exact: a.exact && b.exact}
+	}
+	return &idSet{ids: intersect(a.ids, b.ids), exact: a.exact && b.exact}
+}
+
+// or unites two sets; the result is exact when both are.
+func (q *query) or(a, b *idSet) *idSet {
+	switch {
+	case a == nil:
+		return b
+	case a.all || b.all:
+		return &idSet{all: true, exact: a.exact && b.exact}
+	}
+	return &idSet{ids: union(a.ids, b.ids), exact: a.exact && b.exact}
+}
+
+// minus removes from a the ids of b, which must be exact.
+func (q *query) minus(ctx context.Context, a, b *idSet) (*idSet, error) {
+	if b.all {
+		return &idSet{exact: a.exact}, nil
+	}
+	ids, err := q.list(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return &idSet{ids: difference(ids, b.ids), exact: a.exact}, nil
+}
+
+// alwaysTrue reports whether every entry in the query's range matches n:
+// MatchAll, the terms on timestamp and id the range was narrowed by, and
+// fields every entry has.
+func (q *query) alwaysTrue(n Node) bool {
+	switch n := n.(type) {
 	case *MatchAll:
-		if !wantUniverse {
+		return true
+	case *Exists:
+		switch n.Field {
+		case FieldLevel, FieldSeverity, FieldTimestamp, FieldID, FieldMessage:
+			return true // the store refuses entries without a message
+		}
+	}
+	return q.inRange[n]
+}
+
+// plan computes the candidate ids of node in [q.lo, q.hi) from the
+// secondary indexes and the keyword index, or returns nil when only a scan
+// of the range can find them. With whole, sets as large as the range are
+// worth computing: aggregations read every match anyway, and counting by
+// index beats a scan. Searches, which stop when the page is full, are
+// better served by a scan then.
+func (q *query) plan(ctx context.Context, node Node, whole bool) (*idSet, error) {
+	if q.alwaysTrue(node) {
+		if !whole {
 			return nil, nil
 		}
-		u, err := q.all(ctx)
-		return &idSet{ids: u, exact: true, all: true}, err
+		return allSet(), nil
+	}
+	switch n := node.(type) {
 	case *Word:
 		return q.keywords(ctx, node, Keywords{Terms: []string{n.Token}}, true)
 	case *Prefix:
@@ -339,97 +576,112 @@ func (q *query) plan(ctx context.Context, node Node, wantUniverse bool) (*idSet,
 	case *Equal:
 		return q.equal(ctx, n)
 	case *Compare:
-		if n.Field == FieldLevel || n.Field == FieldSeverity {
-			var ids []storage.ID
-			for _, l := range storage.Levels {
-				if levelSatisfies(l, n.Op, n.Value.Number) {
-					p, err := q.e.store.Postings(ctx, storage.IndexValue{Kind: storage.IndexLevel, Value: l.String()}, q.lo, q.hi)
-					if err != nil {
-						return nil, err
-					}
-					ids = union(ids, p)
-				}
-			}
-			return &idSet{ids: ids, exact: true}, nil
-		}
-		return nil, nil
-	case *And:
-		var acc *idSet
-		exact := true
-		for _, c := range n.Nodes {
-			s, err := q.plan(ctx, c, false)
-			if err != nil {
-				return nil, err
-			}
-			if s == nil {
-				if _, all := c.(*MatchAll); !all {
-					exact = false
-				}
-				continue
-			}
-			exact = exact && s.exact
-			if acc == nil {
-				acc = s
-			} else {
-				acc = &idSet{ids: intersect(acc.ids, s.ids)}
-			}
-		}
-		if acc == nil {
-			if wantUniverse {
-				u, err := q.all(ctx)
-				return &idSet{ids: u, exact: false}, err
-			}
+		if n.Field != FieldLevel && n.Field != FieldSeverity {
 			return nil, nil
 		}
-		acc.exact = exact
-		return acc, nil
-	case *Or:
 		var ids []storage.ID
-		exact := true
+		for _, l := range storage.Levels {
+			if n.Value.IsNumber && holds(cmp.Compare(float64(l), n.Value.Number), n.Op) {
+				p, err := q.postings(ctx, storage.IndexValue{Kind: storage.IndexLevel, Value: l.String()})
+				if err != nil {
+					return nil, err
+				}
+				ids = union(ids, p)
+			}
+		}
+		return &idSet{ids: ids, exact: true}, nil
+	case *And:
+		return q.planAnd(ctx, n, whole)
+	case *Or:
+		var acc *idSet
 		for _, c := range n.Nodes {
-			s, err := q.plan(ctx, c, wantUniverse)
+			s, err := q.plan(ctx, c, whole)
 			if err != nil || s == nil {
 				return nil, err
 			}
-			ids = union(ids, s.ids)
-			exact = exact && s.exact
+			acc = q.or(acc, s)
 		}
-		return &idSet{ids: ids, exact: exact}, nil
+		if acc == nil {
+			return &idSet{exact: true}, nil // an empty OR matches nothing
+		}
+		return acc, nil
 	case *Not:
+		if q.alwaysTrue(n.Node) {
+			return &idSet{exact: true}, nil
+		}
+		if !whole {
+			return nil, nil
+		}
 		s, err := q.plan(ctx, n.Node, false)
 		if err != nil || s == nil || !s.exact {
-			if wantUniverse && err == nil {
-				u, err := q.all(ctx)
-				return &idSet{ids: u, exact: false}, err
-			}
 			return nil, err
 		}
-		u, err := q.all(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &idSet{ids: difference(u, s.ids), exact: true}, nil
-	}
-	if wantUniverse {
-		u, err := q.all(ctx)
-		return &idSet{ids: u, exact: false}, err
+		return q.minus(ctx, allSet(), s)
 	}
 	return nil, nil
 }
 
-func levelSatisfies(l storage.Level, op Op, b float64) bool {
-	a := float64(l)
-	switch op {
-	case OpLess:
-		return a < b
-	case OpLessEqual:
-		return a <= b
-	case OpGreater:
-		return a > b
-	case OpGreaterEqual:
-		return a >= b
+// planAnd intersects the sets of the parts of n that have one and removes
+// those of its exact negations, so that `level:error -tag:test` never lists
+// every entry in range.
+func (q *query) planAnd(ctx context.Context, n *And, whole bool) (*idSet, error) {
+	var acc *idSet
+	var negs []*idSet
+	exact := true
+	for _, c := range n.Nodes {
+		if q.alwaysTrue(c) {
+			continue
+		}
+		if not, ok := c.(*Not); ok {
+			if q.alwaysTrue(not.Node) {
+				return &idSet{exact: true}, nil
+			}
+			s, err := q.plan(ctx, not.Node, false)
+			if err != nil {
+				return nil, err
+			}
+			if s != nil && s.exact {
+				negs = append(negs, s)
+			} else {
+				exact = false
+			}
+			continue
+		}
+		s, err := q.plan(ctx, c, false)
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			exact = false
+			continue
+		}
+		acc = q.and(acc, s)
+		if len(acc.ids) == 0 && !acc.all {
+			return &idSet{exact: true}, nil // nothing can match
+		}
 	}
-	return false
+	if acc == nil {
+		if !whole {
+			return nil, nil
+		}
+		acc = allSet()
+	}
+	for _, s := range negs {
+		var err error
+		if acc, err = q.minus(ctx, acc, s); err != nil {
+			return nil, err
+		}
+	}
+	out := *acc
+	out.exact = acc.exact && exact
+	return &out, nil
+}
+
+func (q *query) postings(ctx context.Context, iv storage.IndexValue) ([]storage.ID, error) {
+	if q.lo.Compare(q.hi) >= 0 {
+		return nil, nil
+	}
+	return q.e.store.Postings(ctx, iv, q.lo, q.hi)
 }
 
 // equal plans field:value from a secondary index when there is one.
@@ -437,9 +689,15 @@ func (q *query) equal(ctx context.Context, n *Equal) (*idSet, error) {
 	var iv storage.IndexValue
 	switch {
 	case n.Field == FieldLevel || n.Field == FieldSeverity:
-		l, ok := storage.LevelFromSeverity(int(n.Value.Int))
-		if !n.Value.IsInt || !ok || int64(l) != n.Value.Int {
-			return &idSet{exact: true}, nil // no entry has that severity
+		// Match compares the severity numbers: only a level's own number
+		// (9, not 10 or 9.5) finds its entries.
+		lit := n.Value
+		if !lit.IsNumber || lit.Number != math.Trunc(lit.Number) || lit.Number < 0 || lit.Number > 255 {
+			return &idSet{exact: true}, nil
+		}
+		l := storage.Level(lit.Number)
+		if !l.Valid() {
+			return &idSet{exact: true}, nil
 		}
 		iv = storage.IndexValue{Kind: storage.IndexLevel, Value: l.String()}
 	case n.Field == FieldSource:
@@ -447,33 +705,61 @@ func (q *query) equal(ctx context.Context, n *Equal) (*idSet, error) {
 	case n.Field == FieldTag:
 		iv = storage.IndexValue{Kind: storage.IndexTag, Value: n.Value.Text}
 	case q.e.store.IsIndexedField(n.Field):
-		// Numbers are keyed in their canonical text (404, 0.5); a literal
-		// written otherwise (404.0) or a string field holding such text
-		// could be missed, so those are checked on the entries.
-		iv = storage.IndexValue{Kind: storage.IndexField, Name: n.Field, Value: n.Value.Text}
-		ids, err := q.e.store.Postings(ctx, iv, q.lo, q.hi)
-		if err != nil {
-			return nil, err
-		}
-		if n.Value.IsNumber && !canonicalNumber(n.Value) {
-			return nil, nil
-		}
-		return &idSet{ids: ids, exact: true}, nil
+		return q.equalIndexed(ctx, n)
 	default:
 		return nil, nil
 	}
-	ids, err := q.e.store.Postings(ctx, iv, q.lo, q.hi)
+	ids, err := q.postings(ctx, iv)
 	if err != nil {
 		return nil, err
 	}
 	return &idSet{ids: ids, exact: true}, nil
 }
 
-func canonicalNumber(l Literal) bool {
-	if l.IsInt {
-		return storage.Int(l.Int).Text() == l.Text
+// equalIndexed plans field:value on an indexed field. The index keys values
+// by their text (storage.Value.Text), while Match compares numbers as
+// numbers: the literal 404 matches the integer 404, the float 404.0 and the
+// string "404", and 2e6 the integer 2000000 and the float 2e+06. So every
+// text a matching value can have is looked up; when those are more than the
+// literal's own text, a string field holding one of the others is a false
+// candidate, and the set is not exact.
+func (q *query) equalIndexed(ctx context.Context, n *Equal) (*idSet, error) {
+	lit := n.Value
+	texts := []string{lit.Text}
+	exact := true
+	switch lit.Text {
+	case "NaN", "+Inf", "-Inf":
+		exact = false // the text of float values that equal nothing
 	}
-	return storage.Float(l.Number).Text() == l.Text
+	if lit.IsNumber {
+		switch {
+		case lit.IsInt:
+			texts = append(texts, storage.Int(lit.Int).Text())
+		case math.Abs(lit.Number) >= 1<<53:
+			// Many integers convert to this float: scan.
+			return nil, nil
+		case lit.Number == math.Trunc(lit.Number):
+			texts = append(texts, storage.Int(int64(lit.Number)).Text())
+		}
+		texts = append(texts, storage.Float(lit.Number).Text())
+		if lit.Number == 0 {
+			texts = append(texts, "0", "-0")
+		}
+	}
+	slices.Sort(texts)
+	texts = slices.Compact(texts)
+	if len(texts) > 1 {
+		exact = false
+	}
+	var ids []storage.ID
+	for _, t := range texts {
+		p, err := q.postings(ctx, storage.IndexValue{Kind: storage.IndexField, Name: n.Field, Value: t})
+		if err != nil {
+			return nil, err
+		}
+		ids = union(ids, p)
+	}
+	return &idSet{ids: ids, exact: exact}, nil
 }
 
 // all returns every id in range, from the level index (every entry has
@@ -482,20 +768,18 @@ func (q *query) all(ctx context.Context) ([]storage.ID, error) {
 	if q.universe != nil {
 		return q.universe, nil
 	}
-	var ids []storage.ID
-	err := q.e.store.IndexValues(ctx, storage.IndexLevel, "", q.lo, q.hi, func(_ string, p []storage.ID) error {
-		ids = append(ids, p...)
-		return nil
+	ids := []storage.ID{}
+	err := q.e.store.PostingLists(ctx, storage.IndexLevel, "", q.lo, q.hi, func(l *storage.PostingList) error {
+		var err error
+		ids, err = l.AppendIDs(ids, q.lo, q.hi)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	storage.SortIDs(ids)
 	q.universe = ids
-	if q.universe == nil {
-		q.universe = []storage.ID{}
-	}
-	return q.universe, nil
+	return ids, nil
 }
 
 // keywords plans a keyword term from the index plus the entries the index
@@ -526,6 +810,8 @@ func (q *query) keywords(ctx context.Context, node Node, kw Keywords, exact bool
 	return &idSet{ids: ids, exact: exact}, nil
 }
 
+// loadTail reads the entries in range that are stored but not yet indexed,
+// unless they are more than MaxTail.
 func (q *query) loadTail(ctx context.Context) error {
 	if q.tailDone {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -39,7 +40,9 @@ const (
 	messageFieldName = "message"
 	// seqInternalKey holds, in each shard, the highest journal sequence of
 	// the documents it holds (8 bytes big-endian). It is written in the
-	// same batch as the documents, so it can never claim more than they are.
+	// same batch as the documents, or right after a write split into
+	// concurrent batches is all on disk, so it never claims documents the
+	// shard does not hold.
 	seqInternalKey = "logengine.seq"
 	// rebuildSuffix marks a shard being rebuilt beside the live one. It is
 	// renamed over the live one only when complete, so a crash mid-rebuild
@@ -362,18 +365,48 @@ func (x *Index) check(day storage.Day) (bool, error) {
 	return x.use(day, false, func(*shard) error { return nil })
 }
 
-// write indexes docs, all of day, in one batch that also records seq as the
-// shard's highest sequence. It returns once the batch is on disk.
+// parallelMinDocs is the smallest part a large write is split into.
+// Bleve builds a batch's segment in the goroutine that calls Batch, and
+// that build is most of the cost of indexing (~30 µs per document here),
+// so one batch at a time keeps one core busy however many there are.
+// Concurrent batches into the same shard build their segments in parallel.
+const parallelMinDocs = 2500
+
+// write indexes docs, all of day, and records seq as the shard's highest
+// sequence, returning once both are on disk.
 func (x *Index) write(day storage.Day, docs []bleveDoc, seq uint64) error {
 	_, err := x.use(day, true, func(sh *shard) error {
 		seq := max(seq, sh.seq.Load())
-		if err := writeBatch(sh.idx, docs, seq); err != nil {
+		if err := writeDocs(sh.idx, docs, seq); err != nil {
 			return fmt.Errorf("index %d entries into %s: %w", len(docs), day, err)
 		}
 		sh.seq.Store(seq)
 		return nil
 	})
 	return err
+}
+
+// writeDocs indexes docs into idx and records seq. A small write is one
+// batch that holds the documents and the sequence together. A large one is
+// split into concurrent batches of documents only, and the sequence is
+// recorded after all of them are persisted: a shard never records a
+// sequence whose documents it does not hold.
+func writeDocs(idx bleve.Index, docs []bleveDoc, seq uint64) error {
+	parts := min(runtime.NumCPU(), len(docs)/parallelMinDocs)
+	if parts <= 1 {
+		return writeBatch(idx, docs, seq, true)
+	}
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		part := docs[i*len(docs)/parts : (i+1)*len(docs)/parts]
+		wg.Go(func() { errs[i] = writeBatch(idx, part, 0, false) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return idx.SetInternal([]byte(seqInternalKey), binary.BigEndian.AppendUint64(nil, seq))
 }
 
 // rebuild builds a new shard for day from what fill writes, beside the live
@@ -392,7 +425,7 @@ func (x *Index) rebuild(day storage.Day, fill func(write func(docs []bleveDoc, s
 	var seq uint64
 	err = fill(func(docs []bleveDoc, s uint64) error {
 		seq = max(seq, s)
-		return writeBatch(idx, docs, seq)
+		return writeDocs(idx, docs, seq)
 	})
 	if err == nil && seq == 0 {
 		// Nothing to index (the day was dropped meanwhile); keep an empty
@@ -602,9 +635,10 @@ type bleveDoc struct {
 	msg string
 }
 
-// writeBatch indexes docs and records seq in one safe batch: Batch returns
-// once the segment and the sequence are persisted together.
-func writeBatch(idx bleve.Index, docs []bleveDoc, seq uint64) error {
+// writeBatch indexes docs in one safe batch, which also records seq when
+// withSeq is set: Batch returns once the segment and the sequence are
+// persisted together.
+func writeBatch(idx bleve.Index, docs []bleveDoc, seq uint64, withSeq bool) error {
 	b := idx.NewBatch()
 	// Build the documents directly (no mapping, no reflection) and in three
 	// allocations per batch rather than several per document. Each document
@@ -622,7 +656,9 @@ func writeBatch(idx bleve.Index, docs []bleveDoc, seq uint64) error {
 			return err
 		}
 	}
-	b.SetInternal([]byte(seqInternalKey), binary.BigEndian.AppendUint64(nil, seq))
+	if withSeq {
+		b.SetInternal([]byte(seqInternalKey), binary.BigEndian.AppendUint64(nil, seq))
+	}
 	return idx.Batch(b)
 }
 

@@ -28,16 +28,16 @@ var kwDay0 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 // last one holds the rare marker word "deadlock" and is used for ~1% of
 // messages.
 var kwTemplates = []string{
-	"request GET /api/v1/orders/%d completed status=200 duration=%dms bytes=%d client=%s trace_id=%016x user_agent=Mozilla/5.0",
-	"request POST /api/v1/payments/%d completed status=201 duration=%dms bytes=%d client=%s trace_id=%016x idempotency=%x",
-	"Connection reset by peer while reading response header from upstream %s:%d, request id %d after %dms (retry %x)",
-	"payment %d failed: Timeout after %dms talking to gateway %s (attempt %d, merchant %x), will retry with backoff",
-	"cache miss for key session:%d on node %s, loaded from database in %dms, size %d bytes, ttl %x seconds",
-	"worker-%d processed %d jobs from queue email-outbound in %dms, node %s, last job id %x, 0 failures reported",
-	"ERROR slow query took %dms on replica %s: SELECT * FROM orders WHERE customer_id=%d LIMIT %d /* %x */",
-	"Réservation %d confirmée pour le client %s à l'hôtel Été, montant %d EUR, durée %dms, référence %x",
-	"user %d logged in from %s using OAuth provider github, session %x created, mfa=%d, took %dms",
-	"DEADLOCK detected on table inventory: transaction %d rolled back by %s after %dms, lock wait %d, victim %x",
+	"request GET /api/v1/orders/%d completed status=200 duration=%dms bytes=%d client=%s trace_id=%016x user_agent=Mozilla/5.0 (X11; Linux x86_64) env=prod",
+	"request POST /api/v1/payments/%d completed status=201 duration=%dms bytes=%d client=%s trace_id=%016x idempotency_key=%x region=eu-west-1",
+	"Connection reset by peer while reading response header from upstream %s:%d, request id %d after %dms (retry %x), client closed keepalive connection",
+	"payment %d failed: Timeout after %dms talking to gateway %s (attempt %d, merchant %x), will retry with exponential backoff, circuit breaker closed",
+	"cache miss for key session:%d on node %s, loaded from database in %dms, size %d bytes, ttl %x seconds, eviction policy lru, hit ratio below target",
+	"worker-%d processed %d jobs from queue email-outbound in %dms, node %s, last job id %x, 0 failures reported, queue depth back under the warning level",
+	"ERROR slow query took %dms on replica %s: SELECT * FROM orders WHERE customer_id=%d AND status IN ('paid','shipped') LIMIT %d /* %x */",
+	"Réservation %d confirmée pour le client %s à l'hôtel Été, montant %d EUR, durée du traitement %dms, référence %x, canal de vente partenaire",
+	"user %d logged in from %s using OAuth provider github, session %x created, mfa=%d, took %dms, previous login from a different country",
+	"DEADLOCK detected on table inventory: transaction %d rolled back by %s after %dms, lock wait %d, victim %x, retrying the transaction once more",
 }
 
 // kwMessage returns a message made from template i with random values.
@@ -173,15 +173,16 @@ func kwCheck(t *testing.T, x *Index, all []kwEntry, rng *rand.Rand) {
 				}
 				// Paging by bounds gives the full answer, in order.
 				full := kwBrute(all, q, lo, hi, desc, 0)
+				size := max(13, len(full)/7) // a few pages whatever the size
 				var paged []storage.ID
 				plo, phi := lo, hi
 				for i := 0; ; i++ {
-					page, err := x.Search(ctx, q, plo, phi, desc, 13)
+					page, err := x.Search(ctx, q, plo, phi, desc, size)
 					if err != nil {
 						t.Fatal(err)
 					}
 					paged = append(paged, page...)
-					if len(page) < 13 {
+					if len(page) < size {
 						break
 					}
 					if desc {
@@ -387,6 +388,33 @@ func TestShardMappingUsesAnalyzer(t *testing.T) {
 			if res.Total != 1 {
 				return fmt.Errorf("match %q: %d hits, want 1", text, res.Total)
 			}
+		}
+		return nil
+	})
+	if err != nil || !ok {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+}
+
+// A large write is split into concurrent batches; the sequence is recorded
+// once they are all on disk.
+func TestIndexParallelWrite(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := kwOpenIndex(t, dir)
+	all := make([]kwEntry, 3*parallelMinDocs)
+	for i := range all {
+		at := kwDay0.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
+		all[i] = kwNewEntry(storage.ID{Nanos: at.UnixNano(), Seq: uint64(i + 1)}, kwMessage(rng, kwPick(rng)))
+	}
+	kwWrite(t, x, all, len(all))
+	kwMust(t, x.Close())
+	x = kwOpenIndex(t, dir)
+	defer x.Close()
+	kwCheck(t, x, all, rng)
+	ok, err := x.use(storage.DayOf(kwDay0.UnixNano()), false, func(sh *shard) error {
+		if got := sh.seq.Load(); got != uint64(len(all)) {
+			return fmt.Errorf("recorded sequence %d, want %d", got, len(all))
 		}
 		return nil
 	})

@@ -100,7 +100,7 @@ func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexe
 // open is rebuilt from storage, and a shard of a day storage no longer has
 // is dropped. Failed steps are logged and retried with backoff; Run returns
 // an error only when the store or the index is closed under it. Whoever
-// calls Run owns it: the Indexer starts no goroutine of its own.
+// calls Run owns it: no goroutine the Indexer starts outlives a call.
 func (ix *Indexer) Run(ctx context.Context) error {
 	if !ix.running.CompareAndSwap(false, true) {
 		return errors.New("keyword indexer: already running")
@@ -113,11 +113,12 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	for {
 		changed := ix.store.Changed()
 		ix.observe()
-		var n int
+		n := 0
 		var err error
 		if !recovered {
 			cp, err = ix.recover(ctx)
 			recovered = err == nil
+			n = 1 // then tail at once
 		} else {
 			select {
 			case done := <-ix.reindex:
@@ -144,7 +145,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = 0
-		if n > 0 || !recovered {
+		if n > 0 {
 			continue // more may be waiting
 		}
 		select {
@@ -252,7 +253,7 @@ func (ix *Indexer) recover(ctx context.Context) (uint64, error) {
 		}
 		rebuilt++
 	}
-	if err := ix.dropOrphans(days); err != nil {
+	if err := ix.dropOrphans(); err != nil {
 		return 0, err
 	}
 	if rebuilt > 0 && rebuilt == len(days) && high > cp {
@@ -267,10 +268,16 @@ func (ix *Indexer) recover(ctx context.Context) (uint64, error) {
 	return cp, nil
 }
 
-// dropOrphans drops the shards of days not in days (storage's): retention
+// dropOrphans drops the shards of days storage no longer has: retention
 // removed them from storage while the shard stayed, for instance because
-// the process stopped in between.
-func (ix *Indexer) dropOrphans(days []storage.Day) error {
+// the process stopped in between. Storage's days are listed afresh: a
+// shard is only ever made for entries found in storage, so a day listed
+// now covers every shard the tail may have just made.
+func (ix *Indexer) dropOrphans() error {
+	days, err := ix.store.Days(0, math.MaxInt64)
+	if err != nil {
+		return fmt.Errorf("keyword indexer: %w", err)
+	}
 	for _, d := range ix.index.Days() {
 		if _, found := slices.BinarySearch(days, d); found {
 			continue
@@ -344,7 +351,7 @@ func (ix *Indexer) rebuildAll(ctx context.Context, cp *uint64) error {
 			}
 		}
 	}
-	if err := ix.dropOrphans(days); err != nil {
+	if err := ix.dropOrphans(); err != nil {
 		return err
 	}
 	if high > *cp {

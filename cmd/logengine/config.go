@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/logengine/logengine/alerting"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/duration"
@@ -66,7 +68,60 @@ type Config struct {
 	// Pipeline is the enrichment and filter steps run on every entry
 	// before it is stored.
 	Pipeline ingest.PipelineConfig `yaml:"pipeline"`
+	// Elasticsearch configures the Elasticsearch bulk API (POST /_bulk):
+	// which document fields give the timestamp, level, source and message.
+	Elasticsearch ingest.BulkOptions `yaml:"elasticsearch"`
+	// Loki configures the Loki push API (POST /loki/api/v1/push).
+	Loki ingest.LokiOptions `yaml:"loki"`
+	// Syslog configures the syslog listeners, all off by default.
+	Syslog SyslogConfig `yaml:"syslog"`
+	// Alerting configures alert evaluation and notifications.
+	Alerting AlertingConfig `yaml:"alerting"`
 }
+
+// AlertingConfig is the alerting section of the configuration.
+type AlertingConfig struct {
+	// RulesFile names a YAML file of alert rules and notifiers (rules as
+	// code, see data/alert-rules.example.yaml); empty means none.
+	RulesFile string `yaml:"rules_file"`
+	// EvalInterval is how often every rule is evaluated on exact counts
+	// from storage (this resolves alerts and catches "fewer than N"); the
+	// ingest path evaluates as logs arrive regardless.
+	EvalInterval Duration `yaml:"eval_interval"`
+	// AllowedNotifierHosts limits where notifiers may send: host names,
+	// *.domain wildcards, IP addresses and CIDR ranges; empty allows any.
+	AllowedNotifierHosts []string `yaml:"allowed_notifier_hosts"`
+	// ExternalURL is this daemon's URL as users reach it; when set,
+	// Alertmanager alerts link back to their rule.
+	ExternalURL string `yaml:"external_url"`
+}
+
+// SyslogConfig is the syslog section of the configuration.
+type SyslogConfig struct {
+	// TCP, UDP and TLS are the addresses to listen on (host:port); empty
+	// turns that listener off. Syslog has no authentication.
+	TCP string `yaml:"tcp"`
+	UDP string `yaml:"udp"`
+	TLS string `yaml:"tls"`
+	// TLSCert and TLSKey are the TLS listener's certificate and key files;
+	// empty takes tls.cert and tls.key.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// Source is the source of messages without an app-name (default
+	// "unknown").
+	Source string `yaml:"source"`
+	// ParseMessage reads a timestamp and level at the start of each message
+	// and prefers them to the syslog header's, for relays forwarding lines
+	// they read from files.
+	ParseMessage bool `yaml:"parse_message"`
+	// MaxMessageBytes bounds one message; zero means limits.ingest.max_line_bytes.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MaxConnections bounds concurrent TCP and TLS connections; zero means 1024.
+	MaxConnections int `yaml:"max_connections"`
+}
+
+// enabled reports whether any syslog listener is configured.
+func (c SyslogConfig) enabled() bool { return c.TCP != "" || c.UDP != "" || c.TLS != "" }
 
 // DefaultConfig returns the configuration of a daemon started with no
 // flags, environment or file.
@@ -83,12 +138,14 @@ func DefaultConfig() Config {
 	c.Limits.MaxBodyBytes = 64 << 20
 	c.Limits.QueryTimeout = Duration(30 * time.Second)
 	c.Limits.MaxFuture = Duration(24 * time.Hour)
+	c.Alerting.EvalInterval = Duration(time.Minute)
 	return c
 }
 
 // Validate checks the configuration, naming the key at fault.
 func (c *Config) Validate() error {
 	var errs []error
+	errs = append(errs, c.Alerting.validate()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
 	}
@@ -147,10 +204,45 @@ func (c *Config) Validate() error {
 	if c.Limits.QueryTimeout <= 0 {
 		errs = append(errs, errors.New("limits.query_timeout: must be positive, e.g. 30s"))
 	}
+	if err := c.Elasticsearch.Fields.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("elasticsearch.fields: %w", err))
+	}
+	for _, l := range []struct{ key, addr string }{{"syslog.tcp", c.Syslog.TCP}, {"syslog.udp", c.Syslog.UDP}, {"syslog.tls", c.Syslog.TLS}} {
+		if l.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port (%v)", l.key, l.addr, err))
+		}
+	}
+	if c.Syslog.TLS != "" && (c.Syslog.TLSCert == "") != (c.Syslog.TLSKey == "") {
+		errs = append(errs, errors.New("syslog.tls_cert and syslog.tls_key: give both, or neither to use tls.cert and tls.key"))
+	} else if c.Syslog.TLS != "" && c.Syslog.TLSCert == "" && c.TLS.Cert == "" {
+		errs = append(errs, errors.New("syslog.tls: needs a certificate: set syslog.tls_cert and syslog.tls_key (or tls.cert and tls.key)"))
+	}
+	if c.Syslog.MaxMessageBytes < 0 || c.Syslog.MaxConnections < 0 {
+		errs = append(errs, errors.New("syslog.max_message_bytes and syslog.max_connections: must be 0 (default) or positive"))
+	}
 	if _, err := ingest.NewPipeline(c.Pipeline); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func (c AlertingConfig) validate() []error {
+	var errs []error
+	if c.EvalInterval < Duration(time.Second) {
+		errs = append(errs, fmt.Errorf("alerting.eval_interval: %s is shorter than 1s", c.EvalInterval))
+	}
+	if err := (alerting.HostPolicy{Allowed: c.AllowedNotifierHosts}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("alerting.allowed_notifier_hosts: %w", err))
+	}
+	if c.ExternalURL != "" {
+		if u, err := url.Parse(c.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("alerting.external_url: %q is not an http:// or https:// URL", c.ExternalURL))
+		}
+	}
+	return errs
 }
 
 func isLoopback(host string) bool {
@@ -275,7 +367,12 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		logFormat   = fs.String("log-format", def.LogFormat, "text or json")
 		printConfig = fs.Bool("print-config", false, "print the effective configuration (secrets masked) and exit")
 		debugListen = fs.String("debug-listen", "", "serve pprof profiles on this address (e.g. 127.0.0.1:6060)")
+		syslogTCP   = fs.String("syslog-tcp", "", "listen for syslog over TCP on this address (e.g. 127.0.0.1:5514)")
+		syslogUDP   = fs.String("syslog-udp", "", "listen for syslog over UDP on this address")
+		rulesFile   = fs.String("alerting-rules-file", "", "YAML file of alert rules and notifiers (see data/alert-rules.example.yaml)")
+		evalEvery   = def.Alerting.EvalInterval
 	)
+	fs.Var(&evalEvery, "alerting-eval-interval", "how often every alert rule is evaluated on exact counts")
 	fs.Var(&retention, "retention", "how long logs are kept (30d, 12h; 0 keeps forever)")
 	fs.Var(&keys, "api-key", "API key name:role:secret (repeatable; role ingest, query or admin)")
 	fs.Var(&indexed, "indexed-fields", "comma-separated fields to index for fast field:value queries")
@@ -318,6 +415,14 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.LogFormat = *logFormat
 		case "debug-listen":
 			cfg.DebugListen = *debugListen
+		case "syslog-tcp":
+			cfg.Syslog.TCP = *syslogTCP
+		case "syslog-udp":
+			cfg.Syslog.UDP = *syslogUDP
+		case "alerting-rules-file":
+			cfg.Alerting.RulesFile = *rulesFile
+		case "alerting-eval-interval":
+			cfg.Alerting.EvalInterval = evalEvery
 		}
 	}
 	if err := cfg.Validate(); err != nil {

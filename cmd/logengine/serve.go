@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/logengine/logengine/alerting"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/metrics"
@@ -62,8 +64,13 @@ type daemon struct {
 	http    *httpapi.Server
 	cron    *cron.Cron
 	metrics *metrics.Metrics
+	syslog  *ingest.SyslogServer // nil when no syslog listener is configured
+	alerts  *alerting.Manager
 	ready   bool
 }
+
+// The search engine answers alerting's counts and samples.
+var _ alerting.Querier = (*search.Engine)(nil)
 
 func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: log, metrics: metrics.New()}
@@ -96,16 +103,30 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	iopts.Logger = log
 	d.indexer = search.NewIndexer(d.store, d.index, iopts)
 	d.engine = search.NewEngine(d.store, d.index, d.indexer, search.EngineOptions{Timeout: time.Duration(cfg.Limits.QueryTimeout)})
+	aopts := alerting.DefaultOptions()
+	aopts.RulesFile = cfg.Alerting.RulesFile
+	aopts.EvalInterval = time.Duration(cfg.Alerting.EvalInterval)
+	aopts.Hosts = alerting.HostPolicy{Allowed: cfg.Alerting.AllowedNotifierHosts}
+	aopts.ExternalURL = cfg.Alerting.ExternalURL
+	aopts.UserAgent = "logengine/" + version
+	aopts.Logger = log
+	if d.alerts, err = alerting.Open(ctx, d.store, d.engine, aopts); err != nil {
+		return nil, err
+	}
 
 	pipeline, err := ingest.NewPipeline(cfg.Pipeline)
 	if err != nil {
 		return nil, err
 	}
-	svc := ingest.NewService(d.store, ingest.ServiceOptions{
+	// Appending through alerting hands committed batches to the rule
+	// evaluator, which then need not read them back.
+	svc := ingest.NewService(d.alerts.Appender(d.store), ingest.ServiceOptions{
 		Limits:    cfg.Limits.Ingest,
 		Pipeline:  pipeline,
 		Retention: time.Duration(cfg.Retention),
 		MaxFuture: time.Duration(cfg.Limits.MaxFuture),
+		Bulk:      cfg.Elasticsearch,
+		Loki:      cfg.Loki,
 		Observe: func(f ingest.Format, n int, res *ingest.Response, reasons map[string]int) {
 			d.metrics.ObserveIngest(f.String(), n, res.Accepted, res.Dropped, reasons)
 		},
@@ -129,12 +150,20 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		Admin:    d,
 		Metrics:  d.metrics.Handler(),
 		Observer: d.metrics,
+		// The Elasticsearch, Loki and OpenTelemetry ingest APIs.
+		Protocols: svc,
+		Alerting:  d.alerts,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := d.http.Listen(); err != nil {
 		return nil, err
+	}
+	if cfg.Syslog.enabled() {
+		if d.syslog, err = newSyslogServer(cfg, svc, log); err != nil {
+			return nil, err
+		}
 	}
 	d.cron = cron.New(cron.WithLogger(cronLogger{log}))
 	if cfg.Retention > 0 || len(cfg.RetentionBySource) > 0 {
@@ -144,6 +173,11 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	}
 	if _, err := d.cron.AddFunc("@every 10m", d.gcJob); err != nil {
 		return nil, fmt.Errorf("value log gc schedule: %w", err)
+	}
+	// A slow evaluation is skipped rather than stacked.
+	alertJob := cron.NewChain(cron.SkipIfStillRunning(cronLogger{log})).Then(cron.FuncJob(d.alertJob))
+	if _, err := d.cron.AddJob("@every "+time.Duration(cfg.Alerting.EvalInterval).String(), alertJob); err != nil {
+		return nil, fmt.Errorf("alerting.eval_interval %s: %w", cfg.Alerting.EvalInterval, err)
 	}
 	d.ready = true
 	return d, nil
@@ -164,15 +198,46 @@ func (d *daemon) registerGauges() {
 	d.metrics.GaugeFunc("logengine_committed_sequence", "Highest committed journal sequence: the number of entries ever stored.", func() float64 {
 		return float64(d.store.HighSeq())
 	})
+	d.registerAlertingMetrics()
+}
+
+func (d *daemon) registerAlertingMetrics() {
+	stat := func(f func(alerting.Stats) float64) func() float64 {
+		return func() float64 { return f(d.alerts.Stats()) }
+	}
+	d.metrics.GaugeFunc("logengine_alert_rules", "Alert rules defined.", stat(func(s alerting.Stats) float64 { return float64(s.Rules) }))
+	d.metrics.GaugeFunc("logengine_alerts_firing", "Alert rules whose alert is firing.", stat(func(s alerting.Stats) float64 { return float64(s.Firing) }))
+	d.metrics.GaugeFunc("logengine_alerts_pending", "Alert rules whose alert is pending.", stat(func(s alerting.Stats) float64 { return float64(s.Pending) }))
+	d.metrics.CounterFunc("logengine_alert_transitions_total", "Alert state changes.", stat(func(s alerting.Stats) float64 { return float64(s.Transitions) }))
+	d.metrics.CounterFunc("logengine_alert_notifications_total", "Notifications queued (one per notifier).", stat(func(s alerting.Stats) float64 { return float64(s.Queued) }))
+	d.metrics.CounterFunc("logengine_alert_notifications_delivered_total", "Notifications a receiver accepted.", stat(func(s alerting.Stats) float64 { return float64(s.Delivered) }))
+	d.metrics.CounterFunc("logengine_alert_notification_failures_total", "Failed notification delivery attempts (retried).", stat(func(s alerting.Stats) float64 { return float64(s.DeliveryFailures) }))
+	d.metrics.CounterFunc("logengine_alert_notifications_dropped_total", "Notifications given up (refused, too old, notifier deleted).", stat(func(s alerting.Stats) float64 { return float64(s.Dropped) }))
+	d.metrics.CounterFunc("logengine_alert_evaluation_failures_total", "Periodic evaluations of a rule that failed.", stat(func(s alerting.Stats) float64 { return float64(s.EvalErrors) }))
+	d.metrics.GaugeFunc("logengine_alert_outbox_items", "Notifications waiting for delivery.", stat(func(s alerting.Stats) float64 { return float64(s.OutboxItems) }))
+	d.metrics.GaugeFunc("logengine_alert_evaluation_lag_entries", "Committed entries the alert evaluator has not evaluated yet.", func() float64 {
+		return float64(d.store.HighSeq() - min(d.alerts.Stats().EvaluatedSeq, d.store.HighSeq()))
+	})
 }
 
 // run serves until ctx ends, then shuts down in order: HTTP (finishing
 // in-flight requests, so every acknowledged batch is committed), cron,
-// the indexer, the Bleve index, Badger.
+// alerting (its evaluator saves its checkpoint; undelivered notifications
+// stay in the outbox), the indexer, the Bleve index, Badger.
 func (d *daemon) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	indexCtx, stopIndexer := context.WithCancel(context.Background())
 	defer stopIndexer()
+	alertCtx, stopAlerting := context.WithCancel(context.Background())
+	defer stopAlerting()
+	alertingDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(alertingDone)
+		if err := d.alerts.Run(alertCtx); err != nil {
+			return fmt.Errorf("alerting: %w", err)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		if err := d.indexer.Run(indexCtx); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("indexer: %w", err)
@@ -183,6 +248,11 @@ func (d *daemon) run(ctx context.Context) error {
 		d.log.Info("logengine listening", "addr", d.http.Addr().String(), "data_dir", d.cfg.DataDir, "version", version)
 		return d.http.Serve()
 	})
+	if d.syslog != nil {
+		// Stops with gctx, together with HTTP, and returns once what it
+		// has read is stored: before Badger closes.
+		g.Go(func() error { return d.syslog.Run(gctx) })
+	}
 	d.cron.Start()
 	if d.cfg.DebugListen != "" {
 		dbg := &http.Server{Addr: d.cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
@@ -204,6 +274,8 @@ func (d *daemon) run(ctx context.Context) error {
 		defer cancel()
 		err := d.http.Shutdown(sctx)
 		<-d.cron.Stop().Done()
+		stopAlerting()
+		<-alertingDone
 		stopIndexer()
 		return err
 	})
@@ -219,6 +291,12 @@ func (d *daemon) run(ctx context.Context) error {
 
 func (d *daemon) close() error {
 	var errs []error
+	if d.syslog != nil {
+		errs = append(errs, d.syslog.Close())
+	}
+	if d.alerts != nil {
+		errs = append(errs, d.alerts.Close())
+	}
 	if d.index != nil {
 		errs = append(errs, d.index.Close())
 	}
@@ -329,6 +407,15 @@ func (d *daemon) retentionJob() {
 	}
 }
 
+// alertJob is the periodic evaluation of every alert rule.
+func (d *daemon) alertJob() {
+	ctx, cancel := context.WithTimeout(context.Background(), max(2*time.Duration(d.cfg.Alerting.EvalInterval), time.Minute))
+	defer cancel()
+	if err := d.alerts.EvaluateAll(ctx); err != nil {
+		d.log.Warn("periodic alert evaluation", "err", err)
+	}
+}
+
 func (d *daemon) gcJob() {
 	if err := d.store.RunValueLogGC(context.Background(), 0.5); err != nil {
 		d.log.Warn("value log gc failed", "err", err)
@@ -351,4 +438,31 @@ type cronLogger struct{ l *slog.Logger }
 func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
 func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.l.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+// newSyslogServer binds the configured syslog listeners.
+func newSyslogServer(cfg Config, svc *ingest.Service, log *slog.Logger) (*ingest.SyslogServer, error) {
+	opts := ingest.SyslogOptions{
+		TCP: cfg.Syslog.TCP, UDP: cfg.Syslog.UDP, TLS: cfg.Syslog.TLS,
+		Source: cfg.Syslog.Source, ParseMessage: cfg.Syslog.ParseMessage,
+		MaxMessageBytes: cfg.Syslog.MaxMessageBytes, MaxConnections: cfg.Syslog.MaxConnections,
+		Logger: log,
+	}
+	if cfg.Syslog.TLS != "" {
+		certFile, keyFile := cfg.Syslog.TLSCert, cfg.Syslog.TLSKey
+		if certFile == "" {
+			certFile, keyFile = cfg.TLS.Cert, cfg.TLS.Key
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("syslog tls certificate: %w", err)
+		}
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	srv := ingest.NewSyslogServer(svc, opts)
+	if err := srv.Listen(); err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	return srv, nil
 }

@@ -1,0 +1,281 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// maxBuckets bounds the buckets of one histogram.
+const maxBuckets = 100000
+
+// Histogram counts matching entries per time bucket. Buckets start at
+// multiples of the interval since the Unix epoch and cover [From, To); an
+// open end is the time of the first or last match. Groups are named by the
+// key's text; entries without the group-by field are in no group.
+func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	lo, hi := bounds(req.From, req.To)
+	q, err := e.newQuery(ctx, req.Query, lo, hi, false)
+	if err != nil {
+		return nil, err
+	}
+	var field *groupField
+	if req.GroupBy != "" {
+		fs, err := e.groupFields([]string{req.GroupBy})
+		if err != nil {
+			return nil, err
+		}
+		field = &fs[0]
+	}
+	set, err := q.plan(ctx, q.node, true)
+	if err != nil {
+		return nil, err
+	}
+	// From the indexes alone when the set is exact and the group-by field
+	// (if any) indexed; else from the matching entries.
+	fromIndex := set != nil && set.exact && (field == nil || field.indexed)
+
+	var points []int64     // times of the matches read
+	var keyed []keyedPoint // times and group keys of the matches read
+	minN, maxN, found := int64(math.MaxInt64), int64(math.MinInt64), false
+	if !fromIndex {
+		err := q.forEachMatch(ctx, set, func(en *storage.Entry) {
+			points = append(points, en.ID.Nanos)
+			if field == nil {
+				return
+			}
+			for _, k := range entryKeys(*field, en) {
+				if k != nil {
+					keyed = append(keyed, keyedPoint{en.ID.Nanos, keyText(k)})
+				}
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range points {
+			minN, maxN, found = min(minN, p), max(maxN, p), true
+		}
+	} else if req.From.IsZero() || req.To.IsZero() {
+		if minN, maxN, found, err = q.span(ctx, set); err != nil {
+			return nil, err
+		}
+	}
+
+	// The range: the request's, or the span of the matches.
+	from, to := req.From, req.To
+	switch {
+	case !from.IsZero() && !to.IsZero():
+	case found:
+		if from.IsZero() {
+			from = time.Unix(0, minN)
+		}
+		if to.IsZero() {
+			to = time.Unix(0, maxN+1)
+		}
+	case from.IsZero() && to.IsZero():
+		to = e.opts.Now()
+		from = to.Add(-time.Hour)
+	case from.IsZero():
+		from = to.Add(-time.Hour)
+	default:
+		to = from.Add(time.Hour)
+	}
+	interval := req.Interval
+	if interval <= 0 {
+		interval = autoInterval(to.Sub(from))
+	}
+	h, err := newHistogram(from, to, interval)
+	if err != nil {
+		return nil, err
+	}
+
+	if !fromIndex {
+		for _, p := range points {
+			h.add(p, 1)
+		}
+		for _, p := range keyed {
+			h.addGroup(p.nanos, p.key, 1)
+		}
+		return h.result(), nil
+	}
+	if set.all {
+		// Every entry has one level: the level lists hold every id.
+		err = q.e.store.PostingLists(ctx, storage.IndexLevel, "", q.lo, q.hi, func(l *storage.PostingList) error {
+			return h.addList(l, q.lo, q.hi, nil)
+		})
+	} else {
+		for _, id := range set.ids {
+			h.add(id.Nanos, 1)
+		}
+	}
+	if err == nil && field != nil {
+		f := *field
+		var key string
+		var last string
+		first := true
+		err = q.e.store.PostingLists(ctx, f.kind, f.name, q.lo, q.hi, func(l *storage.PostingList) error {
+			if first || l.Value != last {
+				first, last, key = false, l.Value, keyText(indexKey(f, l.Value))
+			}
+			if set.all {
+				return h.addList(l, q.lo, q.hi, &key)
+			}
+			var err error
+			if h.buf, err = l.AppendIDs(h.buf[:0], q.lo, q.hi); err != nil {
+				return err
+			}
+			for _, id := range h.buf {
+				if set.has(id) {
+					h.addGroup(id.Nanos, key, 1)
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return h.result(), nil
+}
+
+// span returns the times of the first and last entry of an exact set, and
+// false when it is empty.
+func (q *query) span(ctx context.Context, set *idSet) (minN, maxN int64, found bool, err error) {
+	if !set.all {
+		if len(set.ids) == 0 {
+			return 0, 0, false, nil
+		}
+		return set.ids[0].Nanos, set.ids[len(set.ids)-1].Nanos, true, nil
+	}
+	minN, maxN = math.MaxInt64, math.MinInt64
+	var buf []storage.ID
+	err = q.e.store.PostingLists(ctx, storage.IndexLevel, "", q.lo, q.hi, func(l *storage.PostingList) error {
+		if l.Within(q.lo, q.hi) {
+			minN, maxN, found = min(minN, l.MinNanos), max(maxN, l.MaxNanos), true
+			return nil
+		}
+		var err error
+		if buf, err = l.AppendIDs(buf[:0], q.lo, q.hi); err != nil {
+			return err
+		}
+		for _, id := range buf {
+			minN, maxN, found = min(minN, id.Nanos), max(maxN, id.Nanos), true
+		}
+		return nil
+	})
+	return minN, maxN, found, err
+}
+
+type keyedPoint struct {
+	nanos int64
+	key   string
+}
+
+// histogram is a histogram being counted.
+type histogram struct {
+	interval    time.Duration
+	first, step int64 // start of the first bucket, and the interval
+	fromN, toN  int64 // the range counted
+	buckets     []HistBucket
+	buf         []storage.ID // reused to decode posting lists
+}
+
+func newHistogram(from, to time.Time, interval time.Duration) (*histogram, error) {
+	h := &histogram{interval: interval, step: int64(interval), fromN: from.UnixNano(), toN: to.UnixNano()}
+	h.first = floorTo(h.fromN, h.step)
+	n := (h.toN - h.first + h.step - 1) / h.step
+	if n > maxBuckets {
+		return nil, &InputError{Msg: fmt.Sprintf("interval %s gives %d buckets over this range, more than %d: choose a larger interval", interval, n, maxBuckets)}
+	}
+	h.buckets = make([]HistBucket, max(n, 0))
+	for i := range h.buckets {
+		h.buckets[i].Start = time.Unix(0, h.first+int64(i)*h.step).UTC()
+	}
+	return h, nil
+}
+
+// bucket returns the bucket of a time, nil outside the range.
+func (h *histogram) bucket(nanos int64) *HistBucket {
+	if nanos < h.fromN || nanos >= h.toN {
+		return nil
+	}
+	return &h.buckets[(nanos-h.first)/h.step]
+}
+
+func (h *histogram) add(nanos, n int64) {
+	if b := h.bucket(nanos); b != nil {
+		b.Count += n
+	}
+}
+
+func (h *histogram) addGroup(nanos int64, key string, n int64) {
+	if b := h.bucket(nanos); b != nil {
+		if b.Groups == nil {
+			b.Groups = map[string]int64{}
+		}
+		b.Groups[key] += n
+	}
+}
+
+// addList counts the ids of a posting list in [lo, hi) into the counts, or
+// into the group key when it is set. A list wholly in one bucket (most are:
+// a commit's entries arrive together) counts from its header.
+func (h *histogram) addList(l *storage.PostingList, lo, hi storage.ID, key *string) error {
+	add := func(nanos, n int64) {
+		if key == nil {
+			h.add(nanos, n)
+		} else {
+			h.addGroup(nanos, *key, n)
+		}
+	}
+	if l.Within(lo, hi) {
+		if b := h.bucket(l.MinNanos); b != nil && b == h.bucket(l.MaxNanos) {
+			add(l.MinNanos, int64(l.Count))
+			return nil
+		}
+	}
+	var err error
+	if h.buf, err = l.AppendIDs(h.buf[:0], lo, hi); err != nil {
+		return err
+	}
+	for _, id := range h.buf {
+		add(id.Nanos, 1)
+	}
+	return nil
+}
+
+func (h *histogram) result() *HistResult {
+	return &HistResult{Interval: h.interval, Buckets: h.buckets}
+}
+
+func floorTo(n, step int64) int64 {
+	r := n % step
+	if r < 0 {
+		r += step
+	}
+	return n - r
+}
+
+// autoInterval picks a round interval giving about 60 buckets.
+func autoInterval(span time.Duration) time.Duration {
+	steps := []time.Duration{
+		time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond,
+		time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+		time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+		time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
+		24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 365 * 24 * time.Hour,
+	}
+	target := span / 60
+	for _, s := range steps {
+		if s >= target {
+			return s
+		}
+	}
+	return steps[len(steps)-1]
+}

@@ -1,0 +1,64 @@
+package storage
+
+import (
+	"fmt"
+)
+
+// Why appends stop well before the disk is full.
+//
+// Badger writes its write-ahead log (the memtable's .mem file), its tables
+// and its value log through memory-mapped, sparse files. A write into such a
+// mapping on a full filesystem does not return ENOSPC: the kernel sends
+// SIGBUS and the whole process dies (seen with ext4 and tmpfs; on tmpfs even
+// replaying the log's unwritten tail at start-up faults, so the daemon
+// cannot start again until space is freed). wrapWriteErr's ENOSPC case is
+// therefore almost never reached. Instead every append first checks the free
+// space and fails with ErrDiskFull (HTTP 507) while a reserve remains for
+// what Badger and the keyword index write on their own, in the background:
+// the flush of a full memtable (an L0 table of up to the memtable's size),
+// compactions (new tables are written before the old ones go), and Bleve
+// segments.
+
+// diskReserveMargin is added to two memtables in the reserve, for Bleve
+// segments and Badger's small files (manifest, discard stats).
+const diskReserveMargin = 64 << 20
+
+// diskReserve returns the free bytes an append must leave on a filesystem of
+// total bytes when the memtable holds up to memTable bytes. It is the larger
+// of two memtables plus a margin and 5% of the filesystem (Elasticsearch's
+// flood stage, for compactions of a large database), but at most half of the
+// filesystem: on a small one the memtable never fills before the disk does,
+// and what a flush writes is then bounded by what the log already holds,
+// which is less than the other half.
+func diskReserve(total, memTable int64) int64 {
+	r := max(2*memTable+diskReserveMargin, total/20)
+	return min(r, total/2)
+}
+
+// appendBytes estimates what an append of n entries whose encoded values
+// take encoded bytes adds to the write-ahead log: the values, and per entry
+// its key, Badger's header and checksum, its share of the posting lists
+// and of the journal record.
+func appendBytes(n, encoded int) int64 {
+	return int64(encoded) + 128*int64(n) + 64<<10
+}
+
+// checkDiskSpace returns an error wrapping ErrDiskFull when appending n
+// entries of encoded bytes would leave less than the reserve free on the
+// store's filesystem. It is meant to be called with s.mu held, just before
+// the commits of one Append, so that appends cannot pass it together. When
+// the free space cannot be read (an unsupported platform, a statfs error) it
+// lets the append through: the check is a guard, not a gate.
+func (s *Store) checkDiskSpace(n, encoded int) error {
+	free, total, err := diskSpace(s.opts.Dir)
+	if err != nil || total <= 0 {
+		return nil
+	}
+	reserve := diskReserve(total, s.opts.MemTableBytes)
+	need := appendBytes(n, encoded)
+	if free-need < reserve {
+		return fmt.Errorf("append %d entries: %w: %s has %d MiB free of %d MiB, and %d MiB are kept free for compaction and the keyword index",
+			n, ErrDiskFull, s.opts.Dir, free>>20, total>>20, reserve>>20)
+	}
+	return nil
+}

@@ -1,0 +1,694 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// The web UI tests drive the page in Debian's headless Chromium: search,
+// histogram, rows, live tail, alert rules, the API key prompt, and a
+// measure of load time and of responsiveness with 10,000 rows. They skip
+// when Chromium is not installed. On failure a screenshot is written to
+// $LOGENGINE_TEST_ARTIFACTS (default: logengine-webui-artifacts in the
+// temporary directory) and its path logged.
+
+// chromiumPath finds the browser, or skips the test.
+func chromiumPath(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("LOGENGINE_CHROMIUM"), "/usr/bin/chromium"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	t.Skip("chromium is not installed (Debian package chromium)")
+	return ""
+}
+
+// browser is one headless Chromium with one tab.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu      sync.Mutex
+	console []string // every console message, for the log on failure
+	errors  []string // uncaught exceptions and policy violations
+}
+
+// newBrowser starts Chromium so that it makes no outside connection: a new
+// empty profile, no background networking, component updates, sync or
+// QUIC, and no sandbox (the tests run as root).
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path := chromiumPath(t)
+	profile := t.TempDir()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(profile),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-breakpad", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.WindowSize(1440, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(string, ...any) {}))
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	b := &browser{t: t, ctx: ctx}
+	// The first action starts the browser, which lives as long as the
+	// context of that action: it must be ctx itself, not a timeout of it.
+	started := time.AfterFunc(60*time.Second, cancelCtx)
+	err := chromedp.Do(ctx, chromedp.Navigate("about:blank"))
+	started.Stop()
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			line := fmt.Sprintf("[%s] %s", m.Type, m.Text)
+			if m.URL != "" {
+				line += fmt.Sprintf(" (%s:%d)", m.URL, m.Line+1)
+			}
+			b.mu.Lock()
+			b.console = append(b.console, line)
+			if m.IsException() || m.Source == "security" {
+				b.errors = append(b.errors, line)
+			}
+			b.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if t.Failed() && len(b.console) > 0 {
+			t.Logf("browser console:\n%s", strings.Join(b.console, "\n"))
+		}
+	})
+	return b
+}
+
+// checkNoErrors fails the test if the page threw or broke its policy.
+func (b *browser) checkNoErrors() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 {
+		b.t.Errorf("the page reported errors:\n%s", strings.Join(b.errors, "\n"))
+		b.errors = nil
+	}
+}
+
+// fail saves a screenshot and ends the test.
+func (b *browser) fail(format string, args ...any) {
+	b.t.Helper()
+	b.screenshot("failure")
+	b.t.Fatalf(format, args...)
+}
+
+func (b *browser) screenshot(what string) {
+	b.t.Helper()
+	dir := os.Getenv("LOGENGINE_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "logengine-webui-artifacts")
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Logf("screenshot: %v", err)
+		return
+	}
+	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(b.t.Name()+"-"+what, "_") + ".png"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Logf("screenshot: %v", err)
+		return
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Logf("screenshot: %v", err)
+		return
+	}
+	b.t.Logf("screenshot saved: %s", p)
+}
+
+// do runs actions, failing the test on error.
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.fail("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression (awaiting a promise) and decodes
+// its JSON value into v.
+func (b *browser) eval(expr string, v any) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.fail("evaluate %s: %v", expr, err)
+	}
+	if v != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
+			b.fail("evaluate %s: decode %s: %v", expr, raw, err)
+		}
+	}
+}
+
+// wait polls a JavaScript expression until it is truthy.
+func (b *browser) wait(what, expr string, timeout time.Duration) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout+5*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(25*time.Millisecond)))
+	if err != nil {
+		b.fail("waiting for %s (%s): %v", what, expr, err)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	var s string
+	b.eval(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel), &s)
+	return s
+}
+
+// jsString quotes s for JavaScript.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// search types a query into the bar and presses Enter.
+func (b *browser) search(q string) {
+	b.t.Helper()
+	b.eval(`document.getElementById("q").value = ""`, nil)
+	b.do("type the query "+q,
+		chromedp.Focus(chromedp.ID("q")),
+		chromedp.KeyEvent(q),
+		chromedp.KeyEvent(kb.Enter),
+	)
+	b.waitResults()
+}
+
+// waitResults waits until a search has finished: the grid is not busy and
+// the footer tells the count.
+func (b *browser) waitResults() {
+	b.t.Helper()
+	b.wait("results", `!document.getElementById("results").hasAttribute("aria-busy") &&
+		/^(Showing|No logs)/.test(document.getElementById("results-foot").textContent) &&
+		!document.getElementById("histogram").classList.contains("loading") || !document.getElementById("query-error").hidden`, 20*time.Second)
+}
+
+type renderedRow struct {
+	Level    string `json:"level"`
+	Source   string `json:"source"`
+	Message  string `json:"message"`
+	Expanded bool   `json:"expanded"`
+}
+
+func (b *browser) rows() []renderedRow {
+	b.t.Helper()
+	var rows []renderedRow
+	b.eval(`Array.from(document.querySelectorAll("#results-rows .row")).map(r => ({
+		level: r.querySelector(".lvl").textContent, source: r.querySelector(".c-source").textContent,
+		message: r.querySelector(".c-msg").firstChild.textContent, expanded: r.getAttribute("aria-expanded") === "true"}))`, &rows)
+	return rows
+}
+
+func (b *browser) rowCount() int {
+	b.t.Helper()
+	var n int
+	b.eval(`parseInt(document.getElementById("results").getAttribute("aria-rowcount"), 10)`, &n)
+	return n
+}
+
+// webUIFixtures ingests 50 logs of the last 40 minutes: 12 api errors on
+// three hosts, 30 auth infos, 8 worker warnings.
+func webUIFixtures(t *testing.T, d *daemon) {
+	t.Helper()
+	now := time.Now().UTC()
+	var lines []string
+	add := func(ago time.Duration, level, source, msg string, fields map[string]any) {
+		e := map[string]any{"timestamp": now.Add(-ago).Format(time.RFC3339Nano), "level": level, "source": source, "message": msg}
+		for k, v := range fields {
+			e[k] = v
+		}
+		b, _ := json.Marshal(e)
+		lines = append(lines, string(b))
+	}
+	for i := range 12 {
+		add(time.Duration(i)*3*time.Minute+30*time.Second, "error", "api", fmt.Sprintf("upstream timeout after 30s (request %d)", i),
+			map[string]any{"host": fmt.Sprintf("web-%d", i%3+1), "status": 504, "latency_ms": 30000.5})
+	}
+	for i := range 30 {
+		add(time.Duration(i)*80*time.Second+10*time.Second, "info", "auth", fmt.Sprintf("user %d logged in", i),
+			map[string]any{"host": "auth-1", "user": fmt.Sprintf("u%d", i), "tags": []string{"prod"}})
+	}
+	for i := range 8 {
+		add(time.Duration(i)*5*time.Minute+50*time.Second, "warn", "worker", fmt.Sprintf("slow job %d took 2.5s", i),
+			map[string]any{"queue": "emails"})
+	}
+	code, a := d.ingest("application/x-ndjson", strings.Join(lines, "\n"), "wait=indexed")
+	if code != http.StatusOK || a.Accepted != len(lines) {
+		t.Fatalf("ingest fixtures: %d %+v", code, a)
+	}
+}
+
+// TestWebUI loads the page, searches, checks rows and histogram, opens a
+// row, follows the live tail while logs are ingested, creates a rule on
+// the alerts page, and measures load time and 10,000-row responsiveness.
+func TestWebUI(t *testing.T) {
+	b := newBrowser(t)
+	d := startDaemon(t, t.TempDir())
+	webUIFixtures(t, d)
+
+	t.Run("load", func(t *testing.T) {
+		b.t = t
+		start := time.Now()
+		b.do("open the page", chromedp.Navigate(d.url+"/"))
+		b.wait("the first rows", `document.querySelectorAll("#results-rows .row").length > 0`, 20*time.Second)
+		firstRows := time.Since(start)
+		var nav struct {
+			DOMContentLoaded float64 `json:"dcl"`
+			Load             float64 `json:"load"`
+			Transferred      float64 `json:"bytes"`
+		}
+		b.eval(`(() => { const n = performance.getEntriesByType("navigation")[0];
+			const bytes = performance.getEntriesByType("resource").reduce((s, r) => s + r.encodedBodySize, n.encodedBodySize);
+			return {dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd, bytes}; })()`, &nav)
+		t.Logf("page load from loopback (cold profile): DOMContentLoaded %.0f ms, load %.0f ms, first rows shown %.0f ms after navigation began; %.0f KiB transferred",
+			nav.DOMContentLoaded, nav.Load, float64(firstRows.Microseconds())/1000, nav.Transferred/1024)
+		b.waitResults()
+		if n := b.rowCount(); n != 50 {
+			b.fail("rows: %d, want the 50 logs of the last hour", n)
+		}
+		if s := b.text("#summary"); !strings.Contains(s, "50 matches") {
+			b.fail("summary %q, want 50 matches", s)
+		}
+		var title string
+		b.eval(`document.title`, &title)
+		if !strings.Contains(title, "logengine") {
+			b.fail("title %q", title)
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("search", func(t *testing.T) {
+		b.t = t
+		// "/" focuses the search bar from anywhere.
+		b.eval(`document.activeElement && document.activeElement.blur()`, nil)
+		b.do("press /", chromedp.KeyEvent("/"))
+		var focused string
+		b.eval(`document.activeElement.id`, &focused)
+		if focused != "q" {
+			b.fail("after /, focus is on %q, want the search bar", focused)
+		}
+		b.search("level:error source:api")
+		if n := b.rowCount(); n != 12 {
+			b.fail("level:error source:api: %d rows, want 12", n)
+		}
+		for _, r := range b.rows() {
+			if r.Level != "error" || r.Source != "api" || !strings.HasPrefix(r.Message, "upstream timeout") {
+				b.fail("row %+v does not match level:error source:api", r)
+			}
+		}
+		var loc string
+		b.eval(`location.search`, &loc)
+		if !strings.Contains(loc, "q=level%3Aerror+source%3Aapi") {
+			b.fail("the URL %q does not hold the query", loc)
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("histogram", func(t *testing.T) {
+		b.t = t
+		b.search("")
+		// Count coloured pixels: grid lines and labels are grey, bars are not.
+		var hist struct {
+			Coloured int    `json:"coloured"`
+			Label    string `json:"label"`
+		}
+		b.eval(`(() => { const c = document.getElementById("hist-canvas"); const g = c.getContext("2d");
+			const d = g.getImageData(0, 0, c.width, c.height).data; let n = 0;
+			for (let i = 0; i < d.length; i += 4) { const mx = Math.max(d[i], d[i+1], d[i+2]), mn = Math.min(d[i], d[i+1], d[i+2]);
+			  if (d[i+3] > 200 && mx - mn > 60) n++; }
+			return {coloured: n, label: c.getAttribute("aria-label")}; })()`, &hist)
+		if hist.Coloured < 200 {
+			b.fail("the histogram has %d coloured pixels: no bars drawn", hist.Coloured)
+		}
+		if !strings.Contains(hist.Label, "50 matches") {
+			b.fail("histogram label %q", hist.Label)
+		}
+		var legend string
+		b.eval(`Array.from(document.querySelectorAll("#legend .legend-item")).map(x => x.textContent).join(" ")`, &legend)
+		for _, want := range []string{"error12", "warn8", "info30"} {
+			if !strings.Contains(legend, want) {
+				b.fail("legend %q lacks %s", legend, want)
+			}
+		}
+
+		// Dragging across the histogram selects that time range.
+		var box struct{ X, Y, W, H float64 }
+		b.eval(`(() => { const r = document.getElementById("hist-canvas").getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`, &box)
+		y := box.Y + box.H/2
+		x0, x1 := box.X+44+(box.W-52)*0.5, box.X+44+(box.W-52)*0.98
+		pressed := func(p *input.DispatchMouseEventParams) {
+			p.Button = input.MouseButtonLeft
+			p.Buttons = 1
+			p.ClickCount = 1
+		}
+		b.do("drag across the histogram",
+			chromedp.MouseEvent(chromedp.MouseMoved, x0, y),
+			chromedp.MouseEvent(chromedp.MousePressed, x0, y, pressed),
+			chromedp.MouseEvent(chromedp.MouseMoved, (x0+x1)/2, y, pressed),
+			chromedp.MouseEvent(chromedp.MouseMoved, x1, y, pressed),
+			chromedp.MouseEvent(chromedp.MouseReleased, x1, y, pressed),
+		)
+		b.wait("a custom range from the drag", `!document.getElementById("custom-range").hidden && /from=\d+&to=\d+/.test(location.search)`, 10*time.Second)
+		b.waitResults()
+		n := b.rowCount()
+		if n <= 0 || n >= 50 {
+			b.fail("after selecting the later half of the range: %d rows, want some of the 50", n)
+		}
+		// Back to the last hour.
+		b.do("choose 1h", chromedp.Click(chromedp.CSS(`.presets [data-preset="1h"]`)))
+		b.waitResults()
+		if n := b.rowCount(); n != 50 {
+			b.fail("after choosing 1h again: %d rows, want 50", n)
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("syntax error", func(t *testing.T) {
+		b.t = t
+		b.search("source:api error)")
+		b.wait("the error under the bar", `!document.getElementById("query-error").hidden`, 10*time.Second)
+		msg := b.text("#query-error .err-msg")
+		if !strings.Contains(msg, "unexpected ')' at position 17") {
+			b.fail("error %q", msg)
+		}
+		if mark := b.text("#query-error mark"); mark != ")" {
+			b.fail("the error marks %q, want the ')' at position 17", mark)
+		}
+		var invalid string
+		b.eval(`document.getElementById("q").getAttribute("aria-invalid") || ""`, &invalid)
+		if invalid != "true" {
+			b.fail("the search bar is not marked invalid")
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("row", func(t *testing.T) {
+		b.t = t
+		b.search("source:api")
+		// Keyboard: focus the grid, move down one row, Enter expands it.
+		b.do("open the second row with the keyboard",
+			chromedp.Focus(chromedp.ID("results")),
+			chromedp.KeyEvent(kb.ArrowDown),
+			chromedp.KeyEvent(kb.Enter),
+		)
+		b.wait("an expanded row", `document.querySelector('#results-rows .row[aria-expanded="true"] .details')`, 5*time.Second)
+		var details struct {
+			Index  string   `json:"index"`
+			Fields []string `json:"fields"`
+			Active string   `json:"active"`
+		}
+		b.eval(`(() => { const r = document.querySelector('#results-rows .row[aria-expanded="true"]');
+			return {index: r.getAttribute("aria-rowindex"), fields: Array.from(r.querySelectorAll(".details dt")).map(x => x.textContent),
+			  active: document.getElementById("results").getAttribute("aria-activedescendant")}; })()`, &details)
+		if details.Index != "2" {
+			b.fail("expanded row %s, want row 2", details.Index)
+		}
+		for _, f := range []string{"timestamp", "level", "source", "host", "status", "latency_ms", "id"} {
+			if !strings.Contains(strings.Join(details.Fields, " "), f) {
+				b.fail("the expanded row shows %v, lacking %s", details.Fields, f)
+			}
+		}
+		if details.Active == "" {
+			b.fail("the grid has no aria-activedescendant")
+		}
+		// Clicking a field value adds it to the query.
+		var host string
+		b.eval(`document.querySelector('#results-rows .row[aria-expanded="true"] button.v[data-term^="host:"]').dataset.term`, &host)
+		b.do("click the host value", chromedp.Click(chromedp.CSS(`#results-rows .row[aria-expanded="true"] button.v[data-term^="host:"]`)))
+		b.wait("the query with the host", fmt.Sprintf(`document.getElementById("q").value === %s`, jsString("source:api "+host)), 5*time.Second)
+		b.waitResults()
+		if n := b.rowCount(); n != 4 {
+			b.fail("source:api %s: %d rows, want 4", host, n)
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("live tail", func(t *testing.T) {
+		b.t = t
+		b.search("source:tailtest")
+		b.do("start live", chromedp.Click(chromedp.ID("live")))
+		b.wait("the tail to follow", `/Following new logs/.test(document.getElementById("results-foot").textContent)`, 20*time.Second)
+		top := func() string {
+			var s string
+			b.eval(`(document.querySelector("#results-rows .row .c-msg") || {textContent: ""}).textContent`, &s)
+			return s
+		}
+		ingestOne := func(msg string) {
+			code, a := d.ingest("application/json", fmt.Sprintf(`{"message":%q,"level":"warn","source":"tailtest"}`, msg), "")
+			if code != http.StatusOK || a.Accepted != 1 {
+				b.fail("ingest %s: %d %+v", msg, code, a)
+			}
+		}
+		ingestOne("live marker one")
+		d.ingest("application/json", `{"message":"not for this tail","source":"other"}`, "")
+		b.wait("marker one on top", `/live marker one/.test(document.querySelector("#results-rows .row .c-msg")?.textContent || "")`, 15*time.Second)
+
+		b.do("pause", chromedp.Click(chromedp.ID("pause")))
+		ingestOne("live marker two")
+		b.wait("the paused count", `/1 new while paused/.test(document.getElementById("results-foot").textContent)`, 15*time.Second)
+		if s := top(); strings.Contains(s, "marker two") {
+			b.fail("a paused tail showed %q", s)
+		}
+		b.do("resume", chromedp.Click(chromedp.ID("pause")))
+		b.wait("marker two on top", `/live marker two/.test(document.querySelector("#results-rows .row .c-msg")?.textContent || "")`, 15*time.Second)
+		if rows := b.rows(); len(rows) != 2 || rows[1].Message != "live marker one" {
+			b.fail("live rows %+v, want marker two then one", rows)
+		}
+		b.do("stop live", chromedp.Click(chromedp.ID("live")))
+		b.waitResults()
+		if n := b.rowCount(); n != 2 {
+			b.fail("after live: %d rows of source:tailtest, want 2", n)
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("10000 rows", func(t *testing.T) {
+		b.t = t
+		now := time.Now().UTC()
+		var sb strings.Builder
+		for i := range 10000 {
+			level := [...]string{"info", "info", "info", "debug", "warn", "error"}[i%6]
+			fmt.Fprintf(&sb, `{"timestamp":%q,"level":%q,"source":"bulk","message":"bulk message %d with some text to fill the row","seq":%d,"host":"web-%d"}`+"\n",
+				now.Add(-time.Duration(i)*200*time.Millisecond).Format(time.RFC3339Nano), level, i, i, i%8)
+		}
+		if code, a := d.ingest("application/x-ndjson", sb.String(), "wait=indexed"); code != http.StatusOK || a.Accepted != 10000 {
+			t.Fatalf("ingest 10000: %d %+v", code, a)
+		}
+		b.search("source:bulk")
+		start := time.Now()
+		// Scroll to the end until every page is loaded.
+		b.wait("10,000 rows loaded by scrolling", `(() => { const g = document.getElementById("results"); g.scrollTop = g.scrollHeight;
+			return g.getAttribute("aria-rowcount") === "10000"; })()`, 120*time.Second)
+		loadAll := time.Since(start)
+		// Each interaction is timed to the paint after it: a frame, then a
+		// task queued after that frame. Long tasks are those of the page
+		// while scrolling.
+		var perf struct {
+			Scroll    []float64 `json:"scroll"`
+			Keys      []float64 `json:"keys"`
+			Expand    []float64 `json:"expand"`
+			DOMRows   int       `json:"domRows"`
+			Longest   float64   `json:"longest"`
+			LongCount int       `json:"longCount"`
+			Heap      float64   `json:"heap"`
+		}
+		b.eval(`(async () => {
+			const g = document.getElementById("results");
+			const painted = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
+			const timed = async (f) => { const t0 = performance.now(); f(); await painted(); return performance.now() - t0; };
+			const key = (k) => g.dispatchEvent(new KeyboardEvent("keydown", {key: k, bubbles: true}));
+			await painted();
+			let longest = 0, longCount = 0;
+			const po = new PerformanceObserver(l => { for (const e of l.getEntries()) { longest = Math.max(longest, e.duration); longCount++; } });
+			try { po.observe({type: "longtask"}); } catch (e) {}
+			const out = {scroll: [], keys: [], expand: []};
+			for (let i = 0; i < 60; i++) {
+				const y = ((i * 7919) % 60) / 60 * (g.scrollHeight - g.clientHeight);
+				out.scroll.push(await timed(() => { g.scrollTop = y; }));
+			}
+			await painted();
+			po.disconnect();
+			g.focus();
+			for (let i = 0; i < 40; i++) out.keys.push(await timed(() => key(i % 10 === 9 ? "PageDown" : "ArrowDown")));
+			for (let i = 0; i < 10; i++) out.expand.push(await timed(() => key("Enter")));
+			out.domRows = document.querySelectorAll("#results-rows .row").length;
+			out.longest = longest; out.longCount = longCount;
+			out.heap = performance.memory ? performance.memory.usedJSHeapSize / 1048576 : 0;
+			return out;
+		})()`, &perf)
+		t.Logf("10,000 rows: all loaded by scrolling in %.0f ms; to the next paint (median / worst): scroll jump %s, arrow key %s, "+
+			"expand or collapse %s; %d row elements in the DOM; %d long tasks while scrolling (longest %.0f ms); JS heap %.0f MiB",
+			float64(loadAll.Microseconds())/1000, medianWorst(perf.Scroll), medianWorst(perf.Keys), medianWorst(perf.Expand),
+			perf.DOMRows, perf.LongCount, perf.Longest, perf.Heap)
+		if perf.DOMRows > 200 {
+			b.fail("%d row elements in the DOM for 10,000 rows: the list is not windowed", perf.DOMRows)
+		}
+		b.checkNoErrors()
+	})
+	t.Run("alerts", func(t *testing.T) {
+		b.t = t
+		if code, _ := d.do(http.MethodGet, "/api/v1/alert-rules", "", nil); code == http.StatusNotFound {
+			t.Skip("the alerting API (/api/v1/alert-rules) is not in this build yet")
+		}
+		b.do("open the alerts page", chromedp.Click(chromedp.CSS(`.nav a[data-nav="alerts"]`)))
+		b.wait("the alerts page", `!document.getElementById("view-alerts").hidden && location.pathname === "/alerts"`, 10*time.Second)
+		b.wait("the rules loaded", `!document.getElementById("rules-empty").hidden || document.querySelector("#rules-table tbody tr")`, 15*time.Second)
+		b.do("fill in a new rule",
+			chromedp.Click(chromedp.ID("new-rule")),
+			chromedp.WaitVisible(chromedp.ID("rule-dialog")),
+			chromedp.SendKeys(chromedp.CSS(`#rule-form [name="name"]`), "api errors"),
+			chromedp.SendKeys(chromedp.CSS(`#rule-form [name="query"]`), "level:error source:api"),
+			chromedp.SetValue(chromedp.CSS(`#rule-form [name="window"]`), "10m"),
+			chromedp.SetValue(chromedp.CSS(`#rule-form [name="threshold"]`), "3"),
+			chromedp.SetValue(chromedp.CSS(`#rule-form [name="labels"]`), "team=payments"),
+			chromedp.Click(chromedp.ID("rule-submit")),
+		)
+		b.wait("the new rule in the table", `Array.from(document.querySelectorAll("#rules-table tbody th")).some(th => th.textContent.startsWith("api errors"))`, 15*time.Second)
+		var rules []map[string]any
+		code, body := d.do(http.MethodGet, "/api/v1/alert-rules", "", nil)
+		if code != http.StatusOK {
+			b.fail("GET /api/v1/alert-rules: %d %s", code, body)
+		}
+		var wrapped struct {
+			Rules []map[string]any `json:"rules"`
+		}
+		if err := json.Unmarshal(body, &wrapped); err == nil && wrapped.Rules != nil {
+			rules = wrapped.Rules
+		} else if err := json.Unmarshal(body, &rules); err != nil {
+			b.fail("rules %s: %v", body, err)
+		}
+		if len(rules) != 1 || rules[0]["query"] != "level:error source:api" || rules[0]["window"] != "10m" {
+			b.fail("rules after creating one on the page: %s", body)
+		}
+		cond, _ := rules[0]["condition"].(map[string]any)
+		if cond["op"] != ">" || cond["threshold"] != 3.0 {
+			b.fail("rule condition %v, want > 3", cond)
+		}
+		if labels, _ := rules[0]["labels"].(map[string]any); labels["team"] != "payments" {
+			b.fail("rule labels %v", rules[0]["labels"])
+		}
+		b.do("mute the rule",
+			chromedp.Click(chromedp.CSS(`#rules-table button[data-act="mute"]`)),
+			chromedp.WaitVisible(chromedp.ID("mute-dialog")),
+			chromedp.Click(chromedp.CSS(`#mute-form button[type="submit"]`)),
+		)
+		b.wait("the muted rule", `document.querySelector("#rules-table .muted-tag")`, 15*time.Second)
+		b.checkNoErrors()
+	})
+}
+
+// medianWorst formats the median and the largest of durations in ms.
+func medianWorst(ms []float64) string {
+	if len(ms) == 0 {
+		return "-"
+	}
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	return fmt.Sprintf("%.1f / %.1f ms", s[len(s)/2], s[len(s)-1])
+}
+
+// TestWebUIAPIKey checks the key prompt: with keys configured the page
+// asks for one, keeps it in the tab's session storage and sends it.
+func TestWebUIAPIKey(t *testing.T) {
+	b := newBrowser(t)
+	const key = "webui-test-key-0123456789"
+	d := startDaemon(t, t.TempDir(), "--api-key", "ops:admin:"+key)
+	req, _ := http.NewRequest(http.MethodPost, d.url+"/api/v1/logs", strings.NewReader(`{"message":"behind a key","level":"info"}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ingest with the key: %d", resp.StatusCode)
+	}
+	// The page loads without a key, then asks for one.
+	// In the dark colour scheme, to run that side of the style sheet too.
+	dark := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+		})
+		return err
+	})
+	b.do("open the page", dark, chromedp.Navigate(d.url+"/"))
+	b.wait("the key dialog", `document.getElementById("key-dialog").open`, 15*time.Second)
+	b.do("enter a wrong key",
+		chromedp.SendKeys(chromedp.ID("key-input"), "not-the-key-at-all"),
+		chromedp.KeyEvent(kb.Enter),
+	)
+	b.wait("the dialog again, saying the key was refused", `document.getElementById("key-dialog").open && /refused/.test(document.getElementById("key-reason").textContent)`, 15*time.Second)
+	b.do("enter the key",
+		chromedp.SendKeys(chromedp.ID("key-input"), key),
+		chromedp.KeyEvent(kb.Enter),
+	)
+	b.wait("rows", `document.querySelectorAll("#results-rows .row").length === 1`, 20*time.Second)
+	var stored string
+	b.eval(`sessionStorage.getItem("logengine.apiKey")`, &stored)
+	if stored != key {
+		b.fail("session storage holds %q", stored)
+	}
+	b.checkNoErrors()
+}
