@@ -2,6 +2,9 @@
 // NDJSON batches from several concurrent clients and reports the rate the
 // daemon acknowledged. With --pid it also reports the daemon's CPU time per
 // log and peak memory, and with --data-dir the bytes on disk per log.
+// --protocol sends the same logs as Elasticsearch bulk, Loki push (JSON or
+// snappy protobuf), OTLP/HTTP (protobuf or JSON) or syslog (TCP or UDP, to
+// --syslog-addr), to compare each protocol with native NDJSON.
 //
 //	go run ./cmd/loadgen --server http://127.0.0.1:8080 --total 2000000 --batch 1000 --concurrency 2 --pid $(pgrep -f 'logengine serve')
 package main
@@ -41,17 +44,25 @@ func main() {
 		dataDir     = flag.String("data-dir", "", "daemon data directory, to report bytes on disk per log")
 		apiKey      = flag.String("api-key", "", "ingest API key")
 		wait        = flag.Bool("wait-indexed", false, "send ?wait=indexed (measures acknowledged-and-searchable rate)")
+		proto       = flag.String("protocol", "ndjson", "how to send: "+protocolNames())
+		syslogAddr  = flag.String("syslog-addr", "127.0.0.1:5514", "the daemon's syslog listener, for --protocol syslog-tcp or syslog-udp")
 	)
 	flag.Parse()
+	p, ok := protocols[*proto]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "loadgen: --protocol %q is not one of %s\n", *proto, protocolNames())
+		os.Exit(2)
+	}
+	p.name, p.syslogAddr = *proto, *syslogAddr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *server, *total, *batch, *concurrency, *pool, *span, *pid, *dataDir, *apiKey, *wait); err != nil {
+	if err := run(ctx, *server, *total, *batch, *concurrency, *pool, *span, *pid, *dataDir, *apiKey, *wait, p); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, server string, total, batch, conc, pool int, span time.Duration, pid int, dataDir, key string, wait bool) error {
+func run(ctx context.Context, server string, total, batch, conc, pool int, span time.Duration, pid int, dataDir, key string, wait bool, p protocol) error {
 	g := loggen.New(1)
 	nBatches := (total + batch - 1) / batch
 	pool = min(pool, nBatches)
@@ -62,13 +73,23 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 		// Each pooled batch covers its own slice of the span, so the data
 		// spreads over the days like real traffic.
 		start := end.Add(-span + time.Duration(int64(span)*int64(i)/int64(pool)))
-		bodies[i] = g.NDJSON(batch, start, span/time.Duration(pool))
+		bodies[i] = p.encode(generate(g, batch, start, span/time.Duration(pool)))
 		bodyBytes += len(bodies[i])
 	}
-	fmt.Printf("sending %d logs in %d batches of %d (%.0f bytes/log) from %d clients\n",
-		nBatches*batch, nBatches, batch, float64(bodyBytes)/float64(pool*batch), conc)
+	fmt.Printf("sending %d logs as %s in %d batches of %d (%.0f bytes/log) from %d clients\n",
+		nBatches*batch, p.name, nBatches, batch, float64(bodyBytes)/float64(pool*batch), conc)
+	if p.stream {
+		cpu0, _ := procCPU(pid)
+		sent, stored, elapsed, err := sendSyslog(ctx, p.name, p.syslogAddr, server, key, bodies, nBatches, batch, conc)
+		fmt.Printf("stored %d of %d logs in %s: %.0f logs/s, %.1f MB/s\n", stored, sent, elapsed.Round(time.Millisecond),
+			float64(stored)/elapsed.Seconds(), float64(stored)*float64(bodyBytes)/float64(pool*batch)/elapsed.Seconds()/1e6)
+		if cpu1, cerr := procCPU(pid); cerr == nil && stored > 0 {
+			fmt.Printf("daemon CPU: %.1f µs per log (%.2f cores busy)\n", (cpu1-cpu0).Seconds()*1e6/float64(stored), (cpu1-cpu0).Seconds()/elapsed.Seconds())
+		}
+		return err
+	}
 
-	url := strings.TrimRight(server, "/") + "/api/v1/logs"
+	url := strings.TrimRight(server, "/") + p.path
 	if wait {
 		url += "?wait=indexed"
 	}
@@ -91,7 +112,7 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 				body := bodies[i%int64(pool)]
 				for {
 					t0 := time.Now()
-					code, err := post(ctx, client, url, key, body)
+					code, err := post(ctx, client, url, key, p.contentType, body)
 					if err != nil {
 						failed.Add(1)
 						return
@@ -101,7 +122,7 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 						time.Sleep(50 * time.Millisecond)
 						continue
 					}
-					if code != http.StatusOK {
+					if code != http.StatusOK && code != http.StatusNoContent {
 						failed.Add(1)
 						return
 					}
@@ -145,12 +166,12 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 	return nil
 }
 
-func post(ctx context.Context, c *http.Client, url, key string, body []byte) (int, error) {
+func post(ctx context.Context, c *http.Client, url, key, contentType string, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Content-Type", contentType)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
