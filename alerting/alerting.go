@@ -525,9 +525,9 @@ func (m *Manager) UpdateRule(ctx context.Context, id string, r Rule) (RuleInfo, 
 	return m.infoLocked(&r), nil
 }
 
-// DeleteRule removes a rule, its state and its queued resends. A firing
-// alert that receivers were told about is resolved for them first; its
-// history stays.
+// DeleteRule removes a rule and its state. A firing alert that receivers
+// were told about is resolved for them first; its history and its queued
+// notifications stay (they carry the rule as it was).
 func (m *Manager) DeleteRule(ctx context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -17,13 +17,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Badger's and Bleve's process-wide workers outlive any one store.
-		goleak.IgnoreTopFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
-		goleak.IgnoreTopFunction("github.com/golang/glog.(*loggingT).flushDaemon"),
-		goleak.IgnoreAnyFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"),
-		goleak.IgnoreAnyFunction("github.com/blevesearch/bleve/v2/index/scorch.AnalysisWorker"),
-	)
+	// Bleve's analysis queue is process-wide and outlives every index.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
 }
 
 // fakeClock is a clock that moves only when told.
