@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -66,6 +67,7 @@ type daemon struct {
 	metrics *metrics.Metrics
 	syslog  *ingest.SyslogServer // nil when no syslog listener is configured
 	alerts  *alerting.Manager
+	rate    rateTracker
 	ready   bool
 }
 
@@ -254,6 +256,10 @@ func (d *daemon) run(ctx context.Context) error {
 		g.Go(func() error { return d.syslog.Run(gctx) })
 	}
 	d.cron.Start()
+	g.Go(func() error {
+		d.rate.run(gctx, d.store.HighSeq)
+		return nil
+	})
 	if d.cfg.DebugListen != "" {
 		dbg := &http.Server{Addr: d.cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
@@ -340,7 +346,55 @@ func (d *daemon) Stats(ctx context.Context) (map[string]any, error) {
 	}
 	st["entries_total"] = agg.Total
 	st["entries_by_level"] = perLevel
+	st["ingest_rate_per_second"] = d.rate.perSecond()
+	if d.alerts != nil {
+		as := d.alerts.Stats()
+		st["alert_rules"] = as.Rules
+		st["alerts_firing"] = as.Firing
+		st["alerts_pending"] = as.Pending
+	}
 	return st, nil
+}
+
+// rateTracker keeps the committed sequence every few seconds so that
+// /api/v1/stats can report the ingest rate over the last minute.
+type rateTracker struct {
+	mu      sync.Mutex
+	samples []rateSample // guarded by mu; oldest first, at most a minute
+}
+
+type rateSample struct {
+	at  time.Time
+	seq uint64
+}
+
+func (r *rateTracker) run(ctx context.Context, seq func() uint64) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		now := time.Now()
+		r.samples = append(r.samples, rateSample{now, seq()})
+		for len(r.samples) > 1 && now.Sub(r.samples[0].at) > time.Minute {
+			r.samples = r.samples[1:]
+		}
+		r.mu.Unlock()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (r *rateTracker) perSecond() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.samples) < 2 {
+		return 0
+	}
+	a, b := r.samples[0], r.samples[len(r.samples)-1]
+	return float64(b.seq-a.seq) / b.at.Sub(a.at).Seconds()
 }
 
 // Backup implements httpapi.Admin.
