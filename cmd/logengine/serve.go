@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -69,6 +70,13 @@ type daemon struct {
 	alerts  *alerting.Manager
 	rate    rateTracker
 	ready   bool
+
+	// Background work started by requests (reindex): it stops with the
+	// daemon, before the index closes.
+	bgCtx      context.Context
+	stopBG     context.CancelFunc
+	bg         sync.WaitGroup
+	reindexing atomic.Bool
 }
 
 // The search engine answers alerting's counts and samples.
@@ -76,6 +84,7 @@ var _ alerting.Querier = (*search.Engine)(nil)
 
 func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: log, metrics: metrics.New()}
+	d.bgCtx, d.stopBG = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			d.close()
@@ -296,6 +305,8 @@ func (d *daemon) run(ctx context.Context) error {
 }
 
 func (d *daemon) close() error {
+	d.stopBG()
+	d.bg.Wait()
 	var errs []error
 	if d.syslog != nil {
 		errs = append(errs, d.syslog.Close())
@@ -453,7 +464,32 @@ func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 }
 
 // Reindex implements httpapi.Admin.
-func (d *daemon) Reindex(ctx context.Context) error { return d.indexer.Reindex(ctx) }
+// Reindex implements httpapi.Admin: it starts rebuilding the keyword index
+// in the background (a large index takes minutes; searches stay exact
+// meanwhile) and returns at once.
+func (d *daemon) Reindex(context.Context) error {
+	if d.reindexing.Swap(true) {
+		return conflictError("a reindex is already running: wait for it (the daemon log says when it ends)")
+	}
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		defer d.reindexing.Store(false)
+		start := time.Now()
+		d.log.Info("reindex started")
+		if err := d.indexer.Reindex(d.bgCtx); err != nil {
+			d.log.Error("reindex failed", "err", err)
+			return
+		}
+		d.log.Info("reindex finished", "took", time.Since(start).Round(time.Millisecond))
+	}()
+	return nil
+}
+
+type conflictError string
+
+func (e conflictError) Error() string  { return string(e) }
+func (e conflictError) Conflict() bool { return true }
 
 func (d *daemon) retentionJob() {
 	if _, err := d.Retention(context.Background()); err != nil {
