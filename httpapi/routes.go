@@ -18,7 +18,9 @@ func (s *Server) routes() {
 	query := s.require(RoleQuery)
 	admin := s.require(RoleAdmin)
 
-	e.POST("/api/v1/logs", s.ingest, ingest)
+	body := s.admitBody // after auth: bounds the ingest bytes in flight
+
+	e.POST("/api/v1/logs", s.ingest, ingest, body)
 	e.GET("/api/v1/logs", s.search, query)
 	e.POST("/api/v1/search", s.searchPost, query)
 	e.GET("/api/v1/logs/:id", s.getLog, query)
@@ -43,11 +45,11 @@ func (s *Server) routes() {
 		e.GET("/", pageOr(ui, elasticProduct(ingest(s.esInfo))))
 		e.HEAD("/", s.esInfo, elasticProduct, ingest)
 		for _, p := range []string{"/_bulk", "/:index/_bulk"} {
-			e.POST(p, s.esBulk, elasticProduct, ingest)
-			e.PUT(p, s.esBulk, elasticProduct, ingest)
+			e.POST(p, s.esBulk, elasticProduct, ingest, body)
+			e.PUT(p, s.esBulk, elasticProduct, ingest, body)
 		}
-		e.POST("/loki/api/v1/push", s.lokiPush, ingest)
-		e.POST("/v1/logs", s.otlpLogs, ingest)
+		e.POST("/loki/api/v1/push", s.lokiPush, ingest, body)
+		e.POST("/v1/logs", s.otlpLogs, ingest, body)
 	}
 
 	if s.deps.Alerting != nil {

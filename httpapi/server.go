@@ -23,6 +23,9 @@ type Options struct {
 	// MaxBodyBytes bounds an ingest request body after decompression; zero
 	// means 64 MiB.
 	MaxBodyBytes int64
+	// MaxInflightBytes bounds the ingest body bytes handled at once; more
+	// is answered 429. Zero means 32 MiB.
+	MaxInflightBytes int64
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the
 	// http.Server timeouts; zero means 10s, 5m, 5m and 2m.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -43,6 +46,9 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 64 << 20
+	}
+	if o.MaxInflightBytes <= 0 {
+		o.MaxInflightBytes = 32 << 20
 	}
 	if o.ReadHeaderTimeout <= 0 {
 		o.ReadHeaderTimeout = 10 * time.Second
@@ -93,6 +99,7 @@ type Server struct {
 	ln    net.Listener
 	auth  *authenticator
 	limit *limiter
+	admit *admission
 }
 
 // New builds the server and its routes; Listen and Serve start it.
@@ -102,7 +109,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, deps: deps, auth: auth, limit: newLimiter(opts.RatePerSecond, opts.Burst)}
+	s := &Server{opts: opts, deps: deps, auth: auth, limit: newLimiter(opts.RatePerSecond, opts.Burst),
+		admit: &admission{limit: opts.MaxInflightBytes}}
 	s.e = echo.New()
 	s.e.HideBanner = true
 	s.e.HidePort = true

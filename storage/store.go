@@ -210,6 +210,17 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
+	// Admission first, so that an overloaded store refuses before spending
+	// CPU on encoding.
+	select {
+	case s.queue <- struct{}{}:
+	default:
+		return nil, ErrOverloaded
+	}
+	defer func() { <-s.queue }()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	// Encode outside the lock: concurrent requests encode in parallel and
 	// the serialised part only assembles keys.
 	vals := make([][]byte, len(entries))
@@ -222,20 +233,16 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
 		buf = AppendEncoded(buf, &entries[i])
 		vals[i] = buf[start:len(buf):len(buf)]
 	}
-	select {
-	case s.queue <- struct{}{}:
-	default:
-		return nil, ErrOverloaded
-	}
-	defer func() { <-s.queue }()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return nil, ErrClosed
+	}
+	// Badger writes through memory-mapped files, so a full disk is a
+	// SIGBUS, not an error: refuse while there is still room.
+	if err := s.checkDiskSpace(len(entries), len(buf)); err != nil {
+		return nil, err
 	}
 	ids := make([]ID, len(entries))
 	for start := 0; start < len(entries); {

@@ -41,6 +41,11 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// LogFormat of the daemon's own log: text or json.
 	LogFormat string `yaml:"log_format"`
+	// MemoryLimit is the Go runtime's soft memory limit in bytes: the
+	// garbage collector works harder near it instead of letting heap slack
+	// grow under sustained load. Zero leaves the runtime's default (or
+	// GOMEMLIMIT from the environment).
+	MemoryLimit int64 `yaml:"memory_limit"`
 	// DebugListen, when set, serves Go's pprof profiles on this address
 	// (keep it on loopback: profiles are not authenticated).
 	DebugListen string `yaml:"debug_listen"`
@@ -55,6 +60,9 @@ type Config struct {
 	Limits struct {
 		// MaxBodyBytes bounds an ingest request body.
 		MaxBodyBytes int64 `yaml:"max_body_bytes"`
+		// MaxInflightBytes bounds the ingest bodies handled at once;
+		// beyond it requests are answered 429, which bounds memory.
+		MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 		// QueryTimeout bounds the time one search may take.
 		QueryTimeout Duration `yaml:"query_timeout"`
 		// MaxFuture rejects entries stamped further ahead than this.
@@ -134,8 +142,10 @@ func DefaultConfig() Config {
 		SyncWrites:        true,
 		LogLevel:          "info",
 		LogFormat:         "text",
+		MemoryLimit:       1 << 30,
 	}
 	c.Limits.MaxBodyBytes = 64 << 20
+	c.Limits.MaxInflightBytes = 32 << 20
 	c.Limits.QueryTimeout = Duration(30 * time.Second)
 	c.Limits.MaxFuture = Duration(24 * time.Hour)
 	c.Alerting.EvalInterval = Duration(time.Minute)
@@ -192,8 +202,14 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_format: %q is not one of text, json", c.LogFormat))
 	}
+	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < 256<<20) {
+		errs = append(errs, errors.New("memory_limit: must be 0 (no limit) or at least 268435456 (256 MiB): the block cache and memtables alone take ~650 MiB under load"))
+	}
 	if c.Limits.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("limits.max_body_bytes: must be positive"))
+	}
+	if c.Limits.MaxInflightBytes <= 0 {
+		errs = append(errs, errors.New("limits.max_inflight_bytes: must be positive, e.g. 33554432 (32 MiB)"))
 	}
 	if c.Limits.MaxFuture <= 0 {
 		errs = append(errs, errors.New("limits.max_future: must be positive, e.g. 1d"))
