@@ -51,6 +51,11 @@ func TestDiskFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	fill.run(ctx, 2, 2000)
+	if fill.err != nil {
+		// A request without an answer: if the daemon died, give its exit
+		// a moment to be seen, so that the log below says why.
+		poll(5*time.Second, 20*time.Millisecond, func() bool { return !d.alive() })
+	}
 	if !d.alive() {
 		t.Fatalf("the daemon died while the disk filled (%d entries acknowledged before):\n%s", len(fill.acked), crashExcerpt(d.logs()))
 	}
