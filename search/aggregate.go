@@ -84,7 +84,7 @@ func typedKey(s string) any {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil && storage.Int(n).Text() == s {
 		return n
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && storage.Float(f).Text() == s {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && storage.Float(f).Text() == s {
 		return f
 	}
 	switch s {
@@ -154,11 +154,10 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 		// The common case: count each index value's ids that are in the
 		// set, with no map per entry and no entry read.
 		total, err = q.countByIndex(ctx, set, fields[0], add)
-	case set != nil && set.exact && allIndexed(fields):
-		var ids []storage.ID
-		if ids, err = q.list(ctx, set); err == nil {
-			total = int64(len(ids))
-			err = q.groupFromIndexes(ctx, ids, fields, func(key []any) { add(key, 1) })
+	case set != nil && set.exact && allIndexed(fields) && len(fields) <= maxIndexGroupFields:
+		if _, err = q.list(ctx, set); err == nil {
+			total = int64(len(set.ids))
+			err = q.groupFromIndexes(ctx, set, fields, add)
 		}
 	default:
 		err = q.forEachMatch(ctx, set, func(en *storage.Entry) {
@@ -341,63 +340,136 @@ func (q *query) forEachMatch(ctx context.Context, set *idSet, fn func(*storage.E
 	})
 }
 
-// groupFromIndexes groups ids by index values without reading entries.
-func (q *query) groupFromIndexes(ctx context.Context, ids []storage.ID, fields []groupField, add func([]any)) error {
-	// keys[i][id] lists the values of field i for the entry id.
-	keys := make([]map[storage.ID][]any, len(fields))
+// maxIndexGroupFields is how many group-by fields groupFromIndexes
+// combines; more are grouped from the entries.
+const maxIndexGroupFields = 4
+
+// groupFromIndexes counts the entries of a listed set by several indexed
+// fields without reading them: each field's posting lists become a column
+// of value numbers by sequence, and composite keys are tuples of those.
+func (q *query) groupFromIndexes(ctx context.Context, set *idSet, fields []groupField, add func([]any, int64)) error {
+	cols := make([]*valueColumn, len(fields))
 	for i, f := range fields {
-		m, err := q.keysByID(ctx, ids, f)
+		c, err := q.column(ctx, set, f)
 		if err != nil {
 			return err
 		}
-		keys[i] = m
+		cols[i] = c
 	}
-	var prefix []any
-	var walk func(id storage.ID, i int)
-	walk = func(id storage.ID, i int) {
-		if i == len(fields) {
-			add(slices.Clone(prefix))
+	counts := map[[maxIndexGroupFields]uint32]int64{}
+	var key [maxIndexGroupFields]uint32
+	var walk func(seq uint64, i int)
+	walk = func(seq uint64, i int) {
+		if i == len(cols) {
+			counts[key]++
 			return
 		}
-		vals := keys[i][id]
-		if len(vals) == 0 {
-			vals = []any{nil}
-		}
-		for _, v := range vals {
-			prefix = append(prefix, v)
-			walk(id, i+1)
-			prefix = prefix[:len(prefix)-1]
+		first, more := cols[i].get(seq)
+		key[i] = first
+		walk(seq, i+1)
+		for _, v := range more {
+			key[i] = v
+			walk(seq, i+1)
 		}
 	}
-	for _, id := range ids {
-		walk(id, 0)
+	for _, id := range set.ids {
+		walk(id.Seq, 0)
+	}
+	for k, n := range counts {
+		keys := make([]any, len(cols))
+		for i, c := range cols {
+			if k[i] > 0 {
+				keys[i] = c.dict[k[i]-1]
+			}
+		}
+		add(keys, n)
 	}
 	return nil
 }
 
-// keysByID maps each id onto its values of an indexed field.
-func (q *query) keysByID(ctx context.Context, ids []storage.ID, f groupField) (map[storage.ID][]any, error) {
-	set := &idSet{ids: ids}
-	m := make(map[storage.ID][]any, len(ids))
+// valueColumn maps the sequences of a set's entries onto the numbers of
+// their values of one field: 0 for none, else 1 + the value's place in
+// dict. Entries with several values (tags) have the others in more.
+type valueColumn struct {
+	dict   []any
+	base   uint64
+	dense  []uint32          // by seq - base, when the set's sequences are dense enough
+	sparse map[uint64]uint32 // otherwise
+	more   map[uint64][]uint32
+}
+
+func (c *valueColumn) get(seq uint64) (uint32, []uint32) {
+	var v uint32
+	if c.dense != nil {
+		v = c.dense[seq-c.base]
+	} else {
+		v = c.sparse[seq]
+	}
+	if v == 0 || c.more == nil {
+		return v, nil
+	}
+	return v, c.more[seq]
+}
+
+func (c *valueColumn) set(seq uint64, v uint32) {
+	var cur uint32
+	if c.dense != nil {
+		cur = c.dense[seq-c.base]
+	} else {
+		cur = c.sparse[seq]
+	}
+	switch {
+	case cur == 0 && c.dense != nil:
+		c.dense[seq-c.base] = v
+	case cur == 0:
+		c.sparse[seq] = v
+	case cur != v && !slices.Contains(c.more[seq], v):
+		if c.more == nil {
+			c.more = map[uint64][]uint32{}
+		}
+		c.more[seq] = append(c.more[seq], v)
+	}
+}
+
+// column builds the value column of one indexed field for a listed set.
+func (q *query) column(ctx context.Context, set *idSet, f groupField) (*valueColumn, error) {
+	c := &valueColumn{}
+	if len(set.ids) > 0 {
+		minSeq, maxSeq := set.ids[0].Seq, set.ids[0].Seq
+		for _, id := range set.ids {
+			minSeq, maxSeq = min(minSeq, id.Seq), max(maxSeq, id.Seq)
+		}
+		if maxSeq-minSeq < uint64(max(4*len(set.ids), 1<<20)) {
+			c.base, c.dense = minSeq, make([]uint32, maxSeq-minSeq+1)
+		}
+	}
+	if c.dense == nil {
+		c.sparse = make(map[uint64]uint32, len(set.ids))
+	}
 	var buf []storage.ID
-	var lastValue string
-	var key any
+	numbers := map[string]uint32{}
 	err := q.e.store.PostingLists(ctx, f.kind, f.name, q.lo, q.hi, func(l *storage.PostingList) error {
 		var err error
 		if buf, err = l.AppendIDs(buf[:0], q.lo, q.hi); err != nil {
 			return err
 		}
-		if key == nil || l.Value != lastValue {
-			lastValue, key = l.Value, indexKey(f, l.Value)
-		}
+		v := uint32(0)
 		for _, id := range buf {
-			if set.has(id) {
-				m[id] = append(m[id], key)
+			if !set.has(id) {
+				continue
 			}
+			if v == 0 {
+				if v = numbers[l.Value]; v == 0 {
+					c.dict = append(c.dict, indexKey(f, l.Value))
+					v = uint32(len(c.dict))
+					numbers[l.Value] = v
+				}
+			}
+			c.set(id.Seq, v)
 		}
 		return nil
 	})
-	return m, err
+	return c, err
 }
 
 // seqSet is a set of sequence numbers: a bitmap in chunks of 64Ki, so that

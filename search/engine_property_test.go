@@ -129,7 +129,7 @@ var (
 		storage.Int(404), storage.Int(404), storage.Int(500), storage.Int(2000000), storage.Int(0), storage.Int(-3),
 		storage.Float(404), storage.Float(0.5), storage.Float(2e6), storage.Float(math.Copysign(0, -1)), storage.Float(12.25),
 		storage.String("404"), storage.String("007"), storage.String("abc"), storage.String("2e+06"),
-		storage.Bool(true), storage.Bool(false),
+		storage.Bool(true), storage.Bool(false), storage.Float(math.NaN()), storage.Float(math.Inf(1)), storage.String("NaN"),
 	}
 	propStatus  = []storage.Value{storage.Int(200), storage.Int(404), storage.Int(500), storage.String("404"), storage.Float(503)}
 	propLatency = []storage.Value{storage.Float(0.5), storage.Float(12.25), storage.Float(100), storage.Int(20), storage.Int(7)}
@@ -288,6 +288,10 @@ func (g *propGen) term() string {
 	case 0, 1, 2:
 		return g.word()
 	case 3:
+		if g.chance(0.3) {
+			// A bare word of several tokens is a phrase too: web-10, api/v1.
+			return g.word() + []string{"-", ".", "/"}[g.pick(3)] + g.word()
+		}
 		return g.phrase()
 	case 4:
 		w := propWords[g.pick(len(propWords))]
@@ -359,7 +363,7 @@ func (g *propGen) fieldEqual() string {
 		vals := []string{"0.5", "12.25", "100", "20", "7.0", "1e2"}
 		return "latency:" + vals[g.pick(len(vals))]
 	}
-	vals := []string{"404", "404.0", `"404"`, "2000000", "2e6", "2e+06", "007", "0.5", "true", "false", "abc", "-3", "0", "-0", "12.25", "4.04e2"}
+	vals := []string{"404", "404.0", `"404"`, "2000000", "2e6", "2e+06", "007", "0.5", "true", "false", "abc", "-3", "0", "-0", "12.25", "4.04e2", "NaN", "+Inf"}
 	return "code:" + vals[g.pick(len(vals))]
 }
 
@@ -496,7 +500,7 @@ func propKeys(name string, e *storage.Entry) []any {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil && strconv.FormatInt(n, 10) == s {
 		return []any{n}
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && strconv.FormatFloat(f, 'g', -1, 64) == s {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && strconv.FormatFloat(f, 'g', -1, 64) == s {
 		return []any{f}
 	}
 	if b, err := strconv.ParseBool(s); err == nil && strconv.FormatBool(b) == s {

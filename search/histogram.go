@@ -187,9 +187,13 @@ type histogram struct {
 }
 
 func newHistogram(from, to time.Time, interval time.Duration) (*histogram, error) {
-	h := &histogram{interval: interval, step: int64(interval), fromN: from.UnixNano(), toN: to.UnixNano()}
+	h := &histogram{interval: interval, step: int64(interval), fromN: unixNanos(from), toN: unixNanos(to)}
 	h.first = floorTo(h.fromN, h.step)
-	n := (h.toN - h.first + h.step - 1) / h.step
+	span := h.toN - h.first
+	n := span / h.step
+	if span%h.step != 0 {
+		n++
+	}
 	if n > maxBuckets {
 		return nil, &InputError{Msg: fmt.Sprintf("interval %s gives %d buckets over this range, more than %d: choose a larger interval", interval, n, maxBuckets)}
 	}

@@ -81,7 +81,12 @@ type AggRequest struct {
 }
 
 // Group is one group of an aggregation: its key (one value per group-by
-// field, typed as stored) and count.
+// field) and count. Keys are the level name, the source, each of an
+// entry's tags, or a field's value as field:value matches it: a number
+// (int64 or float64) for the text of a number, so that the integer 404,
+// the float 404.0 and the string "404" are one group 404; a bool for true
+// and false; else the string. nil stands for entries without the field
+// (or without tags). Groups with equal counts are ordered by key.
 type Group struct {
 	Key   []any
 	Count int64
@@ -102,7 +107,9 @@ type HistRequest struct {
 	GroupBy  string        // optional split
 }
 
-// HistBucket is one bucket of a histogram.
+// HistBucket is one bucket of a histogram. Groups counts its entries by
+// the group-by field's key in text form (see Group); entries without the
+// field are in Count but in no group.
 type HistBucket struct {
 	Start  time.Time
 	Count  int64

@@ -1,0 +1,103 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestEngineEdges checks requests at the edges: input errors, ranges
+// beyond the times entries can have, and a cancelled context.
+func TestEngineEdges(t *testing.T) {
+	propLeaks(t)
+	env := newPropEnv(t)
+	g := &propGen{rng: rand.New(rand.NewPCG(3, 3)), env: env}
+	env.startIndexer()
+	g.appendBatches(300)
+	env.waitIndexed()
+	eng := NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock})
+	ctx := context.Background()
+	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	early := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	inputErrors := []struct {
+		name string
+		run  func() error
+	}{
+		{"limit above the maximum", func() error {
+			_, err := eng.Search(ctx, Request{Limit: MaxLimit + 1})
+			return err
+		}},
+		{"malformed query", func() error {
+			_, err := eng.Search(ctx, Request{Query: "a )"})
+			return err
+		}},
+		{"cursor of another sort", func() error {
+			res, err := eng.Search(ctx, Request{Limit: 2})
+			if err != nil || res.NextCursor == "" {
+				t.Fatalf("first page: %v %+v", err, res)
+			}
+			_, err = eng.Search(ctx, Request{Limit: 2, Sort: SortSeverityAsc, Cursor: res.NextCursor})
+			return err
+		}},
+		{"group by time", func() error {
+			_, err := eng.Aggregate(ctx, AggRequest{GroupBy: []string{"timestamp"}})
+			return err
+		}},
+		{"no group by", func() error {
+			_, err := eng.Aggregate(ctx, AggRequest{})
+			return err
+		}},
+		{"too many buckets", func() error {
+			_, err := eng.Histogram(ctx, HistRequest{From: early, To: far, Interval: time.Hour})
+			return err
+		}},
+	}
+	for _, c := range inputErrors {
+		t.Run(c.name, func(t *testing.T) {
+			var ie interface{ InvalidInput() bool }
+			if err := c.run(); !errors.As(err, &ie) || !ie.InvalidInput() {
+				t.Fatalf("got %v, want an input error", err)
+			}
+		})
+	}
+
+	t.Run("ranges beyond entry times", func(t *testing.T) {
+		res, err := eng.Search(ctx, Request{From: far, To: far.Add(time.Hour)})
+		if err != nil || len(res.Entries) != 0 {
+			t.Fatalf("search in 9999: %v %d", err, len(res.Entries))
+		}
+		res, err = eng.Search(ctx, Request{From: early, To: far, Limit: 1000})
+		if err != nil || len(res.Entries) != len(env.entries) {
+			t.Fatalf("search from year 1 to 9999: %v %d entries, want %d", err, len(res.Entries), len(env.entries))
+		}
+		agg, err := eng.Aggregate(ctx, AggRequest{Query: "timestamp<9999-01-01 timestamp>0001-01-01", GroupBy: []string{"level"}})
+		if err != nil || agg.Total != int64(len(env.entries)) {
+			t.Fatalf("aggregate over all time: %v %+v", err, agg)
+		}
+		h, err := eng.Histogram(ctx, HistRequest{From: early, To: far, Interval: 365 * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int64(0)
+		for _, b := range h.Buckets {
+			n += b.Count
+		}
+		if n != int64(len(env.entries)) {
+			t.Fatalf("histogram over all time: %d entries, want %d", n, len(env.entries))
+		}
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := eng.Search(cctx, Request{Query: "-nothing", Limit: 1000}); !errors.Is(err, context.Canceled) {
+			t.Errorf("search: %v", err)
+		}
+		if _, err := eng.Aggregate(cctx, AggRequest{Query: "status>0", GroupBy: []string{"user"}}); !errors.Is(err, context.Canceled) {
+			t.Errorf("aggregate: %v", err)
+		}
+	})
+}
