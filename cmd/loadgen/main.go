@@ -72,7 +72,7 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 	for i := range bodies {
 		// Each pooled batch covers its own slice of the span, so the data
 		// spreads over the days like real traffic.
-		start := end.Add(-span + time.Duration(int64(span)*int64(i)/int64(pool)))
+		start := loggen.At(end.Add(-span), span, i, pool)
 		bodies[i] = p.encode(generate(g, batch, start, span/time.Duration(pool)))
 		bodyBytes += len(bodies[i])
 	}

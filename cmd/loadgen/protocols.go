@@ -56,7 +56,7 @@ func protocolNames() string {
 func generate(g *loggen.Generator, n int, start time.Time, span time.Duration) []loggen.Log {
 	out := make([]loggen.Log, n)
 	for i := range out {
-		out[i] = g.Next(start.Add(time.Duration(int64(span) * int64(i) / int64(max(n, 1)))))
+		out[i] = g.Next(loggen.At(start, span, i, n))
 	}
 	return out
 }

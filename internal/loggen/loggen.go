@@ -138,10 +138,17 @@ func (l *Log) AppendJSON(b []byte) []byte {
 func (g *Generator) NDJSON(n int, start time.Time, span time.Duration) []byte {
 	b := make([]byte, 0, n*220)
 	for i := 0; i < n; i++ {
-		t := start.Add(time.Duration(int64(span) * int64(i) / int64(max(n, 1))))
+		t := At(start, span, i, n)
 		l := g.Next(t)
 		b = l.AppendJSON(b)
 		b = append(b, '\n')
 	}
 	return b
+}
+
+// At returns the time of the i-th of n logs spread evenly over
+// [start, start+span). It divides before it multiplies: span*i overflows
+// int64 nanoseconds past ~100k logs over a day.
+func At(start time.Time, span time.Duration, i, n int) time.Time {
+	return start.Add(time.Duration(float64(span) / float64(max(n, 1)) * float64(i)))
 }
