@@ -3,6 +3,7 @@ package alerting
 import (
 	"time"
 
+	"github.com/logengine/logengine/internal/entryjson"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -152,33 +153,9 @@ const (
 )
 
 // sample is an entry in the JSON form of API.md, as notifications carry it.
-type sample struct {
-	ID        string         `json:"id"`
-	Timestamp string         `json:"timestamp"`
-	Level     string         `json:"level"`
-	Severity  int            `json:"severity"`
-	Source    string         `json:"source"`
-	Message   string         `json:"message"`
-	Tags      []string       `json:"tags"`
-	Fields    map[string]any `json:"fields"`
-}
+type sample = entryjson.Entry
 
 // MaxSample is how many matching entries a notification carries.
 const MaxSample = 5
 
-func toSample(e *storage.Entry) sample {
-	s := sample{
-		ID:        e.ID.String(),
-		Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
-		Level:     e.Level.String(),
-		Severity:  int(e.Level),
-		Source:    e.Source,
-		Message:   e.Message,
-		Tags:      append([]string{}, e.Tags...),
-		Fields:    make(map[string]any, len(e.Fields)),
-	}
-	for _, f := range e.Fields {
-		s.Fields[f.Name] = f.Value.Interface()
-	}
-	return s
-}
+func toSample(e *storage.Entry) sample { return entryjson.From(e) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/duration"
+	"github.com/logengine/logengine/internal/entryjson"
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
@@ -222,16 +223,16 @@ func (s *Server) runSearch(c echo.Context, p searchParams) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, searchResponse{
-		Logs:       toJSONEntries(res.Entries),
+		Logs:       entryjson.FromAll(res.Entries),
 		NextCursor: res.NextCursor,
 		TookMS:     res.Took.Milliseconds(),
 	})
 }
 
 type searchResponse struct {
-	Logs       []jsonEntry `json:"logs"`
-	NextCursor string      `json:"next_cursor,omitempty"`
-	TookMS     int64       `json:"took_ms"`
+	Logs       []entryjson.Entry `json:"logs"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+	TookMS     int64             `json:"took_ms"`
 }
 
 func (s *Server) getLog(c echo.Context) error {
@@ -243,7 +244,7 @@ func (s *Server) getLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toJSONEntry(&e))
+	return c.JSON(http.StatusOK, entryjson.From(&e))
 }
 
 func (s *Server) aggregate(c echo.Context) error {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/logengine/logengine/internal/duration"
-	"github.com/logengine/logengine/storage"
 )
 
 // timeRange parses from and to; empty leaves that end open.
@@ -66,44 +65,4 @@ func intParam(name, v string) (int, error) {
 		return 0, errorf(http.StatusBadRequest, "%s=%q is not an integer", name, v)
 	}
 	return n, nil
-}
-
-// jsonEntry is the output form of an entry (API.md).
-type jsonEntry struct {
-	ID        string         `json:"id"`
-	Timestamp string         `json:"timestamp"`
-	Level     string         `json:"level"`
-	Severity  int            `json:"severity"`
-	Source    string         `json:"source"`
-	Message   string         `json:"message"`
-	Tags      []string       `json:"tags"`
-	Fields    map[string]any `json:"fields"`
-}
-
-func toJSONEntry(e *storage.Entry) jsonEntry {
-	j := jsonEntry{
-		ID:        e.ID.String(),
-		Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
-		Level:     e.Level.String(),
-		Severity:  int(e.Level),
-		Source:    e.Source,
-		Message:   e.Message,
-		Tags:      e.Tags,
-		Fields:    make(map[string]any, len(e.Fields)),
-	}
-	if j.Tags == nil {
-		j.Tags = []string{}
-	}
-	for _, f := range e.Fields {
-		j.Fields[f.Name] = f.Value.Interface()
-	}
-	return j
-}
-
-func toJSONEntries(es []storage.Entry) []jsonEntry {
-	out := make([]jsonEntry, len(es))
-	for i := range es {
-		out[i] = toJSONEntry(&es[i])
-	}
-	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/logengine/logengine/internal/entryjson"
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
@@ -66,7 +67,7 @@ func (s *Server) tail(c echo.Context) error {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- tailer.Tail(ctx, q, func(e *storage.Entry) error {
-			b, err := json.Marshal(toJSONEntry(e))
+			b, err := json.Marshal(entryjson.From(e))
 			if err != nil {
 				return err
 			}

@@ -11,18 +11,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/logengine/logengine/internal/entryjson"
 )
 
-type queryEntry struct {
-	ID        string         `json:"id"`
-	Timestamp string         `json:"timestamp"`
-	Level     string         `json:"level"`
-	Severity  int            `json:"severity"`
-	Source    string         `json:"source"`
-	Message   string         `json:"message"`
-	Tags      []string       `json:"tags"`
-	Fields    map[string]any `json:"fields"`
-}
+// queryEntry is an entry as the daemon answers it.
+type queryEntry = entryjson.Entry
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("query", stderr)

@@ -1,0 +1,50 @@
+// Package entryjson owns the JSON form of a log entry that API.md defines:
+// what searches answer, what the live tail streams and what alert
+// notifications carry as samples, so that all of them stay the same.
+package entryjson
+
+import (
+	"time"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// Entry is the output form of an entry.
+type Entry struct {
+	ID        string         `json:"id"`
+	Timestamp string         `json:"timestamp"`
+	Level     string         `json:"level"`
+	Severity  int            `json:"severity"`
+	Source    string         `json:"source"`
+	Message   string         `json:"message"`
+	Tags      []string       `json:"tags"`
+	Fields    map[string]any `json:"fields"`
+}
+
+// From returns the output form of e. Tags and Fields are never null, so
+// clients can iterate them without checks.
+func From(e *storage.Entry) Entry {
+	j := Entry{
+		ID:        e.ID.String(),
+		Timestamp: e.Time.UTC().Format(time.RFC3339Nano),
+		Level:     e.Level.String(),
+		Severity:  int(e.Level),
+		Source:    e.Source,
+		Message:   e.Message,
+		Tags:      append([]string{}, e.Tags...),
+		Fields:    make(map[string]any, len(e.Fields)),
+	}
+	for _, f := range e.Fields {
+		j.Fields[f.Name] = f.Value.Interface()
+	}
+	return j
+}
+
+// FromAll converts a slice of entries.
+func FromAll(es []storage.Entry) []Entry {
+	out := make([]Entry, len(es))
+	for i := range es {
+		out[i] = From(&es[i])
+	}
+	return out
+}
