@@ -11,11 +11,10 @@ export function quoteValue(v) {
 const fieldNameRe = /^[\p{L}_@][\p{L}\p{N}_@.-]*$/u;
 
 // term is the filter for one value of an entry's attribute.
+// It is null for a name that the query language cannot write.
 export function term(field, value, negate = false) {
-  let f = field;
-  if (!fieldNameRe.test(f)) f = null;
-  if (f === null) return null;
-  return (negate ? "-" : "") + f + ":" + quoteValue(value);
+  if (!fieldNameRe.test(field)) return null;
+  return (negate ? "-" : "") + field + ":" + quoteValue(value);
 }
 
 // hasTopLevelOr reports whether q has an OR outside parentheses and quotes,

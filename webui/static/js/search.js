@@ -235,7 +235,7 @@ export class SearchView {
       this.hist.clear();
       this.renderLegend(null);
       this.summary.textContent = "";
-      this.foot.textContent = "";
+      this.foot.textContent = err instanceof ApiError && err.status === 400 ? "Fix the query or the range to see results." : "";
       this.showError(err, p.q);
       $("#results").removeAttribute("aria-busy");
       return;
