@@ -42,7 +42,9 @@ func AppendText(dst []Result, body []byte, d Defaults, l Limits) []Result {
 	for line := 1; len(body) > 0; line++ {
 		var raw []byte
 		raw, body = nextLine(body)
-		if len(bytes.Trim(raw, " \t\r")) == 0 {
+		// Only a trailing CR ends a line; one inside it is a control
+		// character, which ParseTextLine keeps (replaced), as it decides.
+		if len(bytes.Trim(bytes.TrimRight(raw, "\r"), " \t")) == 0 {
 			continue
 		}
 		if len(raw) > dc.lim.MaxLineBytes {
