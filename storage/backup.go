@@ -10,17 +10,12 @@ import (
 
 // Backup writes a consistent online backup of everything changed since
 // version since (0: everything) and returns the version to pass as since
-// for the next incremental backup. Appends go on while it runs. start, when
-// not nil, is called before the first byte is written with a version that
-// is safe to pass as the next since: taken before the snapshot, it may make
-// the next backup repeat a few records (loading is idempotent) but never
-// skip one. HTTP needs it for a header that precedes the body.
-func (s *Store) Backup(ctx context.Context, w io.Writer, since uint64, start func(next uint64)) (uint64, error) {
+// for the next incremental backup. Appends go on while it runs. The version
+// is known only at the end: one read before the snapshot was seen to skip a
+// concurrent commit in the next incremental backup.
+func (s *Store) Backup(ctx context.Context, w io.Writer, since uint64) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
-	}
-	if start != nil {
-		start(s.db.MaxVersion() + 1)
 	}
 	stream := s.db.NewStream()
 	stream.NumGo = max(1, runtime.NumCPU()/2)

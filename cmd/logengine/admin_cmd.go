@@ -59,7 +59,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			f.Close()
 			return err
 		}
-		next, err = s.Backup(ctx, w, *since, nil)
+		next, err = s.Backup(ctx, w, *since)
 		if cerr := s.Close(); err == nil {
 			err = cerr
 		}

@@ -413,8 +413,33 @@ func (r *rateTracker) perSecond() float64 {
 }
 
 // Backup implements httpapi.Admin.
+//
+// The stream is spooled to a file in the data directory first: the version
+// to pass as the next since is exact only once the backup is complete, and
+// HTTP must send it in a header before the body. (A version read before the
+// snapshot proved unsafe under concurrent commits: an incremental backup
+// from it could miss a batch.)
 func (d *daemon) Backup(ctx context.Context, w io.Writer, since uint64, start func(uint64)) (uint64, error) {
-	return d.store.Backup(ctx, w, since, start)
+	f, err := os.CreateTemp(d.cfg.DataDir, "backup-*.tmp")
+	if err != nil {
+		return 0, fmt.Errorf("backup: spool file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	next, err := d.store.Backup(ctx, f, since)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	if start != nil {
+		start(next)
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return 0, fmt.Errorf("backup: send: %w", err)
+	}
+	return next, nil
 }
 
 // Retention implements httpapi.Admin: drop the days older than the
