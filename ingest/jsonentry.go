@@ -516,18 +516,20 @@ func (dc *decoder) addField(name string, v storage.Value, special bool) {
 		dc.fail(errors.New("a field name is empty: name every field"))
 		return
 	}
+	// Cleaning replaces each bad byte with a three-byte U+FFFD, so limits
+	// are checked on what would be stored.
+	name = clean(name, singleLine)
 	if len(name) > dc.lim.MaxFieldNameBytes {
 		dc.fail(limitErrorf("field name %q is %d bytes, the limit is %d", shorten(name), len(name), dc.lim.MaxFieldNameBytes))
 		return
 	}
-	name = clean(name, singleLine)
 	if v.Kind == storage.KindString {
+		if special {
+			v.Str = clean(v.Str, keepNewline)
+		}
 		if len(v.Str) > dc.lim.MaxValueBytes {
 			dc.fail(limitErrorf("field %q is %d bytes, the limit is %d", shorten(name), len(v.Str), dc.lim.MaxValueBytes))
 			return
-		}
-		if special {
-			v.Str = clean(v.Str, keepNewline)
 		}
 	}
 	for i := range dc.fields {

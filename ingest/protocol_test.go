@@ -525,3 +525,40 @@ func TestOTLPResponses(t *testing.T) {
 		t.Errorf("status: %s", b)
 	}
 }
+
+// Cleaning turns each invalid byte into a three-byte U+FFFD, so a name or
+// value under the limit as sent can be over it as stored: the limit holds
+// for what is stored.
+func TestLimitsHoldAfterCleaning(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 17, 16, 12, 0, time.UTC)
+	lim := Limits{MaxFieldNameBytes: 24, MaxValueBytes: 16}
+	tests := []struct {
+		name string
+		meta [2]string
+		err  string
+	}{
+		{"clean name at the limit", [2]string{"000000000000000000000000", "v"}, ""},
+		{"name grows past the limit", [2]string{"0000000000\xff0000\xff00000", "v"}, "field name"},
+		{"value grows past the limit", [2]string{"k", "00000000000000\xff"}, `field "k"`},
+		{"value fits after cleaning", [2]string{"k", "0000000000\xff"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pb := lokiPush(lokiStream{`{job="x"}`, []lokiLine{{t0, "line", [][2]string{tt.meta}}}})
+			rs, err := DecodeLokiProtobuf(pb, testDefaults(), lim, false)
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("%d results, %v", len(rs), err)
+			}
+			if tt.err == "" {
+				if rs[0].Err != nil {
+					t.Fatalf("rejected: %v", rs[0].Err)
+				}
+				checkEntry(t, rs[0].Entry, lim, "\t\n")
+				return
+			}
+			if rs[0].Err == nil || !strings.Contains(rs[0].Err.Error(), tt.err) {
+				t.Fatalf("error %v, want one about %s", rs[0].Err, tt.err)
+			}
+		})
+	}
+}
