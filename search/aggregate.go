@@ -129,6 +129,9 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 	if err != nil {
 		return nil, err
 	}
+	if err := e.checkRange(req.From, req.To); err != nil {
+		return nil, err
+	}
 	lo, hi := bounds(req.From, req.To)
 	q, err := e.newQuery(ctx, req.Query, lo, hi, false)
 	if err != nil {

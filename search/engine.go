@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/logengine/logengine/internal/duration"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -32,6 +33,11 @@ type EngineOptions struct {
 	// while the index lags. Beyond it, keyword terms fall back to a scan.
 	// Zero means 50,000.
 	MaxTail int
+	// MaxRange bounds the time range of one search, aggregation or
+	// histogram; zero leaves it open, as API.md promises searches over all
+	// time without from and to. The time budget bounds their cost anyway;
+	// this is for operators who want wide queries refused up front.
+	MaxRange time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -73,6 +79,24 @@ func (e *Engine) WaitIndexed(ctx context.Context, seq uint64) error {
 }
 
 // bounds turns a request's time range into an ID range [lo, hi).
+// checkRange refuses a time range wider than MaxRange, naming the setting.
+func (e *Engine) checkRange(from, to time.Time) error {
+	if e.opts.MaxRange <= 0 {
+		return nil
+	}
+	if from.IsZero() {
+		return &InputError{Msg: fmt.Sprintf("from is required: queries may span at most %s (limits.max_query_range)", duration.Format(e.opts.MaxRange))}
+	}
+	if to.IsZero() {
+		to = e.opts.Now()
+	}
+	if to.Sub(from) > e.opts.MaxRange {
+		return &InputError{Msg: fmt.Sprintf("the time range from %s to %s is %s, more than the limit of %s (limits.max_query_range): narrow from and to",
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), duration.Format(to.Sub(from).Round(time.Second)), duration.Format(e.opts.MaxRange))}
+	}
+	return nil
+}
+
 func bounds(from, to time.Time) (lo, hi storage.ID) {
 	lo, hi = storage.MinID, storage.MaxID
 	if !from.IsZero() {
@@ -247,6 +271,9 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		cur = &c
+	}
+	if err := e.checkRange(req.From, req.To); err != nil {
+		return nil, err
 	}
 	lo, hi := bounds(req.From, req.To)
 	q, err := e.newQuery(ctx, req.Query, lo, hi, req.WaitIndexed)

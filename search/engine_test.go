@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,6 +64,34 @@ func TestEngineEdges(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("max range", func(t *testing.T) {
+		limited := NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock, MaxRange: 48 * time.Hour})
+		now := propClock()
+		cases := []struct {
+			name     string
+			from, to time.Time
+			ok       bool
+		}{
+			{"open from", time.Time{}, now, false},
+			{"open from and to", time.Time{}, time.Time{}, false},
+			{"exactly the limit", now.Add(-48 * time.Hour), now, true},
+			{"one second over", now.Add(-48*time.Hour - time.Second), now, false},
+			{"open to measured from now", now.Add(-47 * time.Hour), time.Time{}, true},
+			{"open to, too far back", now.Add(-49 * time.Hour), time.Time{}, false},
+		}
+		for _, c := range cases {
+			_, serr := limited.Search(ctx, Request{From: c.from, To: c.to})
+			_, aerr := limited.Aggregate(ctx, AggRequest{From: c.from, To: c.to, GroupBy: []string{"level"}})
+			_, herr := limited.Histogram(ctx, HistRequest{From: c.from, To: c.to})
+			for _, err := range []error{serr, aerr, herr} {
+				var ie interface{ InvalidInput() bool }
+				if c.ok && err != nil || !c.ok && (!errors.As(err, &ie) || !strings.Contains(err.Error(), "max_query_range")) {
+					t.Errorf("%s: got %v, want ok=%v", c.name, err, c.ok)
+				}
+			}
+		}
+	})
 
 	t.Run("ranges beyond entry times", func(t *testing.T) {
 		res, err := eng.Search(ctx, Request{From: far, To: far.Add(time.Hour)})

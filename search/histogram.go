@@ -19,6 +19,9 @@ const maxBuckets = 100000
 func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
+	if err := e.checkRange(req.From, req.To); err != nil {
+		return nil, err
+	}
 	lo, hi := bounds(req.From, req.To)
 	q, err := e.newQuery(ctx, req.Query, lo, hi, false)
 	if err != nil {

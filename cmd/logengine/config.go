@@ -65,6 +65,9 @@ type Config struct {
 		MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 		// QueryTimeout bounds the time one search may take.
 		QueryTimeout Duration `yaml:"query_timeout"`
+		// MaxQueryRange refuses searches spanning more time; zero keeps
+		// all-time searches, which the query timeout bounds anyway.
+		MaxQueryRange Duration `yaml:"max_query_range"`
 		// MaxFuture rejects entries stamped further ahead than this.
 		MaxFuture Duration `yaml:"max_future"`
 		// RatePerSecond and Burst bound requests per API key (per client
@@ -219,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.QueryTimeout <= 0 {
 		errs = append(errs, errors.New("limits.query_timeout: must be positive, e.g. 30s"))
+	}
+	if c.Limits.MaxQueryRange < 0 {
+		errs = append(errs, errors.New("limits.max_query_range: must be 0 (no limit) or positive, e.g. 31d"))
 	}
 	if err := c.Elasticsearch.Fields.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("elasticsearch.fields: %w", err))
@@ -379,6 +385,7 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		tlsKey      = fs.String("tls-key", "", "TLS key file (PEM)")
 		maxBody     = fs.Int64("max-body-bytes", def.Limits.MaxBodyBytes, "largest ingest request body")
 		queryTO     = def.Limits.QueryTimeout
+		queryRange  = def.Limits.MaxQueryRange
 		logLevel    = fs.String("log-level", def.LogLevel, "debug, info, warn or error")
 		logFormat   = fs.String("log-format", def.LogFormat, "text or json")
 		printConfig = fs.Bool("print-config", false, "print the effective configuration (secrets masked) and exit")
@@ -393,6 +400,7 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.Var(&keys, "api-key", "API key name:role:secret (repeatable; role ingest, query or admin)")
 	fs.Var(&indexed, "indexed-fields", "comma-separated fields to index for fast field:value queries")
 	fs.Var(&queryTO, "query-timeout", "longest time one search may take")
+	fs.Var(&queryRange, "max-query-range", "widest time range one query may span (0: no limit)")
 	set, err := parseFlags(fs, args)
 	if err != nil {
 		return Config{}, false, err
@@ -425,6 +433,8 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Limits.MaxBodyBytes = *maxBody
 		case "query-timeout":
 			cfg.Limits.QueryTimeout = queryTO
+		case "max-query-range":
+			cfg.Limits.MaxQueryRange = queryRange
 		case "log-level":
 			cfg.LogLevel = *logLevel
 		case "log-format":

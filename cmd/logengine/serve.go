@@ -117,7 +117,10 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	iopts := search.DefaultIndexerOptions()
 	iopts.Logger = log
 	d.indexer = search.NewIndexer(d.store, d.index, iopts)
-	d.engine = search.NewEngine(d.store, d.index, d.indexer, search.EngineOptions{Timeout: time.Duration(cfg.Limits.QueryTimeout)})
+	d.engine = search.NewEngine(d.store, d.index, d.indexer, search.EngineOptions{
+		Timeout:  time.Duration(cfg.Limits.QueryTimeout),
+		MaxRange: time.Duration(cfg.Limits.MaxQueryRange),
+	})
 	aopts := alerting.DefaultOptions()
 	aopts.RulesFile = cfg.Alerting.RulesFile
 	aopts.EvalInterval = time.Duration(cfg.Alerting.EvalInterval)
