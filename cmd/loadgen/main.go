@@ -46,6 +46,8 @@ func main() {
 		wait        = flag.Bool("wait-indexed", false, "send ?wait=indexed (measures acknowledged-and-searchable rate)")
 		proto       = flag.String("protocol", "ndjson", "how to send: "+protocolNames())
 		syslogAddr  = flag.String("syslog-addr", "127.0.0.1:5514", "the daemon's syslog listener, for --protocol syslog-tcp or syslog-udp")
+		rate        = flag.Int("rate", 0, "logs per second to offer, paced evenly (0: as fast as the daemon acknowledges)")
+		watchLag    = flag.Bool("watch-lag", false, "sample the keyword index lag from /metrics while sending, and report its maximum and the time the index needs to catch up")
 	)
 	flag.Parse()
 	p, ok := protocols[*proto]
@@ -56,13 +58,20 @@ func main() {
 	p.name, p.syslogAddr = *proto, *syslogAddr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *server, *total, *batch, *concurrency, *pool, *span, *pid, *dataDir, *apiKey, *wait, p); err != nil {
+	o := options{rate: *rate, watchLag: *watchLag}
+	if err := run(ctx, *server, *total, *batch, *concurrency, *pool, *span, *pid, *dataDir, *apiKey, *wait, p, o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, server string, total, batch, conc, pool int, span time.Duration, pid int, dataDir, key string, wait bool, p protocol) error {
+// options are the HTTP path's pacing and observation.
+type options struct {
+	rate     int
+	watchLag bool
+}
+
+func run(ctx context.Context, server string, total, batch, conc, pool int, span time.Duration, pid int, dataDir, key string, wait bool, p protocol, o options) error {
 	g := loggen.New(1)
 	nBatches := (total + batch - 1) / batch
 	pool = min(pool, nBatches)
@@ -99,6 +108,11 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 	var lat []time.Duration
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
 	start := time.Now()
+	lagDone := make(chan lagReport, 1)
+	stopLag := make(chan struct{})
+	if o.watchLag {
+		go func() { lagDone <- watchIndexLag(ctx, client, server, key, stopLag) }()
+	}
 	var wg sync.WaitGroup
 	for c := 0; c < conc; c++ {
 		wg.Add(1)
@@ -110,6 +124,17 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 					return
 				}
 				body := bodies[i%int64(pool)]
+				if o.rate > 0 {
+					// Batch i is due when the rate has offered i batches.
+					due := start.Add(time.Duration(float64(i*int64(batch)) / float64(o.rate) * float64(time.Second)))
+					if d := time.Until(due); d > 0 {
+						select {
+						case <-time.After(d):
+						case <-ctx.Done():
+							return
+						}
+					}
+				}
 				for {
 					t0 := time.Now()
 					code, err := post(ctx, client, url, key, p.contentType, body)
@@ -146,6 +171,12 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 			lat[len(lat)*99/100].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
 	}
 	fmt.Printf("429/503 answers: %d, failed requests: %d\n", throttled.Load(), failed.Load())
+	if o.watchLag {
+		close(stopLag)
+		r := <-lagDone
+		fmt.Printf("keyword index lag while sending: max %.2f s, mean %.2f s over %d samples; caught up %s after the last acknowledgement\n",
+			r.max, r.mean, r.samples, r.catchUp.Round(time.Millisecond))
+	}
 	if pid > 0 {
 		cpu1, err := procCPU(pid)
 		if err == nil && n > 0 {
@@ -164,6 +195,47 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 		return errors.New("some requests failed")
 	}
 	return nil
+}
+
+type lagReport struct {
+	max, mean float64
+	samples   int
+	catchUp   time.Duration
+}
+
+// watchIndexLag samples logengine_index_lag_seconds every 250 ms until stop
+// is closed, then waits for logengine_index_lag_entries to reach zero.
+func watchIndexLag(ctx context.Context, client *http.Client, server, key string, stop <-chan struct{}) lagReport {
+	var r lagReport
+	var sum float64
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return r
+		case <-stop:
+			if r.samples > 0 {
+				r.mean = sum / float64(r.samples)
+			}
+			t0 := time.Now()
+			for ctx.Err() == nil {
+				n, err := metric(ctx, client, server, key, "logengine_index_lag_entries")
+				if err != nil || n == 0 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			r.catchUp = time.Since(t0)
+			return r
+		case <-tick.C:
+			if v, err := metric(ctx, client, server, key, "logengine_index_lag_seconds"); err == nil {
+				r.max = max(r.max, v)
+				sum += v
+				r.samples++
+			}
+		}
+	}
 }
 
 func post(ctx context.Context, c *http.Client, url, key, contentType string, body []byte) (int, error) {

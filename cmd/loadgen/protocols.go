@@ -219,6 +219,12 @@ func encodeSyslog(logs []loggen.Log) []byte {
 
 // committed reads the daemon's count of entries ever stored.
 func committed(ctx context.Context, client *http.Client, server, key string) (int64, error) {
+	f, err := metric(ctx, client, server, key, "logengine_committed_sequence")
+	return int64(f), err
+}
+
+// metric reads one unlabelled metric from the daemon's /metrics.
+func metric(ctx context.Context, client *http.Client, server, key, name string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/metrics", nil)
 	if err != nil {
 		return 0, err
@@ -236,12 +242,11 @@ func committed(ctx context.Context, client *http.Client, server, key string) (in
 		return 0, err
 	}
 	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "logengine_committed_sequence "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int64(f), err
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 	}
-	return 0, fmt.Errorf("no logengine_committed_sequence in /metrics")
+	return 0, fmt.Errorf("no %s in /metrics", name)
 }
 
 // sendSyslog writes the batches to conc connections (TCP) or sockets
