@@ -1,10 +1,12 @@
 package alerting
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +122,164 @@ func TestRulesFileErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fuzzBaseline is the rules file FuzzParseRulesFile applies before each
+// input, beside a notifier and a rule created through the API.
+const fuzzBaseline = `
+notifiers:
+  - {name: ops, type: webhook, url: "http://127.0.0.1:9/hook", timeout: 5s}
+rules:
+  - {name: errors, query: "level:error", window: 5m, condition: {op: ">", threshold: 2}, notify: [ops]}
+  - {name: fatal, query: "level:fatal", notify: [ops, api-hook]}
+`
+
+// definitions is what a manager defines: its rules by id and its
+// notifiers by name.
+type definitions struct {
+	rules     map[string]Rule
+	notifiers map[string]Notifier
+}
+
+func (m *Manager) definitions() definitions {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := definitions{rules: map[string]Rule{}, notifiers: map[string]Notifier{}}
+	for id, r := range m.rules {
+		d.rules[id] = cloneRule(r)
+	}
+	for name, n := range m.notifiers {
+		d.notifiers[name] = *n
+	}
+	return d
+}
+
+// FuzzParseRulesFile parses any bytes as a rules file and, when they
+// parse, loads the file as Open does, over a baseline file and beside
+// definitions made through the API. Parsing never panics and its
+// durations print back as themselves. Loading a file with an error changes
+// nothing (the whole file is checked first). Loading one without replaces
+// every file definition with those of the file, touches none made through
+// the API, and leaves what the package requires: ids of the rule pattern,
+// given or made from the name; names and ids unique; every rule valid as
+// normalize checks it (and already normalized); every named notifier
+// defined, every notifier valid.
+func FuzzParseRulesFile(f *testing.F) {
+	for _, s := range []string{
+		fuzzBaseline,
+		"",
+		"rules: []\nnotifiers: []\n",
+		"rules:\n  - {name: a, query: x, windw: 5m}\n",
+		"rules:\n  - {name: a, query: x, window: 5 minutes}\n",
+		"rules:\n  - {name: a b, query: x}\n  - {name: A-B, query: y}\n",
+		"rules:\n  - {name: ' a ', query: x}\n  - {name: a, id: other, query: y}\n",
+		"rules:\n  - {name: api rule, id: mine, query: x}\n",
+		"rules:\n  - {name: '!!!', query: x}\n",
+		"rules:\n  - {name: x, query: 'a OR', window: -1m, for: 1d, throttle: 2w, condition: {op: '<', threshold: .nan}}\n",
+		"rules:\n  - {name: x, query: a, window: 0s, condition: {op: '<', threshold: 1}, labels: {alertname: y, 1a: z}, notify: [n, n]}\n",
+		"notifiers:\n  - {name: n, type: Alertmanager, url: ' http://h:9093 ', secret: s}\n  - {name: n, type: webhook, url: 'ftp://h/'}\n",
+		"notifiers:\n  - {name: api-hook, type: webhook, url: 'http://h/'}\n",
+		"notifiers:\n  - {name: n, type: webhook, url: 'http://h/', secret_env: LOGENGINE_TEST_UNSET, timeout: 0}\n" +
+			"rules:\n  - {name: x, query: a, window: 1h, condition: {op: '>=', threshold: 1e300}, severity: ' ', enabled: false, notify: [n, api-hook]}\n",
+		"rules:\n  - &r {name: x, query: a}\n  - *r\n",
+		"rules: {name: x}\n",
+		"---\nrules: []\n---\nrules: [{}]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	ctx := context.Background()
+	e := newEnv(f, Options{})
+	e.notifier("api-hook", TypeWebhook, "http://127.0.0.1:9/api", "")
+	apiRule := e.rule(Rule{Name: "api rule", Query: "level:warn", Window: Duration(time.Minute), Condition: Condition{OpGreater, 5}, Notify: []string{"api-hook"}})
+	base, err := ParseRulesFile(strings.NewReader(fuzzBaseline))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rf, err := ParseRulesFile(bytes.NewReader(b))
+		if err != nil {
+			if rf != nil {
+				t.Fatalf("ParseRulesFile: error %v and a file", err)
+			}
+			return
+		}
+		var durations []Duration
+		for _, r := range rf.Rules {
+			durations = append(durations, r.Window, r.For, r.Throttle)
+		}
+		for _, n := range rf.Notifiers {
+			durations = append(durations, n.Timeout)
+		}
+		for _, d := range durations {
+			var back Duration
+			if err := back.parse(d.String()); err != nil || back != d {
+				t.Fatalf("duration %d prints as %q, which reads as %d, %v", int64(d), d.String(), int64(back), err)
+			}
+		}
+
+		if err := e.m.applyRulesFile(ctx, base); err != nil {
+			t.Fatalf("baseline: %v", err)
+		}
+		before := e.m.definitions()
+		err = e.m.applyRulesFile(ctx, rf)
+		after := e.m.definitions()
+		if err != nil {
+			if !reflect.DeepEqual(before, after) {
+				t.Fatalf("a file with an error (%v) changed the definitions:\nbefore %+v\nafter  %+v", err, before, after)
+			}
+			return
+		}
+
+		if !reflect.DeepEqual(after.rules[apiRule], before.rules[apiRule]) || !reflect.DeepEqual(after.notifiers["api-hook"], before.notifiers["api-hook"]) {
+			t.Fatalf("the file changed what the API made:\nbefore %+v\nafter  %+v", before, after)
+		}
+		wantIDs := map[string]bool{apiRule: true}
+		for _, fr := range rf.Rules {
+			id := fr.ID
+			if id == "" {
+				id = slug(fr.Name)
+			}
+			wantIDs[id] = true
+		}
+		if len(wantIDs) != len(rf.Rules)+1 || len(after.rules) != len(wantIDs) {
+			t.Fatalf("file of %d rules loaded as %d rules beside the API's one", len(rf.Rules), len(after.rules)-1)
+		}
+		names := map[string]bool{}
+		for id, r := range after.rules {
+			if !wantIDs[id] || r.ID != id {
+				t.Fatalf("rule %q loaded with id %q, not one the file gives", r.Name, id)
+			}
+			if !idPattern.MatchString(id) {
+				t.Fatalf("rule %q has id %q", r.Name, id)
+			}
+			if names[r.Name] {
+				t.Fatalf("two rules are named %q", r.Name)
+			}
+			names[r.Name] = true
+			if id != apiRule && r.Source != SourceFile {
+				t.Fatalf("rule %q from the file has source %q", r.Name, r.Source)
+			}
+			again := cloneRule(&r)
+			if _, err := again.normalize(); err != nil || !reflect.DeepEqual(again, r) {
+				t.Fatalf("loaded rule %+v normalizes to %+v, %v", r, again, err)
+			}
+			for _, n := range r.Notify {
+				if _, ok := after.notifiers[n]; !ok {
+					t.Fatalf("rule %q names notifier %q, which is not defined", r.Name, n)
+				}
+			}
+		}
+		if len(after.notifiers) != len(rf.Notifiers)+1 {
+			t.Fatalf("file of %d notifiers loaded as %d notifiers beside the API's one", len(rf.Notifiers), len(after.notifiers)-1)
+		}
+		for name, n := range after.notifiers {
+			again := n
+			if n.Name != name || again.normalize(HostPolicy{}) != nil || again != n {
+				t.Fatalf("loaded notifier %q: %+v normalizes to %+v", name, n, again)
+			}
+			if name != "api-hook" && n.Source != SourceFile {
+				t.Fatalf("notifier %q from the file has source %q", name, n.Source)
+			}
+		}
+	})
 }

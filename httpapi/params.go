@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,16 +46,29 @@ func parseTime(name, v string, now time.Time) (time.Time, error) {
 			return time.Time{}, errorf(http.StatusBadRequest, "%s=%q: %v", name, v, err)
 		}
 		if sign == '-' {
+			if d == math.MinInt64 { // -d overflows to itself
+				return time.Time{}, errorf(http.StatusBadRequest, "%s=%q: the duration is out of range", name, v)
+			}
 			d = -d
 		}
 		return now.Add(d), nil
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.UnixMilli(n).UTC(), nil
+		return inYearRange(name, v, time.UnixMilli(n).UTC())
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, errorf(http.StatusBadRequest, "%s=%q is not RFC 3339 (2026-11-26T10:00:00Z), epoch milliseconds or now-15m", name, v)
+	}
+	return inYearRange(name, v, t)
+}
+
+// inYearRange refuses a time outside the years 0000 to 9999 in UTC, which
+// RFC 3339 and JSON cannot write: the API writes times back, and a mute's
+// end is stored as JSON.
+func inYearRange(name, v string, t time.Time) (time.Time, error) {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return time.Time{}, errorf(http.StatusBadRequest, "%s=%q is outside the years 0000 to 9999 (UTC)", name, v)
 	}
 	return t, nil
 }

@@ -4,6 +4,7 @@ package duration
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -24,10 +25,15 @@ func Parse(s string) (time.Duration, error) {
 	for _, u := range units {
 		if n, ok := strings.CutSuffix(s, u.suffix); ok {
 			f, err := strconv.ParseFloat(n, 64)
-			if err != nil || f < 0 && n[0] != '-' {
+			if err != nil || f < 0 && n[0] != '-' || math.IsNaN(f) {
 				return 0, fmt.Errorf("%q is not a duration such as 90s, 15m, 2h or 7d", s)
 			}
-			return time.Duration(f * float64(u.unit)), nil
+			// Converting a float out of int64's range gives any value.
+			v := f * float64(u.unit)
+			if v < math.MinInt64 || v >= math.MaxInt64 {
+				return 0, fmt.Errorf("%q is out of range: a duration is at most about 292 years", s)
+			}
+			return time.Duration(v), nil
 		}
 	}
 	d, err := time.ParseDuration(s)
