@@ -61,6 +61,10 @@ type Indexer struct {
 
 	// groups is the per-day grouping of one step, reused; Run's only.
 	groups map[storage.Day][]bleveDoc
+	// missing is the ids of one step not held in recent, reused; Run's only.
+	missing []storage.ID
+	// recent holds committed messages handed over by the ingest path.
+	recent recent
 
 	// beforeCheckpoint, when set (by tests), runs after a step's shards are
 	// written and before the checkpoint is stored; an error ends Run there,
@@ -178,9 +182,14 @@ func (ix *Indexer) step(ctx context.Context, cp *uint64) (int, error) {
 		clear(docs) // let the messages of the previous step go
 		ix.groups[d] = docs[:0]
 	}
+	// Most entries were handed over at commit; the rest are read back.
 	// Entries dropped by retention since they were journalled are skipped
 	// by GetMany; their journal positions are consumed all the same.
-	err = ix.store.GetMany(ctx, ids, func(e *storage.Entry) bool {
+	ix.missing = ix.recent.take(ids, func(r recentDoc) {
+		d := storage.DayOf(r.id.Nanos)
+		ix.groups[d] = append(ix.groups[d], bleveDoc{id: r.id, msg: r.msg})
+	}, ix.missing[:0])
+	err = ix.store.GetMany(ctx, ix.missing, func(e *storage.Entry) bool {
 		d := storage.DayOf(e.ID.Nanos)
 		ix.groups[d] = append(ix.groups[d], bleveDoc{id: e.ID, msg: e.Message})
 		return true

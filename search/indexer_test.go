@@ -44,6 +44,10 @@ type kwEnv struct {
 	done   chan error
 	// hook is installed as the next indexer's beforeCheckpoint.
 	hook func(last uint64) error
+	// commits counts appends: every other one goes through the indexer's
+	// Appender, as the daemon's ingest path does, so that both the
+	// handed-over and the read-back paths are exercised.
+	commits int
 }
 
 // kwLogBuffer collects log output; the indexer logs from Run's goroutine.
@@ -142,7 +146,11 @@ func (env *kwEnv) append(rng *rand.Rand, times []time.Time) []kwEntry {
 	for i, at := range times {
 		entries[i] = storage.Entry{Time: at, Level: storage.LevelInfo, Source: "api", Message: kwMessage(rng, kwPick(rng))}
 	}
-	ids, err := env.store.Append(context.Background(), entries)
+	var a appender = env.store
+	if env.commits++; env.commits%2 == 0 {
+		a = env.ix.Appender(env.store)
+	}
+	ids, err := a.Append(context.Background(), entries)
 	if err != nil {
 		env.t.Fatal(err)
 	}
@@ -368,6 +376,7 @@ func TestIndexerRetention(t *testing.T) {
 	day3 := day0 + 3
 	env.appendDays(rng, 50, 3, 4)
 	kwMust(t, env.store.DropDay(day3))
+	env.ix.ForgetRecent() // as the daemon's retention does
 	env.start()
 	env.waitIndexed()
 	if slices.Contains(env.index.Days(), day3) {

@@ -136,9 +136,9 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if err != nil {
 		return nil, err
 	}
-	// Appending through alerting hands committed batches to the rule
-	// evaluator, which then need not read them back.
-	svc := ingest.NewService(d.alerts.Appender(d.store), ingest.ServiceOptions{
+	// Committed batches go to the alert evaluator and the keyword indexer
+	// in memory, so neither reads them back from storage.
+	svc := ingest.NewService(d.indexer.Appender(d.alerts.Appender(d.store)), ingest.ServiceOptions{
 		Limits:    cfg.Limits.Ingest,
 		Pipeline:  pipeline,
 		Retention: time.Duration(cfg.Retention),
@@ -456,6 +456,7 @@ func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
+		d.indexer.ForgetRecent()
 		if err := d.index.Delete(ids); err != nil {
 			return nil, err
 		}
@@ -480,6 +481,7 @@ func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 		if err := d.store.DropDay(day); err != nil {
 			return nil, err
 		}
+		d.indexer.ForgetRecent()
 		if err := d.index.DropDay(day); err != nil {
 			return nil, err
 		}
