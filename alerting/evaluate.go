@@ -453,7 +453,7 @@ func (ev *evaluator) step(ctx context.Context) (int, error) {
 	}
 	last := ids[len(ids)-1].Seq
 	if ev.active == 0 {
-		m.recent.drop(ids)
+		m.recent.Drop(ids)
 		ev.cp = last
 		m.advance(last)
 		return len(ids), nil
@@ -470,7 +470,8 @@ func (ev *evaluator) step(ctx context.Context) (int, error) {
 	}
 	// Entries the ingest path handed over need no read; the others (after
 	// a restart, or when this loop lags) come from storage.
-	ev.got, ev.missing = m.recent.take(ids, ev.got[:0], ev.missing[:0])
+	ev.got = ev.got[:0]
+	ev.missing = m.recent.Take(ids, func(e *storage.Entry) { ev.got = append(ev.got, e) }, ev.missing[:0])
 	for _, e := range ev.got {
 		eval(e)
 	}

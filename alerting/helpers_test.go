@@ -130,12 +130,14 @@ func (e *env) reopen(save bool) {
 func (e *env) log(level storage.Level, source, msg string, offset time.Duration) {
 	e.t.Helper()
 	ent := storage.Entry{Time: e.clock.Now().Add(offset), Level: level, Source: source, Message: msg}
-	if _, err := e.m.Appender(e.store).Append(context.Background(), []storage.Entry{ent}); err != nil {
+	ents := []storage.Entry{ent}
+	if _, err := e.store.Append(context.Background(), ents); err != nil {
 		e.t.Fatal(err)
 	}
+	e.m.Committed(ents)
 }
 
-// logs stores n entries at the clock, through the manager's appender as
+// logs stores n entries at the clock and hands them to the manager as
 // the daemon's ingest path does (after a reopen the evaluator reads those
 // stored before from storage).
 func (e *env) logs(n int, level storage.Level, source, msg string) {
@@ -144,9 +146,10 @@ func (e *env) logs(n int, level storage.Level, source, msg string) {
 	for i := range ents {
 		ents[i] = storage.Entry{Time: e.clock.Now(), Level: level, Source: source, Message: fmt.Sprintf("%s %d", msg, i)}
 	}
-	if _, err := e.m.Appender(e.store).Append(context.Background(), ents); err != nil {
+	if _, err := e.store.Append(context.Background(), ents); err != nil {
 		e.t.Fatal(err)
 	}
+	e.m.Committed(ents)
 }
 
 // drain runs the ingest path over everything committed.

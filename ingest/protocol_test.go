@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"encoding/hex"
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,12 +34,51 @@ func (m *memStore) Append(_ context.Context, entries []storage.Entry) ([]storage
 		return nil, m.err
 	}
 	ids := make([]storage.ID, len(entries))
-	for i, e := range entries {
-		ids[i] = storage.ID{Nanos: e.Time.UnixNano(), Seq: uint64(len(m.entries) + 1)}
-		e.ID = ids[i]
-		m.entries = append(m.entries, e)
+	for i := range entries {
+		// Like the store, IDs are also written into the entries.
+		ids[i] = storage.ID{Nanos: entries[i].Time.UnixNano(), Seq: uint64(len(m.entries) + 1)}
+		entries[i].ID = ids[i]
+		m.entries = append(m.entries, entries[i])
 	}
 	return ids, nil
+}
+
+// TestOnCommit: the committed entries, with their IDs, reach every
+// OnCommit function in order; a batch that was not stored reaches none.
+func TestOnCommit(t *testing.T) {
+	st := &memStore{}
+	var calls []string
+	var got []storage.Entry
+	svc := NewService(st, ServiceOptions{Now: func() time.Time { return testNow }, OnCommit: []func([]storage.Entry){
+		func(es []storage.Entry) { calls = append(calls, "first"); got = append(got, es...) },
+		func([]storage.Entry) { calls = append(calls, "second") },
+	}})
+	ctx := context.Background()
+	body := "{\"message\":\"a\"}\nnot json\n{\"message\":\"b\"}\n"
+	res, err := svc.Ingest(ctx, Request{Body: []byte(body), Format: FormatNDJSON})
+	if err != nil || res.Accepted != 2 {
+		t.Fatalf("Ingest: %+v %v", res, err)
+	}
+	if !slices.Equal(calls, []string{"first", "second"}) || len(got) != 2 {
+		t.Fatalf("calls %v with %d entries", calls, len(got))
+	}
+	for i, e := range got {
+		if want := st.all()[i]; e.ID != want.ID || e.ID.Seq == 0 || e.Message != want.Message {
+			t.Errorf("entry %d handed over as %+v, stored as %+v", i, e, want)
+		}
+	}
+	calls = nil
+	st.err = errors.New("disk on fire")
+	if _, err := svc.Ingest(ctx, Request{Body: []byte(body), Format: FormatNDJSON}); err == nil {
+		t.Fatal("a failed append was not reported")
+	}
+	st.err = nil
+	if res, err := svc.Ingest(ctx, Request{Body: []byte("not json\n"), Format: FormatNDJSON}); err != nil || res.Accepted != 0 {
+		t.Fatalf("a body with no valid line: %+v %v", res, err)
+	}
+	if len(calls) != 0 {
+		t.Fatalf("OnCommit called for batches not stored: %v", calls)
+	}
 }
 
 func (m *memStore) all() []storage.Entry {

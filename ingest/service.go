@@ -79,6 +79,7 @@ type Service struct {
 	maxFuture time.Duration
 	bulk      BulkOptions
 	loki      LokiOptions
+	onCommit  []func([]storage.Entry)
 }
 
 // ServiceOptions configures a Service.
@@ -99,6 +100,10 @@ type ServiceOptions struct {
 	// protocols.
 	Bulk BulkOptions
 	Loki LokiOptions
+	// OnCommit are called, in order, with each batch once the store has
+	// committed it (IDs set). They may keep the entries: the service does
+	// not change them afterwards.
+	OnCommit []func(entries []storage.Entry)
 }
 
 // NewService returns a service that appends to store.
@@ -111,7 +116,7 @@ func NewService(store Appender, opts ServiceOptions) *Service {
 	}
 	return &Service{store: store, pipeline: opts.Pipeline, limits: opts.Limits, now: opts.Now,
 		observe: opts.Observe, retention: opts.Retention, maxFuture: opts.MaxFuture,
-		bulk: opts.Bulk, loki: opts.Loki}
+		bulk: opts.Bulk, loki: opts.Loki, onCommit: opts.OnCommit}
 }
 
 // Ingest decodes the body and stores every valid entry. Invalid records are
@@ -181,6 +186,9 @@ func (s *Service) IngestResults(ctx context.Context, format Format, size int, re
 		ids, err := s.store.Append(ctx, entries)
 		if err != nil {
 			return Response{}, err
+		}
+		for _, fn := range s.onCommit {
+			fn(entries)
 		}
 		res.Accepted = len(ids)
 		res.LastSeq = ids[len(ids)-1].Seq

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logengine/logengine/internal/handoff"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -64,7 +65,7 @@ type Indexer struct {
 	// missing is the ids of one step not held in recent, reused; Run's only.
 	missing []storage.ID
 	// recent holds committed messages handed over by the ingest path.
-	recent recent
+	recent handoff.Ring[bleveDoc]
 
 	// beforeCheckpoint, when set (by tests), runs after a step's shards are
 	// written and before the checkpoint is stored; an error ends Run there,
@@ -166,6 +167,18 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 }
 
+// Committed hands the indexer a batch the ingest path has just committed,
+// so that it need not read the entries back (see handoff).
+func (ix *Indexer) Committed(entries []storage.Entry) {
+	ix.recent.Put(entries, func(e *storage.Entry) bleveDoc { return bleveDoc{id: e.ID, msg: e.Message} })
+}
+
+// ForgetRecent drops the messages handed over and not indexed yet, so that
+// the indexer reads them from storage and skips those deleted there. Call
+// it after deleting entries from storage and before deleting them from the
+// index.
+func (ix *Indexer) ForgetRecent() { ix.recent.Clear() }
+
 // errKilled is what a beforeCheckpoint hook returns to end Run at once.
 var errKilled = errors.New("keyword indexer: killed by test hook")
 
@@ -185,9 +198,9 @@ func (ix *Indexer) step(ctx context.Context, cp *uint64) (int, error) {
 	// Most entries were handed over at commit; the rest are read back.
 	// Entries dropped by retention since they were journalled are skipped
 	// by GetMany; their journal positions are consumed all the same.
-	ix.missing = ix.recent.take(ids, func(r recentDoc) {
-		d := storage.DayOf(r.id.Nanos)
-		ix.groups[d] = append(ix.groups[d], bleveDoc{id: r.id, msg: r.msg})
+	ix.missing = ix.recent.Take(ids, func(doc bleveDoc) {
+		d := storage.DayOf(doc.id.Nanos)
+		ix.groups[d] = append(ix.groups[d], doc)
 	}, ix.missing[:0])
 	err = ix.store.GetMany(ctx, ix.missing, func(e *storage.Entry) bool {
 		d := storage.DayOf(e.ID.Nanos)

@@ -136,15 +136,16 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if err != nil {
 		return nil, err
 	}
-	// Committed batches go to the alert evaluator and the keyword indexer
-	// in memory, so neither reads them back from storage.
-	svc := ingest.NewService(d.indexer.Appender(d.alerts.Appender(d.store)), ingest.ServiceOptions{
+	svc := ingest.NewService(d.store, ingest.ServiceOptions{
 		Limits:    cfg.Limits.Ingest,
 		Pipeline:  pipeline,
 		Retention: time.Duration(cfg.Retention),
 		MaxFuture: time.Duration(cfg.Limits.MaxFuture),
 		Bulk:      cfg.Elasticsearch,
 		Loki:      cfg.Loki,
+		// Committed batches go to the alert evaluator and the keyword
+		// indexer in memory, so neither reads them back from storage.
+		OnCommit: []func([]storage.Entry){d.alerts.Committed, d.indexer.Committed},
 		Observe: func(f ingest.Format, n int, res *ingest.Response, reasons map[string]int) {
 			d.metrics.ObserveIngest(f.String(), n, res.Accepted, res.Dropped, reasons)
 		},
