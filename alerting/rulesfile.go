@@ -75,6 +75,11 @@ func ParseRulesFile(r io.Reader) (*RulesFile, error) {
 	if err := dec.Decode(&rf); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	// A second document would otherwise be ignored without a word.
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document (a second '---'): put every rule and notifier in one document")
+	}
 	return &rf, nil
 }
 

@@ -101,6 +101,7 @@ func TestRulesFileErrors(t *testing.T) {
 		"unknown notifier":   "rules:\n  - {name: a, query: x, notify: [nope]}\n",
 		"missing secret env": "notifiers:\n  - {name: n, type: webhook, url: 'http://x/', secret_env: LOGENGINE_TEST_UNSET}\n",
 		"duplicate id":       "rules:\n  - {name: a b, query: x}\n  - {name: A-B, query: y}\n",
+		"second document":    "rules:\n  - {name: a, query: x}\n---\nrules:\n  - {name: b, query: y}\n",
 	}
 	want := map[string]string{
 		"unknown key":        "field windw not found",
@@ -108,6 +109,7 @@ func TestRulesFileErrors(t *testing.T) {
 		"unknown notifier":   "no notifier named nope",
 		"missing secret env": "LOGENGINE_TEST_UNSET is not set",
 		"duplicate id":       `id "a-b" is used twice`,
+		"second document":    "more than one YAML document",
 	}
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {
