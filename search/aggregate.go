@@ -129,10 +129,10 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkRange(req.From, req.To); err != nil {
+	lo, hi, err := e.bounds(req.From, req.To)
+	if err != nil {
 		return nil, err
 	}
-	lo, hi := bounds(req.From, req.To)
 	q, err := e.newQuery(ctx, req.Query, lo, hi, false)
 	if err != nil {
 		return nil, err

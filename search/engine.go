@@ -78,26 +78,22 @@ func (e *Engine) WaitIndexed(ctx context.Context, seq uint64) error {
 	return e.progress.WaitIndexed(ctx, seq)
 }
 
-// bounds turns a request's time range into an ID range [lo, hi).
-// checkRange refuses a time range wider than MaxRange, naming the setting.
-func (e *Engine) checkRange(from, to time.Time) error {
-	if e.opts.MaxRange <= 0 {
-		return nil
+// bounds turns a request's time range into an ID range [lo, hi), refusing
+// a range wider than MaxRange with an error that names the setting.
+func (e *Engine) bounds(from, to time.Time) (lo, hi storage.ID, err error) {
+	if e.opts.MaxRange > 0 {
+		if from.IsZero() {
+			return lo, hi, &InputError{Msg: fmt.Sprintf("from is required: queries may span at most %s (limits.max_query_range)", duration.Format(e.opts.MaxRange))}
+		}
+		end := to
+		if end.IsZero() {
+			end = e.opts.Now()
+		}
+		if end.Sub(from) > e.opts.MaxRange {
+			return lo, hi, &InputError{Msg: fmt.Sprintf("the time range from %s to %s is %s, more than the limit of %s (limits.max_query_range): narrow from and to",
+				from.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), duration.Format(end.Sub(from).Round(time.Second)), duration.Format(e.opts.MaxRange))}
+		}
 	}
-	if from.IsZero() {
-		return &InputError{Msg: fmt.Sprintf("from is required: queries may span at most %s (limits.max_query_range)", duration.Format(e.opts.MaxRange))}
-	}
-	if to.IsZero() {
-		to = e.opts.Now()
-	}
-	if to.Sub(from) > e.opts.MaxRange {
-		return &InputError{Msg: fmt.Sprintf("the time range from %s to %s is %s, more than the limit of %s (limits.max_query_range): narrow from and to",
-			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), duration.Format(to.Sub(from).Round(time.Second)), duration.Format(e.opts.MaxRange))}
-	}
-	return nil
-}
-
-func bounds(from, to time.Time) (lo, hi storage.ID) {
 	lo, hi = storage.MinID, storage.MaxID
 	if !from.IsZero() {
 		lo = storage.ID{Nanos: unixNanos(from)}
@@ -105,7 +101,7 @@ func bounds(from, to time.Time) (lo, hi storage.ID) {
 	if !to.IsZero() {
 		hi = storage.ID{Nanos: unixNanos(to)}
 	}
-	return lo, hi
+	return lo, hi, nil
 }
 
 // unixNanos returns t in nanoseconds since the epoch, saturated to the
@@ -272,10 +268,10 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		}
 		cur = &c
 	}
-	if err := e.checkRange(req.From, req.To); err != nil {
+	lo, hi, err := e.bounds(req.From, req.To)
+	if err != nil {
 		return nil, err
 	}
-	lo, hi := bounds(req.From, req.To)
 	q, err := e.newQuery(ctx, req.Query, lo, hi, req.WaitIndexed)
 	if err != nil {
 		return nil, err

@@ -19,10 +19,10 @@ const maxBuckets = 100000
 func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
-	if err := e.checkRange(req.From, req.To); err != nil {
+	lo, hi, err := e.bounds(req.From, req.To)
+	if err != nil {
 		return nil, err
 	}
-	lo, hi := bounds(req.From, req.To)
 	q, err := e.newQuery(ctx, req.Query, lo, hi, false)
 	if err != nil {
 		return nil, err
