@@ -56,6 +56,10 @@ func main() {
 		os.Exit(2)
 	}
 	p.name, p.syslogAddr = *proto, *syslogAddr
+	if p.stream && (*rate > 0 || *watchLag) {
+		fmt.Fprintf(os.Stderr, "loadgen: --rate and --watch-lag work over HTTP only; use --protocol ndjson (or another HTTP protocol) with them, not %s\n", *proto)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	o := options{rate: *rate, watchLag: *watchLag}
@@ -171,16 +175,20 @@ func run(ctx context.Context, server string, total, batch, conc, pool int, span 
 			lat[len(lat)*99/100].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
 	}
 	fmt.Printf("429/503 answers: %d, failed requests: %d\n", throttled.Load(), failed.Load())
+	// The daemon's CPU is read after the index caught up, so it counts all
+	// the work for these logs; cores busy is over the same span.
+	busy := elapsed
 	if o.watchLag {
 		close(stopLag)
 		r := <-lagDone
+		busy += r.catchUp
 		fmt.Printf("keyword index lag while sending: max %.2f s, mean %.2f s over %d samples; caught up %s after the last acknowledgement\n",
 			r.max, r.mean, r.samples, r.catchUp.Round(time.Millisecond))
 	}
 	if pid > 0 {
 		cpu1, err := procCPU(pid)
 		if err == nil && n > 0 {
-			fmt.Printf("daemon CPU: %.1f µs per log (%.2f cores busy)\n", (cpu1-cpu0).Seconds()*1e6/float64(n), (cpu1-cpu0).Seconds()/elapsed.Seconds())
+			fmt.Printf("daemon CPU: %.1f µs per log (%.2f cores busy)\n", (cpu1-cpu0).Seconds()*1e6/float64(n), (cpu1-cpu0).Seconds()/busy.Seconds())
 		}
 		if hwm, err := procPeakRSS(pid); err == nil {
 			fmt.Printf("daemon peak RSS: %.0f MiB\n", float64(hwm)/(1<<20))
