@@ -19,6 +19,6 @@ type recent struct {
 // not change afterwards (the ingest service does not change them).
 func (m *Manager) Committed(entries []storage.Entry) {
 	if m.recent.enabled.Load() {
-		m.recent.Put(entries, func(e *storage.Entry) *storage.Entry { return e })
+		m.recent.Put(entries, func(e *storage.Entry) (*storage.Entry, int) { return e, e.MemSize() })
 	}
 }

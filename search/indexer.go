@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/logengine/logengine/internal/handoff"
 	"github.com/logengine/logengine/storage"
@@ -97,6 +98,11 @@ func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexe
 		reindex:  make(chan chan error),
 		advanced: make(chan struct{}),
 		groups:   make(map[storage.Day][]bleveDoc),
+		// Room for ~15 s of a 35,000 logs/s load: Bleve's larger merges
+		// stall indexing for seconds, and an indexer that falls out of the
+		// ring reads entries back from Badger at several times the cost,
+		// which at that rate it never catches up from.
+		recent: handoff.Ring[bleveDoc]{Size: 1 << 19, MaxBytes: 128 << 20},
 	}
 }
 
@@ -170,7 +176,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 // Committed hands the indexer a batch the ingest path has just committed,
 // so that it need not read the entries back (see handoff).
 func (ix *Indexer) Committed(entries []storage.Entry) {
-	ix.recent.Put(entries, func(e *storage.Entry) bleveDoc { return bleveDoc{id: e.ID, msg: e.Message} })
+	ix.recent.Put(entries, func(e *storage.Entry) (bleveDoc, int) {
+		return bleveDoc{id: e.ID, msg: e.Message}, int(unsafe.Sizeof(bleveDoc{})) + len(e.Message)
+	})
 }
 
 // ForgetRecent drops the messages handed over and not indexed yet, so that
@@ -197,12 +205,12 @@ func (ix *Indexer) step(ctx context.Context, cp *uint64) (int, error) {
 	}
 	// Most entries were handed over at commit; the rest are read back.
 	// Entries dropped by retention since they were journalled are skipped
-	// by GetMany; their journal positions are consumed all the same.
+	// by GetSorted; their journal positions are consumed all the same.
 	ix.missing = ix.recent.Take(ids, func(doc bleveDoc) {
 		d := storage.DayOf(doc.id.Nanos)
 		ix.groups[d] = append(ix.groups[d], doc)
 	}, ix.missing[:0])
-	err = ix.store.GetMany(ctx, ix.missing, func(e *storage.Entry) bool {
+	err = ix.store.GetSorted(ctx, ix.missing, func(e *storage.Entry) bool {
 		d := storage.DayOf(e.ID.Nanos)
 		ix.groups[d] = append(ix.groups[d], bleveDoc{id: e.ID, msg: e.Message})
 		return true

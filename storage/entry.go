@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Level is a normalised log level. Its numeric value is the OpenTelemetry
@@ -193,6 +194,19 @@ func (e *Entry) Field(name string) (Value, bool) {
 		}
 	}
 	return Value{}, false
+}
+
+// MemSize estimates the bytes the entry keeps alive in memory: its strings
+// and slices, and the struct itself.
+func (e *Entry) MemSize() int {
+	n := int(unsafe.Sizeof(*e)) + len(e.Source) + len(e.Message)
+	for _, t := range e.Tags {
+		n += int(unsafe.Sizeof(t)) + len(t)
+	}
+	for _, f := range e.Fields {
+		n += int(unsafe.Sizeof(f)) + len(f.Name) + len(f.Value.Str)
+	}
+	return n
 }
 
 // Validate checks the invariants the store relies on.

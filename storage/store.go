@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -389,6 +390,64 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, fn func(e *Entry) bool) e
 			}
 			var e Entry
 			if err := item.Value(func(v []byte) error { return Decode(id, v, &e) }); err != nil {
+				return err
+			}
+			if !fn(&e) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// GetSorted calls fn for each of ids that exists, in ID order, within one
+// consistent read; it sorts ids in place. fn may keep the entry; returning
+// false stops. It is GetMany for many ids close together, such as the
+// entries of recent commits: it walks the keys between them instead of
+// looking each up, where a lookup probes every level of the tree and
+// decodes a block per level.
+func (s *Store) GetSorted(ctx context.Context, ids []ID, fn func(e *Entry) bool) error {
+	slices.SortFunc(ids, ID.Compare)
+	return s.db.View(func(txn *badger.Txn) error {
+		var (
+			it     *badger.Iterator
+			day    Day
+			prefix []byte
+		)
+		defer func() {
+			if it != nil {
+				it.Close()
+			}
+		}()
+		for i, id := range ids {
+			if i%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			key := entryKey(id)
+			if d := DayOf(id.Nanos); it == nil || d != day {
+				if it != nil {
+					it.Close()
+				}
+				day, prefix = d, entryDayPrefix(d)
+				it = txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+				it.Seek(key)
+			} else {
+				// A few steps cost less than a seek, which repositions
+				// every level; ids further apart are sought.
+				for n := 0; n < 16 && it.ValidForPrefix(prefix) && bytes.Compare(it.Item().Key(), key) < 0; n++ {
+					it.Next()
+				}
+				if !it.ValidForPrefix(prefix) || bytes.Compare(it.Item().Key(), key) < 0 {
+					it.Seek(key)
+				}
+			}
+			if !it.ValidForPrefix(prefix) || !bytes.Equal(it.Item().Key(), key) {
+				continue // dropped by retention
+			}
+			var e Entry
+			if err := it.Item().Value(func(v []byte) error { return Decode(id, v, &e) }); err != nil {
 				return err
 			}
 			if !fn(&e) {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -421,5 +422,80 @@ func TestDeleteSource(t *testing.T) {
 		if gone[id] {
 			t.Fatalf("host index still lists deleted %s", id)
 		}
+	}
+}
+
+// TestGetSorted checks GetSorted against Get for id sets of every shape it
+// walks differently: dense runs (steps), sparse picks (seeks), several days,
+// ids that were deleted or never existed, and input out of order.
+func TestGetSorted(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(21, 22))
+	entries := makeEntries(rng, 3000, t0, 40*time.Hour) // two days
+	if _, err := s.Append(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := s.DeleteSource(ctx, "db", MinID, MaxID)
+	if err != nil || len(deleted) == 0 {
+		t.Fatalf("delete source db: %d deleted, %v", len(deleted), err)
+	}
+	all := make([]ID, len(entries))
+	for i, e := range entries {
+		all[i] = e.ID
+	}
+	sorted := slices.Clone(all)
+	slices.SortFunc(sorted, ID.Compare)
+	every := func(ids []ID, k int) []ID {
+		var out []ID
+		for i := 0; i < len(ids); i += k {
+			out = append(out, ids[i])
+		}
+		return out
+	}
+	reversed := slices.Clone(sorted[:50])
+	slices.Reverse(reversed)
+	tests := []struct {
+		name string
+		ids  []ID
+	}{
+		{"none", nil},
+		{"dense run", sorted[100:900]},
+		{"sparse", every(sorted, 37)},
+		{"gaps at the step limit", every(sorted, 17)},
+		{"all, in commit order", all},
+		{"deleted only", deleted},
+		{"ids that never existed", []ID{{Nanos: t0.UnixNano() - 1, Seq: 1}, sorted[5], {Nanos: sorted[5].Nanos, Seq: sorted[5].Seq + 1e6}, {Nanos: t0.Add(100 * time.Hour).UnixNano(), Seq: 9}}},
+		{"reversed", reversed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want []Entry
+			for _, id := range tt.ids {
+				e, err := s.Get(id)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, e)
+			}
+			slices.SortFunc(want, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+			var got []Entry
+			err := s.GetSorted(ctx, slices.Clone(tt.ids), func(e *Entry) bool { got = append(got, *e); return true })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("GetSorted found %d entries, Get %d", len(got), len(want))
+			}
+			for i := range want {
+				if !reflect.DeepEqual(got[i], want[i]) {
+					t.Fatalf("entry %d: GetSorted %+v, Get %+v", i, got[i], want[i])
+				}
+			}
+		})
 	}
 }

@@ -14,36 +14,74 @@ import (
 )
 
 // Slots is how many committed entries a Ring holds ahead of its consumer
-// (a power of two). An entry is held in slot seq % Slots, so one that
+// unless told otherwise. An entry is held in slot seq % slots, so one that
 // falls further behind than that is overwritten and read back instead.
 const Slots = 1 << 16
 
 // Ring holds a value per committed entry, by sequence. The zero Ring is
-// empty and allocates its slots on the first Put.
+// empty, holds Slots entries and allocates its slots on the first Put.
 type Ring[T any] struct {
+	// Size, when set before the first Put, is how many entries the ring
+	// holds. A consumer that can fall seconds behind under load wants room
+	// for those seconds: reading back is much slower than taking, so a
+	// consumer that falls out of its ring tends to fall further behind.
+	Size int
+	// MaxBytes bounds what the held values take, as value reports it: an
+	// entry that does not fit is not held (and is read back), so a burst of
+	// large messages cannot pin gigabytes. Zero means DefaultMaxBytes.
+	MaxBytes int64
+
 	mu    sync.Mutex
 	slots []slot[T] // guarded by mu
+	bytes int64     // what the held values cost; guarded by mu
 }
+
+// DefaultMaxBytes is what a Ring holds at most unless told otherwise.
+const DefaultMaxBytes = 32 << 20
 
 type slot[T any] struct {
-	id  storage.ID // zero: empty
-	val T
+	id   storage.ID // zero: empty
+	cost int64
+	val  T
 }
 
-// Put holds value(e) for each committed entry (whose ID is set).
-func (r *Ring[T]) Put(entries []storage.Entry, value func(*storage.Entry) T) {
+// Put holds the value of each committed entry (whose ID is set); value
+// returns it and the bytes it keeps alive.
+func (r *Ring[T]) Put(entries []storage.Entry, value func(*storage.Entry) (T, int)) {
 	if len(entries) == 0 {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.slots == nil {
-		r.slots = make([]slot[T], Slots)
+		n := r.Size
+		if n <= 0 {
+			n = Slots
+		}
+		r.slots = make([]slot[T], n)
 	}
+	limit := r.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	n := uint64(len(r.slots))
 	for i := range entries {
 		e := &entries[i]
-		r.slots[e.ID.Seq%Slots] = slot[T]{id: e.ID, val: value(e)}
+		s := &r.slots[e.ID.Seq%n]
+		r.forget(s)
+		v, cost := value(e)
+		if r.bytes+int64(cost) > limit {
+			continue
+		}
+		*s = slot[T]{id: e.ID, cost: int64(cost), val: v}
+		r.bytes += int64(cost)
 	}
+}
+
+// forget empties s. The caller holds mu.
+func (r *Ring[T]) forget(s *slot[T]) {
+	r.bytes -= s.cost
+	*s = slot[T]{}
 }
 
 // Take calls fn with the held value of each of ids, in the order of ids,
@@ -55,11 +93,12 @@ func (r *Ring[T]) Take(ids []storage.ID, fn func(T), missing []storage.ID) []sto
 	if r.slots == nil {
 		return append(missing, ids...)
 	}
+	n := uint64(len(r.slots))
 	for _, id := range ids {
-		s := &r.slots[id.Seq%Slots]
+		s := &r.slots[id.Seq%n]
 		if s.id == id && id != (storage.ID{}) {
 			fn(s.val)
-			*s = slot[T]{}
+			r.forget(s)
 		} else {
 			missing = append(missing, id)
 		}
@@ -74,9 +113,10 @@ func (r *Ring[T]) Drop(ids []storage.ID) {
 	if r.slots == nil {
 		return
 	}
+	n := uint64(len(r.slots))
 	for _, id := range ids {
-		if s := &r.slots[id.Seq%Slots]; s.id == id {
-			*s = slot[T]{}
+		if s := &r.slots[id.Seq%n]; s.id == id {
+			r.forget(s)
 		}
 	}
 }
@@ -86,6 +126,7 @@ func (r *Ring[T]) Clear() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	clear(r.slots)
+	r.bytes = 0
 }
 
 // Held returns how many values are held.
