@@ -48,14 +48,6 @@ const checkpointKey = "checkpoint"
 // where whoever trims the journal looks for the lowest checkpoint.
 const checkpointName = "alerting"
 
-func putJSON(w *storage.Writer, b *storage.Bucket, key string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	return w.Put(b, key, data)
-}
-
 func scanJSON[T any](ctx context.Context, b *storage.Bucket, fn func(key string, v *T) error) error {
 	return b.Scan(ctx, "", func(key string, data []byte) error {
 		var v T

@@ -98,11 +98,13 @@ func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexe
 		reindex:  make(chan chan error),
 		advanced: make(chan struct{}),
 		groups:   make(map[storage.Day][]bleveDoc),
-		// Room for ~15 s of a 35,000 logs/s load: Bleve's larger merges
-		// stall indexing for seconds, and an indexer that falls out of the
-		// ring reads entries back from Badger at several times the cost,
-		// which at that rate it never catches up from.
-		recent: handoff.Ring[bleveDoc]{Size: 1 << 19, MaxBytes: 128 << 20},
+		// Room for ~15 s of a 35,000 logs/s load: Bleve's merges and
+		// Badger's compactions take the CPU from indexing for seconds at a
+		// time, and an indexer that falls out of the ring reads entries
+		// back from Badger at several times the cost, which at such rates
+		// it did not catch up from. At most 64 MiB of messages, so that a
+		// lagging indexer adds little to the daemon's memory under overload.
+		recent: handoff.Ring[bleveDoc]{Size: 1 << 19, MaxBytes: 64 << 20},
 	}
 }
 

@@ -70,30 +70,6 @@ func postLogs(ctx context.Context, c *http.Client, url, contentType string, body
 	return r
 }
 
-// getJSONCtx fetches url+path into v; an answer other than 200 is an error.
-func getJSONCtx(ctx context.Context, c *http.Client, url, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("GET %s: %w in %.200s", path, err, b)
-	}
-	return nil
-}
-
 // aggregateAnswer is the answer of GET /api/v1/aggregate.
 type aggregateAnswer struct {
 	Buckets []struct {

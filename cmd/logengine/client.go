@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -105,8 +104,6 @@ func (c *client) getJSON(ctx context.Context, path string, v any) error {
 	}
 	return nil
 }
-
-var errUsage = errors.New("usage")
 
 // runHealthcheck exits 0 when the daemon answers /healthz: the container
 // HEALTHCHECK, which has no curl in a distroless image.

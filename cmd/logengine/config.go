@@ -332,7 +332,7 @@ func (k *keyList) Set(v string) error {
 		}
 		parts := strings.SplitN(triple, ":", 3)
 		if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
-			return errors.New("an API key is name:role:secret, e.g. shipper:ingest:3f9c...")
+			return errors.New("an API key is name:role:secret, for example shipper:ingest:3f9c0b2e")
 		}
 		role, err := httpapi.ParseRole(parts[1])
 		if err != nil {
