@@ -219,6 +219,10 @@ export class SearchView {
     if (p.from != null && p.to != null) histParams.interval = pickInterval(p.to - p.from, HIST_BUCKETS);
     const logs = get("/api/v1/logs", { q: p.q, from: p.from, to: p.to, limit: FIRST_PAGE }, ctl.signal);
     const hist = get("/api/v1/histogram", histParams, ctl.signal);
+    // The histogram may fail before the results arrive (a syntax error
+    // fails both): mark its rejection handled now, or the browser reports
+    // it as uncaught before the await below reaches it.
+    hist.catch(() => {});
     try {
       const page = await logs;
       if (ctl.signal.aborted) return;
@@ -230,7 +234,6 @@ export class SearchView {
       this.updateFoot();
     } catch (err) {
       if (ctl.signal.aborted || err.name === "AbortError") return;
-      hist.catch(() => {});
       this.results.set([]);
       this.hist.clear();
       this.renderLegend(null);
