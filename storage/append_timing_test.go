@@ -63,12 +63,7 @@ func BenchmarkAppend(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkFetchRecent ./storage
 func BenchmarkFetchRecent(b *testing.B) {
-	opts := DefaultOptions(b.TempDir())
-	opts.SyncWrites = false
-	s, err := Open(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := openTestStore(b, b.TempDir())
 	defer s.Close()
 	ctx := context.Background()
 	const total, batch, run = 1_500_000, 1000, 10_000
