@@ -477,7 +477,12 @@ func (ev *evaluator) step(ctx context.Context) (int, error) {
 	}
 	clear(ev.got)
 	if len(ev.missing) > 0 {
-		err = m.store.GetMany(ctx, ev.missing, func(e *storage.Entry) bool { eval(e); return true })
+		// Key order, not journal order: evaluation does not depend on the
+		// order (the handed-over entries went first anyway), and a walk
+		// reads a run of recent entries several times faster than a
+		// lookup per entry, which is what keeps a lagging loop from
+		// falling further behind (see storage.Store.GetSorted).
+		err = m.store.GetSorted(ctx, ev.missing, func(e *storage.Entry) bool { eval(e); return true })
 	}
 	if err != nil {
 		ev.clearTouched()
