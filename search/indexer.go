@@ -52,6 +52,7 @@ type Indexer struct {
 
 	running atomic.Bool
 	reindex chan chan error // Reindex's requests, served by Run
+	deletes chan chan error // ApplyDeletes' requests, served by Run
 
 	// indexed is the sequence up to which every entry is searchable; zero
 	// until Run has checked the shards against storage.
@@ -67,6 +68,12 @@ type Indexer struct {
 	missing []storage.ID
 	// recent holds committed messages handed over by the ingest path.
 	recent handoff.Ring[bleveDoc]
+	// gone holds, ascending, the ids of the last deletions applied, until
+	// the indexer is past goneUntil, the highest sequence committed when
+	// they were applied: an entry committed before its deletion may still
+	// be handed over after it, and must not be indexed again. Run's only.
+	gone      []storage.ID
+	goneUntil uint64
 
 	// beforeCheckpoint, when set (by tests), runs after a step's shards are
 	// written and before the checkpoint is stored; an error ends Run there,
@@ -96,6 +103,7 @@ func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexe
 		opts:     opts,
 		log:      opts.Logger,
 		reindex:  make(chan chan error),
+		deletes:  make(chan chan error),
 		advanced: make(chan struct{}),
 		groups:   make(map[storage.Day][]bleveDoc),
 		// Room for ~15 s of a 35,000 logs/s load: Bleve's merges and
@@ -137,6 +145,11 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			case done := <-ix.reindex:
 				err = ix.rebuildAll(ctx, &cp)
 				done <- err
+				n = 1 // then tail at once: commits may wait that no signal will announce
+			case done := <-ix.deletes:
+				err = ix.applyDeletes(ctx)
+				done <- err
+				n = 1
 			default:
 				n, err = ix.step(ctx, &cp)
 			}
@@ -169,6 +182,12 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				ix.log.Error("keyword index rebuild failed", "err", err)
 			}
+		case done := <-ix.deletes:
+			err := ix.applyDeletes(ctx)
+			done <- err
+			if err != nil && ctx.Err() == nil {
+				ix.log.Error("keyword index deletion failed", "err", err)
+			}
 		case <-ctx.Done():
 			return nil
 		}
@@ -185,9 +204,66 @@ func (ix *Indexer) Committed(entries []storage.Entry) {
 
 // ForgetRecent drops the messages handed over and not indexed yet, so that
 // the indexer reads them from storage and skips those deleted there. Call
-// it after deleting entries from storage and before deleting them from the
-// index.
+// it after dropping a day from storage and before dropping its shard.
 func (ix *Indexer) ForgetRecent() { ix.recent.Clear() }
+
+// ApplyDeletes removes from the index the entries deleted from storage
+// inside a day (storage.Store.DeleteSource), so that keyword counts, which
+// are taken from the index without reading entries, stay exact; it returns
+// when they are gone. Run does the work between two steps, so that a step
+// holding entries read before the deletion cannot index them again after
+// it. When Run is not running the deletions wait in storage for its start.
+func (ix *Indexer) ApplyDeletes(ctx context.Context) error {
+	if !ix.running.Load() {
+		return nil
+	}
+	done := make(chan error, 1)
+	select {
+	case ix.deletes <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// applyDeletes removes the documents of storage's tombstones, then
+// releases them. A crash in between leaves the tombstones, and the next
+// start removes the documents again.
+func (ix *Indexer) applyDeletes(ctx context.Context) error {
+	t, err := ix.store.Tombstones(ctx)
+	if err != nil || len(t.IDs) == 0 {
+		return err
+	}
+	// The handoff may hold some of them; what it loses is read back from
+	// storage, where they are gone.
+	ix.recent.Clear()
+	if err := ix.index.Delete(t.IDs); err != nil {
+		return fmt.Errorf("keyword indexer: %w", err)
+	}
+	ix.gone = append(ix.gone, t.IDs...)
+	slices.SortFunc(ix.gone, storage.ID.Compare)
+	ix.gone = slices.Compact(ix.gone)
+	ix.goneUntil = ix.store.HighSeq()
+	if err := ix.store.ReleaseTombstones(t); err != nil {
+		return fmt.Errorf("keyword indexer: %w", err)
+	}
+	ix.log.Info("deleted entries removed from the keyword index", "entries", len(t.IDs))
+	return nil
+}
+
+// dropGone removes from docs the entries deleted before they were handed
+// over (see gone).
+func (ix *Indexer) dropGone(docs []bleveDoc) []bleveDoc {
+	return slices.DeleteFunc(docs, func(d bleveDoc) bool {
+		_, found := slices.BinarySearchFunc(ix.gone, d.id, storage.ID.Compare)
+		return found
+	})
+}
 
 // errKilled is what a beforeCheckpoint hook returns to end Run at once.
 var errKilled = errors.New("keyword indexer: killed by test hook")
@@ -222,6 +298,10 @@ func (ix *Indexer) step(ctx context.Context, cp *uint64) (int, error) {
 	}
 	days := make([]storage.Day, 0, len(ix.groups))
 	for d, docs := range ix.groups {
+		if len(ix.gone) > 0 {
+			docs = ix.dropGone(docs)
+			ix.groups[d] = docs
+		}
 		if len(docs) > 0 {
 			days = append(days, d)
 		} else {
@@ -248,6 +328,9 @@ func (ix *Indexer) step(ctx context.Context, cp *uint64) (int, error) {
 		return 0, fmt.Errorf("keyword indexer: %w", err)
 	}
 	*cp = last
+	if last >= ix.goneUntil {
+		ix.gone = nil
+	}
 	ix.advance(last)
 	return len(ids), nil
 }
@@ -295,6 +378,10 @@ func (ix *Indexer) recover(ctx context.Context) (uint64, error) {
 			return 0, fmt.Errorf("keyword indexer: %w", err)
 		}
 		cp = high
+	}
+	// Deletions a crash or a stop kept from the index.
+	if err := ix.applyDeletes(ctx); err != nil {
+		return 0, err
 	}
 	ix.advance(cp)
 	return cp, nil

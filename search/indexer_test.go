@@ -353,6 +353,95 @@ func TestIndexerReindex(t *testing.T) {
 	}
 }
 
+// Per-source retention deletes entries inside days: the index follows,
+// with the indexer running or not, across a restart, and when an entry
+// deleted before the indexer reached it is handed over after the deletion.
+func TestIndexerDeleteSource(t *testing.T) {
+	kwLeaks(t)
+	env := kwNewEnv(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(19, 20))
+	var all []kwEntry
+	// appendBatch stores n entries of source "batch" over days 0-2 and
+	// returns them; they are not handed to the indexer.
+	appendBatch := func(n int) []storage.Entry {
+		entries := make([]storage.Entry, n)
+		for i := range entries {
+			at := kwDay0.Add(time.Duration(rng.Int64N(int64(72 * time.Hour))))
+			entries[i] = storage.Entry{Time: at, Level: storage.LevelWarn, Source: "batch", Message: kwMessage(rng, kwPick(rng))}
+		}
+		ids, err := env.store.Append(ctx, entries)
+		kwMust(t, err)
+		for i, id := range ids {
+			all = append(all, kwNewEntry(id, entries[i].Message))
+		}
+		return entries
+	}
+	// deleteBatch deletes the "batch" entries below cut from storage and
+	// from the brute force.
+	deleteBatch := func(cut time.Time) []storage.ID {
+		t.Helper()
+		ids, err := env.store.DeleteSource(ctx, "batch", storage.MinID, storage.ID{Nanos: cut.UnixNano()})
+		kwMust(t, err)
+		if len(ids) == 0 {
+			t.Fatal("DeleteSource deleted nothing")
+		}
+		gone := map[storage.ID]bool{}
+		for _, id := range ids {
+			gone[id] = true
+		}
+		all = slices.DeleteFunc(all, func(e kwEntry) bool { return gone[e.id] })
+		return ids
+	}
+
+	// With the indexer running, while other entries keep arriving.
+	env.start()
+	all = append(all, env.appendDays(rng, 600, 0, 3)...)
+	appendBatch(600)
+	env.waitIndexed()
+	var more []kwEntry
+	var wg sync.WaitGroup
+	arng := rand.New(rand.NewPCG(21, 22))
+	wg.Go(func() {
+		for range 5 {
+			more = append(more, env.appendDays(arng, 100, 0, 3)...)
+		}
+	})
+	deleteBatch(kwDay0.Add(30 * time.Hour))
+	kwMust(t, env.ix.ApplyDeletes(ctx))
+	wg.Wait()
+	all = append(all, more...)
+	env.waitIndexed()
+	env.checkAll(all, rng)
+
+	// Deleted while the indexer is stopped, before it indexed them, and
+	// handed over after the deletion was applied: not indexed.
+	kwMust(t, env.stop())
+	late := appendBatch(300)
+	deleteBatch(kwDay0.Add(72 * time.Hour))
+	kwMust(t, env.ix.applyDeletes(ctx)) // what Run does; Run is stopped
+	env.ix.Committed(late)
+	env.start()
+	env.waitIndexed()
+	env.checkAll(all, rng)
+
+	// Deleted from storage, then a crash before the index followed: the
+	// next start removes them from the index and releases the tombstones.
+	appendBatch(300)
+	env.waitIndexed()
+	kwMust(t, env.stop())
+	deleteBatch(kwDay0.Add(72 * time.Hour))
+	kwMust(t, env.ix.ApplyDeletes(ctx)) // not running: left for the start
+	env.restart()
+	env.waitIndexed()
+	env.checkAll(all, rng)
+	ts, err := env.store.Tombstones(ctx)
+	kwMust(t, err)
+	if len(ts.IDs) != 0 {
+		t.Fatalf("%d tombstones left after the index removed them", len(ts.IDs))
+	}
+}
+
 // Retention drops a day from storage and from the index; journal entries
 // of the dropped day are skipped, and a shard left behind is dropped at the
 // next start.

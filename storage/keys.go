@@ -16,6 +16,7 @@ import (
 //	c <consumer>                                         → checkpoint (uvarint sequence)
 //	m <name>                                             → metadata (schema version, sequence)
 //	b <bucket> 0x00 <key>                                → other packages' records
+//	t <stamp:8> <part:4>                                 → tombstones: IDs of deleted entries (16 bytes each)
 //
 // <name> and <value> are uvarint length-prefixed so that one value is never a
 // prefix of another in a scan.
@@ -27,6 +28,7 @@ const (
 	nsCheckpoint = 'c'
 	nsMeta       = 'm'
 	nsBucket     = 'b'
+	nsTombstone  = 't'
 )
 
 // Index kinds of posting lists.
@@ -103,6 +105,11 @@ func journalKey(lastSeq uint64) []byte {
 func checkpointKey(consumer string) []byte { return append([]byte{nsCheckpoint}, consumer...) }
 
 func metaKey(name string) []byte { return append([]byte{nsMeta}, name...) }
+
+func tombstoneKey(stamp int64, part int) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{nsTombstone}, uint64(stamp))
+	return binary.BigEndian.AppendUint32(b, uint32(part))
+}
 
 func bucketPrefix(bucket string) []byte {
 	b := append([]byte{nsBucket}, bucket...)

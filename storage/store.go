@@ -77,6 +77,11 @@ type Store struct {
 	notifyM sync.Mutex
 	notify  chan struct{} // closed on every commit, then replaced; guarded by notifyM
 
+	// tombMu guards tombLast, the stamp of the last tombstone record, so
+	// that two deletions in the same nanosecond do not share records.
+	tombMu   sync.Mutex
+	tombLast int64
+
 	closed atomic.Bool
 }
 
@@ -135,6 +140,10 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.nextSeq = seq + 1
 	s.high.Store(seq)
+	if err := s.redoDeletes(context.Background()); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	return s, nil
 }
 

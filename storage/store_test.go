@@ -389,13 +389,87 @@ func TestDeleteSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSourceDeleted(t, s, entries, "api", cut, deleted)
+
+	// The deleted ids stay as tombstones until released.
+	ts, err := s.Tombstones(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := slices.SortedFunc(slices.Values(deleted), ID.Compare); !slices.Equal(ts.IDs, want) {
+		t.Fatalf("tombstones = %d ids, want the %d deleted", len(ts.IDs), len(want))
+	}
+	more, err := s.DeleteSource(ctx, "db", MinID, cut)
+	if err != nil || len(more) == 0 {
+		t.Fatalf("delete source db: %d deleted, %v", len(more), err)
+	}
+	if err := s.ReleaseTombstones(ts); err != nil {
+		t.Fatal(err)
+	}
+	// Releasing what was read keeps what was deleted since.
+	ts, err = s.Tombstones(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := slices.SortedFunc(slices.Values(more), ID.Compare); !slices.Equal(ts.IDs, want) {
+		t.Fatalf("tombstones after release = %d ids, want the %d deleted since", len(ts.IDs), len(want))
+	}
+	if err := s.ReleaseTombstones(ts); err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := s.Tombstones(ctx); err != nil || len(ts.IDs) != 0 {
+		t.Fatalf("tombstones after releasing all = %d ids, %v", len(ts.IDs), err)
+	}
+}
+
+// TestDeleteSourceInterrupted checks that a deletion a crash interrupted
+// after its tombstones were written is finished when the store opens, and
+// that the tombstones are kept for the keyword index.
+func TestDeleteSourceInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir, "host")
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(13, 14))
+	entries := makeEntries(rng, 1000, t0, 30*time.Hour)
+	if _, err := s.Append(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	cut := ID{Nanos: t0.Add(20 * time.Hour).UnixNano()}
+	ids, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: "api"}, MinID, cut)
+	if err != nil || len(ids) == 0 {
+		t.Fatalf("postings of api: %d, %v", len(ids), err)
+	}
+	// What DeleteSource does first, then the crash.
+	if err := s.writeTombstones(ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir, "host")
+	defer s.Close()
+	checkSourceDeleted(t, s, entries, "api", cut, ids)
+	ts, err := s.Tombstones(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ts.IDs, ids) {
+		t.Fatalf("tombstones after reopening = %d ids, want %d", len(ts.IDs), len(ids))
+	}
+}
+
+// checkSourceDeleted checks that exactly the entries of source below cut
+// are gone, from the entries and from every posting list.
+func checkSourceDeleted(t *testing.T, s *Store, entries []Entry, source string, cut ID, deleted []ID) {
+	t.Helper()
+	ctx := context.Background()
 	gone := map[ID]bool{}
 	for _, id := range deleted {
 		gone[id] = true
 	}
 	var kept []Entry
 	for _, e := range entries {
-		isGone := e.Source == "api" && e.ID.Compare(cut) < 0
+		isGone := e.Source == source && e.ID.Compare(cut) < 0
 		if isGone != gone[e.ID] {
 			t.Fatalf("entry %s (source %s): deleted=%v, want %v", e.ID, e.Source, gone[e.ID], isGone)
 		}

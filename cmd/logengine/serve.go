@@ -457,8 +457,7 @@ func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.indexer.ForgetRecent()
-		if err := d.index.Delete(ids); err != nil {
+		if err := d.indexer.ApplyDeletes(ctx); err != nil {
 			return nil, err
 		}
 		if len(ids) > 0 {
