@@ -21,11 +21,32 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, since uint64) (uint64, 
 	stream.NumGo = max(1, runtime.NumCPU()/2)
 	stream.LogPrefix = "backup"
 	stream.SinceTs = since
-	next, err := stream.Backup(w, since)
+	ew := &firstErrWriter{w: w}
+	next, err := stream.Backup(ew, since)
 	if err != nil {
+		// When a write fails, Badger's stream cancels its readers and
+		// returns what they saw, "context canceled": the write's error is
+		// the one that says what to fix.
+		if ew.err != nil {
+			err = ew.err
+		}
 		return 0, fmt.Errorf("backup since %d: %w", since, err)
 	}
 	return next, nil
+}
+
+// firstErrWriter remembers the first error of w.
+type firstErrWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (f *firstErrWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // Restore loads a backup stream (one full backup, then incrementals in

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"io"
 )
 
 // Why appends stop well before the disk is full.
@@ -61,4 +62,46 @@ func (s *Store) checkDiskSpace(n, encoded int) error {
 			n, ErrDiskFull, s.opts.Dir, free>>20, total>>20, reserve>>20)
 	}
 	return nil
+}
+
+// spoolCheckBytes is how much a ReserveWriter writes between two looks at
+// the free space.
+const spoolCheckBytes = 8 << 20
+
+// ReserveWriter wraps w, which writes a file on the store's filesystem
+// (what says what, for the error), so that writing fails with ErrDiskFull
+// instead of taking the free space below the reserve appends leave: that
+// space is what Badger's mapped writes and the keyword index need, and a
+// spooled backup that used it up could get the daemon killed (see above).
+func (s *Store) ReserveWriter(w io.Writer, what string) io.Writer {
+	return &reserveWriter{w: w, what: what, dir: s.opts.Dir, memTable: s.opts.MemTableBytes,
+		space: func() (int64, int64, error) { return diskSpace(s.opts.Dir) }}
+}
+
+type reserveWriter struct {
+	w        io.Writer
+	what     string
+	dir      string
+	memTable int64
+	space    func() (free, total int64, err error)
+
+	written int64 // bytes written through w
+	room    int64 // bytes that may be written before the next look
+}
+
+func (r *reserveWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > r.room {
+		need := max(int64(len(p)), spoolCheckBytes)
+		if free, total, err := r.space(); err == nil && total > 0 {
+			if reserve := diskReserve(total, r.memTable); free-need < reserve {
+				return 0, fmt.Errorf("%s: %w: after %d MiB written, %s has %d MiB free of %d MiB, and %d MiB are kept free for the database and the keyword index; free some space, or copy the data directory of a stopped daemon instead",
+					r.what, ErrDiskFull, r.written>>20, r.dir, free>>20, total>>20, reserve>>20)
+			}
+		}
+		r.room = need
+	}
+	n, err := r.w.Write(p)
+	r.written += int64(n)
+	r.room -= int64(n)
+	return n, err
 }

@@ -85,6 +85,14 @@ func TestDiskFull(t *testing.T) {
 	if fill.err != nil {
 		t.Fatal(fill.err)
 	}
+	// A backup would spool into the space kept free for Badger and the
+	// keyword index: it is refused the same way, and the daemon stays up.
+	if code, body := d.do("GET", "/api/v1/admin/backup", "", nil); code != http.StatusInsufficientStorage || !strings.Contains(string(body), "kept free") {
+		t.Errorf("a backup on a full disk answered %d %.300s, want 507 saying what is kept free", code, body)
+	}
+	if !d.alive() {
+		t.Fatalf("the daemon died on a backup on a full disk:\n%s", crashExcerpt(d.logs()))
+	}
 	var health map[string]any
 	d.getJSON("/healthz", &health)
 	checkStoredExactly(t, d, "fill", fill.acked)

@@ -430,7 +430,7 @@ func (d *daemon) Backup(ctx context.Context, w io.Writer, since uint64, start fu
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	next, err := d.store.Backup(ctx, f, since)
+	next, err := d.store.Backup(ctx, d.store.ReserveWriter(f, "spool the backup"), since)
 	if err != nil {
 		return 0, err
 	}
