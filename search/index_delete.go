@@ -17,11 +17,19 @@ func (x *Index) Delete(ids []storage.ID) error {
 	}
 	for day, list := range byDay {
 		_, err := x.use(day, false, func(sh *shard) error {
-			b := sh.idx.NewBatch()
-			for _, id := range list {
-				b.Delete(id.String())
+			// Batches of a bounded size: a deletion can be millions of ids.
+			for rest := list; len(rest) > 0; {
+				part := rest[:min(len(rest), 10000)]
+				rest = rest[len(part):]
+				b := sh.idx.NewBatch()
+				for _, id := range part {
+					b.Delete(id.String())
+				}
+				if err := sh.idx.Batch(b); err != nil {
+					return err
+				}
 			}
-			return sh.idx.Batch(b)
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("delete %d documents from %s: %w", len(list), day, err)

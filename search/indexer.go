@@ -52,7 +52,8 @@ type Indexer struct {
 
 	running atomic.Bool
 	reindex chan chan error // Reindex's requests, served by Run
-	deletes chan chan error // ApplyDeletes' requests, served by Run
+	// nudge asks Run to apply storage's tombstones (ApplyDeletes).
+	nudge chan struct{}
 
 	// indexed is the sequence up to which every entry is searchable; zero
 	// until Run has checked the shards against storage.
@@ -61,6 +62,13 @@ type Indexer struct {
 	mu       sync.Mutex
 	advanced chan struct{} // closed and replaced when indexed grows; guarded by mu
 	seen     []seqSeen     // ascending; when sequences above indexed were first seen committed; guarded by mu
+	// applyStarted and applyDone count the applications of tombstones
+	// started and completed (the number of the last one completed), and
+	// applied is closed and replaced whenever one completes or Run ends,
+	// for ApplyDeletes to wait on. Guarded by mu.
+	applyStarted, applyDone uint64
+	applyErr                error
+	applied                 chan struct{}
 
 	// groups is the per-day grouping of one step, reused; Run's only.
 	groups map[storage.Day][]bleveDoc
@@ -68,10 +76,10 @@ type Indexer struct {
 	missing []storage.ID
 	// recent holds committed messages handed over by the ingest path.
 	recent handoff.Ring[bleveDoc]
-	// gone holds, ascending, the ids of the last deletions applied, until
-	// the indexer is past goneUntil, the highest sequence committed when
-	// they were applied: an entry committed before its deletion may still
-	// be handed over after it, and must not be indexed again. Run's only.
+	// gone holds, ascending, the ids of deleted entries the indexer had not
+	// reached when their deletion was applied, until it is past goneUntil,
+	// the highest of their sequences: the handoff may still hand them over,
+	// and they must not be indexed again. Run's only.
 	gone      []storage.ID
 	goneUntil uint64
 
@@ -103,7 +111,8 @@ func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexe
 		opts:     opts,
 		log:      opts.Logger,
 		reindex:  make(chan chan error),
-		deletes:  make(chan chan error),
+		nudge:    make(chan struct{}, 1),
+		applied:  make(chan struct{}),
 		advanced: make(chan struct{}),
 		groups:   make(map[storage.Day][]bleveDoc),
 		// Room for ~15 s of a 35,000 logs/s load: Bleve's merges and
@@ -126,7 +135,13 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if !ix.running.CompareAndSwap(false, true) {
 		return errors.New("keyword indexer: already running")
 	}
-	defer ix.running.Store(false)
+	defer func() {
+		ix.running.Store(false)
+		ix.mu.Lock()
+		close(ix.applied) // ApplyDeletes stops waiting
+		ix.applied = make(chan struct{})
+		ix.mu.Unlock()
+	}()
 
 	var cp uint64
 	recovered := false
@@ -146,9 +161,8 @@ func (ix *Indexer) Run(ctx context.Context) error {
 				err = ix.rebuildAll(ctx, &cp)
 				done <- err
 				n = 1 // then tail at once: commits may wait that no signal will announce
-			case done := <-ix.deletes:
-				err = ix.applyDeletes(ctx)
-				done <- err
+			case <-ix.nudge:
+				ix.serveDeletes(ctx, cp)
 				n = 1
 			default:
 				n, err = ix.step(ctx, &cp)
@@ -182,12 +196,8 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				ix.log.Error("keyword index rebuild failed", "err", err)
 			}
-		case done := <-ix.deletes:
-			err := ix.applyDeletes(ctx)
-			done <- err
-			if err != nil && ctx.Err() == nil {
-				ix.log.Error("keyword index deletion failed", "err", err)
-			}
+		case <-ix.nudge:
+			ix.serveDeletes(ctx, cp)
 		case <-ctx.Done():
 			return nil
 		}
@@ -207,52 +217,91 @@ func (ix *Indexer) Committed(entries []storage.Entry) {
 // it after dropping a day from storage and before dropping its shard.
 func (ix *Indexer) ForgetRecent() { ix.recent.Clear() }
 
-// ApplyDeletes removes from the index the entries deleted from storage
-// inside a day (storage.Store.DeleteSource), so that keyword counts, which
-// are taken from the index without reading entries, stay exact; it returns
-// when they are gone. Run does the work between two steps, so that a step
-// holding entries read before the deletion cannot index them again after
-// it. When Run is not running the deletions wait in storage for its start.
+// ApplyDeletes asks Run to remove from the index the entries deleted from
+// storage inside a day (storage.Store.DeleteSource), so that keyword
+// counts, which are taken from the index without reading entries, stay
+// exact, and waits until it has, or ctx ends, or Run stops. Run does the
+// work between two steps, so that a step holding entries read before the
+// deletion cannot index them again after it. The deletions are recorded in
+// storage: when Run is not running, or ctx ends first, they are applied
+// later (at the latest when Run starts), and ApplyDeletes returns nil or
+// ctx's error.
 func (ix *Indexer) ApplyDeletes(ctx context.Context) error {
 	if !ix.running.Load() {
 		return nil
 	}
-	done := make(chan error, 1)
+	ix.mu.Lock()
+	after := ix.applyStarted
+	ix.mu.Unlock()
 	select {
-	case ix.deletes <- done:
-	case <-ctx.Done():
-		return ctx.Err()
+	case ix.nudge <- struct{}{}:
+	default: // a nudge is pending; it is served after this call
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		ix.mu.Lock()
+		done, err, ch := ix.applyDone, ix.applyErr, ix.applied
+		ix.mu.Unlock()
+		if done > after {
+			return err
+		}
+		if !ix.running.Load() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
-// applyDeletes removes the documents of storage's tombstones, then
-// releases them. A crash in between leaves the tombstones, and the next
-// start removes the documents again.
-func (ix *Indexer) applyDeletes(ctx context.Context) error {
-	t, err := ix.store.Tombstones(ctx)
-	if err != nil || len(t.IDs) == 0 {
-		return err
+// serveDeletes applies the tombstones for ApplyDeletes. A failure is
+// logged and returned to the callers waiting; the tombstones stay and are
+// applied at the next request or start.
+func (ix *Indexer) serveDeletes(ctx context.Context, cp uint64) {
+	ix.mu.Lock()
+	ix.applyStarted++
+	n := ix.applyStarted
+	ix.mu.Unlock()
+	err := ix.applyDeletes(ctx, cp)
+	if err != nil && ctx.Err() == nil {
+		ix.log.Error("keyword index: removing deleted entries failed; will retry", "err", err)
 	}
-	// The handoff may hold some of them; what it loses is read back from
-	// storage, where they are gone.
-	ix.recent.Clear()
-	if err := ix.index.Delete(t.IDs); err != nil {
-		return fmt.Errorf("keyword indexer: %w", err)
-	}
-	ix.gone = append(ix.gone, t.IDs...)
+	ix.mu.Lock()
+	ix.applyDone, ix.applyErr = n, err
+	close(ix.applied)
+	ix.applied = make(chan struct{})
+	ix.mu.Unlock()
+}
+
+// applyDeletes removes the documents of storage's tombstones, one record
+// at a time, each released once its documents are gone: a crash in between
+// leaves the record, and the next start removes the documents again. cp is
+// the indexer's checkpoint: deleted entries above it are remembered in
+// gone, as the handoff may still hand them over.
+func (ix *Indexer) applyDeletes(ctx context.Context, cp uint64) error {
+	total := 0
+	err := ix.store.Tombstones(ctx, func(ids []storage.ID) error {
+		if err := ix.index.Delete(ids); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if id.Seq > cp {
+				ix.gone = append(ix.gone, id)
+				ix.goneUntil = max(ix.goneUntil, id.Seq)
+			}
+		}
+		total += len(ids)
+		return nil
+	})
 	slices.SortFunc(ix.gone, storage.ID.Compare)
 	ix.gone = slices.Compact(ix.gone)
-	ix.goneUntil = ix.store.HighSeq()
-	if err := ix.store.ReleaseTombstones(t); err != nil {
-		return fmt.Errorf("keyword indexer: %w", err)
+	if err != nil {
+		return fmt.Errorf("keyword indexer: remove deleted entries: %w", err)
 	}
-	ix.log.Info("deleted entries removed from the keyword index", "entries", len(t.IDs))
+	if total > 0 {
+		ix.log.Info("deleted entries removed from the keyword index", "entries", total)
+	}
 	return nil
 }
 
@@ -379,9 +428,14 @@ func (ix *Indexer) recover(ctx context.Context) (uint64, error) {
 		}
 		cp = high
 	}
-	// Deletions a crash or a stop kept from the index.
-	if err := ix.applyDeletes(ctx); err != nil {
-		return 0, err
+	// Deletions a crash or a stop kept from the index. One that fails here
+	// (storage must finish it first, and may be out of space) must not
+	// hold up indexing: its tombstones stay for the next request.
+	if err := ix.applyDeletes(ctx, cp); err != nil {
+		if errors.Is(err, storage.ErrClosed) || errors.Is(err, ErrIndexClosed) || ctx.Err() != nil {
+			return 0, err
+		}
+		ix.log.Error("keyword index: removing deleted entries failed; will retry at the next retention run", "err", err)
 	}
 	ix.advance(cp)
 	return cp, nil

@@ -16,7 +16,8 @@ import (
 //	c <consumer>                                         → checkpoint (uvarint sequence)
 //	m <name>                                             → metadata (schema version, sequence)
 //	b <bucket> 0x00 <key>                                → other packages' records
-//	t <stamp:8> <part:4>                                 → tombstones: IDs of deleted entries (16 bytes each)
+//	t <stamp:8> <part:4>                                 → tombstones: IDs of deleted entries (16 bytes each);
+//	                                                        part 0xffffffff, empty: that deletion is complete
 //
 // <name> and <value> are uvarint length-prefixed so that one value is never a
 // prefix of another in a scan.

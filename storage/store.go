@@ -77,9 +77,12 @@ type Store struct {
 	notifyM sync.Mutex
 	notify  chan struct{} // closed on every commit, then replaced; guarded by notifyM
 
-	// tombMu guards tombLast, the stamp of the last tombstone record, so
-	// that two deletions in the same nanosecond do not share records.
-	tombMu   sync.Mutex
+	// delMu runs deletions (DeleteSource) and the reading of their
+	// tombstones one at a time: two deletions would rewrite the same
+	// posting lists, and tombstones must not be read while their deletion
+	// runs. tombLast is the stamp of the last deletion, so that two in the
+	// same nanosecond do not share records; guarded by delMu.
+	delMu    sync.Mutex
 	tombLast int64
 
 	closed atomic.Bool
@@ -140,10 +143,6 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.nextSeq = seq + 1
 	s.high.Store(seq)
-	if err := s.redoDeletes(context.Background()); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("open store: %w", err)
-	}
 	return s, nil
 }
 

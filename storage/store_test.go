@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -391,40 +392,38 @@ func TestDeleteSource(t *testing.T) {
 	}
 	checkSourceDeleted(t, s, entries, "api", cut, deleted)
 
-	// The deleted ids stay as tombstones until released.
-	ts, err := s.Tombstones(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// The deleted ids are handed over as tombstones, once.
+	collect := func() []ID {
+		t.Helper()
+		var got []ID
+		if err := s.Tombstones(ctx, func(ids []ID) error { got = append(got, ids...); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
-	if want := slices.SortedFunc(slices.Values(deleted), ID.Compare); !slices.Equal(ts.IDs, want) {
-		t.Fatalf("tombstones = %d ids, want the %d deleted", len(ts.IDs), len(want))
+	if got, want := collect(), slices.SortedFunc(slices.Values(deleted), ID.Compare); !slices.Equal(got, want) {
+		t.Fatalf("tombstones = %d ids, want the %d deleted", len(got), len(want))
 	}
+	if got := collect(); len(got) != 0 {
+		t.Fatalf("tombstones after they were handed over = %d ids", len(got))
+	}
+	// A record whose copies could not be removed is kept.
 	more, err := s.DeleteSource(ctx, "db", MinID, cut)
 	if err != nil || len(more) == 0 {
 		t.Fatalf("delete source db: %d deleted, %v", len(more), err)
 	}
-	if err := s.ReleaseTombstones(ts); err != nil {
-		t.Fatal(err)
+	errIndex := errors.New("index unavailable")
+	if err := s.Tombstones(ctx, func([]ID) error { return errIndex }); !errors.Is(err, errIndex) {
+		t.Fatalf("Tombstones with a failing fn = %v, want its error", err)
 	}
-	// Releasing what was read keeps what was deleted since.
-	ts, err = s.Tombstones(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := slices.SortedFunc(slices.Values(more), ID.Compare); !slices.Equal(ts.IDs, want) {
-		t.Fatalf("tombstones after release = %d ids, want the %d deleted since", len(ts.IDs), len(want))
-	}
-	if err := s.ReleaseTombstones(ts); err != nil {
-		t.Fatal(err)
-	}
-	if ts, err := s.Tombstones(ctx); err != nil || len(ts.IDs) != 0 {
-		t.Fatalf("tombstones after releasing all = %d ids, %v", len(ts.IDs), err)
+	if got := collect(); !slices.Equal(got, more) {
+		t.Fatalf("tombstones after a failed hand-over = %d ids, want the %d deleted", len(got), len(more))
 	}
 }
 
-// TestDeleteSourceInterrupted checks that a deletion a crash interrupted
-// after its tombstones were written is finished when the store opens, and
-// that the tombstones are kept for the keyword index.
+// TestDeleteSourceInterrupted checks that a deletion that failed, or that
+// a crash interrupted, after its tombstones were written is finished before
+// its tombstones are handed over, and by the next deletion.
 func TestDeleteSourceInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestStore(t, dir, "host")
@@ -435,26 +434,85 @@ func TestDeleteSourceInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := ID{Nanos: t0.Add(20 * time.Hour).UnixNano()}
-	ids, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: "api"}, MinID, cut)
-	if err != nil || len(ids) == 0 {
-		t.Fatalf("postings of api: %d, %v", len(ids), err)
+	pending := func(source string) []ID {
+		t.Helper()
+		ids, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: source}, MinID, cut)
+		if err != nil || len(ids) == 0 {
+			t.Fatalf("postings of %s: %d, %v", source, len(ids), err)
+		}
+		// What DeleteSource does first, then the crash or the failure.
+		if _, err := s.writeTombstones(ids); err != nil {
+			t.Fatal(err)
+		}
+		return ids
 	}
-	// What DeleteSource does first, then the crash.
-	if err := s.writeTombstones(ids); err != nil {
-		t.Fatal(err)
-	}
+	ids := pending("api")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openTestStore(t, dir, "host")
 	defer s.Close()
-	checkSourceDeleted(t, s, entries, "api", cut, ids)
-	ts, err := s.Tombstones(ctx)
-	if err != nil {
+	var got []ID
+	if err := s.Tombstones(ctx, func(part []ID) error {
+		// By now the entries are gone from storage.
+		if _, err := s.Get(part[0]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("entry %s handed over as a tombstone is still stored (%v)", part[0], err)
+		}
+		got = append(got, part...)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(ts.IDs, ids) {
-		t.Fatalf("tombstones after reopening = %d ids, want %d", len(ts.IDs), len(ids))
+	checkSourceDeleted(t, s, entries, "api", cut, ids)
+	if !slices.Equal(got, ids) {
+		t.Fatalf("tombstones after reopening = %d ids, want %d", len(got), len(ids))
+	}
+
+	// An unfinished deletion is also finished by the next one.
+	dbIDs := pending("db")
+	if _, err := s.DeleteSource(ctx, "web", MinID, cut); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range dbIDs {
+		if _, err := s.Get(id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("entry %s of an unfinished deletion is still stored after the next deletion (%v)", id, err)
+		}
+	}
+}
+
+// TestDeleteSourceConcurrent runs deletions of two sources at once: both
+// rewrite the same level and field posting lists, and neither may undo the
+// other's.
+func TestDeleteSourceConcurrent(t *testing.T) {
+	s := openTestStore(t, t.TempDir(), "host")
+	defer s.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(15, 16))
+	entries := makeEntries(rng, 2000, t0, 30*time.Hour)
+	if _, err := s.Append(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, src := range []string{"api", "db"} {
+		wg.Go(func() {
+			if _, err := s.DeleteSource(ctx, src, MinID, MaxID); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	want := map[string]int{}
+	for _, e := range entries {
+		if e.Source != "api" && e.Source != "db" {
+			want[e.Level.String()]++
+		}
+	}
+	levels := map[string]int{}
+	if err := s.IndexValues(ctx, IndexLevel, "", MinID, MaxID, func(v string, ids []ID) error { levels[v] += len(ids); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(levels, want) {
+		t.Fatalf("level counts after two concurrent deletions = %v, want %v", levels, want)
 	}
 }
 

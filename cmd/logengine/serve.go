@@ -186,7 +186,9 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	}
 	d.cron = cron.New(cron.WithLogger(cronLogger{log}))
 	if cfg.Retention > 0 || len(cfg.RetentionBySource) > 0 {
-		if _, err := d.cron.AddFunc(cfg.RetentionSchedule, d.retentionJob); err != nil {
+		// A run that takes longer than the schedule is skipped, not stacked.
+		retentionJob := cron.NewChain(cron.SkipIfStillRunning(cronLogger{log})).Then(cron.FuncJob(d.retentionJob))
+		if _, err := d.cron.AddJob(cfg.RetentionSchedule, retentionJob); err != nil {
 			return nil, fmt.Errorf("retention_schedule %q: %w", cfg.RetentionSchedule, err)
 		}
 	}
@@ -296,6 +298,9 @@ func (d *daemon) run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		err := d.http.Shutdown(sctx)
+		// Background work (a retention run waiting for the keyword
+		// index, a reindex request) ends before the cron jobs are waited for.
+		d.stopBG()
 		<-d.cron.Stop().Done()
 		stopAlerting()
 		<-alertingDone
@@ -457,13 +462,21 @@ func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := d.indexer.ApplyDeletes(ctx); err != nil {
-			return nil, err
-		}
 		if len(ids) > 0 {
 			d.log.Info("per-source retention deleted entries", "source", src, "entries", len(ids), "retention", ret.String())
 		}
 		bySource[src] = len(ids)
+	}
+	if len(d.cfg.RetentionBySource) > 0 {
+		// The deletions are recorded in storage; the keyword index follows
+		// between two of its steps. Waiting a little lets an answer say the
+		// counts are exact already, but retention does not depend on it.
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := d.indexer.ApplyDeletes(wctx)
+		cancel()
+		if err != nil {
+			d.log.Warn("the keyword index has not removed the deleted entries yet; it will", "err", err)
+		}
 	}
 	if d.cfg.Retention <= 0 {
 		return map[string]any{"dropped_days": []string{}, "retention": "0 (keep forever)", "deleted_by_source": bySource}, nil
@@ -526,7 +539,7 @@ func (e conflictError) Error() string  { return string(e) }
 func (e conflictError) Conflict() bool { return true }
 
 func (d *daemon) retentionJob() {
-	if _, err := d.Retention(context.Background()); err != nil {
+	if _, err := d.Retention(d.bgCtx); err != nil {
 		d.log.Error("retention failed", "err", err)
 	}
 }
