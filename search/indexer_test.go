@@ -381,10 +381,13 @@ func TestIndexerDeleteSource(t *testing.T) {
 	// from the brute force.
 	deleteBatch := func(cut time.Time) []storage.ID {
 		t.Helper()
-		ids, err := env.store.DeleteSource(ctx, "batch", storage.MinID, storage.ID{Nanos: cut.UnixNano()})
+		hi := storage.ID{Nanos: cut.UnixNano()}
+		ids, err := env.store.Postings(ctx, storage.IndexValue{Kind: storage.IndexSource, Value: "batch"}, storage.MinID, hi)
 		kwMust(t, err)
-		if len(ids) == 0 {
-			t.Fatal("DeleteSource deleted nothing")
+		n, err := env.store.DeleteSource(ctx, "batch", storage.MinID, hi)
+		kwMust(t, err)
+		if n == 0 || n != len(ids) {
+			t.Fatalf("DeleteSource deleted %d entries, want %d", n, len(ids))
 		}
 		gone := map[storage.ID]bool{}
 		for _, id := range ids {
@@ -407,8 +410,16 @@ func TestIndexerDeleteSource(t *testing.T) {
 			more = append(more, env.appendDays(arng, 100, 0, 3)...)
 		}
 	})
-	deleteBatch(kwDay0.Add(30 * time.Hour))
+	deleted := deleteBatch(kwDay0.Add(30 * time.Hour))
 	kwMust(t, env.ix.ApplyDeletes(ctx))
+	// Gone from the index when ApplyDeletes returns.
+	indexed, err := env.index.Search(ctx, Keywords{}, storage.MinID, storage.MaxID, false, 0)
+	kwMust(t, err)
+	for _, id := range deleted {
+		if _, found := slices.BinarySearchFunc(indexed, id, storage.ID.Compare); found {
+			t.Fatalf("deleted entry %s still indexed when ApplyDeletes returned", id)
+		}
+	}
 	wg.Wait()
 	all = append(all, more...)
 	env.waitIndexed()

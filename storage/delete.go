@@ -1,10 +1,13 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -13,41 +16,105 @@ import (
 // DeleteSource deletes the entries of one source whose IDs fall in
 // [lo, hi) — per-source retention inside days that retention keeps — and
 // removes them from every posting list of their days, so that counts taken
-// from the indexes stay exact. It returns the deleted IDs. Appends may go
-// on meanwhile: they write new keys only.
+// from the indexes stay exact. It returns how many it deleted. Appends may
+// go on meanwhile: they write new keys only.
 //
-// Before deleting anything it records the IDs as tombstones, and marks
-// them done once the deletion is complete: whoever mirrors entries outside
-// storage (the keyword index) reads done tombstones with Tombstones and
-// removes its copies, so a crash in between cannot leave those copies
-// behind. A deletion that failed or that a crash interrupted is finished by
-// the next DeleteSource or Tombstones. Deletions run one at a time.
-func (s *Store) DeleteSource(ctx context.Context, source string, lo, hi ID) ([]ID, error) {
+// It works in steps of at most tombstonesPerKey entries, an hour of the
+// source's entries at a time, so that its memory does not grow with the
+// data. Before a step deletes anything it records the step's IDs as
+// tombstones, and marks them done once the step is complete: whoever
+// mirrors entries outside storage (the keyword index) reads done tombstones
+// with Tombstones and removes its copies, so a crash in between cannot
+// leave those copies behind. A step that failed or that a crash
+// interrupted is finished by the next DeleteSource or Tombstones. Deletions
+// run one at a time.
+func (s *Store) DeleteSource(ctx context.Context, source string, lo, hi ID) (int, error) {
 	s.delMu.Lock()
 	defer s.delMu.Unlock()
-	if err := s.finishDeletesLocked(ctx); err != nil {
-		return nil, err
-	}
-	ids, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: source}, lo, hi)
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	stamp, err := s.writeTombstones(ids)
+	// A deletion left unfinished is finished first; if it cannot be, this
+	// one goes on all the same, and both are reported.
+	finishErr := s.finishDeletesLocked(ctx)
+	n, err := s.deleteSourceLocked(ctx, source, lo, hi)
 	if err != nil {
-		return nil, fmt.Errorf("delete source %s: %w", source, err)
+		err = fmt.Errorf("delete source %s: %w", source, err)
 	}
-	if err := s.deleteIDs(ctx, ids); err != nil {
-		return nil, fmt.Errorf("delete source %s: %w", source, err)
+	return n, errors.Join(finishErr, err)
+}
+
+func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID) (int, error) {
+	days, err := s.Days(lo.Nanos, hi.Nanos)
+	if err != nil {
+		return 0, err
 	}
-	if err := s.markDeleted(stamp); err != nil {
-		return nil, fmt.Errorf("delete source %s: %w", source, err)
+	size := tombstonesPerKey
+	if s.deleteStep > 0 {
+		size = s.deleteStep
 	}
-	return ids, nil
+	total := 0
+	var pending []ID
+	step := func(ids []ID) error {
+		stamp, err := s.writeTombstones(ids)
+		if err != nil {
+			return err
+		}
+		if err := s.deleteIDs(ctx, ids); err != nil {
+			return err
+		}
+		if err := s.markDeleted(stamp); err != nil {
+			return err
+		}
+		total += len(ids)
+		return nil
+	}
+	const hour = int64(time.Hour)
+	for _, day := range days {
+		for h := range int64(24) {
+			wlo := maxID(lo, ID{Nanos: day.Start() + h*hour})
+			whi := minID(hi, ID{Nanos: day.Start() + (h+1)*hour})
+			if wlo.Compare(whi) >= 0 {
+				continue
+			}
+			ids, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: source}, wlo, whi)
+			if err != nil {
+				return total, err
+			}
+			pending = append(pending, ids...)
+			for len(pending) >= size {
+				if err := step(pending[:size]); err != nil {
+					return total, err
+				}
+				pending = append(pending[:0], pending[size:]...)
+			}
+		}
+		// A step stays inside one day: it rewrites that day's posting lists.
+		if len(pending) > 0 {
+			if err := step(pending); err != nil {
+				return total, err
+			}
+			pending = pending[:0]
+		}
+	}
+	return total, nil
+}
+
+func maxID(a, b ID) ID {
+	if a.Compare(b) >= 0 {
+		return a
+	}
+	return b
+}
+
+func minID(a, b ID) ID {
+	if a.Compare(b) <= 0 {
+		return a
+	}
+	return b
 }
 
 // deleteIDs deletes the entries ids and removes them from the posting
 // lists of their days. Deleting an entry that is already gone is not an
-// error, so a deletion can be done again after a crash.
+// error, so a deletion can be done again after a crash. Rewritten lists go
+// into the write batch as they are found, which commits as it fills.
 func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 	byDay := map[Day]map[uint64]bool{}
 	for _, id := range ids {
@@ -64,45 +131,33 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 			return err
 		}
 	}
-	type rewrite struct {
-		key []byte
-		ids []ID
-	}
 	for day, gone := range byDay {
-		var todo []rewrite
+		var list []ID
 		err := s.db.View(func(txn *badger.Txn) error {
 			return iterate(ctx, txn, postingDayPrefix(day), func(k, v []byte) error {
 				first := binary.BigEndian.Uint64(k[len(k)-8:])
-				list, err := decodePostings(nil, v, first, MinID, MaxID)
+				var err error
+				list, err = decodePostings(list[:0], v, first, MinID, MaxID)
 				if err != nil {
 					return err
 				}
-				kept := list[:0]
-				for _, id := range list {
-					if !gone[id.Seq] {
-						kept = append(kept, id)
-					}
+				kept := slices.DeleteFunc(list, func(id ID) bool { return gone[id.Seq] })
+				switch {
+				case len(kept) == len(list):
+					return nil
+				case len(kept) == 0:
+					return wb.Delete(bytes.Clone(k))
+				default:
+					return wb.Set(bytes.Clone(k), encodePostings(kept, first))
 				}
-				if len(kept) < len(list) {
-					todo = append(todo, rewrite{key: append([]byte(nil), k...), ids: kept})
-				}
-				return nil
 			})
 		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", day, err)
 		}
-		for _, r := range todo {
-			first := binary.BigEndian.Uint64(r.key[len(r.key)-8:])
-			if len(r.ids) == 0 {
-				err = wb.Delete(r.key)
-			} else {
-				err = wb.Set(r.key, encodePostings(r.ids, first))
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", day, err)
-			}
-		}
+	}
+	if s.hookDeleteScanned != nil {
+		s.hookDeleteScanned()
 	}
 	if err := wb.Flush(); err != nil {
 		return wrapWriteErr("write", err)
@@ -233,38 +288,51 @@ func (s *Store) finishDeletesLocked(ctx context.Context) error {
 // Tombstones hands fn the IDs of entries deleted by DeleteSource, one
 // record of at most 65,536 ascending IDs at a time, oldest deletion first,
 // and removes each record fn returns nil for: fn removes the copies of
-// those entries kept outside storage. Deletions left unfinished are
-// finished first, so fn never sees an ID whose entry is still stored.
+// those entries kept outside storage. fn only ever sees IDs whose entries
+// are gone: a deletion still running is left for a later call, and one left
+// unfinished is finished first (when that fails, the finished ones are
+// handed over all the same and the error is returned). Calls run one at a
+// time; a deletion may run meanwhile.
 func (s *Store) Tombstones(ctx context.Context, fn func(ids []ID) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	s.delMu.Lock()
-	defer s.delMu.Unlock()
-	if err := s.finishDeletesLocked(ctx); err != nil {
-		return err
+	s.handMu.Lock()
+	defer s.handMu.Unlock()
+	var finishErr error
+	if s.delMu.TryLock() {
+		finishErr = s.finishDeletesLocked(ctx)
+		s.delMu.Unlock()
 	}
-	stamps, records, _, err := s.tombstoneRecords(ctx)
+	// Done deletions are not touched by DeleteSource, and only this method,
+	// under handMu, removes them: they can be handed over without delMu.
+	stamps, records, done, err := s.tombstoneRecords(ctx)
 	if err != nil {
-		return err
+		return errors.Join(finishErr, err)
 	}
 	for _, stamp := range stamps {
+		if !done[stamp] {
+			continue
+		}
 		for _, k := range records[stamp] {
+			if err := ctx.Err(); err != nil {
+				return errors.Join(finishErr, err)
+			}
 			ids, err := s.readTombstones(k)
 			if err != nil {
-				return err
+				return errors.Join(finishErr, err)
 			}
 			if err := fn(ids); err != nil {
-				return err
+				return errors.Join(finishErr, err)
 			}
 			if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
-				return fmt.Errorf("release tombstones: %w", wrapWriteErr("write", err))
+				return errors.Join(finishErr, fmt.Errorf("release tombstones: %w", wrapWriteErr("write", err)))
 			}
 		}
 		err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(tombstoneKey(stamp, tombstoneDone)) })
 		if err != nil {
-			return fmt.Errorf("release tombstones: %w", wrapWriteErr("write", err))
+			return errors.Join(finishErr, fmt.Errorf("release tombstones: %w", wrapWriteErr("write", err)))
 		}
 	}
-	return nil
+	return finishErr
 }

@@ -125,6 +125,10 @@ func scanDay(ctx context.Context, it *badger.Iterator, prefix, loKey, hiKey []by
 // DropDay deletes every entry and index key of a day. Badger blocks writes
 // while it drops, which is why retention drops whole days at a time.
 func (s *Store) DropDay(d Day) error {
+	// A deletion inside the day must not write its posting lists back
+	// after they were dropped.
+	s.delMu.Lock()
+	defer s.delMu.Unlock()
 	if err := s.db.DropPrefix(entryDayPrefix(d), postingDayPrefix(d), dayKey(d)); err != nil {
 		return fmt.Errorf("drop day %s: %w", d, err)
 	}

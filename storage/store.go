@@ -77,13 +77,19 @@ type Store struct {
 	notifyM sync.Mutex
 	notify  chan struct{} // closed on every commit, then replaced; guarded by notifyM
 
-	// delMu runs deletions (DeleteSource) and the reading of their
-	// tombstones one at a time: two deletions would rewrite the same
-	// posting lists, and tombstones must not be read while their deletion
-	// runs. tombLast is the stamp of the last deletion, so that two in the
+	// delMu runs deletions (DeleteSource, finishing unfinished ones,
+	// DropDay) one at a time: each rewrites posting lists it has read, and
+	// must not write back what another deleted. tombLast is the stamp of the last deletion, so that two in the
 	// same nanosecond do not share records; guarded by delMu.
 	delMu    sync.Mutex
 	tombLast int64
+	// handMu runs Tombstones one call at a time.
+	handMu sync.Mutex
+	// hookDeleteScanned, set by tests, runs in a deletion between reading
+	// the posting lists and writing them back; deleteStep, set by tests,
+	// replaces the entries per deletion step (tombstonesPerKey).
+	hookDeleteScanned func()
+	deleteStep        int
 
 	closed atomic.Bool
 }

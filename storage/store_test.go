@@ -386,11 +386,10 @@ func TestDeleteSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := ID{Nanos: t0.Add(20 * time.Hour).UnixNano()}
-	deleted, err := s.DeleteSource(ctx, "api", MinID, cut)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.deleteStep = 7 // many steps, some across hours, one at each day's end
+	deleted := deleteSource(t, s, "api", cut)
 	checkSourceDeleted(t, s, entries, "api", cut, deleted)
+	s.deleteStep = 0
 
 	// The deleted ids are handed over as tombstones, once.
 	collect := func() []ID {
@@ -401,17 +400,14 @@ func TestDeleteSource(t *testing.T) {
 		}
 		return got
 	}
-	if got, want := collect(), slices.SortedFunc(slices.Values(deleted), ID.Compare); !slices.Equal(got, want) {
-		t.Fatalf("tombstones = %d ids, want the %d deleted", len(got), len(want))
+	if got := collect(); !slices.Equal(got, deleted) {
+		t.Fatalf("tombstones = %d ids, want the %d deleted", len(got), len(deleted))
 	}
 	if got := collect(); len(got) != 0 {
 		t.Fatalf("tombstones after they were handed over = %d ids", len(got))
 	}
 	// A record whose copies could not be removed is kept.
-	more, err := s.DeleteSource(ctx, "db", MinID, cut)
-	if err != nil || len(more) == 0 {
-		t.Fatalf("delete source db: %d deleted, %v", len(more), err)
-	}
+	more := deleteSource(t, s, "db", cut)
 	errIndex := errors.New("index unavailable")
 	if err := s.Tombstones(ctx, func([]ID) error { return errIndex }); !errors.Is(err, errIndex) {
 		t.Fatalf("Tombstones with a failing fn = %v, want its error", err)
@@ -419,6 +415,22 @@ func TestDeleteSource(t *testing.T) {
 	if got := collect(); !slices.Equal(got, more) {
 		t.Fatalf("tombstones after a failed hand-over = %d ids, want the %d deleted", len(got), len(more))
 	}
+}
+
+// deleteSource deletes the entries of source below cut and returns their
+// ids, as the posting lists had them.
+func deleteSource(t *testing.T, s *Store, source string, cut ID) []ID {
+	t.Helper()
+	ctx := context.Background()
+	ids, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: source}, MinID, cut)
+	if err != nil || len(ids) == 0 {
+		t.Fatalf("postings of %s: %d, %v", source, len(ids), err)
+	}
+	n, err := s.DeleteSource(ctx, source, MinID, cut)
+	if err != nil || n != len(ids) {
+		t.Fatalf("delete source %s: %d deleted, %v; want %d", source, n, err, len(ids))
+	}
+	return ids
 }
 
 // TestDeleteSourceInterrupted checks that a deletion that failed, or that
@@ -480,9 +492,10 @@ func TestDeleteSourceInterrupted(t *testing.T) {
 	}
 }
 
-// TestDeleteSourceConcurrent runs deletions of two sources at once: both
-// rewrite the same level and field posting lists, and neither may undo the
-// other's.
+// TestDeleteSourceConcurrent runs deletions of two sources and the drop of
+// a day at once: all rewrite or drop the same posting lists, and none may
+// undo another's work. The first deletion pauses between reading the lists
+// and writing them back, where the others would overlap it if they could.
 func TestDeleteSourceConcurrent(t *testing.T) {
 	s := openTestStore(t, t.TempDir(), "host")
 	defer s.Close()
@@ -492,6 +505,15 @@ func TestDeleteSourceConcurrent(t *testing.T) {
 	if _, err := s.Append(ctx, entries); err != nil {
 		t.Fatal(err)
 	}
+	dropped := DayOf(t0.Add(30 * time.Hour).UnixNano())
+	scanned := make(chan struct{})
+	var once sync.Once
+	s.hookDeleteScanned = func() {
+		once.Do(func() {
+			close(scanned)
+			time.Sleep(100 * time.Millisecond)
+		})
+	}
 	var wg sync.WaitGroup
 	for _, src := range []string{"api", "db"} {
 		wg.Go(func() {
@@ -500,10 +522,16 @@ func TestDeleteSourceConcurrent(t *testing.T) {
 			}
 		})
 	}
+	wg.Go(func() {
+		<-scanned
+		if err := s.DropDay(dropped); err != nil {
+			t.Error(err)
+		}
+	})
 	wg.Wait()
 	want := map[string]int{}
 	for _, e := range entries {
-		if e.Source != "api" && e.Source != "db" {
+		if e.Source != "api" && e.Source != "db" && DayOf(e.ID.Nanos) != dropped {
 			want[e.Level.String()]++
 		}
 	}
@@ -512,7 +540,7 @@ func TestDeleteSourceConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(levels, want) {
-		t.Fatalf("level counts after two concurrent deletions = %v, want %v", levels, want)
+		t.Fatalf("level counts after two concurrent deletions and a day dropped = %v, want %v", levels, want)
 	}
 }
 
@@ -569,10 +597,7 @@ func TestGetSorted(t *testing.T) {
 	if _, err := s.Append(ctx, entries); err != nil {
 		t.Fatal(err)
 	}
-	deleted, err := s.DeleteSource(ctx, "db", MinID, MaxID)
-	if err != nil || len(deleted) == 0 {
-		t.Fatalf("delete source db: %d deleted, %v", len(deleted), err)
-	}
+	deleted := deleteSource(t, s, "db", MaxID)
 	all := make([]ID, len(entries))
 	for i, e := range entries {
 		all[i] = e.ID

@@ -455,22 +455,50 @@ func (d *daemon) Backup(ctx context.Context, w io.Writer, since uint64, start fu
 // retention period, in Badger and in the keyword index.
 func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 	now := time.Now()
-	bySource := map[string]int{}
-	for src, ret := range d.cfg.RetentionBySource {
-		cutoff := storage.ID{Nanos: now.Add(-time.Duration(ret)).UnixNano()}
-		ids, err := d.store.DeleteSource(ctx, src, storage.MinID, cutoff)
+	// Whole days first: they free the most, and the per-source deletions
+	// then need not rewrite days about to go. A failure of one source does
+	// not stop the others; the errors are reported together at the end.
+	dropped := []string{}
+	if d.cfg.Retention > 0 {
+		cutoff := now.Add(-time.Duration(d.cfg.Retention))
+		days, err := d.store.Days(0, storage.DayOf(cutoff.UnixNano()).Start())
 		if err != nil {
 			return nil, err
 		}
-		if len(ids) > 0 {
-			d.log.Info("per-source retention deleted entries", "source", src, "entries", len(ids), "retention", ret.String())
+		for _, day := range days {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := d.store.DropDay(day); err != nil {
+				return nil, err
+			}
+			d.indexer.ForgetRecent()
+			if err := d.index.DropDay(day); err != nil {
+				return nil, err
+			}
+			d.log.Info("retention dropped a day", "day", day.String())
+			dropped = append(dropped, day.String())
 		}
-		bySource[src] = len(ids)
+	}
+	var errs []error
+	bySource := map[string]int{}
+	for src, ret := range d.cfg.RetentionBySource {
+		cutoff := storage.ID{Nanos: now.Add(-time.Duration(ret)).UnixNano()}
+		n, err := d.store.DeleteSource(ctx, src, storage.MinID, cutoff)
+		if err != nil {
+			d.log.Error("per-source retention failed", "source", src, "deleted", n, "err", err)
+			errs = append(errs, err)
+		}
+		if n > 0 {
+			d.log.Info("per-source retention deleted entries", "source", src, "entries", n, "retention", ret.String())
+		}
+		bySource[src] = n
 	}
 	if len(d.cfg.RetentionBySource) > 0 {
 		// The deletions are recorded in storage; the keyword index follows
-		// between two of its steps. Waiting a little lets an answer say the
-		// counts are exact already, but retention does not depend on it.
+		// between two of its steps. Waiting a little lets the answer mean
+		// that keyword counts are exact already, but retention does not
+		// depend on it.
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := d.indexer.ApplyDeletes(wctx)
 		cancel()
@@ -478,36 +506,20 @@ func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 			d.log.Warn("the keyword index has not removed the deleted entries yet; it will", "err", err)
 		}
 	}
-	if d.cfg.Retention <= 0 {
-		return map[string]any{"dropped_days": []string{}, "retention": "0 (keep forever)", "deleted_by_source": bySource}, nil
-	}
-	cutoff := now.Add(-time.Duration(d.cfg.Retention))
-	days, err := d.store.Days(0, storage.DayOf(cutoff.UnixNano()).Start())
-	if err != nil {
-		return nil, err
-	}
-	dropped := []string{}
-	for _, day := range days {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := d.store.DropDay(day); err != nil {
-			return nil, err
-		}
-		d.indexer.ForgetRecent()
-		if err := d.index.DropDay(day); err != nil {
-			return nil, err
-		}
-		d.log.Info("retention dropped a day", "day", day.String())
-		dropped = append(dropped, day.String())
-	}
 	if len(dropped) > 0 {
 		// Dropped days leave stale value-log space behind.
 		if err := d.store.RunValueLogGC(ctx, 0.5); err != nil {
 			d.log.Warn("value log gc after retention failed", "err", err)
 		}
 	}
-	return map[string]any{"dropped_days": dropped, "retention": d.cfg.Retention.String(), "deleted_by_source": bySource}, nil
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	retention := "0 (keep forever)"
+	if d.cfg.Retention > 0 {
+		retention = d.cfg.Retention.String()
+	}
+	return map[string]any{"dropped_days": dropped, "retention": retention, "deleted_by_source": bySource}, nil
 }
 
 // Reindex implements httpapi.Admin.
