@@ -26,19 +26,17 @@ import (
 // mirrors entries outside storage (the keyword index) reads done tombstones
 // with Tombstones and removes its copies, so a crash in between cannot
 // leave those copies behind. A step that failed or that a crash
-// interrupted is finished by the next DeleteSource or Tombstones. Deletions
-// run one at a time.
+// interrupted is finished by FinishDeletes or Tombstones; days with one that
+// could not be finished are skipped until it is. Deletions run one at a
+// time.
 func (s *Store) DeleteSource(ctx context.Context, source string, lo, hi ID) (int, error) {
 	s.delMu.Lock()
 	defer s.delMu.Unlock()
-	// A deletion left unfinished is finished first; if it cannot be, this
-	// one goes on all the same, and both are reported.
-	finishErr := s.finishDeletesLocked(ctx)
 	n, err := s.deleteSourceLocked(ctx, source, lo, hi)
 	if err != nil {
-		err = fmt.Errorf("delete source %s: %w", source, err)
+		return n, fmt.Errorf("delete source %s: %w", source, err)
 	}
-	return n, errors.Join(finishErr, err)
+	return n, nil
 }
 
 func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID) (int, error) {
@@ -68,6 +66,9 @@ func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID
 	}
 	const hour = int64(time.Hour)
 	for _, day := range days {
+		if s.unfinished[day] {
+			continue
+		}
 		for h := range int64(24) {
 			wlo := maxID(lo, ID{Nanos: day.Start() + h*hour})
 			whi := minID(hi, ID{Nanos: day.Start() + (h+1)*hour})
@@ -132,11 +133,24 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 		}
 	}
 	for day, gone := range byDay {
+		// Lists that span no deleted entry's time are left undecoded.
+		minN, maxN := int64(math.MaxInt64), int64(math.MinInt64)
+		for _, id := range ids {
+			if DayOf(id.Nanos) == day {
+				minN, maxN = min(minN, id.Nanos), max(maxN, id.Nanos)
+			}
+		}
 		var list []ID
 		err := s.db.View(func(txn *badger.Txn) error {
 			return iterate(ctx, txn, postingDayPrefix(day), func(k, v []byte) error {
+				_, lmin, lmax, _, err := postingHeader(v)
+				if err != nil {
+					return err
+				}
+				if lmax < minN || lmin > maxN {
+					return nil
+				}
 				first := binary.BigEndian.Uint64(k[len(k)-8:])
-				var err error
 				list, err = decodePostings(list[:0], v, first, MinID, MaxID)
 				if err != nil {
 					return err
@@ -257,32 +271,58 @@ func (s *Store) readTombstones(key []byte) ([]ID, error) {
 
 // finishDeletesLocked finishes the deletions whose tombstones are not
 // marked done: one failed, or a crash interrupted it. Doing a deletion
-// again is harmless. Callers hold delMu.
+// again is harmless. It tries every one, and remembers the days of those it
+// could not finish in s.unfinished, which DeleteSource then leaves alone
+// rather than record the same entries again at every run. Callers hold
+// delMu.
 func (s *Store) finishDeletesLocked(ctx context.Context) error {
 	stamps, records, done, err := s.tombstoneRecords(ctx)
 	if err != nil {
 		return err
 	}
+	clear(s.unfinished)
+	var errs []error
 	for _, stamp := range stamps {
 		if done[stamp] {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
 		var ids []ID
+		var rerr error
 		for _, k := range records[stamp] {
 			part, err := s.readTombstones(k)
 			if err != nil {
-				return err
+				rerr = err
+				break
 			}
 			ids = append(ids, part...)
 		}
-		if err := s.deleteIDs(ctx, ids); err != nil {
-			return fmt.Errorf("finish an interrupted deletion of %d entries: %w", len(ids), err)
+		if rerr == nil {
+			if err := s.deleteIDs(ctx, ids); err != nil {
+				rerr = fmt.Errorf("finish an interrupted deletion of %d entries: %w", len(ids), err)
+			} else {
+				rerr = s.markDeleted(stamp)
+			}
 		}
-		if err := s.markDeleted(stamp); err != nil {
-			return err
+		if rerr != nil {
+			for _, id := range ids {
+				s.unfinished[DayOf(id.Nanos)] = true
+			}
+			errs = append(errs, rerr)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// FinishDeletes finishes the deletions that failed or that a crash
+// interrupted (see DeleteSource), and returns what kept any of them from
+// finishing.
+func (s *Store) FinishDeletes(ctx context.Context) error {
+	s.delMu.Lock()
+	defer s.delMu.Unlock()
+	return s.finishDeletesLocked(ctx)
 }
 
 // Tombstones hands fn the IDs of entries deleted by DeleteSource, one

@@ -83,6 +83,9 @@ type Store struct {
 	// same nanosecond do not share records; guarded by delMu.
 	delMu    sync.Mutex
 	tombLast int64
+	// unfinished holds the days of deletions FinishDeletes could not
+	// finish; guarded by delMu.
+	unfinished map[Day]bool
 	// handMu runs Tombstones one call at a time.
 	handMu sync.Mutex
 	// hookDeleteScanned, set by tests, runs in a deletion between reading
@@ -133,11 +136,12 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open badger in %s: %w", opts.Dir, err)
 	}
 	s := &Store{
-		db:      db,
-		opts:    opts,
-		indexed: make(map[string]bool),
-		queue:   make(chan struct{}, opts.MaxQueuedAppends),
-		notify:  make(chan struct{}),
+		db:         db,
+		opts:       opts,
+		indexed:    make(map[string]bool),
+		unfinished: make(map[Day]bool),
+		queue:      make(chan struct{}, opts.MaxQueuedAppends),
+		notify:     make(chan struct{}),
 	}
 	for _, f := range opts.IndexedFields {
 		s.indexed[f] = true

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 func openTestStore(tb testing.TB, dir string, indexed ...string) *Store {
@@ -480,15 +482,76 @@ func TestDeleteSourceInterrupted(t *testing.T) {
 		t.Fatalf("tombstones after reopening = %d ids, want %d", len(got), len(ids))
 	}
 
-	// An unfinished deletion is also finished by the next one.
+	// FinishDeletes finishes one too.
 	dbIDs := pending("db")
-	if _, err := s.DeleteSource(ctx, "web", MinID, cut); err != nil {
+	if err := s.FinishDeletes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range dbIDs {
 		if _, err := s.Get(id); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("entry %s of an unfinished deletion is still stored after the next deletion (%v)", id, err)
+			t.Fatalf("entry %s of an unfinished deletion is still stored after FinishDeletes (%v)", id, err)
 		}
+	}
+}
+
+// TestDeleteSourceUnfinishable checks that a deletion that cannot be
+// finished (a damaged posting list in its day) holds back neither the
+// others nor deletions in other days, and that its day is not recorded
+// again at every run.
+func TestDeleteSourceUnfinishable(t *testing.T) {
+	s := openTestStore(t, t.TempDir(), "host")
+	defer s.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(17, 18))
+	day0 := DayOf(t0.UnixNano())
+	day1 := day0 + 1
+	entries := makeEntries(rng, 1000, time.Unix(0, day0.Start()), 48*time.Hour)
+	if _, err := s.Append(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(source string, d Day) []ID {
+		t.Helper()
+		out, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: source}, ID{Nanos: d.Start()}, ID{Nanos: (d + 1).Start()})
+		if err != nil || len(out) == 0 {
+			t.Fatalf("postings of %s on %s: %d, %v", source, d, len(out), err)
+		}
+		return out
+	}
+	s.delMu.Lock()
+	_, err := s.writeTombstones(ids("api", day0)) // older, and damaged below
+	if err == nil {
+		_, err = s.writeTombstones(ids("db", day1)) // newer, fine
+	}
+	s.delMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append(postingPrefix(day0, kindLevel, "", "zz"), make([]byte, 8)...)
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(bad, []byte{0xff}) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishDeletes(ctx); err == nil {
+		t.Fatal("FinishDeletes with a damaged posting list: no error")
+	}
+	if left, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: "db"}, ID{Nanos: day1.Start()}, ID{Nanos: (day1 + 1).Start()}); err != nil || len(left) != 0 {
+		t.Fatalf("after FinishDeletes %d entries of the newer deletion are still listed (%v)", len(left), err)
+	}
+	records := func() int {
+		t.Helper()
+		stamps, _, _, err := s.tombstoneRecords(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(stamps)
+	}
+	before := records()
+	for range 3 {
+		if _, err := s.DeleteSource(ctx, "api", MinID, ID{Nanos: (day0 + 1).Start()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := records(); after != before {
+		t.Fatalf("tombstone deletions %d after three runs over the unfinishable day, want %d", after, before)
 	}
 }
 
