@@ -19,9 +19,9 @@ import (
 // from the indexes stay exact. It returns how many it deleted. Appends may
 // go on meanwhile: they write new keys only.
 //
-// It works in steps of at most tombstonesPerKey entries, an hour of the
-// source's entries at a time, so that its memory does not grow with the
-// data. Before a step deletes anything it records the step's IDs as
+// It reads the source's posting lists once and works in steps of at most
+// tombstonesPerKey entries within one day, so that its memory does not
+// grow with the data. Before a step deletes anything it records the step's IDs as
 // tombstones, and marks them done once the step is complete: whoever
 // mirrors entries outside storage (the keyword index) reads done tombstones
 // with Tombstones and removes its copies, so a crash in between cannot
@@ -51,6 +51,7 @@ func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID
 	total := 0
 	var pending []ID
 	step := func(ids []ID) error {
+		slices.SortFunc(ids, ID.Compare) // lists come in commit order
 		stamp, err := s.writeTombstones(ids)
 		if err != nil {
 			return err
@@ -64,28 +65,30 @@ func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID
 		total += len(ids)
 		return nil
 	}
-	const hour = int64(time.Hour)
 	for _, day := range days {
 		if s.unfinished[day] {
 			continue
 		}
-		for h := range int64(24) {
-			wlo := maxID(lo, ID{Nanos: day.Start() + h*hour})
-			whi := minID(hi, ID{Nanos: day.Start() + (h+1)*hour})
-			if wlo.Compare(whi) >= 0 {
-				continue
-			}
-			ids, err := s.Postings(ctx, IndexValue{Kind: IndexSource, Value: source}, wlo, whi)
-			if err != nil {
-				return total, err
-			}
-			pending = append(pending, ids...)
-			for len(pending) >= size {
-				if err := step(pending[:size]); err != nil {
-					return total, err
+		// The source's posting lists of the day are read once, in commit
+		// order, from one snapshot: the steps rewrite them meanwhile, but
+		// the snapshot still hands each list over exactly once.
+		err := s.db.View(func(txn *badger.Txn) error {
+			return iterate(ctx, txn, postingPrefix(day, kindSource, "", source), func(k, v []byte) error {
+				var err error
+				if pending, err = decodePostings(pending, v, binary.BigEndian.Uint64(k[len(k)-8:]), lo, hi); err != nil {
+					return err
 				}
-				pending = append(pending[:0], pending[size:]...)
-			}
+				for len(pending) >= size {
+					if err := step(pending[:size]); err != nil {
+						return err
+					}
+					pending = append(pending[:0], pending[size:]...)
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return total, fmt.Errorf("%s: %w", day, err)
 		}
 		// A step stays inside one day: it rewrites that day's posting lists.
 		if len(pending) > 0 {
@@ -96,20 +99,6 @@ func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID
 		}
 	}
 	return total, nil
-}
-
-func maxID(a, b ID) ID {
-	if a.Compare(b) >= 0 {
-		return a
-	}
-	return b
-}
-
-func minID(a, b ID) ID {
-	if a.Compare(b) <= 0 {
-		return a
-	}
-	return b
 }
 
 // deleteIDs deletes the entries ids and removes them from the posting

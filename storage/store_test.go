@@ -384,11 +384,15 @@ func TestDeleteSource(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(11, 12))
 	entries := makeEntries(rng, 1000, t0, 30*time.Hour)
-	if _, err := s.Append(ctx, entries); err != nil {
-		t.Fatal(err)
+	// Five commits, each spread over the whole time range: posting lists
+	// that overlap in time, as late logs make them.
+	for i := 0; i < len(entries); i += 200 {
+		if _, err := s.Append(ctx, entries[i:i+200]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cut := ID{Nanos: t0.Add(20 * time.Hour).UnixNano()}
-	s.deleteStep = 7 // many steps, some across hours, one at each day's end
+	s.deleteStep = 7 // many steps, some spanning commits, one at each day's end
 	deleted := deleteSource(t, s, "api", cut)
 	checkSourceDeleted(t, s, entries, "api", cut, deleted)
 	s.deleteStep = 0
@@ -397,9 +401,16 @@ func TestDeleteSource(t *testing.T) {
 	collect := func() []ID {
 		t.Helper()
 		var got []ID
-		if err := s.Tombstones(ctx, func(ids []ID) error { got = append(got, ids...); return nil }); err != nil {
+		if err := s.Tombstones(ctx, func(ids []ID) error {
+			if !slices.IsSortedFunc(ids, ID.Compare) {
+				t.Errorf("a tombstone record of %d ids is not sorted", len(ids))
+			}
+			got = append(got, ids...)
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
+		slices.SortFunc(got, ID.Compare) // records come in deletion order
 		return got
 	}
 	if got := collect(); !slices.Equal(got, deleted) {
