@@ -128,6 +128,11 @@ func (p HostPolicy) checkURL(raw string) (*url.URL, error) {
 func (n *Notifier) normalize(policy HostPolicy) error {
 	n.Name = strings.TrimSpace(n.Name)
 	n.Type = strings.ToLower(strings.TrimSpace(n.Type))
+	if n.Name == "" && (n.Type == TypeWebhook || n.Type == TypeAlertmanager) {
+		// One notifier of a kind needs no name of its own: rules then
+		// notify "alertmanager" (or "webhook").
+		n.Name = n.Type
+	}
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if !notifierName.MatchString(n.Name) {

@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,8 @@ func TestNotifierValidation(t *testing.T) {
 		{"alertmanager", Notifier{Name: "am", Type: TypeAlertmanager, URL: "http://127.0.0.1:9093"}, ""},
 		{"wildcard", Notifier{Name: "w", Type: TypeWebhook, URL: "https://alerts.corp.example/x"}, ""},
 		{"cidr", Notifier{Name: "c", Type: TypeWebhook, URL: "http://10.1.2.3:8080/x"}, ""},
-		{"no name", Notifier{Type: TypeWebhook, URL: "https://hooks.example.com/x"}, "name: must not be empty"},
+		{"no name: named after its type", Notifier{Type: TypeAlertmanager, URL: "http://127.0.0.1:9093"}, ""},
+		{"no name, no type", Notifier{URL: "https://hooks.example.com/x"}, "name: must not be empty"},
 		{"bad name", Notifier{Name: "a b", Type: TypeWebhook, URL: "https://hooks.example.com/x"}, "name: \"a b\" must be"},
 		{"unknown type", Notifier{Name: "x", Type: "slack", URL: "https://hooks.example.com/x"}, `type: "slack" is not one of`},
 		{"ftp", Notifier{Name: "x", Type: TypeWebhook, URL: "ftp://hooks.example.com/x"}, "must start with http:// or https://"},
@@ -134,6 +136,9 @@ func TestNotifierValidation(t *testing.T) {
 		if n.Secret != "" {
 			t.Errorf("notifier %s listed with its secret", n.Name)
 		}
+	}
+	if !slices.ContainsFunc(ns, func(n Notifier) bool { return n.Name == TypeAlertmanager && n.Type == TypeAlertmanager }) {
+		t.Error("a notifier created without a name is not listed under its type")
 	}
 	if !e.m.HasSecret("a") || e.m.HasSecret("am") {
 		t.Error("HasSecret is wrong")

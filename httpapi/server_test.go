@@ -234,6 +234,31 @@ func TestSearchParams(t *testing.T) {
 	if rec.Code != 200 || f.lastSearch.Query != "timeout" || f.lastSearch.Limit != 3 || f.lastSearch.Sort != search.SortSeverityDesc {
 		t.Fatalf("POST search = %d %s, request %+v", rec.Code, rec.Body, f.lastSearch)
 	}
+	// The body is JSON whatever the Content-Type says (curl -d sends a
+	// form type); times may be epoch milliseconds as numbers; a misspelt
+	// key is an error, not an unfiltered search.
+	for _, tc := range []struct {
+		name, contentType, body string
+		wantCode                int
+		wantQuery               string
+	}{
+		{"form content type", "application/x-www-form-urlencoded", `{"q":"level:fatal","limit":1}`, 200, "level:fatal"},
+		{"no content type", "", `{"q":"timeout"}`, 200, "timeout"},
+		{"number time", "application/json", `{"q":"x","from":1764151200000}`, 200, "x"},
+		{"misspelt key", "application/json", `{"qurey":"timeout"}`, 400, ""},
+		{"not JSON", "text/plain", `q=timeout`, 400, ""},
+		{"empty", "application/json", ``, 400, ""},
+		{"time of the wrong kind", "application/json", `{"from":true}`, 400, ""},
+	} {
+		f.lastSearch = search.Request{}
+		rec := request(t, s, "POST", "/api/v1/search", []byte(tc.body), "Content-Type", tc.contentType)
+		if rec.Code != tc.wantCode || (tc.wantCode == 200 && f.lastSearch.Query != tc.wantQuery) {
+			t.Errorf("POST search, %s: %d %s (query %q), want %d and query %q", tc.name, rec.Code, rec.Body, f.lastSearch.Query, tc.wantCode, tc.wantQuery)
+		}
+		if tc.name == "number time" && f.lastSearch.From.UnixMilli() != 1764151200000 {
+			t.Errorf("POST search with from as a number: From = %v", f.lastSearch.From)
+		}
+	}
 	rec = request(t, s, "GET", "/api/v1/aggregate?group_by=source&limit=1", nil)
 	if strings.TrimSpace(rec.Body.String()) != `{"buckets":[{"key":"api","count":2}],"total":3,"other":1}` {
 		t.Fatalf("aggregate body %s", rec.Body)

@@ -561,6 +561,8 @@ func propHistogram(matches []*storage.Entry, req HistRequest, now time.Time) *Hi
 				from, to = now.Add(-time.Hour), now
 			case from.IsZero():
 				from = to.Add(-time.Hour)
+			case now.After(from):
+				to = now
 			default:
 				to = from.Add(time.Hour)
 			}
@@ -570,6 +572,9 @@ func propHistogram(matches []*storage.Entry, req HistRequest, now time.Time) *Hi
 			}
 			if to.IsZero() {
 				to = matches[len(matches)-1].ID.Time().Add(1)
+				if !req.From.IsZero() && now.After(to) {
+					to = now
+				}
 			}
 		}
 	}

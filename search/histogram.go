@@ -70,8 +70,11 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		}
 	}
 
-	// The range: the request's, or the span of the matches.
+	// The range: the request's, or the span of the matches. A range with
+	// only a start ("the last hour") runs to now, empty buckets included,
+	// or to the last match when one is stamped later.
 	from, to := req.From, req.To
+	now := e.opts.Now()
 	switch {
 	case !from.IsZero() && !to.IsZero():
 	case found:
@@ -80,12 +83,17 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		}
 		if to.IsZero() {
 			to = time.Unix(0, maxN+1)
+			if !req.From.IsZero() && now.After(to) {
+				to = now
+			}
 		}
 	case from.IsZero() && to.IsZero():
-		to = e.opts.Now()
+		to = now
 		from = to.Add(-time.Hour)
 	case from.IsZero():
 		from = to.Add(-time.Hour)
+	case now.After(from):
+		to = now
 	default:
 		to = from.Add(time.Hour)
 	}

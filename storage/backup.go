@@ -32,7 +32,9 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, since uint64) (uint64, 
 		}
 		return 0, fmt.Errorf("backup since %d: %w", since, err)
 	}
-	return next, nil
+	// Badger answers the highest version it streamed: 0 when nothing
+	// changed, which must not send the next backup back to the start.
+	return max(next, since), nil
 }
 
 // firstErrWriter remembers the first error of w.

@@ -50,8 +50,16 @@ func TestIncrementalBackupUnderLoad(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
-	if _, err := s.Backup(ctx, &incr, announced); err != nil {
+	next, err := s.Backup(ctx, &incr, announced)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Nothing changed since: an empty backup whose version keeps the
+	// chain where it was, rather than 0 (which would make the next
+	// "incremental" backup a full one).
+	var empty bytes.Buffer
+	if again, err := s.Backup(ctx, &empty, next); err != nil || again != next {
+		t.Fatalf("backup with nothing new since %d: next version %d, %v; want %d", next, again, err, next)
 	}
 	want := s.HighSeq()
 	s.Close()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,10 +30,12 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	all := fs.Bool("all", false, "follow the cursor to the last page")
 	follow := fs.Bool("follow", false, "after the results, stream new matching entries as they arrive (Ctrl-C stops)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: logengine query [flags] QUERY   (e.g. logengine query 'level>=warn source:api timeout')")
+		fmt.Fprintln(stderr, "Usage: logengine query [flags] QUERY [flags]   (e.g. logengine query 'level>=warn source:api timeout' --limit 20)")
+		fmt.Fprintln(stderr, "A query that starts with '-' goes after --: logengine query -- '-level:debug timeout'")
 		fs.PrintDefaults()
 	}
-	if _, err := parseFlags(fs, args); err != nil {
+	words, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
 	if *output != "table" && *output != "json" {
@@ -40,7 +43,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	c := newClient(*server, *key)
 	params := url.Values{}
-	params.Set("q", strings.Join(fs.Args(), " "))
+	params.Set("q", strings.Join(words, " "))
 	params.Set("limit", strconv.Itoa(*limit))
 	params.Set("sort", *sortBy)
 	if *from != "" {
@@ -158,4 +161,47 @@ func followTail(ctx context.Context, c *client, q, output string, color bool, st
 		return nil
 	}
 	return sc.Err()
+}
+
+// parseInterspersed parses flags before and after the query's words, as
+// people type them ("logengine query level:error --limit 5"). An argument
+// after the words counts as a flag only when it names one of fs's flags,
+// so "-level:debug" stays a negated term; after "--" everything is a word.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if _, err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(words, rest...), nil
+		}
+		i := 0
+		for ; i < len(rest); i++ {
+			if rest[i] == "--" {
+				return append(words, rest[i+1:]...), nil
+			}
+			if namesFlag(fs, rest[i]) {
+				break
+			}
+			words = append(words, rest[i])
+		}
+		if i == len(rest) {
+			return words, nil
+		}
+		args = rest[i:]
+	}
+}
+
+// namesFlag reports whether arg is -name, --name or --name=value for one
+// of fs's flags.
+func namesFlag(fs *flag.FlagSet, arg string) bool {
+	name, ok := strings.CutPrefix(arg, "-")
+	if !ok {
+		return false
+	}
+	name = strings.TrimPrefix(name, "-")
+	name, _, _ = strings.Cut(name, "=")
+	return name != "" && fs.Lookup(name) != nil
 }
