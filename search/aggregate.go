@@ -23,6 +23,7 @@ type groupField struct {
 func (e *Engine) groupFields(names []string) ([]groupField, error) {
 	out := make([]groupField, len(names))
 	for i, n := range names {
+		n = CanonicalField(n)
 		switch n {
 		case FieldLevel, FieldSeverity:
 			out[i] = groupField{name: FieldLevel, kind: storage.IndexLevel, indexed: true}
@@ -60,7 +61,7 @@ func entryKeys(f groupField, e *storage.Entry) []any {
 		}
 		return keys
 	}
-	if v, ok := e.Field(f.name); ok {
+	if v, ok := userField(e, f.name); ok {
 		return []any{typedKey(v.Text())}
 	}
 	return []any{nil}

@@ -112,7 +112,7 @@ func (m *matcher) exists(field string) bool {
 	case FieldTag:
 		return len(e.Tags) > 0
 	}
-	_, ok := e.Field(field)
+	_, ok := userField(e, field)
 	return ok
 }
 
@@ -137,7 +137,7 @@ func (m *matcher) equal(n *Equal) bool {
 	case FieldMessage:
 		return false // the parser makes message values Word, Phrase or Prefix
 	}
-	v, ok := e.Field(n.Field)
+	v, ok := userField(e, n.Field)
 	if !ok {
 		return false
 	}
@@ -176,7 +176,7 @@ func (m *matcher) valuePrefix(n *ValuePrefix) bool {
 	case FieldMessage:
 		return false // the parser makes message prefixes Prefix
 	}
-	v, ok := e.Field(n.Field)
+	v, ok := userField(e, n.Field)
 	return ok && strings.HasPrefix(v.Text(), n.Prefix)
 }
 
@@ -205,7 +205,7 @@ func (m *matcher) compare(n *Compare) bool {
 	case FieldMessage:
 		return false // the parser refuses comparisons on the message
 	}
-	v, ok := e.Field(n.Field)
+	v, ok := userField(e, n.Field)
 	if !ok {
 		return false
 	}
@@ -254,4 +254,17 @@ func holds(c int, op Op) bool {
 		return c >= 0
 	}
 	return false
+}
+
+// userField returns the value of one of e's Fields by canonical name: a
+// name that keeps UserFieldPrefix (see CanonicalField) is looked up
+// without it, unless e has a field of that very name.
+func userField(e *storage.Entry, name string) (storage.Value, bool) {
+	if v, ok := e.Field(name); ok {
+		return v, true
+	}
+	if rest, ok := strings.CutPrefix(name, UserFieldPrefix); ok {
+		return e.Field(rest)
+	}
+	return storage.Value{}, false
 }

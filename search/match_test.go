@@ -42,6 +42,7 @@ var matchEntries = []struct {
 			{Name: "status", Value: storage.String("404")},
 			{Name: "latency_ms", Value: storage.Int(12)},
 			{Name: "path", Value: storage.String("/login")},
+			{Name: "id", Value: storage.String("req-42")}, // a client's field named like the entry id
 		},
 	}},
 	{"warn", storage.Entry{
@@ -65,6 +66,13 @@ func TestMatch(t *testing.T) {
 		q    string
 		want string // names of the matching entries, space-separated
 	}{
+		// fields.NAME: the client's field, also one named like the entry's own.
+		{"fields.id:req-42", "info"},
+		{"fields.id:*", "info"},
+		{"fields.id:req*", "info"},
+		{"fields.host:web-1", "err"},
+		{"fields.status>=400", "err"},
+		{"fields.level:*", ""},
 		// Words, phrases and prefixes on message tokens.
 		{"", "err info warn"},
 		{"*", "err info warn"},

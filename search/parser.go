@@ -264,7 +264,7 @@ func (p *parser) term(t token) (Node, error) {
 	if t.field == "" {
 		return p.messageTerm(t)
 	}
-	field := t.field
+	field := CanonicalField(t.field)
 	switch field {
 	case "time":
 		field = FieldTimestamp

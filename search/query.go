@@ -41,6 +41,28 @@ const (
 	FieldID        = "id"        // the entry id, in its 26-character text form
 )
 
+// UserFieldPrefix names a field of the entry's Fields explicitly, for one
+// whose name is also one of the entry's own: `fields.id:req-42` is the
+// field "id" a client sent, where `id:` is the entry id.
+const UserFieldPrefix = "fields."
+
+// ownFields are the names the parser and group_by give the entry's own
+// fields, aliases included.
+var ownFields = map[string]bool{
+	FieldLevel: true, FieldSeverity: true, FieldSource: true, FieldTag: true, "tags": true,
+	FieldMessage: true, FieldTimestamp: true, "time": true, FieldID: true,
+}
+
+// CanonicalField returns the name under which a field is looked up:
+// "fields.host" is "host", while "fields.id" stays as it is because "id"
+// would be the entry id.
+func CanonicalField(name string) string {
+	if rest, ok := strings.CutPrefix(name, UserFieldPrefix); ok && rest != "" && !ownFields[rest] {
+		return rest
+	}
+	return name
+}
+
 // MatchAll matches every entry: the empty query, or "*".
 type MatchAll struct{}
 

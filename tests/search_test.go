@@ -230,6 +230,7 @@ func TestSearchAPI(t *testing.T) {
 		{"tag:prod", func(l *srchLog) bool { return slices.Contains(l.tags, "prod") }},
 		{"tags:*", func(l *srchLog) bool { return len(l.tags) > 0 }},
 		{"host:web-1", func(l *srchLog) bool { return l.host == "web-1" }},
+		{"fields.host:web-1", func(l *srchLog) bool { return l.host == "web-1" }},
 		{`host:"web-10"`, func(l *srchLog) bool { return l.host == "web-10" }},
 		{"status:404", func(l *srchLog) bool { return l.status == 404 }},
 		{"status>=500", func(l *srchLog) bool { return l.status >= 500 }},
@@ -384,6 +385,7 @@ func srchCheckAggregates(t *testing.T, d *daemon, logs []srchLog, base time.Time
 		}, 10},
 		{"group_by=status&limit=3", all, func(l *srchLog) []any { return []any{num(l.status)} }, 3},
 		{"group_by=host&q=timeout", func(l *srchLog) bool { return l.hasWord("timeout") }, func(l *srchLog) []any { return []any{l.host} }, 10},
+		{"group_by=fields.host&q=" + url.QueryEscape("fields.status>=500"), func(l *srchLog) bool { return l.status >= 500 }, func(l *srchLog) []any { return []any{l.host} }, 10},
 		{"group_by=source,level&limit=4", all, func(l *srchLog) []any { return []any{[]any{l.source, l.level}} }, 4},
 		{"group_by=latency_ms&q=source:db&limit=100", func(l *srchLog) bool { return l.source == "db" }, func(l *srchLog) []any { return []any{num(l.latency)} }, 100},
 	}
