@@ -318,6 +318,9 @@ func (s *Server) aggregate(c echo.Context) error {
 
 func (s *Server) histogram(c echo.Context) error {
 	req := search.HistRequest{Query: c.QueryParam("q"), GroupBy: c.QueryParam("group_by")}
+	if strings.Contains(req.GroupBy, ",") {
+		return errorf(http.StatusBadRequest, "group_by=%q: a histogram splits by one field; for composite keys use /api/v1/aggregate", req.GroupBy)
+	}
 	var err error
 	if req.From, req.To, err = timeRange(c.QueryParam("from"), c.QueryParam("to"), time.Now()); err != nil {
 		return err

@@ -223,6 +223,7 @@ func TestSearchParams(t *testing.T) {
 		"/api/v1/logs/01JDX4K5R3ZC8Y6W0000000042":     404,
 		"/api/v1/aggregate":                           400,
 		"/api/v1/histogram?interval=fast":             400,
+		"/api/v1/histogram?group_by=source,level":     400,
 		"/api/v1/nothing":                             404,
 		"/api/v1/logs?from=1764151200000&to=now%2B1d": 200,
 	} {
