@@ -145,14 +145,7 @@ func TestAppendGetScanPostings(t *testing.T) {
 		t.Error("Postings on a field that is not indexed: want an error")
 	}
 
-	counts := map[string]int{}
-	err := s.IndexValues(ctx, IndexLevel, "", MinID, MaxID, func(v string, ids []ID) error {
-		counts[v] += len(ids)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	counts := levelCounts(t, s)
 	wantCounts := map[string]int{}
 	for _, e := range all {
 		wantCounts[e.Level.String()]++
@@ -609,10 +602,7 @@ func TestDeleteSourceConcurrent(t *testing.T) {
 			want[e.Level.String()]++
 		}
 	}
-	levels := map[string]int{}
-	if err := s.IndexValues(ctx, IndexLevel, "", MinID, MaxID, func(v string, ids []ID) error { levels[v] += len(ids); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	levels := levelCounts(t, s)
 	if !reflect.DeepEqual(levels, want) {
 		t.Fatalf("level counts after two concurrent deletions and a day dropped = %v, want %v", levels, want)
 	}
@@ -640,10 +630,7 @@ func checkSourceDeleted(t *testing.T, s *Store, entries []Entry, source string, 
 	if _, err := s.Get(deleted[0]); err == nil {
 		t.Fatal("a deleted entry is still readable")
 	}
-	levels := map[string]int{}
-	if err := s.IndexValues(ctx, IndexLevel, "", MinID, MaxID, func(v string, ids []ID) error { levels[v] += len(ids); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	levels := levelCounts(t, s)
 	want := map[string]int{}
 	for _, e := range kept {
 		want[e.Level.String()]++
@@ -729,4 +716,19 @@ func TestGetSorted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// levelCounts counts the entries of every level from the level posting
+// lists, as aggregations do.
+func levelCounts(t *testing.T, s *Store) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	err := s.IndexValues(context.Background(), IndexLevel, "", MinID, MaxID, func(v string, ids []ID) error {
+		counts[v] += len(ids)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts
 }
