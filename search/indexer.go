@@ -429,8 +429,7 @@ func (ix *Indexer) recover(ctx context.Context) (uint64, error) {
 		cp = high
 	}
 	// Deletions a crash or a stop kept from the index. One that fails here
-	// (storage must finish it first, and may be out of space) must not
-	// hold up indexing: its tombstones stay for the next request.
+	// must not hold up indexing: its tombstones stay for the next request.
 	if err := ix.applyDeletes(ctx, cp); err != nil {
 		if errors.Is(err, storage.ErrClosed) || errors.Is(err, ErrIndexClosed) || ctx.Err() != nil {
 			return 0, err

@@ -26,8 +26,8 @@ import (
 // mirrors entries outside storage (the keyword index) reads done tombstones
 // with Tombstones and removes its copies, so a crash in between cannot
 // leave those copies behind. A step that failed or that a crash
-// interrupted is finished by FinishDeletes or Tombstones; days with one that
-// could not be finished are skipped until it is. Deletions run one at a
+// interrupted is finished by FinishDeletes; days with one that could not
+// be finished are skipped until it is. Deletions run one at a
 // time.
 func (s *Store) DeleteSource(ctx context.Context, source string, lo, hi ID) (int, error) {
 	s.delMu.Lock()
@@ -106,13 +106,22 @@ func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID
 // error, so a deletion can be done again after a crash. Rewritten lists go
 // into the write batch as they are found, which commits as it fills.
 func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
-	byDay := map[Day]map[uint64]bool{}
+	// Per day, the deleted sequences and their time span: lists that span
+	// no deleted entry's time are left undecoded.
+	type dayGone struct {
+		seqs       map[uint64]bool
+		minN, maxN int64
+	}
+	byDay := map[Day]*dayGone{}
 	for _, id := range ids {
 		d := DayOf(id.Nanos)
-		if byDay[d] == nil {
-			byDay[d] = map[uint64]bool{}
+		g := byDay[d]
+		if g == nil {
+			g = &dayGone{seqs: map[uint64]bool{}, minN: id.Nanos, maxN: id.Nanos}
+			byDay[d] = g
 		}
-		byDay[d][id.Seq] = true
+		g.seqs[id.Seq] = true
+		g.minN, g.maxN = min(g.minN, id.Nanos), max(g.maxN, id.Nanos)
 	}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
@@ -122,13 +131,6 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 		}
 	}
 	for day, gone := range byDay {
-		// Lists that span no deleted entry's time are left undecoded.
-		minN, maxN := int64(math.MaxInt64), int64(math.MinInt64)
-		for _, id := range ids {
-			if DayOf(id.Nanos) == day {
-				minN, maxN = min(minN, id.Nanos), max(maxN, id.Nanos)
-			}
-		}
 		var list []ID
 		err := s.db.View(func(txn *badger.Txn) error {
 			return iterate(ctx, txn, postingDayPrefix(day), func(k, v []byte) error {
@@ -136,7 +138,7 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 				if err != nil {
 					return err
 				}
-				if lmax < minN || lmin > maxN {
+				if lmax < gone.minN || lmin > gone.maxN {
 					return nil
 				}
 				first := binary.BigEndian.Uint64(k[len(k)-8:])
@@ -144,7 +146,7 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 				if err != nil {
 					return err
 				}
-				kept := slices.DeleteFunc(list, func(id ID) bool { return gone[id.Seq] })
+				kept := slices.DeleteFunc(list, func(id ID) bool { return gone.seqs[id.Seq] })
 				switch {
 				case len(kept) == len(list):
 					return nil
@@ -177,22 +179,22 @@ const tombstonesPerKey = 1 << 16
 // records of IDs of the same deletion.
 const tombstoneDone = math.MaxUint32
 
-// writeTombstones records ids durably, in records of tombstonesPerKey, as
-// one pending deletion, and returns its stamp. Callers hold delMu.
+// writeTombstones records ids, one deletion step of at most
+// tombstonesPerKey IDs, durably as one pending deletion, and returns its
+// stamp. Callers hold delMu.
 func (s *Store) writeTombstones(ids []ID) (int64, error) {
+	if len(ids) > tombstonesPerKey {
+		return 0, fmt.Errorf("write tombstones: %d ids in one step, at most %d", len(ids), tombstonesPerKey)
+	}
 	stamp := max(time.Now().UnixNano(), s.tombLast+1)
 	s.tombLast = stamp
-	for part := 0; part*tombstonesPerKey < len(ids); part++ {
-		chunk := ids[part*tombstonesPerKey : min((part+1)*tombstonesPerKey, len(ids))]
-		v := make([]byte, 0, 16*len(chunk))
-		for _, id := range chunk {
-			b := id.Bytes()
-			v = append(v, b[:]...)
-		}
-		err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(tombstoneKey(stamp, part), v) })
-		if err != nil {
-			return 0, fmt.Errorf("write tombstones: %w", wrapWriteErr("write", err))
-		}
+	v := make([]byte, 0, 16*len(ids))
+	for _, id := range ids {
+		b := id.Bytes()
+		v = append(v, b[:]...)
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(tombstoneKey(stamp, 0), v) }); err != nil {
+		return 0, fmt.Errorf("write tombstones: %w", wrapWriteErr("write", err))
 	}
 	return stamp, nil
 }
@@ -307,7 +309,8 @@ func (s *Store) finishDeletesLocked(ctx context.Context) error {
 
 // FinishDeletes finishes the deletions that failed or that a crash
 // interrupted (see DeleteSource), and returns what kept any of them from
-// finishing.
+// finishing. The daemon calls it when it starts, before the keyword
+// indexer reads tombstones, and at every retention run.
 func (s *Store) FinishDeletes(ctx context.Context) error {
 	s.delMu.Lock()
 	defer s.delMu.Unlock()
@@ -318,26 +321,20 @@ func (s *Store) FinishDeletes(ctx context.Context) error {
 // record of at most 65,536 ascending IDs at a time, oldest deletion first,
 // and removes each record fn returns nil for: fn removes the copies of
 // those entries kept outside storage. fn only ever sees IDs whose entries
-// are gone: a deletion still running is left for a later call, and one left
-// unfinished is finished first (when that fails, the finished ones are
-// handed over all the same and the error is returned). Calls run one at a
-// time; a deletion may run meanwhile.
+// are gone: deletions still running, or left unfinished (FinishDeletes
+// finishes those), are left for a later call. Calls run one at a time; a
+// deletion may run meanwhile.
 func (s *Store) Tombstones(ctx context.Context, fn func(ids []ID) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
 	s.handMu.Lock()
 	defer s.handMu.Unlock()
-	var finishErr error
-	if s.delMu.TryLock() {
-		finishErr = s.finishDeletesLocked(ctx)
-		s.delMu.Unlock()
-	}
 	// Done deletions are not touched by DeleteSource, and only this method,
 	// under handMu, removes them: they can be handed over without delMu.
 	stamps, records, done, err := s.tombstoneRecords(ctx)
 	if err != nil {
-		return errors.Join(finishErr, err)
+		return err
 	}
 	for _, stamp := range stamps {
 		if !done[stamp] {
@@ -345,23 +342,23 @@ func (s *Store) Tombstones(ctx context.Context, fn func(ids []ID) error) error {
 		}
 		for _, k := range records[stamp] {
 			if err := ctx.Err(); err != nil {
-				return errors.Join(finishErr, err)
+				return err
 			}
 			ids, err := s.readTombstones(k)
 			if err != nil {
-				return errors.Join(finishErr, err)
+				return err
 			}
 			if err := fn(ids); err != nil {
-				return errors.Join(finishErr, err)
+				return err
 			}
 			if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(k) }); err != nil {
-				return errors.Join(finishErr, fmt.Errorf("release tombstones: %w", wrapWriteErr("write", err)))
+				return fmt.Errorf("release tombstones: %w", wrapWriteErr("write", err))
 			}
 		}
 		err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(tombstoneKey(stamp, tombstoneDone)) })
 		if err != nil {
-			return errors.Join(finishErr, fmt.Errorf("release tombstones: %w", wrapWriteErr("write", err)))
+			return fmt.Errorf("release tombstones: %w", wrapWriteErr("write", err))
 		}
 	}
-	return finishErr
+	return nil
 }

@@ -440,8 +440,8 @@ func deleteSource(t *testing.T, s *Store, source string, cut ID) []ID {
 }
 
 // TestDeleteSourceInterrupted checks that a deletion that failed, or that
-// a crash interrupted, after its tombstones were written is finished before
-// its tombstones are handed over, and by the next deletion.
+// a crash interrupted, after its tombstones were written is not handed over
+// until FinishDeletes has finished it.
 func TestDeleteSourceInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestStore(t, dir, "host")
@@ -470,6 +470,17 @@ func TestDeleteSourceInterrupted(t *testing.T) {
 	}
 	s = openTestStore(t, dir, "host")
 	defer s.Close()
+	// Unfinished, it is not handed over; FinishDeletes finishes it (the
+	// daemon calls it when it starts).
+	if err := s.Tombstones(ctx, func(part []ID) error {
+		t.Errorf("%d ids of an unfinished deletion handed over", len(part))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishDeletes(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var got []ID
 	if err := s.Tombstones(ctx, func(part []ID) error {
 		// By now the entries are gone from storage.
@@ -486,7 +497,7 @@ func TestDeleteSourceInterrupted(t *testing.T) {
 		t.Fatalf("tombstones after reopening = %d ids, want %d", len(got), len(ids))
 	}
 
-	// FinishDeletes finishes one too.
+	// Without a restart too.
 	dbIDs := pending("db")
 	if err := s.FinishDeletes(ctx); err != nil {
 		t.Fatal(err)

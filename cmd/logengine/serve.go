@@ -111,6 +111,12 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if err := d.store.SyncIndexedFields(ctx, log); err != nil {
 		return nil, err
 	}
+	// A per-source deletion a crash interrupted is finished before the
+	// keyword index is told of it. One that cannot be finished must not
+	// keep the daemon from starting: its days are skipped until it can.
+	if err := d.store.FinishDeletes(ctx); err != nil {
+		log.Error("an interrupted per-source deletion could not be finished; its days are skipped by per-source retention until it is", "err", err)
+	}
 	if d.index, err = search.OpenIndex(filepath.Join(cfg.DataDir, "index"), log); err != nil {
 		return nil, err
 	}
@@ -488,20 +494,18 @@ func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
 			d.log.Error("per-source retention: an earlier deletion could not be finished; its days are skipped until it is", "err", err)
 			errs = append(errs, err)
 		}
-	}
-	for src, ret := range d.cfg.RetentionBySource {
-		cutoff := storage.ID{Nanos: now.Add(-time.Duration(ret)).UnixNano()}
-		n, err := d.store.DeleteSource(ctx, src, storage.MinID, cutoff)
-		if err != nil {
-			d.log.Error("per-source retention failed", "source", src, "deleted", n, "err", err)
-			errs = append(errs, err)
+		for src, ret := range d.cfg.RetentionBySource {
+			cutoff := storage.ID{Nanos: now.Add(-time.Duration(ret)).UnixNano()}
+			n, err := d.store.DeleteSource(ctx, src, storage.MinID, cutoff)
+			if err != nil {
+				d.log.Error("per-source retention failed", "source", src, "deleted", n, "err", err)
+				errs = append(errs, err)
+			}
+			if n > 0 {
+				d.log.Info("per-source retention deleted entries", "source", src, "entries", n, "retention", ret.String())
+			}
+			bySource[src] = n
 		}
-		if n > 0 {
-			d.log.Info("per-source retention deleted entries", "source", src, "entries", n, "retention", ret.String())
-		}
-		bySource[src] = n
-	}
-	if len(d.cfg.RetentionBySource) > 0 {
 		// The deletions are recorded in storage; the keyword index follows
 		// between two of its steps. Waiting a little lets the answer mean
 		// that keyword counts are exact already, but retention does not
