@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -29,30 +28,6 @@ type Alerting interface {
 	DeleteNotifier(ctx context.Context, name string) error
 	Alerts(ctx context.Context, states []alerting.StateName) ([]alerting.Alert, error)
 	History(ctx context.Context, q alerting.HistoryQuery) ([]alerting.Event, error)
-}
-
-// maxAlertingBody bounds the JSON body of rule and notifier requests.
-const maxAlertingBody = 1 << 20
-
-// decodeStrict decodes a JSON body and refuses unknown keys: a misspelt
-// "treshold" must not silently become a threshold of zero.
-func decodeStrict(c echo.Context, v any) error {
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAlertingBody+1))
-	if err != nil {
-		return errorf(http.StatusBadRequest, "read the body: %v", err)
-	}
-	if len(body) > maxAlertingBody {
-		return errorf(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", maxAlertingBody)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return errorf(http.StatusBadRequest, "the body is empty: send a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return errorf(http.StatusBadRequest, "the JSON body does not parse: %v", err)
-	}
-	return nil
 }
 
 // plainJSON answers v as JSON without escaping <, > and &: conditions

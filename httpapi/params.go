@@ -1,11 +1,16 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/logengine/logengine/internal/duration"
 )
@@ -79,4 +84,29 @@ func intParam(name, v string) (int, error) {
 		return 0, errorf(http.StatusBadRequest, "%s=%q is not an integer", name, v)
 	}
 	return n, nil
+}
+
+// maxJSONBody bounds the JSON body of search, rule and notifier requests.
+const maxJSONBody = 1 << 20
+
+// decodeStrict decodes a JSON body, whatever the Content-Type says, and
+// refuses unknown keys: a misspelt "treshold" must not silently become a
+// threshold of zero, nor a misspelt "q" a search for everything.
+func decodeStrict(c echo.Context, v any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxJSONBody+1))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "read the body: %v", err)
+	}
+	if len(body) > maxJSONBody {
+		return errorf(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", maxJSONBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errorf(http.StatusBadRequest, "the body is empty: send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(http.StatusBadRequest, "the JSON body does not parse: %v", err)
+	}
+	return nil
 }

@@ -178,20 +178,18 @@ func BenchmarkIndexTokens(b *testing.B) {
 			return strings.Join(out, " ")
 		}
 	}
-	variants := []struct {
+	type variant struct {
 		name string
 		msg  func(string) string
-	}{
+	}
+	variants := []variant{
 		{"whole", func(msg string) string { return msg }},
 		{"empty", func(string) string { return "" }},
 		{"words", keep(func(t string) bool { return !hasDigit(t) })},
 		{"values", keep(hasDigit)},
 	}
 	for _, buckets := range []uint32{65536, 4096, 256} {
-		variants = append(variants, struct {
-			name string
-			msg  func(string) string
-		}{fmt.Sprintf("hashed-%d", buckets), func(msg string) string {
+		variants = append(variants, variant{fmt.Sprintf("hashed-%d", buckets), func(msg string) string {
 			toks := Tokenize(msg, nil)
 			for i, t := range toks {
 				if len(t) >= 5 && hasDigit(t) {
