@@ -15,8 +15,10 @@ import (
 
 // keywordIndex is what the engine needs of the keyword index.
 type keywordIndex interface {
-	Search(ctx context.Context, q Keywords, lo, hi storage.ID, desc bool, limit int) ([]storage.ID, error)
+	Search(ctx context.Context, q Keywords, lo, hi storage.ID) (Candidates, error)
 }
+
+var _ keywordIndex = (*Index)(nil)
 
 // indexProgress tells how far the keyword index has got.
 type indexProgress interface {
@@ -613,13 +615,13 @@ func (q *query) plan(ctx context.Context, node Node, whole bool) (*idSet, error)
 	}
 	switch n := node.(type) {
 	case *Word:
-		return q.keywords(ctx, node, Keywords{Terms: []string{n.Token}}, true)
+		return q.keywords(ctx, node, Keywords{Terms: []string{n.Token}}, true, whole)
 	case *Prefix:
-		return q.keywords(ctx, node, Keywords{Prefixes: []string{n.Prefix}}, true)
+		return q.keywords(ctx, node, Keywords{Prefixes: []string{n.Prefix}}, true, whole)
 	case *Phrase:
 		// The index has no positions: find entries with all the words, and
 		// let Match check their order on the fetched message.
-		return q.keywords(ctx, node, Keywords{Terms: n.Tokens}, false)
+		return q.keywords(ctx, node, Keywords{Terms: n.Tokens}, false, whole)
 	case *Equal:
 		return q.equal(ctx, n)
 	case *Compare:
@@ -863,20 +865,46 @@ func (q *query) all(ctx context.Context) ([]storage.ID, error) {
 	return ids, nil
 }
 
+// maxCheck is how many of the index's unsure candidates a search checks
+// while planning. Past it, a search that stops at a full page leaves them
+// to be checked as it reads, which it does for far fewer of them.
+const maxCheck = 20000
+
 // keywords plans a keyword term from the index plus the entries the index
 // has not reached yet, checked by hand, so the answer is exact however far
 // the indexer lags. When the lag is too large to check by hand it returns
-// nil and the caller scans.
-func (q *query) keywords(ctx context.Context, node Node, kw Keywords, exact bool) (*idSet, error) {
+// nil and the caller scans. The index's unsure candidates are read and
+// matched here when they are few or whole asks for every match anyway;
+// otherwise the set is not exact and the search checks what it reads.
+func (q *query) keywords(ctx context.Context, node Node, kw Keywords, exact, whole bool) (*idSet, error) {
 	if err := q.loadTail(ctx); err != nil {
 		return nil, err
 	}
 	if !q.tailOK {
 		return nil, nil
 	}
-	ids, err := q.e.index.Search(ctx, kw, q.lo, q.hi, false, 0)
+	c, err := q.e.index.Search(ctx, kw, q.lo, q.hi)
 	if err != nil {
 		return nil, err
+	}
+	ids := c.Sure
+	if len(c.Maybe) > 0 {
+		if whole || len(c.Maybe) <= maxCheck {
+			var matched []storage.ID
+			err := q.e.store.GetSorted(ctx, c.Maybe, func(e *storage.Entry) bool {
+				if Match(node, e) {
+					matched = append(matched, e.ID)
+				}
+				return true
+			})
+			if err != nil {
+				return nil, err
+			}
+			ids = union(ids, matched)
+		} else {
+			ids = union(ids, c.Maybe)
+			exact = false
+		}
 	}
 	var extra []storage.ID
 	for i := range q.tail {

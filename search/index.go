@@ -8,17 +8,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
-	blevesearch "github.com/blevesearch/bleve/v2/search"
-	bquery "github.com/blevesearch/bleve/v2/search/query"
+	bleveindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/logengine/logengine/storage"
 )
@@ -36,26 +34,44 @@ type Keywords struct {
 var ErrIndexClosed = errors.New("keyword index closed")
 
 const (
-	// messageFieldName is the only field of a shard's documents.
+	// messageFieldName names the message in Bleve's mapping metadata (and
+	// in the analyzer's tests); block documents hold wordsFieldName and
+	// leadsFieldName instead.
 	messageFieldName = "message"
 	// seqInternalKey holds, in each shard, the highest journal sequence of
-	// the documents it holds (8 bytes big-endian). It is written in the
-	// same batch as the documents, or right after a write split into
-	// concurrent batches is all on disk, so it never claims documents the
-	// shard does not hold.
+	// the entries it holds (8 bytes big-endian). It is written in the same
+	// batch as their documents, so it never claims entries the shard does
+	// not hold.
 	seqInternalKey = "logengine.seq"
+	// blocksInternalKey holds how many blocks the shard's documents refer
+	// to (8 bytes big-endian), written with them: a block list shorter than
+	// that lost blocks, and the shard is rebuilt.
+	blocksInternalKey = "logengine.blocks"
+	// formatInternalKey holds shardFormat. A shard without it was written
+	// by a release that kept a document per entry, and is rebuilt.
+	formatInternalKey = "logengine.format"
+	shardFormat       = "blocks-1"
+	// taintedInternalKey marks a shard some of whose entries were deleted
+	// from storage (per-source retention) after being indexed: its blocks
+	// still list them, so none of its candidates is sure any more.
+	taintedInternalKey = "logengine.tainted"
 	// rebuildSuffix marks a shard being rebuilt beside the live one. It is
 	// renamed over the live one only when complete, so a crash mid-rebuild
 	// leaves a directory that OpenIndex deletes, never a partial shard.
 	rebuildSuffix = ".rebuild"
 )
 
+// errShardFormat is why a shard written by an older release does not open.
+var errShardFormat = errors.New("written by an older release (a document per entry): rebuilding it in blocks")
+
 // Index is the keyword index: one Bleve index (shard) per UTC day under one
-// directory, named YYYY-MM-DD, holding the analysed message of each entry
-// and nothing else. Documents are keyed by the text form of storage.ID,
-// which sorts like the ID, so hits come in time order by sorting on _id and
-// a time range is a range of document ids. Shards open on first use and
-// stay open. Index is safe for concurrent use.
+// directory, named YYYY-MM-DD. A shard indexes blocks of up to blockSize
+// entries of its day: one Bleve document per block holds the block's words,
+// each counted by the entries holding it, and the shard's block list
+// (blockfile.go) holds the ids of each block's entries and a filter of its
+// value tokens (blockfilter.go). A search finds candidate blocks and lists
+// their entries, each sure to match or to be checked (Candidates). Shards
+// open on first use and stay open. Index is safe for concurrent use.
 type Index struct {
 	dir string
 	log *slog.Logger
@@ -65,7 +81,7 @@ type Index struct {
 	closed bool                   // guarded by mu
 }
 
-// shard is one day's Bleve index.
+// shard is one day's Bleve index and block list.
 type shard struct {
 	day storage.Day
 	dir string
@@ -73,14 +89,17 @@ type shard struct {
 	// mu is held shared while the shard is searched or written, and
 	// exclusively while it is opened, closed, dropped or replaced.
 	mu sync.RWMutex
-	// idx is nil until first use; guarded by mu.
-	idx bleve.Index
+	// idx and blocks are nil until first use; guarded by mu.
+	idx    bleve.Index
+	blocks *blockFile
 	// gone is set when the shard was closed, dropped or replaced: whoever
 	// finds it set looks the day up again. Guarded by mu.
 	gone bool
 	// seq is the highest journal sequence recorded in the shard. Written
 	// only by the indexer, under mu (shared).
 	seq atomic.Uint64
+	// tainted mirrors taintedInternalKey.
+	tainted atomic.Bool
 }
 
 // OpenIndex opens the keyword index in dir (<data-dir>/index), creating the
@@ -194,102 +213,344 @@ func (x *Index) DropDay(day storage.Day) error {
 	return nil
 }
 
-// Search returns the ids in [lo, hi) of the entries that match q, ascending
-// or, with desc, descending, at most limit of them (limit <= 0: all). Day
-// shards are visited in the order of the answer and the search stops as
-// soon as it has limit ids, so the next page is asked for by narrowing lo
-// (ascending) or hi (descending) past the last id returned.
-func (x *Index) Search(ctx context.Context, q Keywords, lo, hi storage.ID, desc bool, limit int) ([]storage.ID, error) {
+// Candidates are the entries a keyword query may match, as the index found
+// them: both lists ascending, without duplicates, and disjoint.
+type Candidates struct {
+	// Sure match: their block holds every word of the query in every entry.
+	Sure []storage.ID
+	// Maybe match: their block holds the query's words in some entries, or
+	// its filter may hold its value tokens. Only the entry can tell.
+	Maybe []storage.ID
+}
+
+// Search returns the candidates in [lo, hi) for q: every entry of the range
+// that matches q is among them.
+func (x *Index) Search(ctx context.Context, q Keywords, lo, hi storage.ID) (Candidates, error) {
+	var c Candidates
 	if lo.Compare(hi) >= 0 {
-		return nil, nil
+		return c, nil
 	}
-	bq, err := q.bleveQuery()
+	if err := q.validate(); err != nil {
+		return c, err
+	}
+	for _, day := range x.daysIn(lo, hi) {
+		_, err := x.use(day, false, func(sh *shard) error {
+			return sh.candidates(ctx, q, lo, hi, &c)
+		})
+		if err != nil {
+			return Candidates{}, err
+		}
+	}
+	// Blocks come in the order of their first entry, and blocks written
+	// by the tail in the order entries arrive: mostly sorted already.
+	for _, l := range []*[]storage.ID{&c.Sure, &c.Maybe} {
+		if !slices.IsSortedFunc(*l, storage.ID.Compare) {
+			slices.SortFunc(*l, storage.ID.Compare)
+		}
+		*l = slices.Compact(*l)
+	}
+	if len(c.Sure) > 0 && len(c.Maybe) > 0 {
+		c.Maybe = difference(c.Maybe, c.Sure)
+	}
+	return c, nil
+}
+
+// validate checks that terms and prefixes are single tokens as Tokenize
+// gives them: they are looked up as they are, without analysis, which
+// could only disagree with the one at index time.
+func (q Keywords) validate() error {
+	for _, t := range q.Terms {
+		if !isOneToken(t) {
+			return fmt.Errorf("keyword %q is not a single lower-case token", t)
+		}
+	}
+	for _, p := range q.Prefixes {
+		if !isOneToken(p) {
+			return fmt.Errorf("keyword prefix %q is not a single lower-case token", p)
+		}
+	}
+	return nil
+}
+
+// blockSet maps the number of a candidate block to whether every entry of
+// it surely matches.
+type blockSet map[int]bool
+
+// and keeps the blocks of s that are in o too, sure when sure in both.
+func (s blockSet) and(o blockSet) blockSet {
+	if s == nil {
+		return o
+	}
+	for n, sure := range s {
+		osure, ok := o[n]
+		if !ok {
+			delete(s, n)
+		} else {
+			s[n] = sure && osure
+		}
+	}
+	return s
+}
+
+// candidates adds the shard's candidates for q in [lo, hi) to c.
+func (sh *shard) candidates(ctx context.Context, q Keywords, lo, hi storage.ID, c *Candidates) error {
+	ai, err := sh.idx.Advanced()
+	if err != nil {
+		return fmt.Errorf("search keyword index of %s: %w", sh.day, err)
+	}
+	r, err := ai.Reader()
+	if err != nil {
+		return fmt.Errorf("search keyword index of %s: %w", sh.day, err)
+	}
+	defer func() { _ = r.Close() }()
+	// The reader first: every block its documents refer to was on disk
+	// before them, so the list taken after it holds them all.
+	metas := sh.blocks.snapshot()
+	inRange := func(n int) bool {
+		return n >= 0 && n < len(metas) && metas[n].max.Compare(lo) >= 0 && metas[n].min.Compare(hi) < 0
+	}
+	s := &blockSearch{ctx: ctx, r: r, metas: metas, inRange: inRange}
+
+	var set blockSet
+	var values []string
+	for _, t := range q.Terms {
+		if isValueToken(t) {
+			values = append(values, t) // last: the filters of fewer blocks
+			continue
+		}
+		part, err := s.term(wordsFieldName, t, true)
+		if err != nil {
+			return fmt.Errorf("search keyword index of %s: %w", sh.day, err)
+		}
+		set = set.and(part)
+	}
+	for _, p := range q.Prefixes {
+		part, err := s.prefix(p)
+		if err != nil {
+			return fmt.Errorf("search keyword index of %s: %w", sh.day, err)
+		}
+		set = set.and(part)
+	}
+	if len(q.Terms) == 0 && len(q.Prefixes) == 0 {
+		if set, err = s.all(); err != nil {
+			return fmt.Errorf("search keyword index of %s: %w", sh.day, err)
+		}
+	}
+	for _, v := range values {
+		part, err := sh.filterSearch(ctx, metas, inRange, set, filterHash(v))
+		if err != nil {
+			return fmt.Errorf("search keyword index of %s: %w", sh.day, err)
+		}
+		set = set.and(part)
+	}
+
+	nums := make([]int, 0, len(set))
+	for n := range set {
+		if inRange(n) {
+			nums = append(nums, n)
+		}
+	}
+	slices.SortFunc(nums, func(a, b int) int { return metas[a].min.Compare(metas[b].min) })
+	tainted := sh.tainted.Load()
+	var ids []storage.ID
+	for i, n := range nums {
+		if i%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		ids, err = sh.blocks.readIDs(&metas[n], ids[:0])
+		if err != nil {
+			return fmt.Errorf("search keyword index of %s: block %d: %w", sh.day, n, err)
+		}
+		dst := &c.Maybe
+		if set[n] && !tainted {
+			dst = &c.Sure
+		}
+		for _, id := range ids {
+			if id.Compare(lo) >= 0 && id.Compare(hi) < 0 {
+				*dst = append(*dst, id)
+			}
+		}
+	}
+	return nil
+}
+
+// blockSearch looks blocks up in one shard's Bleve reader.
+type blockSearch struct {
+	ctx     context.Context
+	r       bleveindex.IndexReader
+	metas   []blockMeta
+	inRange func(n int) bool
+}
+
+// term returns the blocks whose field holds term; with exact, a block is
+// sure when every one of its entries holds the term.
+func (s *blockSearch) term(field, term string, exact bool) (blockSet, error) {
+	tfr, err := s.r.TermFieldReader(s.ctx, []byte(term), field, true, false, false)
 	if err != nil {
 		return nil, err
 	}
-	days := x.daysIn(lo, hi)
-	if desc {
-		slices.Reverse(days)
-	}
-	var out []storage.ID
-	for _, day := range days {
-		want := 0
-		if limit > 0 {
-			want = limit - len(out)
-		}
-		var ids []storage.ID
-		_, err := x.use(day, false, func(sh *shard) error {
-			var err error
-			if want > 0 {
-				ids, err = sh.searchSorted(ctx, bq, lo, hi, desc, want)
-			} else {
-				ids, err = sh.searchAll(ctx, bq, lo, hi, desc)
-			}
-			return err
-		})
+	defer func() { _ = tfr.Close() }()
+	out := blockSet{}
+	for {
+		d, err := tfr.Next(nil)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ids...)
-		if limit > 0 && len(out) >= limit {
-			break
+		if d == nil {
+			return out, nil
+		}
+		n, err := s.blockOf(d.ID)
+		if err != nil {
+			return nil, err
+		}
+		if s.inRange(n) {
+			out[n] = exact && d.Freq == uint64(s.metas[n].count)
+		}
+	}
+}
+
+// prefix returns the blocks that may hold a token starting with p: those
+// with such a word, and those with a value token whose lead can start it.
+// None is sure: the index does not know which entries hold which token.
+func (s *blockSearch) prefix(p string) (blockSet, error) {
+	out := blockSet{}
+	add := func(field, prefix string) error {
+		dict, err := s.r.FieldDictPrefix(field, []byte(prefix))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = dict.Close() }()
+		for {
+			e, err := dict.Next()
+			if err != nil {
+				return err
+			}
+			if e == nil {
+				return nil
+			}
+			part, err := s.term(field, e.Term, false)
+			if err != nil {
+				return err
+			}
+			for n := range part {
+				out[n] = false
+			}
+		}
+	}
+	if err := add(wordsFieldName, p); err != nil {
+		return nil, err
+	}
+	// A value token starting with p has, when p holds a digit, the same
+	// lead as p; otherwise a lead that starts with p or is all of p's
+	// beginning... which is a lead starting with p, as leads hold no digit.
+	if lead := valueLead(p); isValueTokenPrefix(p) {
+		part, err := s.term(leadsFieldName, lead, false)
+		if err != nil {
+			return nil, err
+		}
+		for n := range part {
+			out[n] = false
+		}
+	} else if err := add(leadsFieldName, p); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// isValueTokenPrefix reports whether a token starting with p is a value
+// token only if it has the lead of p: p holds a digit.
+func isValueTokenPrefix(p string) bool { return strings.ContainsAny(p, "0123456789") }
+
+// all returns every block the shard's Bleve documents refer to, all sure.
+func (s *blockSearch) all() (blockSet, error) {
+	dr, err := s.r.DocIDReaderAll()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = dr.Close() }()
+	out := blockSet{}
+	for {
+		id, err := dr.Next()
+		if err != nil {
+			return nil, err
+		}
+		if id == nil {
+			return out, nil
+		}
+		n, err := s.blockOf(id)
+		if err != nil {
+			return nil, err
+		}
+		if s.inRange(n) {
+			out[n] = true
+		}
+	}
+}
+
+func (s *blockSearch) blockOf(id bleveindex.IndexInternalID) (int, error) {
+	ext, err := s.r.ExternalID(id)
+	if err != nil {
+		return 0, err
+	}
+	n, err := parseBlockDocID(ext)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// filterSearch returns the blocks in range whose filter may hold the value
+// token of hash h, among those of within (all when nil). None is sure.
+func (sh *shard) filterSearch(ctx context.Context, metas []blockMeta, inRange func(int) bool, within blockSet, h uint64) (blockSet, error) {
+	out := blockSet{}
+	var buf []byte
+	check := func(n int) error {
+		var err error
+		if buf, err = sh.blocks.readFilter(&metas[n], buf); err != nil {
+			return fmt.Errorf("block %d: %w", n, err)
+		}
+		if mayHoldEncoded(buf, h) {
+			out[n] = false
+		}
+		return nil
+	}
+	if within != nil {
+		for n := range within {
+			if err := check(n); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for n := range metas {
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if !inRange(n) {
+			continue
+		}
+		if err := check(n); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// Count returns how many entries in [lo, hi) match q.
-func (x *Index) Count(ctx context.Context, q Keywords, lo, hi storage.ID) (int, error) {
-	if lo.Compare(hi) >= 0 {
-		return 0, nil
+// blockDocID is the Bleve document id of block n: fixed-width hex.
+func blockDocID(n int) string { return fmt.Sprintf("%08x", n) }
+
+func parseBlockDocID(s string) (int, error) {
+	n, err := strconv.ParseUint(s, 16, 32)
+	if err != nil || len(s) != 8 {
+		return 0, fmt.Errorf("document id %q is not a block number", s)
 	}
-	bq, err := q.bleveQuery()
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, day := range x.daysIn(lo, hi) {
-		_, err := x.use(day, false, func(sh *shard) error {
-			n, err := sh.count(ctx, bq, lo, hi)
-			total += n
-			return err
-		})
-		if err != nil {
-			return 0, err
-		}
-	}
-	return total, nil
+	return int(n), nil
 }
 
-// bleveQuery translates q. Terms and prefixes are matched as they are,
-// without analysis: they are tokens already, and a second analysis could
-// only disagree with the one at index time.
-func (q Keywords) bleveQuery() (bquery.Query, error) {
-	var parts []bquery.Query
-	for _, t := range q.Terms {
-		if !isOneToken(t) {
-			return nil, fmt.Errorf("keyword %q is not a single lower-case token", t)
-		}
-		tq := bleve.NewTermQuery(t)
-		tq.SetField(messageFieldName)
-		parts = append(parts, tq)
-	}
-	for _, p := range q.Prefixes {
-		if !isOneToken(p) {
-			return nil, fmt.Errorf("keyword prefix %q is not a single lower-case token", p)
-		}
-		pq := bleve.NewPrefixQuery(p)
-		pq.SetField(messageFieldName)
-		parts = append(parts, pq)
-	}
-	switch len(parts) {
-	case 0:
-		return bleve.NewMatchAllQuery(), nil
-	case 1:
-		return parts[0], nil
-	}
-	return bleve.NewConjunctionQuery(parts...), nil
-}
 
 func isOneToken(s string) bool {
 	var buf [2]string
@@ -365,20 +626,27 @@ func (x *Index) check(day storage.Day) (bool, error) {
 	return x.use(day, false, func(*shard) error { return nil })
 }
 
-// parallelMinDocs is the smallest part a large write is split into.
-// Bleve builds a batch's segment in the goroutine that calls Batch, and
-// that build is most of the cost of indexing (~30 µs per document here),
-// so one batch at a time keeps one core busy however many there are.
-// Concurrent batches into the same shard build their segments in parallel.
-const parallelMinDocs = 2500
-
 // write indexes docs, all of day, and records seq as the shard's highest
-// sequence, returning once both are on disk.
+// sequence, returning once both are on disk. Entries at or below the
+// sequence the shard has recorded are in it already (steps write a day's
+// entries in sequence order, and a rebuild records the highest it holds),
+// so a step done again after a crash, or after a rebuild of its day, does
+// not index them twice.
 func (x *Index) write(day storage.Day, docs []bleveDoc, seq uint64) error {
 	_, err := x.use(day, true, func(sh *shard) error {
-		seq := max(seq, sh.seq.Load())
-		if err := writeDocs(sh.idx, docs, seq); err != nil {
-			return fmt.Errorf("index %d entries into %s: %w", len(docs), day, err)
+		have := sh.seq.Load()
+		fresh := make([]bleveDoc, 0, len(docs))
+		for _, d := range docs {
+			if d.id.Seq > have {
+				fresh = append(fresh, d)
+			}
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		seq := max(seq, have)
+		if err := writeBlocks(sh.idx, sh.blocks, fresh, seq); err != nil {
+			return fmt.Errorf("index %d entries into %s: %w", len(fresh), day, err)
 		}
 		sh.seq.Store(seq)
 		return nil
@@ -386,28 +654,33 @@ func (x *Index) write(day storage.Day, docs []bleveDoc, seq uint64) error {
 	return err
 }
 
-// writeDocs indexes docs into idx and records seq. A small write is one
-// batch that holds the documents and the sequence together. A large one is
-// split into concurrent batches of documents only, and the sequence is
-// recorded after all of them are persisted: a shard never records a
-// sequence whose documents it does not hold.
-func writeDocs(idx bleve.Index, docs []bleveDoc, seq uint64) error {
-	parts := min(runtime.NumCPU(), len(docs)/parallelMinDocs)
-	if parts <= 1 {
-		return writeBatch(idx, docs, seq, true)
+// writeBlocks indexes docs as blocks: the block list first, then one Bleve
+// batch with their documents, the sequence and the number of blocks, so a
+// shard never records a sequence or a block it does not hold.
+func writeBlocks(idx bleve.Index, bf *blockFile, docs []bleveDoc, seq uint64) error {
+	if !slices.IsSortedFunc(docs, func(a, b bleveDoc) int { return a.id.Compare(b.id) }) {
+		slices.SortFunc(docs, func(a, b bleveDoc) int { return a.id.Compare(b.id) })
 	}
-	errs := make([]error, parts)
-	var wg sync.WaitGroup
-	for i := range parts {
-		part := docs[i*len(docs)/parts : (i+1)*len(docs)/parts]
-		wg.Go(func() { errs[i] = writeBatch(idx, part, 0, false) })
+	blocks := buildBlocks(docs)
+	built := make([]*builtBlock, len(blocks))
+	for i, b := range blocks {
+		built[i] = &b.built
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	first, err := bf.appendBlocks(built)
+	if err != nil {
 		return err
 	}
-	return idx.SetInternal([]byte(seqInternalKey), binary.BigEndian.AppendUint64(nil, seq))
+	b := idx.NewBatch()
+	for i, bd := range blocks {
+		if err := b.IndexAdvanced(bd.document(first + i)); err != nil {
+			return err
+		}
+	}
+	b.SetInternal([]byte(seqInternalKey), binary.BigEndian.AppendUint64(nil, seq))
+	b.SetInternal([]byte(blocksInternalKey), binary.BigEndian.AppendUint64(nil, uint64(first+len(blocks))))
+	return idx.Batch(b)
 }
+
 
 // rebuild builds a new shard for day from what fill writes, beside the live
 // one, and swaps it in when complete. Searches go on against the old shard
@@ -422,15 +695,24 @@ func (x *Index) rebuild(day storage.Day, fill func(write func(docs []bleveDoc, s
 	if err != nil {
 		return fmt.Errorf("rebuild keyword index of %s: %w", day, err)
 	}
+	bf, err := openBlockFile(tmp)
+	if err != nil {
+		_ = idx.Close()
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("rebuild keyword index of %s: %w", day, err)
+	}
 	var seq uint64
 	err = fill(func(docs []bleveDoc, s uint64) error {
 		seq = max(seq, s)
-		return writeDocs(idx, docs, seq)
+		return writeBlocks(idx, bf, docs, seq)
 	})
-	if err == nil && seq == 0 {
-		// Nothing to index (the day was dropped meanwhile); keep an empty
-		// shard so that the day does not look missing.
-		err = idx.SetInternal([]byte(seqInternalKey), binary.BigEndian.AppendUint64(nil, 0))
+	if err == nil {
+		// Also when nothing was indexed (the day was dropped meanwhile):
+		// an empty shard keeps the day from looking missing.
+		err = idx.SetInternal([]byte(formatInternalKey), []byte(shardFormat))
+	}
+	if cerr := bf.close(); err == nil && cerr != nil {
+		err = cerr
 	}
 	if cerr := idx.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -498,20 +780,59 @@ func (sh *shard) openLocked(create bool) error {
 	idx, err := bleve.Open(sh.dir)
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) && create {
 		idx, err = bleve.New(sh.dir, newIndexMapping())
+		if err == nil {
+			if err = idx.SetInternal([]byte(formatInternalKey), []byte(shardFormat)); err != nil {
+				_ = idx.Close()
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("open keyword index of %s: %w", sh.day, err)
 	}
-	v, err := idx.GetInternal([]byte(seqInternalKey))
+	bf, err := sh.check(idx)
 	if err != nil {
 		_ = idx.Close()
-		return fmt.Errorf("open keyword index of %s: read sequence: %w", sh.day, err)
+		return fmt.Errorf("open keyword index of %s: %w", sh.day, err)
+	}
+	sh.idx, sh.blocks = idx, bf
+	return nil
+}
+
+// check reads the shard's records and opens its block list, refusing a
+// shard of another format or one whose list lost blocks.
+func (sh *shard) check(idx bleve.Index) (*blockFile, error) {
+	format, err := idx.GetInternal([]byte(formatInternalKey))
+	if err != nil {
+		return nil, fmt.Errorf("read format: %w", err)
+	}
+	if string(format) != shardFormat {
+		return nil, errShardFormat
+	}
+	v, err := idx.GetInternal([]byte(seqInternalKey))
+	if err != nil {
+		return nil, fmt.Errorf("read sequence: %w", err)
 	}
 	if len(v) == 8 {
 		sh.seq.Store(binary.BigEndian.Uint64(v))
 	}
-	sh.idx = idx
-	return nil
+	t, err := idx.GetInternal([]byte(taintedInternalKey))
+	if err != nil {
+		return nil, fmt.Errorf("read deletions: %w", err)
+	}
+	sh.tainted.Store(len(t) > 0)
+	n, err := idx.GetInternal([]byte(blocksInternalKey))
+	if err != nil {
+		return nil, fmt.Errorf("read block count: %w", err)
+	}
+	bf, err := openBlockFile(sh.dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(n) == 8 && uint64(len(bf.snapshot())) < binary.BigEndian.Uint64(n) {
+		_ = bf.close()
+		return nil, fmt.Errorf("block list holds %d blocks, the index refers to %d", len(bf.snapshot()), binary.BigEndian.Uint64(n))
+	}
+	return bf, nil
 }
 
 func (sh *shard) closeLocked() error {
@@ -519,170 +840,39 @@ func (sh *shard) closeLocked() error {
 		return nil
 	}
 	err := sh.idx.Close()
-	sh.idx = nil
+	if sh.blocks != nil {
+		err = errors.Join(err, sh.blocks.close())
+	}
+	sh.idx, sh.blocks = nil, nil
 	if err != nil {
 		return fmt.Errorf("close keyword index of %s: %w", sh.day, err)
 	}
 	return nil
 }
 
-// searchSorted returns the first limit matching ids of [lo, hi) in the
-// shard, in the order asked, letting Bleve sort by _id. SearchAfter applies
-// the bound the order starts from; the other bound cuts the sorted hits.
-func (sh *shard) searchSorted(ctx context.Context, bq bquery.Query, lo, hi storage.ID, desc bool, limit int) ([]storage.ID, error) {
-	req := bleve.NewSearchRequestOptions(bq, limit, 0, false)
-	req.Score = bleve.ScoreNone
-	if desc {
-		req.SortBy([]string{"-_id"})
-		if hi.Compare(dayStartID(sh.day+1)) < 0 {
-			req.SearchAfter = []string{hi.String()} // hits strictly below hi
-		}
-	} else {
-		req.SortBy([]string{"_id"})
-		if lo.Compare(dayStartID(sh.day)) > 0 {
-			req.SearchAfter = []string{idBefore(lo).String()} // hits from lo on
-		}
-	}
-	res, err := sh.idx.SearchInContext(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("search keyword index of %s: %w", sh.day, err)
-	}
-	ids := make([]storage.ID, 0, len(res.Hits))
-	for _, h := range res.Hits {
-		id, err := storage.ParseID(h.ID)
-		if err != nil {
-			return nil, fmt.Errorf("search keyword index of %s: %w", sh.day, err)
-		}
-		if id.Compare(lo) < 0 || id.Compare(hi) >= 0 {
-			break // sorted: the rest is out of range too
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
-}
-
-// searchAll returns every matching id of [lo, hi) in the shard, sorted.
-func (sh *shard) searchAll(ctx context.Context, bq bquery.Query, lo, hi storage.ID, desc bool) ([]storage.ID, error) {
-	var ids []storage.ID
-	var perr error
-	err := sh.visit(ctx, bq, lo, hi, func(s string) {
-		id, err := storage.ParseID(s)
-		if err != nil {
-			perr = err
-			return
-		}
-		ids = append(ids, id)
-	})
-	if err == nil {
-		err = perr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("search keyword index of %s: %w", sh.day, err)
-	}
-	slices.SortFunc(ids, storage.ID.Compare)
-	if desc {
-		slices.Reverse(ids)
-	}
-	return ids, nil
-}
-
-// count counts the matching ids of [lo, hi) in the shard. A shard entirely
-// in range is counted by Bleve without loading a single id.
-func (sh *shard) count(ctx context.Context, bq bquery.Query, lo, hi storage.ID) (int, error) {
-	if lo.Compare(dayStartID(sh.day)) <= 0 && hi.Compare(dayStartID(sh.day+1)) >= 0 {
-		req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
-		req.Score = bleve.ScoreNone
-		res, err := sh.idx.SearchInContext(ctx, req)
-		if err != nil {
-			return 0, fmt.Errorf("count in keyword index of %s: %w", sh.day, err)
-		}
-		return int(res.Total), nil
-	}
-	n := 0
-	if err := sh.visit(ctx, bq, lo, hi, func(string) { n++ }); err != nil {
-		return 0, fmt.Errorf("count in keyword index of %s: %w", sh.day, err)
-	}
-	return n, nil
-}
-
-// visit calls fn with the id text of every hit in [lo, hi), unordered. It
-// replaces Bleve's top-N collection with a handler that sees every hit,
-// so that nothing is sorted or kept that is not wanted.
-func (sh *shard) visit(ctx context.Context, bq bquery.Query, lo, hi storage.ID, fn func(id string)) error {
-	// IDs compare like their text form, so the bounds compare as strings.
-	loS, hiS := lo.String(), hi.String()
-	maker := blevesearch.MakeDocumentMatchHandler(func(sctx *blevesearch.SearchContext) (blevesearch.DocumentMatchHandler, bool, error) {
-		return func(d *blevesearch.DocumentMatch) error {
-			if d == nil {
-				return nil
-			}
-			if d.ID >= loS && d.ID < hiS {
-				fn(d.ID)
-			}
-			sctx.DocumentMatchPool.Put(d)
-			return nil
-		}, true, nil // true: load each hit's id
-	})
-	req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
-	req.Score = bleve.ScoreNone
-	_, err := sh.idx.SearchInContext(context.WithValue(ctx, blevesearch.MakeDocumentMatchHandlerKey, maker), req)
-	return err
-}
-
-// bleveDoc is one entry to index.
-type bleveDoc struct {
-	id  storage.ID
-	msg string
-}
-
-// writeBatch indexes docs in one safe batch, which also records seq when
-// withSeq is set: Batch returns once the segment and the sequence are
-// persisted together.
-func writeBatch(idx bleve.Index, docs []bleveDoc, seq uint64, withSeq bool) error {
-	b := idx.NewBatch()
-	// Build the documents directly (no mapping, no reflection) and in three
-	// allocations per batch rather than several per document. Each document
-	// gets two field slots: the message and the _id field Bleve appends.
-	ds := make([]document.Document, len(docs))
-	ms := make([]bleveMessage, len(docs))
-	slots := make([]document.Field, 2*len(docs))
-	for i := range docs {
-		ms[i].text = docs[i].msg
-		d := &ds[i]
-		d.SetID(docs[i].id.String())
-		d.Fields = slots[2*i : 2*i+1 : 2*i+2]
-		d.Fields[0] = &ms[i]
-		if err := b.IndexAdvanced(d); err != nil {
-			return err
-		}
-	}
-	if withSeq {
-		b.SetInternal([]byte(seqInternalKey), binary.BigEndian.AppendUint64(nil, seq))
-	}
-	return idx.Batch(b)
-}
-
-// newIndexMapping describes what writeBatch builds, for Bleve's metadata
-// and for anything that would map or analyse through Bleve: one text field,
-// indexed with the logengine analyzer, not stored, without term vectors or
-// doc values. The _all composite field is disabled the way Bleve requires
-// (a disabled sub-document mapping): it would index every term twice.
+// newIndexMapping describes what writeBlocks builds, for Bleve's metadata
+// and for anything that would map or analyse through Bleve: two text fields
+// (words and value-token leads), indexed with the logengine analyzer, not
+// stored, without term vectors or doc values. The _all composite field is
+// disabled the way Bleve requires (a disabled sub-document mapping): it
+// would index every term twice.
 func newIndexMapping() mapping.IndexMapping {
-	fm := bleve.NewTextFieldMapping()
-	fm.Analyzer = analyzerName
-	fm.Store = false
-	fm.IncludeTermVectors = false
-	fm.IncludeInAll = false
-	fm.DocValues = false
-
 	dm := bleve.NewDocumentStaticMapping()
-	dm.AddFieldMappingsAt(messageFieldName, fm)
+	for _, name := range []string{wordsFieldName, leadsFieldName, messageFieldName} {
+		fm := bleve.NewTextFieldMapping()
+		fm.Analyzer = analyzerName
+		fm.Store = false
+		fm.IncludeTermVectors = false
+		fm.IncludeInAll = false
+		fm.DocValues = false
+		dm.AddFieldMappingsAt(name, fm)
+	}
 	dm.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
 
 	m := bleve.NewIndexMapping()
 	m.DefaultMapping = dm
 	m.DefaultAnalyzer = analyzerName
-	m.DefaultField = messageFieldName
+	m.DefaultField = wordsFieldName
 	m.StoreDynamic = false
 	m.IndexDynamic = false
 	m.DocValuesDynamic = false

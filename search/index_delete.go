@@ -6,33 +6,30 @@ import (
 	"github.com/logengine/logengine/storage"
 )
 
-// Delete removes the documents of entries deleted from storage inside a
-// day (per-source retention), so keyword counts, which are taken from the
-// index without reading entries, stay exact.
+// Delete takes note of entries deleted from storage inside a day (per-source
+// retention). Their blocks still list them, and a block's word counts still
+// count them, so the days they were in are marked: from then on none of
+// their candidates is sure, and each is checked against storage, which no
+// longer has the deleted ones. Answers stay exact; keyword searches over
+// such a day read more entries until the day is rebuilt (Reindex).
 func (x *Index) Delete(ids []storage.ID) error {
-	byDay := map[storage.Day][]storage.ID{}
+	days := map[storage.Day]bool{}
 	for _, id := range ids {
-		d := storage.DayOf(id.Nanos)
-		byDay[d] = append(byDay[d], id)
+		days[storage.DayOf(id.Nanos)] = true
 	}
-	for day, list := range byDay {
+	for day := range days {
 		_, err := x.use(day, false, func(sh *shard) error {
-			// Batches of a bounded size: a deletion can be millions of ids.
-			for rest := list; len(rest) > 0; {
-				part := rest[:min(len(rest), 10000)]
-				rest = rest[len(part):]
-				b := sh.idx.NewBatch()
-				for _, id := range part {
-					b.Delete(id.String())
-				}
-				if err := sh.idx.Batch(b); err != nil {
-					return err
-				}
+			if sh.tainted.Load() {
+				return nil
 			}
+			if err := sh.idx.SetInternal([]byte(taintedInternalKey), []byte{1}); err != nil {
+				return err
+			}
+			sh.tainted.Store(true)
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("delete %d documents from %s: %w", len(list), day, err)
+			return fmt.Errorf("mark deletions in keyword index of %s: %w", day, err)
 		}
 	}
 	return nil

@@ -133,8 +133,10 @@ var kwQueries = []Keywords{
 	{Terms: []string{"status"}, Prefixes: []string{"nosuch"}},
 }
 
-// kwCheck compares every query of kwQueries in both orders, with several
-// limits and ranges, plus Count and paging by bounds, with the brute force.
+// kwCheck checks every query of kwQueries, and queries for value tokens
+// and prefixes taken from random entries, over several ranges against the
+// brute force: every match is a candidate, every sure candidate matches,
+// and the candidates are in range, sorted, without duplicates.
 func kwCheck(t *testing.T, x *Index, all []kwEntry, rng *rand.Rand) {
 	t.Helper()
 	ctx := context.Background()
@@ -152,60 +154,76 @@ func kwCheck(t *testing.T, x *Index, all []kwEntry, rng *rand.Rand) {
 		{storage.MinID, at(time.Duration(rng.Int64N(int64(96 * time.Hour))))},
 		{at(50 * time.Hour), at(50 * time.Hour)}, // empty
 	}
+	queries := slices.Clone(kwQueries)
 	if len(all) > 0 {
 		// Bounds exactly on existing ids: lo is inclusive, hi exclusive.
 		ranges = append(ranges, [2]storage.ID{all[len(all)/3].id, all[len(all)/2].id})
-	}
-	for _, q := range kwQueries {
-		for _, r := range ranges {
-			lo, hi := r[0], r[1]
-			for _, desc := range []bool{false, true} {
-				for _, limit := range []int{0, 1, 7, 100} {
-					want := kwBrute(all, q, lo, hi, desc, limit)
-					got, err := x.Search(ctx, q, lo, hi, desc, limit)
-					if err != nil {
-						t.Fatalf("Search(%+v, %v, %v, desc=%v, %d): %v", q, lo, hi, desc, limit, err)
-					}
-					if !slices.Equal(got, want) {
-						t.Fatalf("Search(%+v, %v, %v, desc=%v, limit=%d): got %d ids, want %d\n got %v\nwant %v",
-							q, lo, hi, desc, limit, len(got), len(want), kwHead(got), kwHead(want))
-					}
+		for range 4 {
+			e := all[rng.IntN(len(all))]
+			for tok := range e.toks {
+				if isValueToken(tok) {
+					queries = append(queries,
+						Keywords{Terms: []string{tok}},
+						Keywords{Prefixes: []string{tok[:len(tok)-1]}},
+						Keywords{Prefixes: []string{tok[:2]}})
+					break
 				}
-				// Paging by bounds gives the full answer, in order.
-				full := kwBrute(all, q, lo, hi, desc, 0)
-				size := max(13, len(full)/7) // a few pages whatever the size
-				var paged []storage.ID
-				plo, phi := lo, hi
-				for i := 0; ; i++ {
-					page, err := x.Search(ctx, q, plo, phi, desc, size)
-					if err != nil {
-						t.Fatal(err)
-					}
-					paged = append(paged, page...)
-					if len(page) < size {
-						break
-					}
-					if desc {
-						phi = page[len(page)-1]
-					} else {
-						plo = kwAfter(page[len(page)-1])
-					}
-					if i > len(all) {
-						t.Fatal("paging does not end")
-					}
-				}
-				if !slices.Equal(paged, full) {
-					t.Fatalf("paging %+v desc=%v: got %d ids, want %d", q, desc, len(paged), len(full))
-				}
-			}
-			n, err := x.Count(ctx, q, lo, hi)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := len(kwBrute(all, q, lo, hi, false, 0)); n != want {
-				t.Fatalf("Count(%+v, %v, %v) = %d, want %d", q, lo, hi, n, want)
 			}
 		}
+	}
+	// Entries deleted after they were indexed stay candidates, unsure.
+	tainted := false
+	for _, d := range x.Days() {
+		_, err := x.use(d, false, func(sh *shard) error {
+			tainted = tainted || sh.tainted.Load()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	indexed := map[storage.ID]bool{}
+	for _, e := range all {
+		indexed[e.id] = true
+	}
+	for _, q := range queries {
+		for _, r := range ranges {
+			lo, hi := r[0], r[1]
+			want := kwBrute(all, q, lo, hi, false, 0)
+			c, err := x.Search(ctx, q, lo, hi)
+			if err != nil {
+				t.Fatalf("Search(%+v, %v, %v): %v", q, lo, hi, err)
+			}
+			kwCheckCandidates(t, q, lo, hi, c, want, indexed, tainted)
+		}
+	}
+}
+
+// kwCheckCandidates checks one answer of Search against the brute force's
+// matches (want, ascending) and the indexed entries.
+func kwCheckCandidates(t *testing.T, q Keywords, lo, hi storage.ID, c Candidates, want []storage.ID, indexed map[storage.ID]bool, tainted bool) {
+	t.Helper()
+	for k, l := range [][]storage.ID{c.Sure, c.Maybe} {
+		for i, id := range l {
+			if i > 0 && l[i-1].Compare(id) >= 0 {
+				t.Fatalf("Search(%+v, %v, %v): candidates not ascending and distinct at %v", q, lo, hi, id)
+			}
+			if id.Compare(lo) < 0 || id.Compare(hi) >= 0 {
+				t.Fatalf("Search(%+v, %v, %v): candidate %v out of range", q, lo, hi, id)
+			}
+			if !indexed[id] && (k == 0 || !tainted) {
+				t.Fatalf("Search(%+v, %v, %v): candidate %v was never indexed", q, lo, hi, id)
+			}
+		}
+	}
+	if len(intersect(c.Sure, c.Maybe)) > 0 {
+		t.Fatalf("Search(%+v, %v, %v): an id both sure and maybe", q, lo, hi)
+	}
+	if missed := difference(want, union(c.Sure, c.Maybe)); len(missed) > 0 {
+		t.Fatalf("Search(%+v, %v, %v): %d of %d matches are not candidates, e.g. %v", q, lo, hi, len(missed), len(want), missed[0])
+	}
+	if wrong := difference(c.Sure, want); len(wrong) > 0 {
+		t.Fatalf("Search(%+v, %v, %v): %d sure candidates do not match, e.g. %v", q, lo, hi, len(wrong), wrong[0])
 	}
 }
 
@@ -270,7 +288,7 @@ func TestIndexSearchMatchesBruteForce(t *testing.T) {
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Search(context.Background(), Keywords{}, storage.MinID, storage.MaxID, false, 1); err != ErrIndexClosed {
+	if _, err := x.Search(context.Background(), Keywords{}, storage.MinID, storage.MaxID); err != ErrIndexClosed {
 		t.Fatalf("Search after Close: %v, want ErrIndexClosed", err)
 	}
 	x = kwOpenIndex(t, dir)
@@ -309,11 +327,8 @@ func TestKeywordsMustBeTokens(t *testing.T) {
 		{Prefixes: []string{""}},
 		{Prefixes: []string{"a-b"}},
 	} {
-		if _, err := x.Search(ctx, q, storage.MinID, storage.MaxID, false, 10); err == nil {
+		if _, err := x.Search(ctx, q, storage.MinID, storage.MaxID); err == nil {
 			t.Errorf("Search(%+v): want an error", q)
-		}
-		if _, err := x.Count(ctx, q, storage.MinID, storage.MaxID); err == nil {
-			t.Errorf("Count(%+v): want an error", q)
 		}
 	}
 }
@@ -379,7 +394,7 @@ func TestShardMappingUsesAnalyzer(t *testing.T) {
 	ok, err := x.use(storage.DayOf(id.Nanos), false, func(sh *shard) error {
 		for _, text := range []string{"TIMEOUT", "gateway-7", "été failed"} {
 			mq := bleve.NewMatchQuery(text)
-			mq.SetField(messageFieldName)
+			mq.SetField(wordsFieldName)
 			mq.SetOperator(bquery.MatchQueryOperatorAnd)
 			res, err := sh.idx.Search(bleve.NewSearchRequest(mq))
 			if err != nil {
@@ -396,13 +411,13 @@ func TestShardMappingUsesAnalyzer(t *testing.T) {
 	}
 }
 
-// A large write is split into concurrent batches; the sequence is recorded
-// once they are all on disk.
-func TestIndexParallelWrite(t *testing.T) {
+// A large write is cut into blocks of at most blockSize entries, and the
+// sequence is recorded with them.
+func TestIndexLargeWrite(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(3, 4))
 	x := kwOpenIndex(t, dir)
-	all := make([]kwEntry, 3*parallelMinDocs)
+	all := make([]kwEntry, 7500)
 	for i := range all {
 		at := kwDay0.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
 		all[i] = kwNewEntry(storage.ID{Nanos: at.UnixNano(), Seq: uint64(i + 1)}, kwMessage(rng, kwPick(rng)))
@@ -415,6 +430,15 @@ func TestIndexParallelWrite(t *testing.T) {
 	ok, err := x.use(storage.DayOf(kwDay0.UnixNano()), false, func(sh *shard) error {
 		if got := sh.seq.Load(); got != uint64(len(all)) {
 			return fmt.Errorf("recorded sequence %d, want %d", got, len(all))
+		}
+		metas := sh.blocks.snapshot()
+		if want := (len(all) + blockSize - 1) / blockSize; len(metas) != want {
+			return fmt.Errorf("%d blocks, want %d", len(metas), want)
+		}
+		for i, m := range metas {
+			if m.count > blockSize || i > 0 && metas[i-1].max.Compare(m.min) >= 0 {
+				return fmt.Errorf("block %d: %d entries from %v to %v", i, m.count, m.min, m.max)
+			}
 		}
 		return nil
 	})

@@ -1,0 +1,236 @@
+package search
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// blockFileName is the file in a shard's directory that lists its blocks.
+//
+// A shard indexes blocks of entries, not entries: a Bleve document per block
+// holds the block's words, and this file holds, per block, the ids of its
+// entries and the filter of its value tokens (see blockfilter.go). The
+// Bleve document's id is the block's number here. Records are appended and
+// fsynced before the Bleve batch that refers to them, so every block Bleve
+// knows is on disk. A crash between the two leaves records no document
+// refers to: their entries are indexed again by the next step (as new
+// blocks), and a filter search that finds the orphans only finds candidates
+// it checks against storage anyway. A record torn by a crash is cut off when
+// the file is opened.
+const blockFileName = "blocks"
+
+// Record layout: a 48-byte header, then the ids, then the filter.
+//
+//	crc32c(header[4:] + body):4 idsLen:4 filterLen:4 count:4 min:16 max:16
+//
+// The ids are ascending: per id, the nanos as an unsigned delta from the
+// previous id's (the first from min) and the sequence as a signed delta
+// from the previous one's (the first from zero).
+const blockHeaderLen = 48
+
+// verifyTail is how many bytes at the end of the file are checked against
+// their checksums at open: only the last append can be torn (each one is
+// fsynced before the next), and checking a large file whole would make the
+// first query of a day read all of it.
+const verifyTail = 8 << 20
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// blockMeta is what a shard keeps in memory per block: ~60 bytes, so a day
+// of 12M entries in blocks of 256 keeps under 3 MB.
+type blockMeta struct {
+	off       int64 // of the record's body
+	min, max  storage.ID
+	count     uint32
+	idsLen    uint32
+	filterLen uint32
+}
+
+// blockFile is a shard's block list. Appends come from one writer at a time
+// (the shard's writer); reads run concurrently with them.
+type blockFile struct {
+	f *os.File
+
+	mu    sync.RWMutex
+	metas []blockMeta // guarded by mu
+	size  int64       // end of the last record; guarded by mu
+}
+
+// openBlockFile opens (or creates) the block list in dir, cutting off a
+// torn last append.
+func openBlockFile(dir string) (*blockFile, error) {
+	f, err := os.OpenFile(dir+string(os.PathSeparator)+blockFileName, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open block list: %w", err)
+	}
+	bf := &blockFile{f: f}
+	if err := bf.load(); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return bf, nil
+}
+
+func (bf *blockFile) load() error {
+	st, err := bf.f.Stat()
+	if err != nil {
+		return fmt.Errorf("open block list: %w", err)
+	}
+	end := st.Size()
+	var hdr [blockHeaderLen]byte
+	var off int64
+	for off+blockHeaderLen <= end {
+		if _, err := bf.f.ReadAt(hdr[:], off); err != nil {
+			return fmt.Errorf("read block list at %d: %w", off, err)
+		}
+		m := blockMeta{
+			off:       off + blockHeaderLen,
+			idsLen:    binary.BigEndian.Uint32(hdr[4:]),
+			filterLen: binary.BigEndian.Uint32(hdr[8:]),
+			count:     binary.BigEndian.Uint32(hdr[12:]),
+			min:       storage.IDFromBytes(hdr[16:32]),
+			max:       storage.IDFromBytes(hdr[32:48]),
+		}
+		next := m.off + int64(m.idsLen) + int64(m.filterLen)
+		if next > end || m.count == 0 || m.min.Compare(m.max) > 0 {
+			break
+		}
+		if end-off <= verifyTail {
+			body := make([]byte, next-m.off)
+			if _, err := bf.f.ReadAt(body, m.off); err != nil {
+				return fmt.Errorf("read block list at %d: %w", off, err)
+			}
+			sum := crc32.Update(crc32.Checksum(hdr[4:], castagnoli), castagnoli, body)
+			if sum != binary.BigEndian.Uint32(hdr[:4]) {
+				break
+			}
+		}
+		bf.metas = append(bf.metas, m)
+		off = next
+	}
+	if off < end {
+		// A torn append: no Bleve document refers to it (see blockFileName).
+		if err := bf.f.Truncate(off); err != nil {
+			return fmt.Errorf("cut torn block list at %d: %w", off, err)
+		}
+	}
+	bf.size = off
+	return nil
+}
+
+// builtBlock is one block ready to be written: its sorted ids and filter.
+type builtBlock struct {
+	ids    []storage.ID
+	filter blockFilter
+}
+
+// appendBlocks writes the blocks durably and returns the number of the
+// first one; the others follow in order.
+func (bf *blockFile) appendBlocks(blocks []*builtBlock) (int, error) {
+	bf.mu.RLock()
+	start, first := bf.size, len(bf.metas)
+	bf.mu.RUnlock()
+	var buf []byte
+	metas := make([]blockMeta, 0, len(blocks))
+	for _, b := range blocks {
+		at := len(buf)
+		buf = append(buf, make([]byte, blockHeaderLen)...)
+		buf = appendBlockIDs(buf, b.ids)
+		idsLen := len(buf) - at - blockHeaderLen
+		buf = b.filter.appendTo(buf)
+		filterLen := len(buf) - at - blockHeaderLen - idsLen
+		hdr := buf[at : at+blockHeaderLen]
+		binary.BigEndian.PutUint32(hdr[4:], uint32(idsLen))
+		binary.BigEndian.PutUint32(hdr[8:], uint32(filterLen))
+		binary.BigEndian.PutUint32(hdr[12:], uint32(len(b.ids)))
+		lo, hi := b.ids[0].Bytes(), b.ids[len(b.ids)-1].Bytes()
+		copy(hdr[16:], lo[:])
+		copy(hdr[32:], hi[:])
+		binary.BigEndian.PutUint32(hdr[:4], crc32.Checksum(buf[at+4:], castagnoli))
+		metas = append(metas, blockMeta{
+			off: start + int64(at) + blockHeaderLen, min: b.ids[0], max: b.ids[len(b.ids)-1],
+			count: uint32(len(b.ids)), idsLen: uint32(idsLen), filterLen: uint32(filterLen),
+		})
+	}
+	if _, err := bf.f.WriteAt(buf, start); err != nil {
+		return 0, fmt.Errorf("append %d blocks: %w", len(blocks), err)
+	}
+	if err := bf.f.Sync(); err != nil {
+		return 0, fmt.Errorf("append %d blocks: %w", len(blocks), err)
+	}
+	bf.mu.Lock()
+	bf.metas = append(bf.metas, metas...)
+	bf.size = start + int64(len(buf))
+	bf.mu.Unlock()
+	return first, nil
+}
+
+// snapshot returns the blocks known now; the slice is never written again
+// (appends go past its length).
+func (bf *blockFile) snapshot() []blockMeta {
+	bf.mu.RLock()
+	defer bf.mu.RUnlock()
+	return bf.metas[:len(bf.metas):len(bf.metas)]
+}
+
+// readIDs appends the ids of the block to dst.
+func (bf *blockFile) readIDs(m *blockMeta, dst []storage.ID) ([]storage.ID, error) {
+	buf := make([]byte, m.idsLen)
+	if _, err := bf.f.ReadAt(buf, m.off); err != nil && !errors.Is(err, io.EOF) {
+		return dst, fmt.Errorf("read block ids: %w", err)
+	}
+	return decodeBlockIDs(buf, m.min, int(m.count), dst)
+}
+
+// readFilter reads the block's encoded filter into buf (grown as needed).
+func (bf *blockFile) readFilter(m *blockMeta, buf []byte) ([]byte, error) {
+	buf = append(buf[:0], make([]byte, m.filterLen)...)
+	if _, err := bf.f.ReadAt(buf, m.off+int64(m.idsLen)); err != nil {
+		return buf, fmt.Errorf("read block filter: %w", err)
+	}
+	return buf, nil
+}
+
+func (bf *blockFile) close() error {
+	if err := bf.f.Close(); err != nil {
+		return fmt.Errorf("close block list: %w", err)
+	}
+	return nil
+}
+
+func appendBlockIDs(b []byte, ids []storage.ID) []byte {
+	prevNanos, prevSeq := ids[0].Nanos, uint64(0)
+	for _, id := range ids {
+		b = binary.AppendUvarint(b, uint64(id.Nanos-prevNanos))
+		b = binary.AppendVarint(b, int64(id.Seq-prevSeq))
+		prevNanos, prevSeq = id.Nanos, id.Seq
+	}
+	return b
+}
+
+func decodeBlockIDs(b []byte, min storage.ID, n int, dst []storage.ID) ([]storage.ID, error) {
+	nanos, seq := min.Nanos, uint64(0)
+	for range n {
+		dn, k := binary.Uvarint(b)
+		if k <= 0 {
+			return dst, errors.New("decode block ids: truncated")
+		}
+		b = b[k:]
+		ds, k := binary.Varint(b)
+		if k <= 0 {
+			return dst, errors.New("decode block ids: truncated")
+		}
+		b = b[k:]
+		nanos += int64(dn)
+		seq += uint64(ds)
+		dst = append(dst, storage.ID{Nanos: nanos, Seq: seq})
+	}
+	return dst, nil
+}

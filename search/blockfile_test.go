@@ -1,0 +1,181 @@
+package search
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/blevesearch/bleve/v2"
+
+	"github.com/logengine/logengine/storage"
+)
+
+func kwRandomIDs(rng *rand.Rand, n int) []storage.ID {
+	ids := make([]storage.ID, n)
+	base := kwDay0.UnixNano()
+	for i := range ids {
+		ids[i] = storage.ID{Nanos: base + rng.Int64N(int64(24*3600e9)), Seq: rng.Uint64N(1 << 40)}
+	}
+	slices.SortFunc(ids, storage.ID.Compare)
+	return slices.Compact(ids)
+}
+
+func TestBlockIDsRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 2, 255, 256} {
+		ids := kwRandomIDs(rng, n)
+		got, err := decodeBlockIDs(appendBlockIDs(nil, ids), ids[0], len(ids), nil)
+		if err != nil || !slices.Equal(got, ids) {
+			t.Fatalf("%d ids: err %v, round trip differs", n, err)
+		}
+	}
+	// Ties in time, sequences going down: both are allowed in a block.
+	ids := []storage.ID{{Nanos: 5, Seq: 9}, {Nanos: 5, Seq: 10}, {Nanos: 6, Seq: 1}, {Nanos: 1 << 62, Seq: 1 << 63}}
+	got, err := decodeBlockIDs(appendBlockIDs(nil, ids), ids[0], len(ids), nil)
+	if err != nil || !slices.Equal(got, ids) {
+		t.Fatalf("got %v, %v; want %v", got, err, ids)
+	}
+}
+
+func FuzzDecodeBlockIDs(f *testing.F) {
+	f.Add(appendBlockIDs(nil, []storage.ID{{Nanos: 1, Seq: 2}, {Nanos: 3, Seq: 1}}), int64(1), 2)
+	f.Add([]byte{0xff, 0xff}, int64(0), 5)
+	f.Fuzz(func(t *testing.T, b []byte, min int64, n int) {
+		if n < 0 || n > 1024 {
+			return
+		}
+		ids, err := decodeBlockIDs(b, storage.ID{Nanos: min}, n, nil)
+		if err == nil && len(ids) != n {
+			t.Fatalf("%d ids decoded, want %d", len(ids), n)
+		}
+	})
+}
+
+// A crash can tear the last append; the list opens without it, and
+// appends go on after the last whole block.
+func TestBlockFileCutsTornAppend(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, tear := range []string{"half a header", "half a body", "flipped byte", "zeros"} {
+		t.Run(tear, func(t *testing.T) {
+			dir := t.TempDir()
+			bf, err := openBlockFile(dir)
+			kwMust(t, err)
+			blocks := []*builtBlock{
+				{ids: kwRandomIDs(rng, 100), filter: newBlockFilter(10)},
+				{ids: kwRandomIDs(rng, 3), filter: newBlockFilter(1)},
+			}
+			_, err = bf.appendBlocks(blocks)
+			kwMust(t, err)
+			good := bf.size
+			last := &builtBlock{ids: kwRandomIDs(rng, 50), filter: newBlockFilter(40)}
+			_, err = bf.appendBlocks([]*builtBlock{last})
+			kwMust(t, err)
+			end := bf.size
+			kwMust(t, bf.close())
+
+			path := filepath.Join(dir, blockFileName)
+			data, err := os.ReadFile(path)
+			kwMust(t, err)
+			switch tear {
+			case "half a header":
+				data = data[:good+blockHeaderLen/2]
+			case "half a body":
+				data = data[:good+(end-good)/2]
+			case "flipped byte":
+				data[end-3] ^= 0x40
+			case "zeros":
+				clear(data[good+blockHeaderLen : end])
+			}
+			kwMust(t, os.WriteFile(path, data, 0o640))
+
+			bf, err = openBlockFile(dir)
+			kwMust(t, err)
+			defer bf.close()
+			metas := bf.snapshot()
+			if len(metas) != 2 || bf.size != good {
+				t.Fatalf("%d blocks up to %d after a torn append, want 2 up to %d", len(metas), bf.size, good)
+			}
+			for i, m := range metas {
+				ids, err := bf.readIDs(&m, nil)
+				if err != nil || !slices.Equal(ids, blocks[i].ids) {
+					t.Fatalf("block %d: %v, ids differ", i, err)
+				}
+			}
+			n, err := bf.appendBlocks([]*builtBlock{last})
+			kwMust(t, err)
+			ids, err := bf.readIDs(&bf.snapshot()[n], nil)
+			if n != 2 || err != nil || !slices.Equal(ids, last.ids) {
+				t.Fatalf("append after the cut: block %d, %v", n, err)
+			}
+		})
+	}
+}
+
+// A filter holds every token added, and few others: about 0.1% at the
+// designed 16 bits per token.
+func TestBlockFilter(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 3000} {
+		f := newBlockFilter(n)
+		for i := range n {
+			f.add(filterHash(fmt.Sprintf("req-%d", i)))
+		}
+		enc := f.appendTo(nil)
+		for i := range n {
+			h := filterHash(fmt.Sprintf("req-%d", i))
+			if !f.mayHold(h) || !mayHoldEncoded(enc, h) {
+				t.Fatalf("n=%d: token %d added but not found", n, i)
+			}
+		}
+		fp := 0
+		const probes = 100000
+		for i := range probes {
+			if mayHoldEncoded(enc, filterHash(fmt.Sprintf("other-%d", i))) {
+				fp++
+			}
+		}
+		if n >= 100 && fp > probes/200 {
+			t.Fatalf("n=%d: %d false positives in %d, want under 0.5%%", n, fp, probes)
+		}
+	}
+}
+
+// A shard written by the release that kept a document per entry does not
+// open; the indexer then rebuilds it from storage (recover).
+func TestIndexRefusesOldFormatShard(t *testing.T) {
+	dir := t.TempDir()
+	kwMust(t, bleveSetup())
+	day := storage.DayOf(kwDay0.UnixNano())
+	old, err := bleve.New(filepath.Join(dir, day.String()), newIndexMapping())
+	kwMust(t, err)
+	kwMust(t, old.Close())
+	x := kwOpenIndex(t, dir)
+	defer x.Close()
+	if _, err := x.check(day); !errors.Is(err, errShardFormat) {
+		t.Fatalf("check of an old shard: %v, want errShardFormat", err)
+	}
+}
+
+// Blocks a shard's documents refer to but its list lost make the shard
+// refuse to open, so that it is rebuilt instead of silently missing them.
+func TestIndexRefusesLostBlocks(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(11, 12))
+	x := kwOpenIndex(t, dir)
+	all := kwMakeEntries(rng, 500, 1)
+	kwWrite(t, x, all, 500)
+	days := x.Days()
+	kwMust(t, x.Close())
+	kwMust(t, os.Truncate(filepath.Join(dir, days[0].String(), blockFileName), 0))
+	x = kwOpenIndex(t, dir)
+	defer x.Close()
+	if _, err := x.check(days[0]); err == nil {
+		t.Fatal("a shard whose block list lost its blocks opened")
+	}
+	if ok, err := x.check(days[1]); !ok || err != nil {
+		t.Fatalf("an intact shard: ok=%v err=%v", ok, err)
+	}
+}

@@ -1,0 +1,117 @@
+package search
+
+import (
+	"encoding/binary"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// A block's tokens are split in two by how many distinct values they take.
+//
+// Words (tokens without digits, and short ones with digits such as "v1",
+// "404" or the parts of an IP address) repeat across a day's entries: they
+// are a few thousand distinct terms, and Bleve holds each once per block with
+// the number of the block's entries holding it. Value tokens (longer tokens
+// with a digit: request and trace ids, timestamps, large numbers) are nearly
+// unique: as Bleve terms each was a dictionary entry and a postings list of
+// its own in every segment, built once and rebuilt by every merge, half of
+// what indexing cost. They go into a bloom filter per block instead, which
+// costs a few hash probes per token and about 16 bits per distinct token.
+
+// maxWordDigitsLen is the longest token with a digit that is still a word.
+const maxWordDigitsLen = 3
+
+// isValueToken reports whether tok goes into the block's filter rather than
+// Bleve's dictionary. Query and index must agree on it: changing it changes
+// what indexed data means (the format version in index.go).
+func isValueToken(tok string) bool {
+	return len(tok) > maxWordDigitsLen && strings.ContainsAny(tok, "0123456789")
+}
+
+// valueLead is the part of a value token before its first digit, indexed in
+// Bleve (field "l") so that prefix queries, which a filter cannot answer,
+// find the blocks whose value tokens may start with the prefix. Tokens that
+// start with a digit share the lead noLead.
+func valueLead(tok string) string {
+	i := strings.IndexAny(tok, "0123456789")
+	if i <= 0 {
+		return noLead
+	}
+	return tok[:i]
+}
+
+// noLead is the lead of value tokens that start with a digit. A lead never
+// holds a digit otherwise, so it cannot collide with a real one.
+const noLead = "0"
+
+const (
+	// filterBitsPerToken and filterProbes give a false-positive rate of
+	// about 0.1% per block: a search for one request id among the ~47,000
+	// blocks of a 12M-entry day checks some 40 blocks it need not.
+	filterBitsPerToken = 16
+	filterProbes       = 6
+)
+
+// blockFilter is a bloom filter of a block's value tokens, as 64-bit words.
+type blockFilter []uint64
+
+// newBlockFilter returns an empty filter sized for n distinct tokens.
+func newBlockFilter(n int) blockFilter {
+	words := (n*filterBitsPerToken + 63) / 64
+	return make(blockFilter, max(words, 1))
+}
+
+// filterHash is the token's hash, fixed forever: filters are on disk.
+func filterHash(tok string) uint64 { return xxhash.Sum64String(tok) }
+
+// add sets the token's bits, given its filterHash.
+func (f blockFilter) add(h uint64) {
+	m := uint64(len(f)) * 64
+	h1, h2 := h&0xffffffff, h>>32|1
+	for i := range uint64(filterProbes) {
+		bit := (h1 + i*h2) % m
+		f[bit/64] |= 1 << (bit % 64)
+	}
+}
+
+// mayHold reports whether the filter may hold the token of hash h; false
+// means it surely does not.
+func (f blockFilter) mayHold(h uint64) bool {
+	m := uint64(len(f)) * 64
+	h1, h2 := h&0xffffffff, h>>32|1
+	for i := range uint64(filterProbes) {
+		bit := (h1 + i*h2) % m
+		if f[bit/64]&(1<<(bit%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// mayHoldEncoded is mayHold on the filter's encoded form (appendTo), read
+// without decoding it.
+func mayHoldEncoded(b []byte, h uint64) bool {
+	words := uint64(len(b) / 8)
+	if words == 0 {
+		return true // not a filter: cannot rule anything out
+	}
+	m := words * 64
+	h1, h2 := h&0xffffffff, h>>32|1
+	for i := range uint64(filterProbes) {
+		bit := (h1 + i*h2) % m
+		w := binary.LittleEndian.Uint64(b[bit/64*8:])
+		if w&(1<<(bit%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendTo appends the filter's encoded form: its words, little-endian.
+func (f blockFilter) appendTo(b []byte) []byte {
+	for _, w := range f {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	return b
+}
