@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -551,7 +551,6 @@ func parseBlockDocID(s string) (int, error) {
 	return int(n), nil
 }
 
-
 func isOneToken(s string) bool {
 	var buf [2]string
 	toks := Tokenize(s, buf[:0])
@@ -680,7 +679,6 @@ func writeBlocks(idx bleve.Index, bf *blockFile, docs []bleveDoc, seq uint64) er
 	b.SetInternal([]byte(blocksInternalKey), binary.BigEndian.AppendUint64(nil, uint64(first+len(blocks))))
 	return idx.Batch(b)
 }
-
 
 // rebuild builds a new shard for day from what fill writes, beside the live
 // one, and swaps it in when complete. Searches go on against the old shard
