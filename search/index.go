@@ -567,14 +567,6 @@ func (x *Index) daysIn(lo, hi storage.ID) []storage.Day {
 
 func dayStartID(d storage.Day) storage.ID { return storage.ID{Nanos: d.Start()} }
 
-// idBefore returns the greatest ID below id (id must not be MinID).
-func idBefore(id storage.ID) storage.ID {
-	if id.Seq > 0 {
-		return storage.ID{Nanos: id.Nanos, Seq: id.Seq - 1}
-	}
-	return storage.ID{Nanos: id.Nanos - 1, Seq: ^uint64(0)}
-}
-
 // use runs fn on the shard of day, opening it on first use. Without create
 // a day without a shard is skipped (ok is false); with create its shard is
 // made. fn runs with the shard held shared: it may search or write, and the

@@ -109,14 +109,6 @@ func kwMatches(e kwEntry, q Keywords) bool {
 	return true
 }
 
-// kwAfter returns the smallest ID above id.
-func kwAfter(id storage.ID) storage.ID {
-	if id.Seq == ^uint64(0) {
-		return storage.ID{Nanos: id.Nanos + 1}
-	}
-	return storage.ID{Nanos: id.Nanos, Seq: id.Seq + 1}
-}
-
 var kwQueries = []Keywords{
 	{},
 	{Terms: []string{"request"}},
@@ -225,13 +217,6 @@ func kwCheckCandidates(t *testing.T, q Keywords, lo, hi storage.ID, c Candidates
 	if wrong := difference(c.Sure, want); len(wrong) > 0 {
 		t.Fatalf("Search(%+v, %v, %v): %d sure candidates do not match, e.g. %v", q, lo, hi, len(wrong), wrong[0])
 	}
-}
-
-func kwHead(ids []storage.ID) []storage.ID {
-	if len(ids) > 5 {
-		return ids[:5]
-	}
-	return ids
 }
 
 // kwWrite indexes entries directly, grouped by day, in batches of size.
