@@ -1,11 +1,15 @@
 package search
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
 
 	"github.com/blevesearch/bleve/v2/document"
+	"github.com/cespare/xxhash/v2"
 	bleveindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/logengine/logengine/storage"
@@ -78,10 +82,11 @@ func buildBlocks(docs []bleveDoc) []*blockDoc {
 // blockBuilder holds scratch space reused across the blocks it builds.
 type blockBuilder struct {
 	toks   []string
-	words  map[string]*wordCount
+	words  map[string]int32 // word -> index in counts
+	counts []wordCount
+	occ    []uint32 // word index << 8 | entry index, in entry order
 	values map[string]struct{}
 	leads  map[string]struct{}
-	counts []wordCount
 }
 
 type wordCount struct {
@@ -91,17 +96,15 @@ type wordCount struct {
 
 func (b *blockBuilder) build(docs []bleveDoc) *blockDoc {
 	if b.words == nil {
-		b.words = make(map[string]*wordCount, 1024)
+		b.words = make(map[string]int32, 1024)
 		b.values = make(map[string]struct{}, 1024)
 		b.leads = make(map[string]struct{}, 16)
 	}
 	clear(b.words)
 	clear(b.values)
 	clear(b.leads)
-	b.counts = b.counts[:0]
+	b.counts, b.occ = b.counts[:0], b.occ[:0]
 	bd := &blockDoc{built: builtBlock{ids: make([]storage.ID, len(docs))}}
-	// Counts live in one slab, grown in chunks so pointers into it stay valid.
-	slabs := [][]wordCount{make([]wordCount, 0, 512)}
 	for i := range docs {
 		bd.built.ids[i] = docs[i].id
 		b.toks = Tokenize(docs[i].msg, b.toks[:0])
@@ -112,20 +115,17 @@ func (b *blockBuilder) build(docs []bleveDoc) *blockDoc {
 				b.leads[valueLead(t)] = struct{}{}
 				continue
 			}
-			if wc := b.words[t]; wc != nil {
-				if wc.last != i {
-					wc.n++
-					wc.last = i
-				}
-				continue
+			w, ok := b.words[t]
+			if !ok {
+				w = int32(len(b.counts))
+				b.words[t] = w
+				b.counts = append(b.counts, wordCount{last: -1})
 			}
-			s := &slabs[len(slabs)-1]
-			if len(*s) == cap(*s) {
-				slabs = append(slabs, make([]wordCount, 0, 512))
-				s = &slabs[len(slabs)-1]
+			if wc := &b.counts[w]; wc.last != i {
+				wc.n++
+				wc.last = i
+				b.occ = append(b.occ, uint32(w)<<8|uint32(i))
 			}
-			*s = append(*s, wordCount{n: 1, last: i})
-			b.words[t] = &(*s)[len(*s)-1]
 		}
 	}
 	clear(b.toks)
@@ -133,9 +133,67 @@ func (b *blockBuilder) build(docs []bleveDoc) *blockDoc {
 	for t := range b.values {
 		bd.built.filter.add(filterHash(t))
 	}
-	bd.words = termFrequencies(b.words, func(w *wordCount) int { return w.n })
+	bd.built.lists = b.entryLists(len(docs))
+	bd.words = termFrequencies(b.words, func(w int32) int { return b.counts[w].n })
 	bd.leads = termFrequencies(b.leads, func(struct{}) int { return 1 })
 	return bd
+}
+
+// entryLists encodes, for every word only some of the block's n entries
+// hold, which ones (see blockfile.go for the layout), so that a word's
+// matches in a block are known without reading an entry. Words of one
+// message template are held by the same entries: their lists are stored
+// once.
+func (b *blockBuilder) entryLists(n int) []byte {
+	// Counting sort of the occurrences by word, stable: each word's
+	// entries stay ascending.
+	start := make([]int, len(b.counts)+1)
+	for w, c := range b.counts {
+		start[w+1] = start[w] + c.n
+	}
+	sorted := make([]byte, len(b.occ))
+	next := slices.Clone(start[:len(b.counts)])
+	for _, o := range b.occ {
+		w := o >> 8
+		sorted[next[w]] = byte(o)
+		next[w]++
+	}
+	type slot struct {
+		hash uint16
+		off  uint32
+	}
+	var slots []slot
+	var data []byte
+	seen := map[string]uint32{}
+	for t, w := range b.words {
+		c := b.counts[w].n
+		if c == n {
+			continue // held by every entry: its frequency says so
+		}
+		list := sorted[start[w]:start[w+1]]
+		off, ok := seen[string(list)]
+		if !ok {
+			off = uint32(len(data))
+			data = append(data, list...)
+			seen[string(list)] = off
+		}
+		slots = append(slots, slot{hash: listHash(t), off: off})
+	}
+	slices.SortFunc(slots, func(a, b slot) int { return int(a.hash) - int(b.hash) })
+	// Words sharing a hash cannot be told apart: their slot says so, and
+	// their blocks are then checked entry by entry.
+	for i := 1; i < len(slots); i++ {
+		if slots[i].hash == slots[i-1].hash {
+			slots[i].off, slots[i-1].off = ambiguousList, ambiguousList
+		}
+	}
+	slots = slices.CompactFunc(slots, func(a, b slot) bool { return a.hash == b.hash })
+	out := binary.AppendUvarint(make([]byte, 0, 8+6*len(slots)+len(data)), uint64(len(slots)))
+	for _, s := range slots {
+		out = binary.BigEndian.AppendUint16(out, s.hash)
+		out = binary.BigEndian.AppendUint32(out, s.off)
+	}
+	return append(out, data...)
 }
 
 // termFrequencies copies the terms of m into Bleve's form, in one arena:
@@ -196,4 +254,44 @@ func (f *blockTerms) Size() int { return 64 + f.freqs.Size() }
 type bleveDoc struct {
 	id  storage.ID
 	msg string
+}
+
+// ambiguousList marks the slot of words that share a hash in one block.
+const ambiguousList = ^uint32(0)
+
+// listHash is a word's hash in a block's entry lists. Sixteen bits keep
+// the table small; collisions only cost a check of the block's entries.
+func listHash(word string) uint16 { return uint16(xxhash.Sum64String(word) >> 48) }
+
+// entryList returns the indexes of the block's entries that hold word, a
+// word some but not all of them hold, tf of them. ok is false when the
+// block's lists cannot tell it from another word.
+func entryList(lists []byte, word string, tf int) (idx []byte, ok bool, err error) {
+	n, k := binary.Uvarint(lists)
+	if k <= 0 || n > uint64(len(lists)-k)/6 {
+		return nil, false, errors.New("entry lists: bad table size")
+	}
+	table, data := lists[k:k+6*int(n)], lists[k+6*int(n):]
+	h := listHash(word)
+	lo, hi := 0, int(n)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if binary.BigEndian.Uint16(table[6*m:]) < h {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	i := lo
+	if i == int(n) || binary.BigEndian.Uint16(table[6*i:]) != h {
+		return nil, false, fmt.Errorf("entry lists: word %q missing", word)
+	}
+	off := binary.BigEndian.Uint32(table[6*i+2:])
+	if off == ambiguousList {
+		return nil, false, nil
+	}
+	if uint64(off)+uint64(tf) > uint64(len(data)) {
+		return nil, false, fmt.Errorf("entry lists: list of %q out of bounds", word)
+	}
+	return data[off : int(off)+tf], true, nil
 }

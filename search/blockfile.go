@@ -26,14 +26,22 @@ import (
 // the file is opened.
 const blockFileName = "blocks"
 
-// Record layout: a 48-byte header, then the ids, then the filter.
+// Record layout: a 52-byte header, then the ids, the filter and the entry
+// lists.
 //
-//	crc32c(header[4:] + body):4 idsLen:4 filterLen:4 count:4 min:16 max:16
+//	crc32c(header[4:] + body):4 idsLen:4 filterLen:4 count:4 min:16 max:16 listsLen:4
 //
 // The ids are ascending: per id, the nanos as an unsigned delta from the
 // previous id's (the first from min) and the sequence as a signed delta
-// from the previous one's (the first from zero).
-const blockHeaderLen = 48
+// from the previous one's (the first from zero). The entry lists say which
+// entries hold each word that only some of them hold: a table of slots,
+// sorted by the word's 16-bit hash (listHash), each with the offset of its
+// list in the data that follows (ambiguousList for words sharing a hash),
+// then the lists, each the ascending indexes of the entries as bytes; a
+// list's length is the word's frequency in Bleve.
+//
+//	slots:uvarint (hash:2 offset:4)... data
+const blockHeaderLen = 52
 
 // verifyTail is how many bytes at the end of the file are checked against
 // their checksums at open: only the last append can be torn (each one is
@@ -51,6 +59,7 @@ type blockMeta struct {
 	count     uint32
 	idsLen    uint32
 	filterLen uint32
+	listsLen  uint32
 }
 
 // blockFile is a shard's block list. Appends come from one writer at a time
@@ -97,8 +106,9 @@ func (bf *blockFile) load() error {
 			count:     binary.BigEndian.Uint32(hdr[12:]),
 			min:       storage.IDFromBytes(hdr[16:32]),
 			max:       storage.IDFromBytes(hdr[32:48]),
+			listsLen:  binary.BigEndian.Uint32(hdr[48:]),
 		}
-		next := m.off + int64(m.idsLen) + int64(m.filterLen)
+		next := m.off + int64(m.idsLen) + int64(m.filterLen) + int64(m.listsLen)
 		if next > end || m.count == 0 || m.min.Compare(m.max) > 0 {
 			break
 		}
@@ -125,10 +135,12 @@ func (bf *blockFile) load() error {
 	return nil
 }
 
-// builtBlock is one block ready to be written: its sorted ids and filter.
+// builtBlock is one block ready to be written: its sorted ids, its filter
+// and its entry lists.
 type builtBlock struct {
 	ids    []storage.ID
 	filter blockFilter
+	lists  []byte
 }
 
 // appendBlocks writes the blocks durably and returns the number of the
@@ -146,6 +158,7 @@ func (bf *blockFile) appendBlocks(blocks []*builtBlock) (int, error) {
 		idsLen := len(buf) - at - blockHeaderLen
 		buf = b.filter.appendTo(buf)
 		filterLen := len(buf) - at - blockHeaderLen - idsLen
+		buf = append(buf, b.lists...)
 		hdr := buf[at : at+blockHeaderLen]
 		binary.BigEndian.PutUint32(hdr[4:], uint32(idsLen))
 		binary.BigEndian.PutUint32(hdr[8:], uint32(filterLen))
@@ -153,10 +166,12 @@ func (bf *blockFile) appendBlocks(blocks []*builtBlock) (int, error) {
 		lo, hi := b.ids[0].Bytes(), b.ids[len(b.ids)-1].Bytes()
 		copy(hdr[16:], lo[:])
 		copy(hdr[32:], hi[:])
+		binary.BigEndian.PutUint32(hdr[48:], uint32(len(b.lists)))
 		binary.BigEndian.PutUint32(hdr[:4], crc32.Checksum(buf[at+4:], castagnoli))
 		metas = append(metas, blockMeta{
 			off: start + int64(at) + blockHeaderLen, min: b.ids[0], max: b.ids[len(b.ids)-1],
 			count: uint32(len(b.ids)), idsLen: uint32(idsLen), filterLen: uint32(filterLen),
+			listsLen: uint32(len(b.lists)),
 		})
 	}
 	if _, err := bf.f.WriteAt(buf, start); err != nil {
@@ -194,6 +209,15 @@ func (bf *blockFile) readFilter(m *blockMeta, buf []byte) ([]byte, error) {
 	buf = append(buf[:0], make([]byte, m.filterLen)...)
 	if _, err := bf.f.ReadAt(buf, m.off+int64(m.idsLen)); err != nil {
 		return buf, fmt.Errorf("read block filter: %w", err)
+	}
+	return buf, nil
+}
+
+// readLists reads the block's entry lists into buf (grown as needed).
+func (bf *blockFile) readLists(m *blockMeta, buf []byte) ([]byte, error) {
+	buf = append(buf[:0], make([]byte, m.listsLen)...)
+	if _, err := bf.f.ReadAt(buf, m.off+int64(m.idsLen)+int64(m.filterLen)); err != nil {
+		return buf, fmt.Errorf("read block entry lists: %w", err)
 	}
 	return buf, nil
 }

@@ -50,7 +50,7 @@ const (
 	// formatInternalKey holds shardFormat. A shard without it was written
 	// by a release that kept a document per entry, and is rebuilt.
 	formatInternalKey = "logengine.format"
-	shardFormat       = "blocks-1"
+	shardFormat       = "blocks-2"
 	// taintedInternalKey marks a shard some of whose entries were deleted
 	// from storage (per-source retention) after being indexed: its blocks
 	// still list them, so none of its candidates is sure any more.
@@ -272,21 +272,69 @@ func (q Keywords) validate() error {
 	return nil
 }
 
-// blockSet maps the number of a candidate block to whether every entry of
-// it surely matches.
-type blockSet map[int]bool
+// entrySet is a set of a block's entries by index (blockSize bits).
+type entrySet [blockSize / 64]uint64
 
-// and keeps the blocks of s that are in o too, sure when sure in both.
+// firstEntries returns the set of the first n entries.
+func firstEntries(n int) entrySet {
+	var s entrySet
+	for i := 0; i < n; i++ {
+		s[i/64] |= 1 << (i % 64)
+	}
+	return s
+}
+
+func (s *entrySet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
+
+// blockSel is what a query selects of one block: entries that surely match
+// and entries that may (disjoint).
+type blockSel struct {
+	sure, maybe entrySet
+}
+
+// and narrows b to what o selects too: sure where sure in both.
+func (b *blockSel) and(o *blockSel) {
+	for i := range b.sure {
+		either := (b.sure[i] | b.maybe[i]) & (o.sure[i] | o.maybe[i])
+		b.sure[i] &= o.sure[i]
+		b.maybe[i] = either &^ b.sure[i]
+	}
+}
+
+// or widens b by what o selects.
+func (b *blockSel) or(o *blockSel) {
+	for i := range b.sure {
+		b.sure[i] |= o.sure[i]
+		b.maybe[i] = (b.maybe[i] | o.maybe[i]) &^ b.sure[i]
+	}
+}
+
+func (b *blockSel) empty() bool {
+	for i := range b.sure {
+		if b.sure[i]|b.maybe[i] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// blockSet maps the number of a candidate block to what is selected of it.
+type blockSet map[int]*blockSel
+
+// and keeps the blocks of s that are in o too, narrowed by o.
 func (s blockSet) and(o blockSet) blockSet {
 	if s == nil {
 		return o
 	}
-	for n, sure := range s {
-		osure, ok := o[n]
+	for n, sel := range s {
+		osel, ok := o[n]
 		if !ok {
 			delete(s, n)
-		} else {
-			s[n] = sure && osure
+			continue
+		}
+		sel.and(osel)
+		if sel.empty() {
+			delete(s, n)
 		}
 	}
 	return s
@@ -309,7 +357,7 @@ func (sh *shard) candidates(ctx context.Context, q Keywords, lo, hi storage.ID, 
 	inRange := func(n int) bool {
 		return n >= 0 && n < len(metas) && metas[n].max.Compare(lo) >= 0 && metas[n].min.Compare(hi) < 0
 	}
-	s := &blockSearch{ctx: ctx, r: r, metas: metas, inRange: inRange}
+	s := &blockSearch{ctx: ctx, r: r, bf: sh.blocks, metas: metas, inRange: inRange}
 
 	var set blockSet
 	var values []string
@@ -337,7 +385,7 @@ func (sh *shard) candidates(ctx context.Context, q Keywords, lo, hi storage.ID, 
 		}
 	}
 	for _, v := range values {
-		part, err := sh.filterSearch(ctx, metas, inRange, set, filterHash(v))
+		part, err := s.filter(set, filterHash(v))
 		if err != nil {
 			return fmt.Errorf("search keyword index of %s: %w", sh.day, err)
 		}
@@ -363,29 +411,35 @@ func (sh *shard) candidates(ctx context.Context, q Keywords, lo, hi storage.ID, 
 		if err != nil {
 			return fmt.Errorf("search keyword index of %s: block %d: %w", sh.day, n, err)
 		}
-		dst := &c.Maybe
-		if set[n] && !tainted {
-			dst = &c.Sure
-		}
-		for _, id := range ids {
-			if id.Compare(lo) >= 0 && id.Compare(hi) < 0 {
-				*dst = append(*dst, id)
+		sel := set[n]
+		for k, id := range ids {
+			if id.Compare(lo) < 0 || id.Compare(hi) >= 0 {
+				continue
+			}
+			switch {
+			case sel.sure.has(k) && !tainted:
+				c.Sure = append(c.Sure, id)
+			case sel.sure.has(k) || sel.maybe.has(k):
+				c.Maybe = append(c.Maybe, id)
 			}
 		}
 	}
 	return nil
 }
 
-// blockSearch looks blocks up in one shard's Bleve reader.
+// blockSearch looks blocks up in one shard's Bleve reader and block list.
 type blockSearch struct {
 	ctx     context.Context
 	r       bleveindex.IndexReader
+	bf      *blockFile
 	metas   []blockMeta
 	inRange func(n int) bool
+	lists   []byte // scratch for entry lists
 }
 
-// term returns the blocks whose field holds term; with exact, a block is
-// sure when every one of its entries holds the term.
+// term returns the blocks whose field holds term and, with exact (the
+// words field), which of their entries surely do: all of them when every
+// entry holds it, else those its entry list names.
 func (s *blockSearch) term(field, term string, exact bool) (blockSet, error) {
 	tfr, err := s.r.TermFieldReader(s.ctx, []byte(term), field, true, false, false)
 	if err != nil {
@@ -405,18 +459,53 @@ func (s *blockSearch) term(field, term string, exact bool) (blockSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.inRange(n) {
-			out[n] = exact && d.Freq == uint64(s.metas[n].count)
+		if !s.inRange(n) {
+			continue
 		}
+		m := &s.metas[n]
+		all := firstEntries(int(m.count))
+		sel := &blockSel{maybe: all}
+		switch {
+		case !exact:
+		case d.Freq == uint64(m.count):
+			sel = &blockSel{sure: all}
+		case d.Freq < uint64(m.count):
+			if s.lists, err = s.bf.readLists(m, s.lists); err != nil {
+				return nil, fmt.Errorf("block %d: %w", n, err)
+			}
+			idx, ok, err := entryList(s.lists, term, int(d.Freq))
+			if err != nil {
+				return nil, fmt.Errorf("block %d: %w", n, err)
+			}
+			if ok {
+				sel = &blockSel{}
+				for _, i := range idx {
+					if int(i) >= int(m.count) {
+						return nil, fmt.Errorf("block %d: entry list of %q names entry %d of %d", n, term, i, m.count)
+					}
+					sel.sure[i/64] |= 1 << (i % 64)
+				}
+			}
+		}
+		out[n] = sel
 	}
 }
 
 // prefix returns the blocks that may hold a token starting with p: those
-// with such a word, and those with a value token whose lead can start it.
-// None is sure: the index does not know which entries hold which token.
+// with such a word (whose entries are known), and those with a value token
+// whose lead can start it (any of their entries may).
 func (s *blockSearch) prefix(p string) (blockSet, error) {
 	out := blockSet{}
-	add := func(field, prefix string) error {
+	add := func(part blockSet) {
+		for n, sel := range part {
+			if have := out[n]; have != nil {
+				have.or(sel)
+			} else {
+				out[n] = sel
+			}
+		}
+	}
+	dictAdd := func(field, prefix string, exact bool) error {
 		dict, err := s.r.FieldDictPrefix(field, []byte(prefix))
 		if err != nil {
 			return err
@@ -430,30 +519,25 @@ func (s *blockSearch) prefix(p string) (blockSet, error) {
 			if e == nil {
 				return nil
 			}
-			part, err := s.term(field, e.Term, false)
+			part, err := s.term(field, e.Term, exact)
 			if err != nil {
 				return err
 			}
-			for n := range part {
-				out[n] = false
-			}
+			add(part)
 		}
 	}
-	if err := add(wordsFieldName, p); err != nil {
+	if err := dictAdd(wordsFieldName, p, true); err != nil {
 		return nil, err
 	}
-	// A value token starting with p has, when p holds a digit, the same
-	// lead as p; otherwise a lead that starts with p or is all of p's
-	// beginning... which is a lead starting with p, as leads hold no digit.
-	if lead := valueLead(p); isValueTokenPrefix(p) {
-		part, err := s.term(leadsFieldName, lead, false)
+	// A value token starting with p has, when p holds a digit, the lead
+	// of p; otherwise a lead starting with p (leads hold no digit).
+	if isValueTokenPrefix(p) {
+		part, err := s.term(leadsFieldName, valueLead(p), false)
 		if err != nil {
 			return nil, err
 		}
-		for n := range part {
-			out[n] = false
-		}
-	} else if err := add(leadsFieldName, p); err != nil {
+		add(part)
+	} else if err := dictAdd(leadsFieldName, p, false); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -484,7 +568,7 @@ func (s *blockSearch) all() (blockSet, error) {
 			return nil, err
 		}
 		if s.inRange(n) {
-			out[n] = true
+			out[n] = &blockSel{sure: firstEntries(int(s.metas[n].count))}
 		}
 	}
 }
@@ -494,25 +578,22 @@ func (s *blockSearch) blockOf(id bleveindex.IndexInternalID) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := parseBlockDocID(ext)
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
+	return parseBlockDocID(ext)
 }
 
-// filterSearch returns the blocks in range whose filter may hold the value
-// token of hash h, among those of within (all when nil). None is sure.
-func (sh *shard) filterSearch(ctx context.Context, metas []blockMeta, inRange func(int) bool, within blockSet, h uint64) (blockSet, error) {
+// filter returns the blocks in range whose filter may hold the value token
+// of hash h, among those of within (all when nil). Any of their entries
+// may hold it.
+func (s *blockSearch) filter(within blockSet, h uint64) (blockSet, error) {
 	out := blockSet{}
 	var buf []byte
 	check := func(n int) error {
 		var err error
-		if buf, err = sh.blocks.readFilter(&metas[n], buf); err != nil {
+		if buf, err = s.bf.readFilter(&s.metas[n], buf); err != nil {
 			return fmt.Errorf("block %d: %w", n, err)
 		}
 		if mayHoldEncoded(buf, h) {
-			out[n] = false
+			out[n] = &blockSel{maybe: firstEntries(int(s.metas[n].count))}
 		}
 		return nil
 	}
@@ -524,13 +605,13 @@ func (sh *shard) filterSearch(ctx context.Context, metas []blockMeta, inRange fu
 		}
 		return out, nil
 	}
-	for n := range metas {
+	for n := range s.metas {
 		if n%256 == 0 {
-			if err := ctx.Err(); err != nil {
+			if err := s.ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		if !inRange(n) {
+		if !s.inRange(n) {
 			continue
 		}
 		if err := check(n); err != nil {

@@ -187,6 +187,12 @@ func kwCheck(t *testing.T, x *Index, all []kwEntry, rng *rand.Rand) {
 				t.Fatalf("Search(%+v, %v, %v): %v", q, lo, hi, err)
 			}
 			kwCheckCandidates(t, q, lo, hi, c, want, indexed, tainted)
+			// Words are answered from the blocks' entry lists: only words
+			// sharing a 16-bit hash in a block leave its entries unsure.
+			wordsOnly := len(q.Prefixes) == 0 && !slices.ContainsFunc(q.Terms, isValueToken)
+			if wordsOnly && !tainted && len(c.Maybe) > (len(c.Sure)+len(c.Maybe))/20+blockSize {
+				t.Fatalf("Search(%+v, %v, %v): %d unsure candidates of %d for words alone", q, lo, hi, len(c.Maybe), len(c.Sure)+len(c.Maybe))
+			}
 		}
 	}
 }
