@@ -9,8 +9,8 @@ import (
 	"sync"
 
 	"github.com/blevesearch/bleve/v2/document"
-	"github.com/cespare/xxhash/v2"
 	bleveindex "github.com/blevesearch/bleve_index_api"
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/logengine/logengine/storage"
 )
