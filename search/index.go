@@ -434,7 +434,6 @@ type blockSearch struct {
 	bf      *blockFile
 	metas   []blockMeta
 	inRange func(n int) bool
-	lists   []byte // scratch for entry lists
 }
 
 // term returns the blocks whose field holds term and, with exact (the
@@ -470,10 +469,11 @@ func (s *blockSearch) term(field, term string, exact bool) (blockSet, error) {
 		case d.Freq == uint64(m.count):
 			sel = &blockSel{sure: all}
 		case d.Freq < uint64(m.count):
-			if s.lists, err = s.bf.readLists(m, s.lists); err != nil {
+			lists, err := s.bf.readLists(m)
+			if err != nil {
 				return nil, fmt.Errorf("block %d: %w", n, err)
 			}
-			idx, ok, err := entryList(s.lists, term, int(d.Freq))
+			idx, ok, err := entryList(lists, term, int(d.Freq))
 			if err != nil {
 				return nil, fmt.Errorf("block %d: %w", n, err)
 			}
@@ -586,13 +586,12 @@ func (s *blockSearch) blockOf(id bleveindex.IndexInternalID) (int, error) {
 // may hold it.
 func (s *blockSearch) filter(within blockSet, h uint64) (blockSet, error) {
 	out := blockSet{}
-	var buf []byte
 	check := func(n int) error {
-		var err error
-		if buf, err = s.bf.readFilter(&s.metas[n], buf); err != nil {
+		f, err := s.bf.readFilter(&s.metas[n])
+		if err != nil {
 			return fmt.Errorf("block %d: %w", n, err)
 		}
-		if mayHoldEncoded(buf, h) {
+		if mayHoldEncoded(f, h) {
 			out[n] = &blockSel{maybe: firstEntries(int(s.metas[n].count))}
 		}
 		return nil
