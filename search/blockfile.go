@@ -215,13 +215,13 @@ func (bf *blockFile) read(off int64, n int) ([]byte, error) {
 	return buf, nil
 }
 
-// readIDs appends the ids of the block to dst.
-func (bf *blockFile) readIDs(m *blockMeta, dst []storage.ID) ([]storage.ID, error) {
+// readIDs appends the ids of the block's first n entries to dst.
+func (bf *blockFile) readIDs(m *blockMeta, n int, dst []storage.ID) ([]storage.ID, error) {
 	b, err := bf.read(m.off, int(m.idsLen))
 	if err != nil {
 		return dst, fmt.Errorf("read block ids: %w", err)
 	}
-	return decodeBlockIDs(b, m.min, int(m.count), dst)
+	return decodeBlockIDs(b, m.min, min(n, int(m.count)), dst)
 }
 
 // readFilter returns the block's encoded filter (not to be written to).

@@ -100,14 +100,14 @@ func TestBlockFileCutsTornAppend(t *testing.T) {
 				t.Fatalf("%d blocks up to %d after a torn append, want 2 up to %d", len(metas), bf.size, good)
 			}
 			for i, m := range metas {
-				ids, err := bf.readIDs(&m, nil)
+				ids, err := bf.readIDs(&m, blockSize, nil)
 				if err != nil || !slices.Equal(ids, blocks[i].ids) {
 					t.Fatalf("block %d: %v, ids differ", i, err)
 				}
 			}
 			n, err := bf.appendBlocks([]*builtBlock{last})
 			kwMust(t, err)
-			ids, err := bf.readIDs(&bf.snapshot()[n], nil)
+			ids, err := bf.readIDs(&bf.snapshot()[n], blockSize, nil)
 			if n != 2 || err != nil || !slices.Equal(ids, last.ids) {
 				t.Fatalf("append after the cut: block %d, %v", n, err)
 			}

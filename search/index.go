@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -309,6 +310,16 @@ func (b *blockSel) or(o *blockSel) {
 	}
 }
 
+// last returns the index of the last entry selected (-1: none).
+func (b *blockSel) last() int {
+	for i := len(b.sure) - 1; i >= 0; i-- {
+		if w := b.sure[i] | b.maybe[i]; w != 0 {
+			return i*64 + 63 - bits.LeadingZeros64(w)
+		}
+	}
+	return -1
+}
+
 func (b *blockSel) empty() bool {
 	for i := range b.sure {
 		if b.sure[i]|b.maybe[i] != 0 {
@@ -407,11 +418,12 @@ func (sh *shard) candidates(ctx context.Context, q Keywords, lo, hi storage.ID, 
 				return err
 			}
 		}
-		ids, err = sh.blocks.readIDs(&metas[n], ids[:0])
+		// Ids are delta-encoded: decode up to the last one selected.
+		sel := set[n]
+		ids, err = sh.blocks.readIDs(&metas[n], sel.last()+1, ids[:0])
 		if err != nil {
 			return fmt.Errorf("search keyword index of %s: block %d: %w", sh.day, n, err)
 		}
-		sel := set[n]
 		for k, id := range ids {
 			if id.Compare(lo) < 0 || id.Compare(hi) >= 0 {
 				continue
