@@ -179,3 +179,71 @@ func TestIndexRefusesLostBlocks(t *testing.T) {
 		t.Fatalf("an intact shard: ok=%v err=%v", ok, err)
 	}
 }
+
+// Every word only some of a block's entries hold is listed with exactly
+// those entries, unless another word of the block shares its hash.
+func TestBlockEntryLists(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for round := range 20 {
+		n := 1 + rng.IntN(blockSize)
+		docs := make([]bleveDoc, n)
+		for i := range docs {
+			docs[i] = bleveDoc{id: storage.ID{Nanos: int64(i), Seq: uint64(i)}, msg: kwMessage(rng, kwPick(rng))}
+		}
+		var b blockBuilder
+		bd := b.build(docs)
+		holders := map[string][]byte{}
+		for i, d := range docs {
+			seen := map[string]bool{}
+			for _, tok := range Tokenize(d.msg, nil) {
+				if !isValueToken(tok) && !seen[tok] {
+					seen[tok] = true
+					holders[tok] = append(holders[tok], byte(i))
+				}
+			}
+		}
+		if len(bd.words) != len(holders) {
+			t.Fatalf("round %d: %d words indexed, want %d", round, len(bd.words), len(holders))
+		}
+		ambiguous := 0
+		for word, want := range holders {
+			tf := bd.words[word].Frequency()
+			if tf != len(want) {
+				t.Fatalf("round %d: %q frequency %d, want %d", round, word, tf, len(want))
+			}
+			if tf == n {
+				continue
+			}
+			got, ok, err := entryList(bd.built.lists, word, tf)
+			if err != nil {
+				t.Fatalf("round %d: %q: %v", round, word, err)
+			}
+			if !ok {
+				ambiguous++
+				continue
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d: %q held by entries %v, listed %v", round, word, want, got)
+			}
+		}
+		if ambiguous > len(holders)/20+2 {
+			t.Fatalf("round %d: %d of %d words ambiguous", round, ambiguous, len(holders))
+		}
+	}
+}
+
+func FuzzEntryList(f *testing.F) {
+	var b blockBuilder
+	bd := b.build([]bleveDoc{{msg: "a b"}, {msg: "a c"}})
+	f.Add(bd.built.lists, "b", 1)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}, "x", 3)
+	f.Fuzz(func(t *testing.T, lists []byte, word string, tf int) {
+		if tf < 0 || tf > blockSize {
+			return
+		}
+		idx, ok, err := entryList(lists, word, tf)
+		if err == nil && ok && len(idx) != tf {
+			t.Fatalf("list of %d entries for frequency %d", len(idx), tf)
+		}
+	})
+}
