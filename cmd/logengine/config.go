@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/duration"
+	"github.com/logengine/logengine/retention"
 )
 
 // Config is the daemon's whole configuration: defaults, then the YAML file,
@@ -472,3 +474,15 @@ func (c Config) masked() string {
 }
 
 var _ flag.Value = (*Duration)(nil)
+
+// retentionConfig returns the configuration of the retention policy.
+func (c Config) retentionConfig(log *slog.Logger) retention.Config {
+	rc := retention.Config{Period: time.Duration(c.Retention), Logger: log}
+	if len(c.RetentionBySource) > 0 {
+		rc.BySource = make(map[string]time.Duration, len(c.RetentionBySource))
+		for src, ret := range c.RetentionBySource {
+			rc.BySource[src] = time.Duration(ret)
+		}
+	}
+	return rc
+}

@@ -22,8 +22,10 @@ import (
 	"github.com/logengine/logengine/alerting"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
+	"github.com/logengine/logengine/internal/duration"
 	"github.com/logengine/logengine/metrics"
 	"github.com/logengine/logengine/migrations"
+	"github.com/logengine/logengine/retention"
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
@@ -72,8 +74,10 @@ type daemon struct {
 	metrics *metrics.Metrics
 	syslog  *ingest.SyslogServer // nil when no syslog listener is configured
 	alerts  *alerting.Manager
-	rate    rateTracker
-	ready   bool
+	// retention runs from cron and from the admin endpoint.
+	retention *retention.Policy
+	rate      rateTracker
+	ready     bool
 
 	// Background work started by requests (reindex): it stops with the
 	// daemon, before the index closes.
@@ -85,6 +89,15 @@ type daemon struct {
 
 // The search engine answers alerting's counts and samples.
 var _ alerting.Querier = (*search.Engine)(nil)
+
+// Retention drops days from storage and the keyword index, and deletes
+// sources from storage with the indexer following.
+var (
+	_ retention.DayStore    = (*storage.Store)(nil)
+	_ retention.SourceStore = (*storage.Store)(nil)
+	_ retention.Index       = (*search.Index)(nil)
+	_ retention.Indexer     = (*search.Indexer)(nil)
+)
 
 func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: log, metrics: metrics.New()}
@@ -111,18 +124,23 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if err := d.store.SyncIndexedFields(ctx, log); err != nil {
 		return nil, err
 	}
-	// A per-source deletion a crash interrupted is finished before the
-	// keyword index is told of it. One that cannot be finished must not
-	// keep the daemon from starting: its days are skipped until it can.
-	if err := d.store.FinishDeletes(ctx); err != nil {
-		log.Error("an interrupted per-source deletion could not be finished; its days are skipped by per-source retention until it is", "err", err)
-	}
 	if d.index, err = search.OpenIndex(filepath.Join(cfg.DataDir, "index"), log); err != nil {
 		return nil, err
 	}
 	iopts := search.DefaultIndexerOptions()
 	iopts.Logger = log
 	d.indexer = search.NewIndexer(d.store, d.index, iopts)
+	rc := cfg.retentionConfig(log)
+	if err := rc.Validate(); err != nil {
+		return nil, err
+	}
+	d.retention = retention.New(rc, retention.Deps{Days: d.store, Sources: d.store, Index: d.index, Indexer: d.indexer})
+	// Before the indexer runs, so that it learns of those deletions at
+	// once; one that cannot be finished must not keep the daemon from
+	// starting.
+	if err := d.retention.FinishInterrupted(ctx); err != nil {
+		log.Error("an interrupted per-source deletion could not be finished; its days are skipped by per-source retention until it is", "err", err)
+	}
 	d.engine = search.NewEngine(d.store, d.index, d.indexer, search.EngineOptions{
 		Timeout:  time.Duration(cfg.Limits.QueryTimeout),
 		MaxRange: time.Duration(cfg.Limits.MaxQueryRange),
@@ -191,7 +209,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		}
 	}
 	d.cron = cron.New(cron.WithLogger(cronLogger{log}))
-	if cfg.Retention > 0 || len(cfg.RetentionBySource) > 0 {
+	if rc.Enabled() {
 		// A run that takes longer than the schedule is skipped, not stacked.
 		retentionJob := cron.NewChain(cron.SkipIfStillRunning(cronLogger{log})).Then(cron.FuncJob(d.retentionJob))
 		if _, err := d.cron.AddJob(cfg.RetentionSchedule, retentionJob); err != nil {
@@ -457,89 +475,32 @@ func (d *daemon) Backup(ctx context.Context, w io.Writer, since uint64, start fu
 	return next, nil
 }
 
-// Retention implements httpapi.Admin: drop the days older than the
-// retention period, in Badger and in the keyword index.
+// Retention implements httpapi.Admin: one run of the retention policy.
 func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
-	now := time.Now()
-	// Whole days first: they free the most, and the per-source deletions
-	// then need not rewrite days about to go. A failure of one source does
-	// not stop the others; the errors are reported together at the end.
-	dropped := []string{}
-	if d.cfg.Retention > 0 {
-		cutoff := now.Add(-time.Duration(d.cfg.Retention))
-		days, err := d.store.Days(0, storage.DayOf(cutoff.UnixNano()).Start())
-		if err != nil {
-			return nil, err
-		}
-		for _, day := range days {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if err := d.store.DropDay(day); err != nil {
-				return nil, err
-			}
-			d.indexer.ForgetRecent()
-			if err := d.index.DropDay(day); err != nil {
-				return nil, err
-			}
-			d.log.Info("retention dropped a day", "day", day.String())
-			dropped = append(dropped, day.String())
-		}
+	res, err := d.retention.Run(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var errs []error
-	bySource := map[string]int{}
-	if len(d.cfg.RetentionBySource) > 0 {
-		// Deletions a failure or a crash left unfinished, once per run.
-		if err := d.store.FinishDeletes(ctx); err != nil {
-			d.log.Error("per-source retention: an earlier deletion could not be finished; its days are skipped until it is", "err", err)
-			errs = append(errs, err)
-		}
-		for src, ret := range d.cfg.RetentionBySource {
-			cutoff := storage.ID{Nanos: now.Add(-time.Duration(ret)).UnixNano()}
-			n, err := d.store.DeleteSource(ctx, src, storage.MinID, cutoff)
-			if err != nil {
-				d.log.Error("per-source retention failed", "source", src, "deleted", n, "err", err)
-				errs = append(errs, err)
-			}
-			if n > 0 {
-				d.log.Info("per-source retention deleted entries", "source", src, "entries", n, "retention", ret.String())
-			}
-			bySource[src] = n
-		}
-		// The deletions are recorded in storage; the keyword index follows
-		// between two of its steps. Waiting a little lets the answer mean
-		// that keyword counts are exact already, but retention does not
-		// depend on it.
-		wctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := d.indexer.ApplyDeletes(wctx)
-		cancel()
-		if err != nil {
-			d.log.Warn("the keyword index has not removed the deleted entries yet; it will", "err", err)
-		}
+	dropped := make([]string, len(res.DroppedDays))
+	for i, day := range res.DroppedDays {
+		dropped[i] = day.String()
 	}
-	if len(dropped) > 0 {
-		// Dropped days leave stale value-log space behind.
-		if err := d.store.RunValueLogGC(ctx, 0.5); err != nil {
-			d.log.Warn("value log gc after retention failed", "err", err)
-		}
+	period := "0 (keep forever)"
+	if res.Period > 0 {
+		period = duration.Format(res.Period)
 	}
-	retention := "0 (keep forever)"
-	if d.cfg.Retention > 0 {
-		retention = d.cfg.Retention.String()
-	}
-	res := map[string]any{"dropped_days": dropped, "retention": retention, "deleted_by_source": bySource}
-	if len(errs) > 0 {
+	ans := map[string]any{"dropped_days": dropped, "retention": period, "deleted_by_source": res.DeletedBySource}
+	if len(res.Errors) > 0 {
 		// What was done stands; the answer says what was not, and why.
-		msgs := make([]string, len(errs))
-		for i, err := range errs {
+		msgs := make([]string, len(res.Errors))
+		for i, err := range res.Errors {
 			msgs[i] = err.Error()
 		}
-		res["errors"] = msgs
+		ans["errors"] = msgs
 	}
-	return res, nil
+	return ans, nil
 }
 
-// Reindex implements httpapi.Admin.
 // Reindex implements httpapi.Admin: it starts rebuilding the keyword index
 // in the background (a large index takes minutes; searches stay exact
 // meanwhile) and returns at once.
