@@ -100,7 +100,17 @@ type Server struct {
 	auth  *authenticator
 	limit *limiter
 	admit *admission
+
+	// streams ends when Shutdown begins. http.Server.Shutdown waits for
+	// every active connection, and an answer that streams until the
+	// client leaves (live tail) would otherwise hold the stop until its
+	// timeout, and run on while storage closes.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
+
+// errShuttingDown ends the answers that stream when the server shuts down.
+var errShuttingDown = errors.New("the server is shutting down")
 
 // New builds the server and its routes; Listen and Serve start it.
 func New(opts Options, deps Deps) (*Server, error) {
@@ -111,6 +121,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	s := &Server{opts: opts, deps: deps, auth: auth, limit: newLimiter(opts.RatePerSecond, opts.Burst),
 		admit: &admission{limit: opts.MaxInflightBytes}}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.e = echo.New()
 	s.e.HideBanner = true
 	s.e.HidePort = true
@@ -127,7 +138,21 @@ func New(opts Options, deps Deps) (*Server, error) {
 		IdleTimeout:       opts.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	s.srv.RegisterOnShutdown(s.stopStreams)
 	return s, nil
+}
+
+// streamContext returns the context of an answer that streams until the
+// client leaves: it also ends, with errShuttingDown as its cause, when the
+// server shuts down. Every such answer runs on one, so that Shutdown waits
+// for requests that end on their own only. Call cancel when the answer ends.
+func (s *Server) streamContext(req context.Context) (ctx context.Context, cancel context.CancelFunc) {
+	ctx, cancelCause := context.WithCancelCause(req)
+	stop := context.AfterFunc(s.streams, func() { cancelCause(errShuttingDown) })
+	return ctx, func() {
+		stop()
+		cancelCause(context.Canceled)
+	}
 }
 
 // Handler returns the routed handler (for tests).
@@ -162,8 +187,10 @@ func (s *Server) Serve() error {
 	return err
 }
 
-// Shutdown stops accepting connections and waits for in-flight requests
-// (an ingest request in flight is finished and acknowledged) until ctx ends.
+// Shutdown stops accepting connections, ends the answers that stream until
+// the client leaves (live tail), and waits for the other requests in
+// flight (an ingest request in flight is finished and acknowledged) until
+// ctx ends. When it returns nil, no handler runs any more.
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -60,12 +61,17 @@ func (s *Server) tail(c echo.Context) error {
 	if err := write("", []byte(": tailing\n\n")); err != nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(c.Request().Context())
+	ctx, cancel := s.streamContext(c.Request().Context())
+	// Entries come from the tail in a second goroutine, heartbeats from a
+	// ticker; only this one writes. It returns once the tail has ended:
+	// the daemon closes storage when HTTP has shut down, and no reader of
+	// it may outlive that.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer cancel()
-	// Heartbeats come from a second goroutine; writes are serialised.
 	entries := make(chan []byte, 256)
 	errc := make(chan error, 1)
-	go func() {
+	wg.Go(func() {
 		errc <- tailer.Tail(ctx, q, func(e *storage.Entry) error {
 			b, err := json.Marshal(entryjson.From(e))
 			if err != nil {
@@ -78,7 +84,7 @@ func (s *Server) tail(c echo.Context) error {
 				return ctx.Err()
 			}
 		})
-	}()
+	})
 	ping := time.NewTicker(15 * time.Second)
 	defer ping.Stop()
 	for {
@@ -93,7 +99,10 @@ func (s *Server) tail(c echo.Context) error {
 			}
 		case err := <-errc:
 			reason := "ended"
-			if err != nil && !errors.Is(err, context.Canceled) {
+			switch {
+			case errors.Is(context.Cause(ctx), errShuttingDown):
+				reason = errShuttingDown.Error()
+			case err != nil && !errors.Is(err, context.Canceled):
 				reason = err.Error()
 			}
 			b, _ := json.Marshal(map[string]string{"reason": reason})
