@@ -79,8 +79,9 @@ type daemon struct {
 	rate      rateTracker
 	ready     bool
 
-	// Background work started by requests (reindex): it stops with the
-	// daemon, before the index closes.
+	// Background work (cron jobs, a reindex request) runs on bgCtx: it
+	// ends when the daemon stops, before the cron jobs are waited for and
+	// the index closes.
 	bgCtx      context.Context
 	stopBG     context.CancelFunc
 	bg         sync.WaitGroup
@@ -266,9 +267,11 @@ func (d *daemon) registerAlertingMetrics() {
 }
 
 // run serves until ctx ends, then shuts down in order: HTTP (finishing
-// in-flight requests, so every acknowledged batch is committed), cron,
-// alerting (its evaluator saves its checkpoint; undelivered notifications
-// stay in the outbox), the indexer, the Bleve index, Badger.
+// in-flight requests, so every acknowledged batch is committed, and ending
+// live tails, which would otherwise last as long as their clients), cron
+// (its running jobs end with bgCtx), alerting (its evaluator saves its
+// checkpoint; undelivered notifications stay in the outbox), the indexer,
+// the Bleve index, Badger.
 func (d *daemon) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	indexCtx, stopIndexer := context.WithCancel(context.Background())
@@ -528,23 +531,28 @@ type conflictError string
 func (e conflictError) Error() string  { return string(e) }
 func (e conflictError) Conflict() bool { return true }
 
+// retentionJob is the scheduled retention run. Like every cron job it runs
+// on bgCtx, so that a stop ends it instead of waiting for it: what it
+// leaves undone is done at the next run, and the error of an ended run is
+// not worth logging.
 func (d *daemon) retentionJob() {
-	if _, err := d.Retention(d.bgCtx); err != nil {
+	if _, err := d.retention.Run(d.bgCtx); err != nil && d.bgCtx.Err() == nil {
 		d.log.Error("retention failed", "err", err)
 	}
 }
 
 // alertJob is the periodic evaluation of every alert rule.
 func (d *daemon) alertJob() {
-	ctx, cancel := context.WithTimeout(context.Background(), max(2*time.Duration(d.cfg.Alerting.EvalInterval), time.Minute))
+	ctx, cancel := context.WithTimeout(d.bgCtx, max(2*time.Duration(d.cfg.Alerting.EvalInterval), time.Minute))
 	defer cancel()
-	if err := d.alerts.EvaluateAll(ctx); err != nil {
+	if err := d.alerts.EvaluateAll(ctx); err != nil && d.bgCtx.Err() == nil {
 		d.log.Warn("periodic alert evaluation", "err", err)
 	}
 }
 
+// gcJob reclaims value-log space.
 func (d *daemon) gcJob() {
-	if err := d.store.RunValueLogGC(context.Background(), 0.5); err != nil {
+	if err := d.store.RunValueLogGC(d.bgCtx, 0.5); err != nil && d.bgCtx.Err() == nil {
 		d.log.Warn("value log gc failed", "err", err)
 	}
 }
