@@ -7,21 +7,95 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/logengine/logengine/internal/duration"
+	"github.com/logengine/logengine/retention"
 )
 
 // Health reports readiness and the figures of /api/v1/stats.
 type Health interface {
 	// Ready returns nil when storage is open and migrations are done, and
-	// details worth showing (index lag and the like) either way.
-	Ready() (details map[string]any, err error)
-	Stats(ctx context.Context) (map[string]any, error)
+	// the figures worth showing (index lag and the like) either way.
+	Ready() (Readiness, error)
+	Stats(ctx context.Context) (Stats, error)
 }
 
 // Admin runs the operator's actions.
 type Admin interface {
 	Backup(ctx context.Context, w io.Writer, since uint64, start func(next uint64)) (next uint64, err error)
-	Retention(ctx context.Context) (map[string]any, error)
+	Retention(ctx context.Context) (retention.Result, error)
 	Reindex(ctx context.Context) error
+}
+
+// The answers below keep their fields in the order of their JSON keys:
+// they were maps once, which encoding/json sends sorted, and clients see
+// the same bytes.
+
+// Readiness is the answer of GET /readyz.
+type Readiness struct {
+	// CommittedSeq is the highest committed journal sequence.
+	CommittedSeq uint64 `json:"committed_seq"`
+	// Error says why the daemon is not ready; the handler sets it.
+	Error string `json:"error,omitempty"`
+	// IndexLagEntries and IndexLagSeconds are how many committed entries
+	// the keyword index has not covered yet, and how long the oldest of
+	// them has waited.
+	IndexLagEntries uint64  `json:"index_lag_entries"`
+	IndexLagSeconds float64 `json:"index_lag_seconds"`
+	// Status is "ready" or "not ready"; the handler sets it.
+	Status string `json:"status"`
+}
+
+// Stats is the answer of GET /api/v1/stats, totals for dashboards.
+type Stats struct {
+	// AlertRules, AlertsFiring and AlertsPending count the alert rules
+	// defined and those whose alert fires or is pending.
+	AlertRules    int `json:"alert_rules"`
+	AlertsFiring  int `json:"alerts_firing"`
+	AlertsPending int `json:"alerts_pending"`
+	// EntriesByLevel counts the stored entries of each level.
+	EntriesByLevel map[string]int64 `json:"entries_by_level"`
+	// EntriesCommitted is the number of entries ever stored (the highest
+	// journal sequence); EntriesTotal those stored now.
+	EntriesCommitted uint64  `json:"entries_committed"`
+	EntriesTotal     int64   `json:"entries_total"`
+	IndexLagEntries  uint64  `json:"index_lag_entries"`
+	IndexLagSeconds  float64 `json:"index_lag_seconds"`
+	// IngestRatePerSecond is the rate of commits over the last minute.
+	IngestRatePerSecond float64 `json:"ingest_rate_per_second"`
+	// StorageBytes is what the database takes on disk.
+	StorageBytes int64  `json:"storage_bytes"`
+	Version      string `json:"version"`
+}
+
+// retentionResponse is the answer of POST /api/v1/admin/retention.
+type retentionResponse struct {
+	DeletedBySource map[string]int `json:"deleted_by_source"`
+	DroppedDays     []string       `json:"dropped_days"`
+	// Errors are what failed while the rest went on; what was done stands.
+	Errors    []string `json:"errors,omitempty"`
+	Retention string   `json:"retention"`
+}
+
+func newRetentionResponse(res retention.Result) retentionResponse {
+	r := retentionResponse{
+		DeletedBySource: res.DeletedBySource,
+		DroppedDays:     make([]string, len(res.DroppedDays)),
+		Retention:       "0 (keep forever)",
+	}
+	if r.DeletedBySource == nil {
+		r.DeletedBySource = map[string]int{}
+	}
+	for i, day := range res.DroppedDays {
+		r.DroppedDays[i] = day.String()
+	}
+	for _, err := range res.Errors {
+		r.Errors = append(r.Errors, err.Error())
+	}
+	if res.Period > 0 {
+		r.Retention = duration.Format(res.Period)
+	}
+	return r
 }
 
 func (s *Server) healthz(c echo.Context) error {
@@ -29,17 +103,13 @@ func (s *Server) healthz(c echo.Context) error {
 }
 
 func (s *Server) readyz(c echo.Context) error {
-	details, err := s.deps.Health.Ready()
-	if details == nil {
-		details = map[string]any{}
-	}
+	ready, err := s.deps.Health.Ready()
 	if err != nil {
-		details["status"] = "not ready"
-		details["error"] = err.Error()
-		return c.JSON(http.StatusServiceUnavailable, details)
+		ready.Status, ready.Error = "not ready", err.Error()
+		return c.JSON(http.StatusServiceUnavailable, ready)
 	}
-	details["status"] = "ready"
-	return c.JSON(http.StatusOK, details)
+	ready.Status, ready.Error = "ready", ""
+	return c.JSON(http.StatusOK, ready)
 }
 
 func (s *Server) stats(c echo.Context) error {
@@ -80,7 +150,7 @@ func (s *Server) retention(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, res)
+	return c.JSON(http.StatusOK, newRetentionResponse(res))
 }
 
 func (s *Server) reindex(c echo.Context) error {

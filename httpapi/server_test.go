@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logengine/logengine/ingest"
+	"github.com/logengine/logengine/retention"
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
@@ -49,11 +50,13 @@ func (f *fakeDeps) Aggregate(context.Context, search.AggRequest) (*search.AggRes
 func (f *fakeDeps) Histogram(context.Context, search.HistRequest) (*search.HistResult, error) {
 	return &search.HistResult{Interval: 5 * time.Minute}, nil
 }
-func (f *fakeDeps) WaitIndexed(context.Context, uint64) error         { return nil }
-func (f *fakeDeps) Ready() (map[string]any, error)                    { return nil, nil }
-func (f *fakeDeps) Stats(context.Context) (map[string]any, error)     { return map[string]any{}, nil }
-func (f *fakeDeps) Retention(context.Context) (map[string]any, error) { return map[string]any{}, nil }
-func (f *fakeDeps) Reindex(context.Context) error                     { return nil }
+func (f *fakeDeps) WaitIndexed(context.Context, uint64) error { return nil }
+func (f *fakeDeps) Ready() (Readiness, error)                 { return Readiness{}, nil }
+func (f *fakeDeps) Stats(context.Context) (Stats, error)      { return Stats{}, nil }
+func (f *fakeDeps) Retention(context.Context) (retention.Result, error) {
+	return retention.Result{}, nil
+}
+func (f *fakeDeps) Reindex(context.Context) error { return nil }
 func (f *fakeDeps) Backup(_ context.Context, w io.Writer, _ uint64, start func(uint64)) (uint64, error) {
 	start(7)
 	_, err := w.Write([]byte("backup"))

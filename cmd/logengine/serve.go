@@ -22,7 +22,6 @@ import (
 	"github.com/logengine/logengine/alerting"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
-	"github.com/logengine/logengine/internal/duration"
 	"github.com/logengine/logengine/metrics"
 	"github.com/logengine/logengine/migrations"
 	"github.com/logengine/logengine/retention"
@@ -364,47 +363,44 @@ func (d *daemon) close() error {
 }
 
 // Ready implements httpapi.Health.
-func (d *daemon) Ready() (map[string]any, error) {
+func (d *daemon) Ready() (httpapi.Readiness, error) {
 	seqs, age := d.indexer.Lag()
-	details := map[string]any{
-		"index_lag_entries": seqs,
-		"index_lag_seconds": age.Seconds(),
-		"committed_seq":     d.store.HighSeq(),
+	r := httpapi.Readiness{
+		CommittedSeq:    d.store.HighSeq(),
+		IndexLagEntries: seqs,
+		IndexLagSeconds: age.Seconds(),
 	}
 	if !d.ready {
-		return details, errors.New("starting")
+		return r, errors.New("starting")
 	}
-	return details, nil
+	return r, nil
 }
 
 // Stats implements httpapi.Health.
-func (d *daemon) Stats(ctx context.Context) (map[string]any, error) {
-	seqs, age := d.indexer.Lag()
-	st := map[string]any{
-		"entries_committed": d.store.HighSeq(),
-		"storage_bytes":     d.store.DiskBytes(),
-		"index_lag_entries": seqs,
-		"index_lag_seconds": age.Seconds(),
-		"version":           version,
-	}
+func (d *daemon) Stats(ctx context.Context) (httpapi.Stats, error) {
 	agg, err := d.engine.Aggregate(ctx, search.AggRequest{GroupBy: []string{"level"}, Limit: 10})
 	if err != nil {
-		return nil, err
+		return httpapi.Stats{}, err
 	}
 	perLevel := map[string]int64{}
 	for _, g := range agg.Groups {
 		perLevel[fmt.Sprint(g.Key[0])] = g.Count
 	}
-	st["entries_total"] = agg.Total
-	st["entries_by_level"] = perLevel
-	st["ingest_rate_per_second"] = d.rate.perSecond()
-	if d.alerts != nil {
-		as := d.alerts.Stats()
-		st["alert_rules"] = as.Rules
-		st["alerts_firing"] = as.Firing
-		st["alerts_pending"] = as.Pending
-	}
-	return st, nil
+	seqs, age := d.indexer.Lag()
+	as := d.alerts.Stats()
+	return httpapi.Stats{
+		AlertRules:          as.Rules,
+		AlertsFiring:        as.Firing,
+		AlertsPending:       as.Pending,
+		EntriesByLevel:      perLevel,
+		EntriesCommitted:    d.store.HighSeq(),
+		EntriesTotal:        agg.Total,
+		IndexLagEntries:     seqs,
+		IndexLagSeconds:     age.Seconds(),
+		IngestRatePerSecond: d.rate.perSecond(),
+		StorageBytes:        d.store.DiskBytes(),
+		Version:             version,
+	}, nil
 }
 
 // rateTracker keeps the committed sequence every few seconds so that
@@ -479,29 +475,8 @@ func (d *daemon) Backup(ctx context.Context, w io.Writer, since uint64, start fu
 }
 
 // Retention implements httpapi.Admin: one run of the retention policy.
-func (d *daemon) Retention(ctx context.Context) (map[string]any, error) {
-	res, err := d.retention.Run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	dropped := make([]string, len(res.DroppedDays))
-	for i, day := range res.DroppedDays {
-		dropped[i] = day.String()
-	}
-	period := "0 (keep forever)"
-	if res.Period > 0 {
-		period = duration.Format(res.Period)
-	}
-	ans := map[string]any{"dropped_days": dropped, "retention": period, "deleted_by_source": res.DeletedBySource}
-	if len(res.Errors) > 0 {
-		// What was done stands; the answer says what was not, and why.
-		msgs := make([]string, len(res.Errors))
-		for i, err := range res.Errors {
-			msgs[i] = err.Error()
-		}
-		ans["errors"] = msgs
-	}
-	return ans, nil
+func (d *daemon) Retention(ctx context.Context) (retention.Result, error) {
+	return d.retention.Run(ctx)
 }
 
 // Reindex implements httpapi.Admin: it starts rebuilding the keyword index
