@@ -97,9 +97,9 @@ func (c Config) Validate() error {
 // Enabled reports whether a run has anything to do.
 func (c Config) Enabled() bool { return c.Period > 0 || len(c.BySource) > 0 }
 
-// Policy applies a Config to storage and the keyword index. Its methods
-// are safe for concurrent use; runs that overlap do each step once more,
-// which drops or deletes nothing the first did not.
+// Policy applies a Config to storage and the keyword index. Runs may
+// overlap (the schedule and an operator's request): every step finds done
+// what another run did first, and does nothing more.
 type Policy struct {
 	cfg  Config
 	deps Deps
@@ -107,7 +107,8 @@ type Policy struct {
 	now  func() time.Time
 }
 
-// New returns the policy of cfg over deps.
+// New returns the policy of cfg over deps; cfg is taken as valid (see
+// Validate).
 func New(cfg Config, deps Deps) *Policy {
 	if cfg.IndexWait <= 0 {
 		cfg.IndexWait = time.Minute
