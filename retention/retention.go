@@ -48,8 +48,8 @@ type Indexer interface {
 	// ForgetRecent drops the entries handed over at commit and not yet
 	// indexed, so that the indexer reads them back from storage instead.
 	ForgetRecent()
-	// ApplyDeletes removes from the index the entries of storage's
-	// tombstones and waits until it has, or ctx ends.
+	// ApplyDeletes hands storage's tombstones to the keyword index, so
+	// that it counts no deleted entry, and waits until it has, or ctx ends.
 	ApplyDeletes(ctx context.Context) error
 }
 
