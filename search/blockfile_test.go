@@ -1,6 +1,7 @@
 package search
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -246,4 +247,48 @@ func FuzzEntryList(f *testing.F) {
 			t.Fatalf("list of %d entries for frequency %d", len(idx), tf)
 		}
 	})
+}
+
+// Deleted entries stay out of the answers across a reopen; a torn last
+// chunk of the list is cut off and the chunks before it kept.
+func TestIndexDeletedEntries(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(15, 16))
+	x := kwOpenIndex(t, dir)
+	all := kwMakeEntries(rng, 800, 1)
+	kwWrite(t, x, all, 800)
+	first, second := []storage.ID{all[0].id, all[5].id}, []storage.ID{all[9].id, all[10].id, all[11].id}
+	kwMust(t, x.Delete(first))
+	kwMust(t, x.Delete(second))
+	kwMust(t, x.Close())
+
+	check := func(gone []storage.ID) {
+		t.Helper()
+		x := kwOpenIndex(t, dir)
+		defer x.Close()
+		c, err := x.Search(context.Background(), Keywords{}, storage.MinID, storage.MaxID)
+		kwMust(t, err)
+		if got, want := len(c.Sure)+len(c.Maybe), len(all)-len(gone); got != want {
+			t.Fatalf("%d entries found, want %d", got, want)
+		}
+		for _, id := range gone {
+			if _, found := slices.BinarySearchFunc(c.Sure, id, storage.ID.Compare); found {
+				t.Fatalf("deleted entry %v found", id)
+			}
+		}
+	}
+	check(append(slices.Clone(first), second...))
+
+	day := storage.DayOf(all[9].id.Nanos)
+	path := filepath.Join(dir, day.String(), deletedFileName)
+	st, err := os.Stat(path)
+	kwMust(t, err)
+	kwMust(t, os.Truncate(path, st.Size()-7))
+	var kept []storage.ID
+	for _, id := range append(slices.Clone(first), second...) {
+		if storage.DayOf(id.Nanos) != day || slices.Contains(first, id) && storage.DayOf(id.Nanos) == day {
+			kept = append(kept, id)
+		}
+	}
+	check(kept)
 }

@@ -52,10 +52,6 @@ const (
 	// by a release that kept a document per entry, and is rebuilt.
 	formatInternalKey = "logengine.format"
 	shardFormat       = "blocks-2"
-	// taintedInternalKey marks a shard some of whose entries were deleted
-	// from storage (per-source retention) after being indexed: its blocks
-	// still list them, so none of its candidates is sure any more.
-	taintedInternalKey = "logengine.tainted"
 	// rebuildSuffix marks a shard being rebuilt beside the live one. It is
 	// renamed over the live one only when complete, so a crash mid-rebuild
 	// leaves a directory that OpenIndex deletes, never a partial shard.
@@ -99,8 +95,9 @@ type shard struct {
 	// seq is the highest journal sequence recorded in the shard. Written
 	// only by the indexer, under mu (shared).
 	seq atomic.Uint64
-	// tainted mirrors taintedInternalKey.
-	tainted atomic.Bool
+	// deleted lists, ascending, the entries deleted from storage after
+	// they were indexed (index_delete.go); replaced, never changed.
+	deleted atomic.Pointer[[]storage.ID]
 }
 
 // OpenIndex opens the keyword index in dir (<data-dir>/index), creating the
@@ -410,7 +407,7 @@ func (sh *shard) candidates(ctx context.Context, q Keywords, lo, hi storage.ID, 
 		}
 	}
 	slices.SortFunc(nums, func(a, b int) int { return metas[a].min.Compare(metas[b].min) })
-	tainted := sh.tainted.Load()
+	deleted := sh.deletedIDs()
 	var ids []storage.ID
 	for i, n := range nums {
 		if i%64 == 0 {
@@ -428,10 +425,15 @@ func (sh *shard) candidates(ctx context.Context, q Keywords, lo, hi storage.ID, 
 			if id.Compare(lo) < 0 || id.Compare(hi) >= 0 {
 				continue
 			}
+			if len(deleted) > 0 {
+				if _, gone := slices.BinarySearchFunc(deleted, id, storage.ID.Compare); gone {
+					continue
+				}
+			}
 			switch {
-			case sel.sure.has(k) && !tainted:
+			case sel.sure.has(k):
 				c.Sure = append(c.Sure, id)
-			case sel.sure.has(k) || sel.maybe.has(k):
+			case sel.maybe.has(k):
 				c.Maybe = append(c.Maybe, id)
 			}
 		}
@@ -897,11 +899,11 @@ func (sh *shard) check(idx bleve.Index) (*blockFile, error) {
 	if len(v) == 8 {
 		sh.seq.Store(binary.BigEndian.Uint64(v))
 	}
-	t, err := idx.GetInternal([]byte(taintedInternalKey))
+	deleted, err := loadDeleted(sh.dir)
 	if err != nil {
-		return nil, fmt.Errorf("read deletions: %w", err)
+		return nil, err
 	}
-	sh.tainted.Store(len(t) > 0)
+	sh.deleted.Store(&deleted)
 	n, err := idx.GetInternal([]byte(blocksInternalKey))
 	if err != nil {
 		return nil, fmt.Errorf("read block count: %w", err)

@@ -163,17 +163,6 @@ func kwCheck(t *testing.T, x *Index, all []kwEntry, rng *rand.Rand) {
 			}
 		}
 	}
-	// Entries deleted after they were indexed stay candidates, unsure.
-	tainted := false
-	for _, d := range x.Days() {
-		_, err := x.use(d, false, func(sh *shard) error {
-			tainted = tainted || sh.tainted.Load()
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	indexed := map[storage.ID]bool{}
 	for _, e := range all {
 		indexed[e.id] = true
@@ -186,11 +175,11 @@ func kwCheck(t *testing.T, x *Index, all []kwEntry, rng *rand.Rand) {
 			if err != nil {
 				t.Fatalf("Search(%+v, %v, %v): %v", q, lo, hi, err)
 			}
-			kwCheckCandidates(t, q, lo, hi, c, want, indexed, tainted)
+			kwCheckCandidates(t, q, lo, hi, c, want, indexed)
 			// Words are answered from the blocks' entry lists: only words
 			// sharing a 16-bit hash in a block leave its entries unsure.
 			wordsOnly := len(q.Prefixes) == 0 && !slices.ContainsFunc(q.Terms, isValueToken)
-			if wordsOnly && !tainted && len(c.Maybe) > (len(c.Sure)+len(c.Maybe))/20+blockSize {
+			if wordsOnly && len(c.Maybe) > (len(c.Sure)+len(c.Maybe))/20+blockSize {
 				t.Fatalf("Search(%+v, %v, %v): %d unsure candidates of %d for words alone", q, lo, hi, len(c.Maybe), len(c.Sure)+len(c.Maybe))
 			}
 		}
@@ -199,9 +188,9 @@ func kwCheck(t *testing.T, x *Index, all []kwEntry, rng *rand.Rand) {
 
 // kwCheckCandidates checks one answer of Search against the brute force's
 // matches (want, ascending) and the indexed entries.
-func kwCheckCandidates(t *testing.T, q Keywords, lo, hi storage.ID, c Candidates, want []storage.ID, indexed map[storage.ID]bool, tainted bool) {
+func kwCheckCandidates(t *testing.T, q Keywords, lo, hi storage.ID, c Candidates, want []storage.ID, indexed map[storage.ID]bool) {
 	t.Helper()
-	for k, l := range [][]storage.ID{c.Sure, c.Maybe} {
+	for _, l := range [][]storage.ID{c.Sure, c.Maybe} {
 		for i, id := range l {
 			if i > 0 && l[i-1].Compare(id) >= 0 {
 				t.Fatalf("Search(%+v, %v, %v): candidates not ascending and distinct at %v", q, lo, hi, id)
@@ -209,7 +198,7 @@ func kwCheckCandidates(t *testing.T, q Keywords, lo, hi storage.ID, c Candidates
 			if id.Compare(lo) < 0 || id.Compare(hi) >= 0 {
 				t.Fatalf("Search(%+v, %v, %v): candidate %v out of range", q, lo, hi, id)
 			}
-			if !indexed[id] && (k == 0 || !tainted) {
+			if !indexed[id] {
 				t.Fatalf("Search(%+v, %v, %v): candidate %v was never indexed", q, lo, hi, id)
 			}
 		}
