@@ -16,6 +16,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/blevesearch/bleve/v2"
+
 	"github.com/logengine/logengine/storage"
 )
 
@@ -298,6 +300,18 @@ func TestIndexerRebuildsMissingAndDamagedShards(t *testing.T) {
 			store := filepath.Join(dir, days[3].String(), "store")
 			kwMust(t, os.RemoveAll(store))
 			kwMust(t, os.WriteFile(store, []byte("garbage"), 0o600))
+		}, "does not open"},
+		{"written by the previous release", func(dir string) {
+			// A shard with a document per entry and no format record.
+			shard := filepath.Join(dir, days[1].String())
+			kwMust(t, os.RemoveAll(shard))
+			old, err := bleve.New(shard, newIndexMapping())
+			kwMust(t, err)
+			kwMust(t, old.Index(all[0].id.String(), map[string]any{messageFieldName: all[0].msg}))
+			kwMust(t, old.Close())
+		}, "older release"},
+		{"block list lost", func(dir string) {
+			kwMust(t, os.Truncate(filepath.Join(dir, days[2].String(), blockFileName), 0))
 		}, "does not open"},
 		{"interrupted rebuild", func(dir string) {
 			kwMust(t, os.Rename(filepath.Join(dir, days[0].String()), filepath.Join(dir, days[0].String()+rebuildSuffix)))
