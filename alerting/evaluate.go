@@ -3,10 +3,10 @@ package alerting
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/logengine/logengine/internal/journal"
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
@@ -272,8 +272,7 @@ type evaluator struct {
 	active   int
 	reseed   bool // the windows may hold counts not matching cp
 	touched  []*liveRule
-	got      []*storage.Entry
-	missing  []storage.ID
+	fetch    *journal.Fetcher[*storage.Entry]
 }
 
 // checkpointEvery bounds how often the evaluator saves its checkpoint when
@@ -283,7 +282,10 @@ const checkpointEvery = time.Second
 
 // newEvaluator returns an evaluator that resumes from the checkpoint.
 func (m *Manager) newEvaluator() (*evaluator, error) {
-	ev := &evaluator{m: m, live: map[string]*liveRule{}, version: ^uint64(0)}
+	ev := &evaluator{
+		m: m, live: map[string]*liveRule{}, version: ^uint64(0),
+		fetch: journal.NewFetcher(m.store, &m.recent.Ring),
+	}
 	cp, ok, err := m.b.loadCheckpoint()
 	if err != nil {
 		return nil, err
@@ -309,30 +311,8 @@ func (m *Manager) runEvaluator(ctx context.Context) error {
 	}
 	flush := time.NewTicker(checkpointEvery)
 	defer flush.Stop()
-	var backoff time.Duration
-	for {
-		changed := m.store.Changed()
-		n, err := ev.round(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ev.save()
-			}
-			if errors.Is(err, storage.ErrClosed) {
-				return err
-			}
-			backoff = min(max(2*backoff, 100*time.Millisecond), 30*time.Second)
-			m.log.Error("alert evaluation on ingest failed; retrying", "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return ev.save()
-			}
-			continue
-		}
-		backoff = 0
-		if n > 0 {
-			continue
-		}
+	loop := journal.Loop{Store: m.store, Name: "alert evaluation on ingest", Log: m.log}
+	err = loop.Run(ctx, ev.round, func(ctx context.Context, changed <-chan struct{}) {
 		select {
 		case <-changed:
 		case <-m.rulesChanged:
@@ -341,9 +321,14 @@ func (m *Manager) runEvaluator(ctx context.Context) error {
 				m.log.Warn("save alerting checkpoint", "err", err)
 			}
 		case <-ctx.Done():
-			return ev.save()
 		}
+	})
+	if err != nil {
+		return err
 	}
+	// A stop saves how far evaluation got, so that a restart does not
+	// evaluate those logs again.
+	return ev.save()
 }
 
 // round brings the live rules up to date, then evaluates the next part of
@@ -469,21 +454,9 @@ func (ev *evaluator) step(ctx context.Context) (int, error) {
 		ev.matchAll(ev.bySource[e.Source], e, &tok, nowN, limit)
 	}
 	// Entries the ingest path handed over need no read; the others (after
-	// a restart, or when this loop lags) come from storage.
-	ev.got = ev.got[:0]
-	ev.missing = m.recent.Take(ids, func(e *storage.Entry) { ev.got = append(ev.got, e) }, ev.missing[:0])
-	for _, e := range ev.got {
-		eval(e)
-	}
-	clear(ev.got)
-	if len(ev.missing) > 0 {
-		// Key order, not journal order: evaluation does not depend on the
-		// order (the handed-over entries went first anyway), and a walk
-		// reads a run of recent entries several times faster than a
-		// lookup per entry, which is what keeps a lagging loop from
-		// falling further behind (see storage.Store.GetSorted).
-		err = m.store.GetSorted(ctx, ev.missing, func(e *storage.Entry) bool { eval(e); return true })
-	}
+	// a restart, or when this loop lags) come from storage. Evaluation
+	// does not depend on their order.
+	err = ev.fetch.Fetch(ctx, ids, eval, func(e *storage.Entry) bool { eval(e); return true })
 	if err != nil {
 		ev.clearTouched()
 		ev.reseed = true

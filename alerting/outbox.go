@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logengine/logengine/internal/journal"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -72,14 +73,12 @@ func (m *Manager) runOutbox(ctx context.Context) error {
 			if errors.Is(err, storage.ErrClosed) {
 				return err
 			}
-			backoff = min(max(2*backoff, 100*time.Millisecond), 30*time.Second)
+			backoff = journal.Backoff(backoff)
 			m.log.Error("read the notification outbox; retrying", "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-				continue
-			case <-ctx.Done():
+			if !journal.Sleep(ctx, backoff) {
 				return nil
 			}
+			continue
 		}
 		backoff = 0
 		m.outboxDepth.Store(int64(depth))

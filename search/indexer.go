@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/logengine/logengine/internal/handoff"
+	"github.com/logengine/logengine/internal/journal"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -72,10 +73,10 @@ type Indexer struct {
 
 	// groups is the per-day grouping of one step, reused; Run's only.
 	groups map[storage.Day][]bleveDoc
-	// missing is the ids of one step not held in recent, reused; Run's only.
-	missing []storage.ID
 	// recent holds committed messages handed over by the ingest path.
 	recent handoff.Ring[bleveDoc]
+	// fetch takes a step's messages from recent, or storage; Run's only.
+	fetch *journal.Fetcher[bleveDoc]
 	// gone holds, ascending, the ids of deleted entries the indexer had not
 	// reached when their deletion was applied, until it is past goneUntil,
 	// the highest of their sequences: the handoff may still hand them over,
@@ -105,7 +106,7 @@ func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexe
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Indexer{
+	ix := &Indexer{
 		store:    store,
 		index:    index,
 		opts:     opts,
@@ -123,6 +124,8 @@ func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexe
 		// lagging indexer adds little to the daemon's memory under overload.
 		recent: handoff.Ring[bleveDoc]{Size: 1 << 19, MaxBytes: 64 << 20},
 	}
+	ix.fetch = journal.NewFetcher(store, &ix.recent)
+	return ix
 }
 
 // Run indexes until ctx ends, then returns nil. It first checks the shards
@@ -145,49 +148,32 @@ func (ix *Indexer) Run(ctx context.Context) error {
 
 	var cp uint64
 	recovered := false
-	var backoff time.Duration
-	for {
-		changed := ix.store.Changed()
+	loop := journal.Loop{
+		Store: ix.store,
+		Name:  "keyword indexer",
+		Log:   ix.log,
+		Fatal: func(err error) bool { return errors.Is(err, ErrIndexClosed) || errors.Is(err, errKilled) },
+	}
+	return loop.Run(ctx, func(ctx context.Context) (int, error) {
 		ix.observe()
-		n := 0
-		var err error
 		if !recovered {
+			var err error
 			cp, err = ix.recover(ctx)
 			recovered = err == nil
-			n = 1 // then tail at once
-		} else {
-			select {
-			case done := <-ix.reindex:
-				err = ix.rebuildAll(ctx, &cp)
-				done <- err
-				n = 1 // then tail at once: commits may wait that no signal will announce
-			case <-ix.nudge:
-				ix.serveDeletes(ctx, cp)
-				n = 1
-			default:
-				n, err = ix.step(ctx, &cp)
-			}
+			return 1, err // then tail at once
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, storage.ErrClosed) || errors.Is(err, ErrIndexClosed) || errors.Is(err, errKilled) {
-				return err
-			}
-			backoff = min(max(2*backoff, 100*time.Millisecond), 30*time.Second)
-			ix.log.Error("keyword indexer failed; retrying", "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return nil
-			}
-			continue
+		select {
+		case done := <-ix.reindex:
+			err := ix.rebuildAll(ctx, &cp)
+			done <- err
+			return 1, err // then tail at once: commits may wait that no signal will announce
+		case <-ix.nudge:
+			ix.serveDeletes(ctx, cp)
+			return 1, nil
+		default:
+			return ix.step(ctx, &cp)
 		}
-		backoff = 0
-		if n > 0 {
-			continue // more may be waiting
-		}
+	}, func(ctx context.Context, changed <-chan struct{}) {
 		select {
 		case <-changed:
 		case done := <-ix.reindex:
@@ -199,9 +185,8 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		case <-ix.nudge:
 			ix.serveDeletes(ctx, cp)
 		case <-ctx.Done():
-			return nil
 		}
-	}
+	})
 }
 
 // Committed hands the indexer a batch the ingest path has just committed,
@@ -331,15 +316,12 @@ func (ix *Indexer) step(ctx context.Context, cp *uint64) (int, error) {
 		ix.groups[d] = docs[:0]
 	}
 	// Most entries were handed over at commit; the rest are read back.
-	// Entries dropped by retention since they were journalled are skipped
-	// by GetSorted; their journal positions are consumed all the same.
-	ix.missing = ix.recent.Take(ids, func(doc bleveDoc) {
+	group := func(doc bleveDoc) {
 		d := storage.DayOf(doc.id.Nanos)
 		ix.groups[d] = append(ix.groups[d], doc)
-	}, ix.missing[:0])
-	err = ix.store.GetSorted(ctx, ix.missing, func(e *storage.Entry) bool {
-		d := storage.DayOf(e.ID.Nanos)
-		ix.groups[d] = append(ix.groups[d], bleveDoc{id: e.ID, msg: e.Message})
+	}
+	err = ix.fetch.Fetch(ctx, ids, group, func(e *storage.Entry) bool {
+		group(bleveDoc{id: e.ID, msg: e.Message})
 		return true
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/logengine/logengine/internal/journal"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -26,41 +27,43 @@ func (e *Engine) Tail(ctx context.Context, query string, fn func(*storage.Entry)
 		return err
 	}
 	after := e.store.HighSeq()
-	for {
-		changed := e.store.Changed()
+	// A failed step is not retried: the client is told why its tail ended.
+	loop := journal.Loop{Store: e.store, Fatal: func(error) bool { return true }}
+	err = loop.Run(ctx, func(ctx context.Context) (int, error) {
 		high := e.store.HighSeq()
-		if high > after {
-			if high-after > maxTailLag {
-				return fmt.Errorf("%w: %d entries behind", ErrTailBehind, high-after)
-			}
-			ids, err := e.store.ReadJournal(ctx, after, int(min(high-after, 10000)))
-			if err != nil {
-				return err
-			}
-			var ferr error
-			err = e.store.GetMany(ctx, ids, func(en *storage.Entry) bool {
-				if Match(node, en) {
-					ferr = fn(en)
-				}
-				return ferr == nil
-			})
-			if err != nil {
-				return err
-			}
-			if ferr != nil {
-				return ferr
-			}
-			if len(ids) > 0 {
-				after = ids[len(ids)-1].Seq
-			} else {
-				after = high
-			}
-			continue
+		if high <= after {
+			return 0, nil
 		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
+		if high-after > maxTailLag {
+			return 0, fmt.Errorf("%w: %d entries behind", ErrTailBehind, high-after)
 		}
+		ids, err := e.store.ReadJournal(ctx, after, int(min(high-after, 10000)))
+		if err != nil {
+			return 0, err
+		}
+		var ferr error
+		err = e.store.GetMany(ctx, ids, func(en *storage.Entry) bool {
+			if Match(node, en) {
+				ferr = fn(en)
+			}
+			return ferr == nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		if ferr != nil {
+			return 0, ferr
+		}
+		consumed := high - after
+		if len(ids) > 0 {
+			after = ids[len(ids)-1].Seq
+		} else {
+			after = high
+		}
+		return int(consumed), nil
+	}, nil)
+	if err != nil {
+		return err
 	}
+	return ctx.Err()
 }
