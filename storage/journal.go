@@ -79,9 +79,47 @@ func (s *Store) ReadJournal(ctx context.Context, after uint64, max int) ([]ID, e
 	return ids, nil
 }
 
+// trimChunk is how many journal records TrimJournal deletes per write
+// batch: the first trim of a journal that was never trimmed may cover
+// millions of records, which must not be held in memory at once.
+const trimChunk = 10000
+
 // TrimJournal deletes journal records whose entries all have sequences at
-// or below upTo; call it with the lowest checkpoint of all consumers.
+// or below upTo; call it with the lowest checkpoint of all consumers. It
+// returns how many records it deleted. A record that lists sequences on
+// both sides of upTo stays whole.
 func (s *Store) TrimJournal(ctx context.Context, upTo uint64) (int, error) {
+	total := 0
+	from := journalKey(0)
+	for {
+		keys, err := s.journalKeysUpTo(ctx, from, upTo, trimChunk)
+		if err != nil {
+			return total, fmt.Errorf("trim journal up to %d: %w", upTo, err)
+		}
+		if len(keys) == 0 {
+			return total, nil
+		}
+		wb := s.db.NewWriteBatch()
+		for _, k := range keys {
+			if err := wb.Delete(k); err != nil {
+				wb.Cancel()
+				return total, fmt.Errorf("trim journal up to %d: %w", upTo, wrapWriteErr("delete", err))
+			}
+		}
+		if err := wb.Flush(); err != nil {
+			return total, fmt.Errorf("trim journal up to %d: %w", upTo, wrapWriteErr("delete", err))
+		}
+		total += len(keys)
+		if len(keys) < trimChunk {
+			return total, nil
+		}
+		from = journalKey(binary.BigEndian.Uint64(keys[len(keys)-1][1:]) + 1)
+	}
+}
+
+// journalKeysUpTo returns up to max keys of journal records, from key from
+// on, whose last sequence is at most upTo.
+func (s *Store) journalKeysUpTo(ctx context.Context, from []byte, upTo uint64, max int) ([][]byte, error) {
 	var keys [][]byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
@@ -89,7 +127,7 @@ func (s *Store) TrimJournal(ctx context.Context, upTo uint64) (int, error) {
 		opts.PrefetchValues = false
 		it := txn.NewIterator(opts)
 		defer it.Close()
-		for it.Rewind(); it.ValidForPrefix(opts.Prefix); it.Next() {
+		for it.Seek(from); it.ValidForPrefix(opts.Prefix) && len(keys) < max; it.Next() {
 			k := it.Item().KeyCopy(nil)
 			if binary.BigEndian.Uint64(k[1:]) > upTo {
 				break
@@ -98,20 +136,39 @@ func (s *Store) TrimJournal(ctx context.Context, upTo uint64) (int, error) {
 		}
 		return ctx.Err()
 	})
-	if err != nil {
-		return 0, fmt.Errorf("trim journal: %w", err)
-	}
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	for _, k := range keys {
-		if err := wb.Delete(k); err != nil {
-			return 0, fmt.Errorf("trim journal: %w", err)
+	return keys, err
+}
+
+// JournalStart returns the lowest sequence the journal still lists, or
+// HighSeq()+1 when it lists none (every record trimmed, or nothing ever
+// committed). The journal lists every sequence from there to HighSeq.
+func (s *Store) JournalStart(ctx context.Context) (uint64, error) {
+	high := s.HighSeq()
+	start := high + 1
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte{nsJournal}
+		opts.PrefetchSize = 1
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		it.Rewind()
+		if !it.ValidForPrefix(opts.Prefix) {
+			return ctx.Err()
 		}
+		return it.Item().Value(func(v []byte) error {
+			d := decoder{b: v}
+			first := d.uvarint()
+			if d.err != nil {
+				return fmt.Errorf("journal record: %w", d.err)
+			}
+			start = min(first, start)
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("journal start: %w", err)
 	}
-	if err := wb.Flush(); err != nil {
-		return 0, fmt.Errorf("trim journal: %w", err)
-	}
-	return len(keys), nil
+	return start, nil
 }
 
 // WaitSeq blocks until sequence seq is committed or ctx ends.

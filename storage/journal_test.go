@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"math"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // FuzzDecodeJournal decodes b as a journal record, which may be anything
@@ -61,4 +63,63 @@ func FuzzDecodeJournal(f *testing.F) {
 			t.Fatalf("encodeJournal(%d, %v) decodes after %d to %v, want %v", first, ids, after, got[1:], want)
 		}
 	})
+}
+
+// TestTrimJournal trims a journal of more records than one write batch
+// deletes, up to points inside and between commits, and checks what is
+// left and where JournalStart says it starts.
+func TestTrimJournal(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	if start, err := s.JournalStart(ctx); err != nil || start != 1 {
+		t.Fatalf("JournalStart of an empty journal = %d, %v; want 1", start, err)
+	}
+	// Commits of 1 entry, then one of 3: records end at 1, 2, ...,
+	// trimChunk+10, then trimChunk+13.
+	singles := trimChunk + 10
+	for i := range singles {
+		e := Entry{Time: time.Unix(1764151200, int64(i)), Level: LevelInfo, Source: "app", Message: "m"}
+		if _, err := s.Append(ctx, []Entry{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	three := make([]Entry, 3)
+	for i := range three {
+		three[i] = Entry{Time: time.Unix(1764151300, int64(i)), Level: LevelInfo, Source: "app", Message: "m"}
+	}
+	if _, err := s.Append(ctx, three); err != nil {
+		t.Fatal(err)
+	}
+	high := uint64(singles + 3)
+	tests := []struct {
+		upTo        uint64
+		wantRecords int
+		wantStart   uint64
+	}{
+		{0, 0, 1},
+		{5, 5, 6},
+		{5, 0, 6},
+		{uint64(singles), singles - 5, uint64(singles) + 1},
+		// Inside the last commit: its record stays whole.
+		{high - 1, 0, uint64(singles) + 1},
+		{high, 1, high + 1},
+	}
+	for _, tc := range tests {
+		n, err := s.TrimJournal(ctx, tc.upTo)
+		if err != nil || n != tc.wantRecords {
+			t.Fatalf("TrimJournal(%d) = %d, %v; want %d records", tc.upTo, n, err, tc.wantRecords)
+		}
+		start, err := s.JournalStart(ctx)
+		if err != nil || start != tc.wantStart {
+			t.Fatalf("after TrimJournal(%d): JournalStart = %d, %v; want %d", tc.upTo, start, err, tc.wantStart)
+		}
+		ids, err := s.ReadJournal(ctx, 0, math.MaxInt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int(high - tc.wantStart + 1); len(ids) != want || (want > 0 && ids[0].Seq != tc.wantStart) {
+			t.Fatalf("after TrimJournal(%d) the journal lists %d entries from %v; want %d from %d", tc.upTo, len(ids), ids[:min(len(ids), 1)], want, tc.wantStart)
+		}
+	}
 }
