@@ -578,13 +578,15 @@ func (ev *evaluator) save() error {
 		return err
 	}
 	ev.saved = cp
-	// Mirrored where storage keeps its consumers' checkpoints, so that
-	// trimming the journal can respect it; lower than the real one at
-	// worst, which is the safe side.
-	if err := m.store.SetCheckpoint(checkpointName, cp); err != nil {
-		return fmt.Errorf("alerting: %w", err)
-	}
 	return nil
+}
+
+// Checkpoint returns the journal sequence up to which the evaluator no
+// longer needs the journal (see journal.Trimmer): the checkpoint in its
+// bucket, which a restart resumes from; 0 before the evaluator first ran.
+func (m *Manager) Checkpoint() (uint64, error) {
+	cp, _, err := m.b.loadCheckpoint()
+	return cp, err
 }
 
 func (m *Manager) advance(seq uint64) {

@@ -42,11 +42,10 @@ func openBuckets(s *storage.Store) buckets {
 	}
 }
 
+// checkpointKey holds the evaluator's checkpoint in the meta bucket, where
+// it commits with the states it decided (Manager.Checkpoint reads it for
+// the journal's trimmer).
 const checkpointKey = "checkpoint"
-
-// checkpointName is the evaluator's name as a journal consumer in storage,
-// where whoever trims the journal looks for the lowest checkpoint.
-const checkpointName = "alerting"
 
 func scanJSON[T any](ctx context.Context, b *storage.Bucket, fn func(key string, v *T) error) error {
 	return b.Scan(ctx, "", func(key string, data []byte) error {

@@ -543,6 +543,22 @@ func (ix *Indexer) Reindex(ctx context.Context) error {
 // the keyword index (0 while Run has not yet checked the shards).
 func (ix *Indexer) IndexedSeq() uint64 { return ix.indexed.Load() }
 
+// Checkpoint returns the sequence up to which the indexer no longer needs
+// the journal (see journal.Trimmer): its durable checkpoint, or IndexedSeq
+// when that is lower, because searches read the entries above IndexedSeq
+// from the journal. It is IndexedSeq (0) while Run has not checked the
+// shards, so nothing is trimmed before a rebuild has had its chance.
+func (ix *Indexer) Checkpoint() (uint64, error) {
+	// IndexedSeq first: it is never above the durable checkpoint for
+	// long, and both only grow, so reading it first errs on the low side.
+	indexed := ix.IndexedSeq()
+	cp, err := ix.store.Checkpoint(checkpointName)
+	if err != nil {
+		return 0, fmt.Errorf("keyword indexer: %w", err)
+	}
+	return min(cp, indexed), nil
+}
+
 // WaitIndexed blocks until every entry up to sequence seq is searchable in
 // the keyword index, or ctx ends.
 func (ix *Indexer) WaitIndexed(ctx context.Context, seq uint64) error {

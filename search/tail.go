@@ -21,6 +21,10 @@ const maxTailLag = 200000
 // query, in commit order, until ctx ends, fn fails, or the caller falls more
 // than maxTailLag entries behind (ErrTailBehind). It follows the journal, so
 // it costs ingest nothing and misses no commit.
+//
+// A tail keeps no durable checkpoint, so the journal's trimmer does not
+// wait for it: one that trails even the slowest durable consumer may find
+// its part of the journal gone, and ends with ErrTailBehind too.
 func (e *Engine) Tail(ctx context.Context, query string, fn func(*storage.Entry) error) error {
 	node, err := Parse(query)
 	if err != nil {
@@ -41,6 +45,12 @@ func (e *Engine) Tail(ctx context.Context, query string, fn func(*storage.Entry)
 		if err != nil {
 			return 0, err
 		}
+		// Sequences are dense and every commit is journalled: a journal
+		// that does not go on right after the tail's position was trimmed
+		// past it.
+		if len(ids) == 0 || ids[0].Seq != after+1 {
+			return 0, fmt.Errorf("%w: the journal was trimmed past it (%d entries behind)", ErrTailBehind, high-after)
+		}
 		var ferr error
 		err = e.store.GetMany(ctx, ids, func(en *storage.Entry) bool {
 			if Match(node, en) {
@@ -54,13 +64,8 @@ func (e *Engine) Tail(ctx context.Context, query string, fn func(*storage.Entry)
 		if ferr != nil {
 			return 0, ferr
 		}
-		consumed := high - after
-		if len(ids) > 0 {
-			after = ids[len(ids)-1].Seq
-		} else {
-			after = high
-		}
-		return int(consumed), nil
+		after = ids[len(ids)-1].Seq
+		return len(ids), nil
 	}, nil)
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/logengine/logengine/alerting"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
+	"github.com/logengine/logengine/internal/journal"
 	"github.com/logengine/logengine/metrics"
 	"github.com/logengine/logengine/migrations"
 	"github.com/logengine/logengine/retention"
@@ -75,6 +76,7 @@ type daemon struct {
 	alerts  *alerting.Manager
 	// retention runs from cron and from the admin endpoint.
 	retention *retention.Policy
+	trimmer   *journal.Trimmer
 	rate      rateTracker
 	ready     bool
 
@@ -97,6 +99,12 @@ var (
 	_ retention.SourceStore = (*storage.Store)(nil)
 	_ retention.Index       = (*search.Index)(nil)
 	_ retention.Indexer     = (*search.Indexer)(nil)
+)
+
+// The journal's durable consumers, whose checkpoints bound its trimming.
+var (
+	_ journal.Checkpointer = (*search.Indexer)(nil)
+	_ journal.Checkpointer = (*alerting.Manager)(nil)
 )
 
 func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, err error) {
@@ -155,6 +163,9 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if d.alerts, err = alerting.Open(ctx, d.store, d.engine, aopts); err != nil {
 		return nil, err
 	}
+	topts := journal.DefaultTrimmerOptions()
+	topts.Logger = log
+	d.trimmer = journal.NewTrimmer(d.store, []journal.Checkpointer{d.indexer, d.alerts}, topts)
 
 	pipeline, err := ingest.NewPipeline(cfg.Pipeline)
 	if err != nil {
@@ -243,6 +254,9 @@ func (d *daemon) registerGauges() {
 	d.metrics.GaugeFunc("logengine_committed_sequence", "Highest committed journal sequence: the number of entries ever stored.", func() float64 {
 		return float64(d.store.HighSeq())
 	})
+	d.metrics.GaugeFunc("logengine_journal_entries", "Committed entries the journal still lists; it is trimmed behind the slower of the keyword indexer and the alert evaluator.", func() float64 {
+		return float64(d.trimmer.Entries())
+	})
 	d.registerAlertingMetrics()
 }
 
@@ -305,6 +319,8 @@ func (d *daemon) run(ctx context.Context) error {
 		d.rate.run(gctx, d.store.HighSeq)
 		return nil
 	})
+	// Stops with HTTP; Badger closes only after g.Wait.
+	g.Go(func() error { return d.trimmer.Run(gctx) })
 	if d.cfg.DebugListen != "" {
 		dbg := &http.Server{Addr: d.cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {

@@ -1,15 +1,17 @@
 // Package journal is how the daemon's parts consume storage's journal (the
 // list, per commit, of the entries it added; see storage/journal.go): the
 // loop that steps a consumer, waits for the next commit when it has caught
-// up and retries a failed step with backoff; and the fetch of a step's
-// entries from the in-memory handoff first and storage for the rest.
+// up and retries a failed step with backoff; the fetch of a step's entries
+// from the in-memory handoff first and storage for the rest; and the
+// trimmer that deletes the journal behind the slowest durable checkpoint.
 //
 // What a consumer does with the entries, and where and when it records how
 // far it got, stays with the consumer, because that is where they differ:
 // the keyword indexer moves its checkpoint in storage only once its shards
 // are on disk, the alert evaluator writes its checkpoint in its own bucket
 // atomically with the alert states it changed, and live tail has no
-// durable checkpoint at all and starts at the newest commit.
+// durable checkpoint at all and starts at the newest commit. A durable
+// consumer tells the trimmer its checkpoint through Checkpointer.
 package journal
 
 import (
