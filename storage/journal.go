@@ -10,10 +10,11 @@ import (
 )
 
 // The journal lists, per commit, the IDs it added in sequence order. Its
-// consumers (the keyword indexer, the alert evaluator, live tail) read it
-// from their own durable checkpoint, so an old log that arrives late is
-// seen as surely as a new one, and a crash between commit and consumption
-// loses nothing.
+// consumers (the keyword indexer, the alert evaluator) read it from their
+// own durable checkpoint, so an old log that arrives late is seen as surely
+// as a new one, and a crash between commit and consumption loses nothing;
+// live tail reads it from the newest commit on. Records behind the slowest
+// durable checkpoint are trimmed (internal/journal's Trimmer).
 //
 // Record value: firstSeq, count, then per entry the nanos as a zig-zag delta
 // from the previous entry's (the first from zero).
