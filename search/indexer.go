@@ -55,6 +55,14 @@ type Indexer struct {
 	reindex chan chan error // Reindex's requests, served by Run
 	// nudge asks Run to apply storage's tombstones (ApplyDeletes).
 	nudge chan struct{}
+	// waiters counts the WaitIndexed calls waiting; wake, sent to when one
+	// starts, ends a gathering wait (see gatherFor) at once.
+	waiters atomic.Int32
+	wake    chan struct{}
+	// gathering is how long Run's wait lets the next few entries gather
+	// (zero: until the next commit), since gatherSince; Run's only.
+	gathering   time.Duration
+	gatherSince time.Time
 
 	// indexed is the sequence up to which every entry is searchable; zero
 	// until Run has checked the shards against storage.
@@ -113,6 +121,7 @@ func NewIndexer(store *storage.Store, index *Index, opts IndexerOptions) *Indexe
 		log:      opts.Logger,
 		reindex:  make(chan chan error),
 		nudge:    make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 		applied:  make(chan struct{}),
 		advanced: make(chan struct{}),
 		groups:   make(map[storage.Day][]bleveDoc),
@@ -171,10 +180,21 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			ix.serveDeletes(ctx, cp)
 			return 1, nil
 		default:
+			if ix.gathering = ix.gatherFor(cp); ix.gathering > 0 {
+				return 0, nil
+			}
 			return ix.step(ctx, &cp)
 		}
 	}, func(ctx context.Context, changed <-chan struct{}) {
+		var gathered <-chan time.Time
+		if ix.gathering > 0 {
+			t := time.NewTimer(ix.gathering)
+			defer t.Stop()
+			gathered = t.C
+		}
 		select {
+		case <-gathered:
+		case <-ix.wake:
 		case <-changed:
 		case done := <-ix.reindex:
 			err := ix.rebuildAll(ctx, &cp)
@@ -187,6 +207,35 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	})
+}
+
+// gatherDelay is how long a few committed entries wait for more before they
+// are indexed. Each write makes at least one block per day, and a block
+// costs a Bleve document however few entries it holds: indexing each small
+// commit at once would, under light load, make a block per commit. Waiting
+// bounds the blocks to a few per second while searches stay exact (entries
+// not yet indexed are checked directly) and WaitIndexed does not wait it.
+const gatherDelay = 250 * time.Millisecond
+
+// gatherFor returns how long to let the entries after cp gather before a
+// step indexes them: zero when there are none, enough for a full block,
+// someone waits for them (WaitIndexed), or the oldest has waited
+// gatherDelay.
+func (ix *Indexer) gatherFor(cp uint64) time.Duration {
+	pending := ix.store.HighSeq() - min(cp, ix.store.HighSeq())
+	if pending == 0 || pending >= blockSize || ix.waiters.Load() > 0 {
+		ix.gatherSince = time.Time{}
+		return 0
+	}
+	if ix.gatherSince.IsZero() {
+		ix.gatherSince = time.Now()
+	}
+	d := gatherDelay - time.Since(ix.gatherSince)
+	if d <= 0 {
+		ix.gatherSince = time.Time{}
+		return 0
+	}
+	return d
 }
 
 // Committed hands the indexer a batch the ingest path has just committed,
@@ -562,6 +611,15 @@ func (ix *Indexer) Checkpoint() (uint64, error) {
 // WaitIndexed blocks until every entry up to sequence seq is searchable in
 // the keyword index, or ctx ends.
 func (ix *Indexer) WaitIndexed(ctx context.Context, seq uint64) error {
+	if ix.indexed.Load() >= seq {
+		return nil
+	}
+	ix.waiters.Add(1)
+	defer ix.waiters.Add(-1)
+	select {
+	case ix.wake <- struct{}{}: // index what gathers now
+	default:
+	}
 	for {
 		ix.mu.Lock()
 		ch := ix.advanced

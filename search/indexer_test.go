@@ -608,3 +608,28 @@ func kwBlockEntries(t testing.TB, x *Index) int {
 	}
 	return total
 }
+
+// A few entries wait for more before they are indexed, unless someone
+// waits for them or they fill a block.
+func TestIndexerGathersSmallCommits(t *testing.T) {
+	kwLeaks(t)
+	env := kwNewEnv(t)
+	rng := rand.New(rand.NewPCG(23, 24))
+	ix := env.ix
+	if d := ix.gatherFor(env.store.HighSeq()); d != 0 {
+		t.Fatalf("nothing pending: gather for %v, want 0", d)
+	}
+	env.appendDays(rng, 3, 0, 1)
+	if d := ix.gatherFor(0); d <= 0 || d > gatherDelay {
+		t.Fatalf("3 entries pending: gather for %v, want (0, %v]", d, gatherDelay)
+	}
+	ix.waiters.Add(1)
+	if d := ix.gatherFor(0); d != 0 {
+		t.Fatalf("3 entries pending and a waiter: gather for %v, want 0", d)
+	}
+	ix.waiters.Add(-1)
+	env.appendDays(rng, blockSize, 0, 1)
+	if d := ix.gatherFor(0); d != 0 {
+		t.Fatalf("a block's worth pending: gather for %v, want 0", d)
+	}
+}
