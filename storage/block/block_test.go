@@ -1,0 +1,677 @@
+package block
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// The property: random blocks encode, and decode back to exactly their
+// entries (as storage returns them); the header agrees with statistics
+// computed by brute force; every column decoded alone agrees with the full
+// decode; the header survives Marshal and Unmarshal.
+func TestRoundTripProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	iterations := 400
+	if testing.Short() {
+		iterations = 50
+	}
+	for it := range iterations {
+		entries, templates := randomBlock(rng)
+		t.Run(fmt.Sprint(it), func(t *testing.T) {
+			checkRoundTrip(t, entries, templates)
+		})
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+func checkRoundTrip(t testing.TB, entries []storage.Entry, templates []uint32) (Header, []byte) {
+	t.Helper()
+	h, body, err := Encode(entries, templates)
+	if err != nil {
+		t.Fatalf("encode: %v", err)
+	}
+	var h2 Header
+	if err := h2.Unmarshal(h.Marshal()); err != nil {
+		t.Fatalf("unmarshal header: %v", err)
+	}
+	if !reflect.DeepEqual(comparableHeader(h), comparableHeader(h2)) {
+		t.Fatalf("header changed through Marshal:\n got %+v\nwant %+v", h2, h)
+	}
+	want := expectedEntries(entries)
+	got, err := Decode(&h2, body)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if !reflect.DeepEqual(comparableEntries(got), comparableEntries(want)) {
+		for i := range want {
+			if !reflect.DeepEqual(comparableEntries(got[i:i+1]), comparableEntries(want[i:i+1])) {
+				t.Fatalf("entry %d of %d:\n got %#v\nwant %#v", i, len(want), got[i], want[i])
+			}
+		}
+		t.Fatalf("entries differ")
+	}
+	checkHeader(t, h, entries)
+	checkColumns(t, &h2, body, got, templates)
+	return h, body
+}
+
+// expectedEntries returns entries as storage returns them: times in UTC
+// from the ID, no empty slices.
+func expectedEntries(entries []storage.Entry) []storage.Entry {
+	out := make([]storage.Entry, len(entries))
+	for i, e := range entries {
+		e.Time = time.Unix(0, e.ID.Nanos).UTC()
+		if len(e.Tags) == 0 {
+			e.Tags = nil
+		}
+		if len(e.Fields) == 0 {
+			e.Fields = nil
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// comparableEntries makes floats comparable by their bits, so that NaNs
+// (and their payloads) and -0 compare exactly under reflect.DeepEqual.
+func comparableEntries(entries []storage.Entry) []storage.Entry {
+	out := slices.Clone(entries)
+	for i := range out {
+		if out[i].Fields == nil {
+			continue
+		}
+		out[i].Fields = slices.Clone(out[i].Fields)
+		for j := range out[i].Fields {
+			out[i].Fields[j].Value = comparableValue(out[i].Fields[j].Value)
+		}
+	}
+	return out
+}
+
+func comparableValue(v storage.Value) storage.Value {
+	if v.Kind == storage.KindFloat {
+		v.Int, v.Float = int64(math.Float64bits(v.Float)), 0
+	}
+	return v
+}
+
+func comparableHeader(h Header) Header {
+	h.Columns = slices.Clone(h.Columns)
+	for i := range h.Columns {
+		c := &h.Columns[i]
+		c.Set = slices.Clone(c.Set)
+		for j := range c.Set {
+			c.Set[j] = comparableValue(c.Set[j])
+		}
+		c.MinFloat = math.Float64frombits(math.Float64bits(c.MinFloat)) // NaN never stored
+	}
+	return h
+}
+
+// checkHeader recomputes the header's statistics by brute force.
+func checkHeader(t testing.TB, h Header, entries []storage.Entry) {
+	t.Helper()
+	if h.Count != len(entries) || h.MinID != entries[0].ID || h.MaxID != entries[len(entries)-1].ID {
+		t.Fatalf("header count %d ids %s..%s", h.Count, h.MinID, h.MaxID)
+	}
+	if !h.MinTime().Equal(entries[0].Time) || !h.MaxTime().Equal(entries[len(entries)-1].Time) {
+		t.Fatalf("header times %s..%s", h.MinTime(), h.MaxTime())
+	}
+	var levels [6]int
+	tags := map[string]bool{}
+	for _, e := range entries {
+		levels[slices.Index(storage.Levels, e.Level)]++
+		for _, tag := range e.Tags {
+			tags[tag] = true
+		}
+	}
+	if h.Levels != levels {
+		t.Fatalf("level counts %v, want %v", h.Levels, levels)
+	}
+	for _, l := range storage.Levels {
+		if h.LevelCount(l) != levels[slices.Index(storage.Levels, l)] {
+			t.Fatalf("LevelCount(%s) = %d", l, h.LevelCount(l))
+		}
+	}
+	wantTags := make([]string, 0, len(tags))
+	for tag := range tags {
+		wantTags = append(wantTags, tag)
+	}
+	slices.Sort(wantTags)
+	if !slices.Equal(h.Tags, wantTags) {
+		t.Fatalf("tags %q, want %q", h.Tags, wantTags)
+	}
+
+	// Values per column, by brute force.
+	byColumn := map[string][]storage.Value{}
+	entriesOf := map[string]int{}
+	var names []string
+	for _, e := range entries {
+		seen := map[string]bool{}
+		for _, f := range e.Fields {
+			if _, ok := byColumn[f.Name]; !ok {
+				names = append(names, f.Name)
+			}
+			byColumn[f.Name] = append(byColumn[f.Name], f.Value)
+			if !seen[f.Name] {
+				seen[f.Name] = true
+				entriesOf[f.Name]++
+			}
+		}
+	}
+	var sources, messages []storage.Value
+	for _, e := range entries {
+		sources = append(sources, storage.String(e.Source))
+		messages = append(messages, storage.String(e.Message))
+	}
+	checkStats(t, h.Column(ColumnSources), sources)
+	checkStats(t, h.Column(ColumnMessages), messages)
+	var gotNames []string
+	for _, c := range h.Columns {
+		if c.Kind == ColumnField {
+			gotNames = append(gotNames, c.Name)
+		}
+	}
+	if !slices.Equal(gotNames, names) {
+		t.Fatalf("field columns %q, want %q", gotNames, names)
+	}
+	for _, name := range names {
+		c := h.Field(name)
+		if c.Entries != entriesOf[name] || c.Values != len(byColumn[name]) {
+			t.Fatalf("field %q: %d values in %d entries, want %d in %d", name, c.Values, c.Entries, len(byColumn[name]), entriesOf[name])
+		}
+		checkStats(t, c, byColumn[name])
+	}
+}
+
+func checkStats(t testing.TB, c *Column, values []storage.Value) {
+	t.Helper()
+	var kinds KindSet
+	minInt, maxInt := int64(math.MaxInt64), int64(math.MinInt64)
+	minFloat, maxFloat, nan := math.Inf(1), math.Inf(-1), false
+	distinct := map[storage.Value]bool{}
+	for _, v := range values {
+		kinds |= 1 << v.Kind
+		switch v.Kind {
+		case storage.KindInt:
+			minInt, maxInt = min(minInt, v.Int), max(maxInt, v.Int)
+		case storage.KindFloat:
+			if math.IsNaN(v.Float) {
+				nan = true
+			} else {
+				minFloat, maxFloat = math.Min(minFloat, v.Float), math.Max(maxFloat, v.Float)
+			}
+		}
+		distinct[comparableValue(v)] = true
+	}
+	name := fmt.Sprintf("%s column %q", c.Kind, c.Name)
+	if c.Kinds != kinds {
+		t.Fatalf("%s: kinds %#x, want %#x", name, c.Kinds, kinds)
+	}
+	if kinds.Has(storage.KindInt) && (c.MinInt != minInt || c.MaxInt != maxInt) {
+		t.Fatalf("%s: ints %d..%d, want %d..%d", name, c.MinInt, c.MaxInt, minInt, maxInt)
+	}
+	if kinds.Has(storage.KindFloat) && (c.MinFloat != minFloat || c.MaxFloat != maxFloat || c.NaN != nan) {
+		t.Fatalf("%s: floats %g..%g NaN %v, want %g..%g NaN %v", name, c.MinFloat, c.MaxFloat, c.NaN, minFloat, maxFloat, nan)
+	}
+	wantDistinct := len(distinct)
+	if wantDistinct > MaxDistinct {
+		wantDistinct = 0
+	}
+	if c.Distinct != wantDistinct {
+		t.Fatalf("%s: %d distinct, want %d", name, c.Distinct, wantDistinct)
+	}
+	var wantSet []storage.Value
+	if len(distinct) <= MaxSetValues {
+		for v := range distinct {
+			if len(v.Str) > MaxSetValueBytes {
+				wantSet = nil
+				break
+			}
+			if v.Kind == storage.KindFloat {
+				v = storage.Float(math.Float64frombits(uint64(v.Int)))
+			}
+			wantSet = append(wantSet, v)
+		}
+	}
+	slices.SortFunc(wantSet, func(a, b storage.Value) int {
+		if a.Kind != b.Kind {
+			return cmp.Compare(a.Kind, b.Kind)
+		}
+		switch a.Kind {
+		case storage.KindString:
+			return strings.Compare(a.Str, b.Str)
+		case storage.KindInt:
+			return cmp.Compare(a.Int, b.Int)
+		case storage.KindFloat:
+			return cmp.Compare(math.Float64bits(a.Float), math.Float64bits(b.Float))
+		}
+		return cmp.Compare(fmt.Sprint(a.Bool), fmt.Sprint(b.Bool))
+	})
+	got := slices.Clone(c.Set)
+	for i := range got {
+		got[i] = comparableValue(got[i])
+	}
+	for i := range wantSet {
+		wantSet[i] = comparableValue(wantSet[i])
+	}
+	if !reflect.DeepEqual(got, wantSet) {
+		t.Fatalf("%s: set %v, want %v", name, c.Set, wantSet)
+	}
+}
+
+// checkColumns decodes every column alone and compares it with the entries
+// of the full decode.
+func checkColumns(t testing.TB, h *Header, body []byte, entries []storage.Entry, templates []uint32) {
+	t.Helper()
+	ids, err := DecodeIDs(h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	levels, err := DecodeLevels(h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources, err := DecodeSources(h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages, err := DecodeMessages(h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := DecodeTags(h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := DecodeTemplates(h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if templates == nil {
+		templates = make([]uint32, len(entries))
+	}
+	if !slices.Equal(tmpl, templates) {
+		t.Fatalf("templates %v, want %v", tmpl, templates)
+	}
+	for i, e := range entries {
+		if ids[i] != e.ID || levels[i] != e.Level || sources[i] != e.Source || messages[i] != e.Message || !reflect.DeepEqual(tags[i], e.Tags) {
+			t.Fatalf("entry %d: columns %s %s %q %q %q, full decode %+v", i, ids[i], levels[i], sources[i], messages[i], tags[i], e)
+		}
+	}
+	names := []string{"absent field"}
+	for _, c := range h.Columns {
+		if c.Kind == ColumnField {
+			names = append(names, c.Name)
+		}
+	}
+	for _, name := range names {
+		fv, err := DecodeField(h, body, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range entries {
+			var want []storage.Value
+			for _, f := range e.Fields {
+				if f.Name == name {
+					want = append(want, comparableValue(f.Value))
+				}
+			}
+			var got []storage.Value
+			for _, v := range fv.All(i) {
+				got = append(got, comparableValue(v))
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("entry %d field %q: column gives %v, full decode %v", i, name, got, want)
+			}
+			v, ok := fv.Get(i)
+			w, wok := e.Field(name)
+			if ok != wok || comparableValue(v) != comparableValue(w) {
+				t.Fatalf("entry %d field %q: Get gives %v %v, Entry.Field %v %v", i, name, v, ok, w, wok)
+			}
+		}
+	}
+}
+
+var (
+	zone      = time.FixedZone("UTC+5:30", 5*3600+1800)
+	unicode   = []string{"", "a", "ünï", "日本語 ✓", "emoji 🙂", "\x00nul", "tab\tnew\nline", strings.Repeat("x", 70)}
+	namePool  = []string{"host", "status", "latency_ms", "trace_id", "", "ключ", "a.b.c", "dup"}
+	tagPool   = []string{"prod", "staging", "", "eu-west", "日本", "k8s"}
+	floatPool = []float64{0, math.Copysign(0, -1), 1.5, -2.25, math.Inf(1), math.Inf(-1), math.NaN(),
+		math.Float64frombits(0x7ff8_0000_dead_beef), math.MaxFloat64, math.SmallestNonzeroFloat64}
+	intPool = []int64{0, 1, -1, 200, 404, math.MaxInt64, math.MinInt64, 1 << 40}
+)
+
+// randomBlock returns the entries of one random block and maybe template
+// ids. Each block picks its own shape (constant or varied levels, sources,
+// field sets; few or many distinct values) so that every encoding is used.
+func randomBlock(rng *rand.Rand) ([]storage.Entry, []uint32) {
+	n := 1 + rng.IntN(200)
+	if rng.IntN(10) == 0 {
+		n = 1 + rng.IntN(3000)
+	}
+	day := storage.Day(rng.IntN(100_000))
+	if rng.IntN(10) == 0 {
+		day = storage.DayOf(math.MaxInt64) // the last whole day before 2262
+		day--
+	}
+	// IDs: random times of the day with ties, random sequences (a later
+	// time may have an older sequence), sorted.
+	ids := make([]storage.ID, n)
+	spread := int64(24 * time.Hour)
+	if rng.IntN(3) == 0 {
+		spread = int64(1 + rng.IntN(50)) // many ties
+	}
+	for i := range ids {
+		ids[i] = storage.ID{Nanos: day.Start() + rng.Int64N(spread), Seq: rng.Uint64()}
+		if rng.IntN(4) == 0 {
+			ids[i].Seq = uint64(rng.IntN(1000))
+		}
+	}
+	slices.SortFunc(ids, storage.ID.Compare)
+	ids = slices.Compact(ids)
+	n = len(ids)
+
+	constLevel := rng.IntN(2) == 0
+	level := storage.Levels[rng.IntN(len(storage.Levels))]
+	sources := randomStrings(rng, []int{1, 3, 300}[rng.IntN(3)])
+	messages := randomStrings(rng, []int{1, 10, 1000}[rng.IntN(3)])
+	names := namePool[:1+rng.IntN(len(namePool))]
+	fixedLayout := rng.IntN(2) == 0
+	var layout []string
+	for _, name := range names {
+		if rng.IntN(2) == 0 {
+			layout = append(layout, name)
+		}
+	}
+	kindOf := map[string]storage.Kind{}
+	for _, name := range names {
+		kindOf[name] = storage.Kind(1 + rng.IntN(4))
+	}
+	mixKinds := rng.IntN(3) == 0
+	manyValues := rng.IntN(3) == 0
+
+	entries := make([]storage.Entry, n)
+	for i, id := range ids {
+		e := storage.Entry{ID: id, Time: time.Unix(0, id.Nanos).In(zone), Level: level,
+			Source: sources[rng.IntN(len(sources))], Message: messages[rng.IntN(len(messages))]}
+		if !constLevel {
+			e.Level = storage.Levels[rng.IntN(len(storage.Levels))]
+		}
+		switch rng.IntN(4) {
+		case 0:
+		case 1:
+			e.Tags = []string{} // empty, not nil
+		default:
+			for range 1 + rng.IntN(4) {
+				e.Tags = append(e.Tags, tagPool[rng.IntN(len(tagPool))])
+			}
+		}
+		fieldNames := layout
+		if !fixedLayout {
+			fieldNames = nil
+			for range rng.IntN(7) {
+				fieldNames = append(fieldNames, names[rng.IntN(len(names))]) // names may repeat
+			}
+			if rng.IntN(5) == 0 {
+				e.Fields = []storage.Field{}
+			}
+		}
+		for _, name := range fieldNames {
+			k := kindOf[name]
+			if mixKinds && rng.IntN(3) == 0 {
+				k = storage.Kind(1 + rng.IntN(4))
+			}
+			e.Fields = append(e.Fields, storage.Field{Name: name, Value: randomValue(rng, k, manyValues)})
+		}
+		entries[i] = e
+	}
+	var templates []uint32
+	switch rng.IntN(3) {
+	case 0:
+		templates = make([]uint32, n) // all zero: no column
+	case 1:
+		templates = make([]uint32, n)
+		for i := range templates {
+			if rng.IntN(3) == 0 {
+				templates[i] = rng.Uint32()
+			}
+		}
+	}
+	return entries, templates
+}
+
+func randomStrings(rng *rand.Rand, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = unicode[rng.IntN(len(unicode))] + fmt.Sprint(rng.IntN(1e6))
+		if rng.IntN(20) == 0 {
+			out[i] = unicode[rng.IntN(len(unicode))]
+		}
+	}
+	return out
+}
+
+func randomValue(rng *rand.Rand, k storage.Kind, many bool) storage.Value {
+	switch k {
+	case storage.KindString:
+		if many {
+			return storage.String(randomStrings(rng, 1)[0])
+		}
+		return storage.String(unicode[rng.IntN(len(unicode))])
+	case storage.KindInt:
+		if many {
+			return storage.Int(rng.Int64() - rng.Int64())
+		}
+		return storage.Int(intPool[rng.IntN(len(intPool))])
+	case storage.KindFloat:
+		if many {
+			return storage.Float(rng.NormFloat64() * 1e6)
+		}
+		return storage.Float(floatPool[rng.IntN(len(floatPool))])
+	}
+	return storage.Bool(rng.IntN(2) == 0)
+}
+
+func TestEncodeValidation(t *testing.T) {
+	day := storage.Day(20_000)
+	at := func(ns int64, seq uint64) storage.Entry {
+		id := storage.ID{Nanos: day.Start() + ns, Seq: seq}
+		return storage.Entry{ID: id, Time: id.Time(), Level: storage.LevelInfo, Message: "m"}
+	}
+	mod := func(e storage.Entry, f func(*storage.Entry)) storage.Entry { f(&e); return e }
+	cases := []struct {
+		name      string
+		entries   []storage.Entry
+		templates []uint32
+		want      string
+	}{
+		{"no entries", nil, nil, "no entries"},
+		{"unsorted time", []storage.Entry{at(2, 1), at(1, 2)}, nil, "does not follow"},
+		{"unsorted sequence", []storage.Entry{at(1, 2), at(1, 1)}, nil, "does not follow"},
+		{"same id twice", []storage.Entry{at(1, 1), at(1, 1)}, nil, "does not follow"},
+		{"two days", []storage.Entry{at(1, 1), at(int64(24*time.Hour), 2)}, nil, "is on"},
+		{"time not id", []storage.Entry{mod(at(1, 1), func(e *storage.Entry) { e.Time = e.Time.Add(1) })}, nil, "does not match id"},
+		{"before 1970", []storage.Entry{{ID: storage.ID{Nanos: -1}, Time: time.Unix(0, -1), Level: storage.LevelInfo}}, nil, "before 1970"},
+		{"bad level", []storage.Entry{mod(at(1, 1), func(e *storage.Entry) { e.Level = 3 })}, nil, "level 3"},
+		{"bad kind", []storage.Entry{mod(at(1, 1), func(e *storage.Entry) { e.Fields = []storage.Field{{Name: "x"}} })}, nil, `field "x" has kind 0`},
+		{"templates of another length", []storage.Entry{at(1, 1)}, []uint32{1, 2}, "2 template ids for 1 entries"},
+		{"too many entries", make([]storage.Entry, MaxEntries+1), nil, "more than"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := Encode(c.entries, c.templates)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Encode: %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestEncodeEdgeCases(t *testing.T) {
+	day := storage.Day(20_000)
+	id := func(ns int64, seq uint64) storage.ID { return storage.ID{Nanos: day.Start() + ns, Seq: seq} }
+	entry := func(id storage.ID, fields ...storage.Field) storage.Entry {
+		return storage.Entry{ID: id, Time: id.Time(), Level: storage.LevelWarn, Source: "api", Message: "m", Fields: fields}
+	}
+	f := func(name string, v storage.Value) storage.Field { return storage.Field{Name: name, Value: v} }
+	many := make([]storage.Entry, 1000)
+	for i := range many {
+		many[i] = entry(id(int64(i), uint64(i)), f("n", storage.Int(int64(i))), f("s", storage.String(fmt.Sprint(i))))
+	}
+	cases := []struct {
+		name      string
+		entries   []storage.Entry
+		templates []uint32
+		check     func(t *testing.T, h Header)
+	}{
+		{"one entry", []storage.Entry{entry(id(0, 0))}, nil, nil},
+		{"first nanosecond of 1970", []storage.Entry{{ID: storage.ID{}, Time: time.Unix(0, 0), Level: storage.LevelTrace}}, nil, nil},
+		{"last day before 2262", []storage.Entry{entry(storage.ID{Nanos: math.MaxInt64, Seq: math.MaxUint64})}, nil, nil},
+		{"sequence wraps backwards", []storage.Entry{entry(id(0, math.MaxUint64)), entry(id(1, 0)), entry(id(1, 5))}, nil, nil},
+		{"field only in some entries", []storage.Entry{entry(id(0, 1), f("a", storage.Int(1))), entry(id(1, 2)), entry(id(2, 3), f("a", storage.Int(2)))}, nil,
+			func(t *testing.T, h Header) {
+				if c := h.Field("a"); c.Entries != 2 || c.MinInt != 1 || c.MaxInt != 2 {
+					t.Fatalf("column a: %+v", *c)
+				}
+			}},
+		{"kind changes", []storage.Entry{entry(id(0, 1), f("a", storage.Int(1))), entry(id(1, 2), f("a", storage.String("1"))), entry(id(2, 3), f("a", storage.Float(1)))}, nil,
+			func(t *testing.T, h Header) {
+				if c := h.Field("a"); c.Kinds != kindBit(storage.KindInt)|kindBit(storage.KindString)|kindBit(storage.KindFloat) || c.Distinct != 3 {
+					t.Fatalf("column a: %+v", *c)
+				}
+			}},
+		{"name repeated in an entry", []storage.Entry{entry(id(0, 1), f("a", storage.Int(1)), f("b", storage.Bool(true)), f("a", storage.String("x")))}, nil, nil},
+		{"only NaN floats", []storage.Entry{entry(id(0, 1), f("a", storage.Float(math.NaN())))}, nil,
+			func(t *testing.T, h Header) {
+				if c := h.Field("a"); !c.NaN || c.MinFloat <= c.MaxFloat {
+					t.Fatalf("column a: %+v", *c)
+				}
+			}},
+		{"empty field name and value", []storage.Entry{entry(id(0, 1), f("", storage.String("")))}, nil, nil},
+		{"high cardinality", many, nil,
+			func(t *testing.T, h Header) {
+				if c := h.Field("n"); c.Distinct != 0 || c.Set != nil || c.MinInt != 0 || c.MaxInt != 999 {
+					t.Fatalf("column n: %+v", *c)
+				}
+			}},
+		{"template ids", []storage.Entry{entry(id(0, 1)), entry(id(1, 2))}, []uint32{0, math.MaxUint32},
+			func(t *testing.T, h Header) {
+				if c := h.Column(ColumnTemplates); c == nil || c.Entries != 1 {
+					t.Fatalf("templates column: %+v", c)
+				}
+			}},
+		{"no template ids", []storage.Entry{entry(id(0, 1))}, []uint32{0},
+			func(t *testing.T, h Header) {
+				if c := h.Column(ColumnTemplates); c != nil {
+					t.Fatalf("templates column: %+v", c)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, _ := checkRoundTrip(t, c.entries, c.templates)
+			if c.check != nil {
+				c.check(t, h)
+			}
+		})
+	}
+}
+
+// A corrupt header or body is an error wrapping ErrCorrupt: every single
+// byte flipped and every truncation of a real block.
+func TestCorruption(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 20 {
+		entries, templates := randomBlock(rng)
+		if len(entries) > 50 {
+			entries = entries[:50]
+			if templates != nil {
+				templates = templates[:50]
+			}
+		}
+		h, body, err := Encode(entries, templates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hb := h.Marshal()
+		for i := range hb {
+			for _, x := range []byte{0x01, 0x80, 0xff} {
+				bad := slices.Clone(hb)
+				bad[i] ^= x
+				decodeAll(t, bad, body)
+			}
+			decodeAll(t, hb[:i], body)
+		}
+		for i := range body {
+			bad := slices.Clone(body)
+			bad[i] ^= 0xff
+			if err := decodeAll(t, hb, bad); err == nil {
+				// Only raw columns can change unnoticed (compressed ones
+				// carry a checksum), and only into another valid value.
+				continue
+			}
+		}
+		for i := range body {
+			if err := decodeAll(t, hb, body[:i]); err == nil {
+				t.Fatalf("body truncated to %d of %d bytes decoded", i, len(body))
+			}
+		}
+	}
+}
+
+// decodeAll decodes everything it can; it fails the test on a panic or an
+// error that does not wrap ErrCorrupt.
+func decodeAll(t testing.TB, hb, body []byte) error {
+	t.Helper()
+	var h Header
+	if err := h.Unmarshal(hb); err != nil {
+		if !errors.Is(err, ErrCorrupt) && !strings.Contains(err.Error(), "unknown version") {
+			t.Fatalf("unmarshal: %v does not wrap ErrCorrupt", err)
+		}
+		return err
+	}
+	var first error
+	check := func(err error) {
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%v does not wrap ErrCorrupt", err)
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	_, err := Decode(&h, body)
+	check(err)
+	_, err = DecodeIDs(&h, body)
+	check(err)
+	_, err = DecodeLevels(&h, body)
+	check(err)
+	_, err = DecodeSources(&h, body)
+	check(err)
+	_, err = DecodeMessages(&h, body)
+	check(err)
+	_, err = DecodeTags(&h, body)
+	check(err)
+	_, err = DecodeTemplates(&h, body)
+	check(err)
+	for _, c := range h.Columns {
+		if c.Kind == ColumnField {
+			_, err = DecodeField(&h, body, c.Name)
+			check(err)
+		}
+	}
+	return first
+}

@@ -1,0 +1,639 @@
+package block
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// Decode returns the entries of a block exactly as they were encoded, the
+// way storage returns entries: Time in UTC from the ID's nanoseconds, Tags
+// and Fields nil when there are none, fields in their order with their
+// kinds. Entries' slices share backing arrays with capacity clipped, so
+// appending to one never writes into another; equal strings of a
+// dictionary-encoded column share memory.
+func Decode(h *Header, body []byte) ([]storage.Entry, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block: %w", err)
+	}
+	entries, err := decode(h, body)
+	if err != nil {
+		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
+	}
+	return entries, nil
+}
+
+func decode(h *Header, body []byte) ([]storage.Entry, error) {
+	ids, err := decodeIDs(h, body)
+	if err != nil {
+		return nil, err
+	}
+	n := h.Count
+	entries := make([]storage.Entry, n)
+	for i, id := range ids {
+		entries[i].ID = id
+		entries[i].Time = time.Unix(0, id.Nanos).UTC()
+	}
+	if err := decodeLevels(h, body, func(i int, l storage.Level) { entries[i].Level = l }); err != nil {
+		return nil, err
+	}
+	if err := decodeStringColumn(h, body, ColumnSources, func(i int, s string) { entries[i].Source = s }); err != nil {
+		return nil, err
+	}
+	if err := decodeStringColumn(h, body, ColumnMessages, func(i int, s string) { entries[i].Message = s }); err != nil {
+		return nil, err
+	}
+	if err := decodeTags(h, body, func(i int, tags []string) { entries[i].Tags = tags }); err != nil {
+		return nil, err
+	}
+	lay, err := decodeLayouts(h, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := lay.check(h); err != nil {
+		return nil, err
+	}
+	// Every field column is decoded in full, then the entries take their
+	// values in layout order: a column's values are stored in entry order,
+	// and in order of appearance within an entry.
+	fields := h.Columns[lay.first:]
+	values := make([][]storage.Value, len(fields))
+	for c := range fields {
+		if values[c], err = decodeFieldValues(&fields[c], body); err != nil {
+			return nil, err
+		}
+	}
+	total := 0
+	for c := range fields {
+		total += fields[c].Values
+	}
+	backing := make([]storage.Field, total)
+	next := make([]int, len(fields))
+	for i := range entries {
+		l := lay.layouts[lay.entry(i)]
+		if len(l) == 0 {
+			continue
+		}
+		fs := backing[:len(l):len(l)]
+		backing = backing[len(l):]
+		for j, c := range l {
+			fs[j] = storage.Field{Name: fields[c].Name, Value: values[c][next[c]]}
+			next[c]++
+		}
+		entries[i].Fields = fs
+	}
+	return entries, nil
+}
+
+// checkBody checks the header and that body is the whole body it describes.
+func checkBody(h *Header, body []byte) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if len(body) != h.BodyLength() {
+		return fmt.Errorf("%w: body of %d bytes, header says %d", ErrCorrupt, len(body), h.BodyLength())
+	}
+	return nil
+}
+
+// DecodeIDs returns the IDs of the block's entries, in order.
+func DecodeIDs(h *Header, body []byte) ([]storage.ID, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block ids: %w", err)
+	}
+	ids, err := decodeIDs(h, body)
+	if err != nil {
+		return nil, fmt.Errorf("decode block ids of %s: %w", h.MinID, err)
+	}
+	return ids, nil
+}
+
+// DecodeLevels returns the level of each entry.
+func DecodeLevels(h *Header, body []byte) ([]storage.Level, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block levels: %w", err)
+	}
+	levels := make([]storage.Level, h.Count)
+	if err := decodeLevels(h, body, func(i int, l storage.Level) { levels[i] = l }); err != nil {
+		return nil, fmt.Errorf("decode block levels of %s: %w", h.MinID, err)
+	}
+	return levels, nil
+}
+
+// DecodeSources returns the source of each entry.
+func DecodeSources(h *Header, body []byte) ([]string, error) {
+	return decodeStrings(h, body, ColumnSources)
+}
+
+// DecodeMessages returns the message of each entry.
+func DecodeMessages(h *Header, body []byte) ([]string, error) {
+	return decodeStrings(h, body, ColumnMessages)
+}
+
+func decodeStrings(h *Header, body []byte, k ColumnKind) ([]string, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block %s: %w", k, err)
+	}
+	out := make([]string, h.Count)
+	if err := decodeStringColumn(h, body, k, func(i int, s string) { out[i] = s }); err != nil {
+		return nil, fmt.Errorf("decode block %s of %s: %w", k, h.MinID, err)
+	}
+	return out, nil
+}
+
+// DecodeTags returns the tags of each entry, nil for none.
+func DecodeTags(h *Header, body []byte) ([][]string, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block tags: %w", err)
+	}
+	out := make([][]string, h.Count)
+	if err := decodeTags(h, body, func(i int, tags []string) { out[i] = tags }); err != nil {
+		return nil, fmt.Errorf("decode block tags of %s: %w", h.MinID, err)
+	}
+	return out, nil
+}
+
+// DecodeTemplates returns the template id of each entry, 0 for none.
+func DecodeTemplates(h *Header, body []byte) ([]uint32, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block templates: %w", err)
+	}
+	out := make([]uint32, h.Count)
+	c := h.Column(ColumnTemplates)
+	if c == nil {
+		return out, nil
+	}
+	raw, err := columnBytes(c, body)
+	if err != nil {
+		return nil, fmt.Errorf("decode block templates of %s: %w", h.MinID, err)
+	}
+	r := reader{b: raw}
+	nonZero := 0
+	for i := range out {
+		v := r.uvarint()
+		if v > math.MaxUint32 {
+			r.fail("template id over 32 bits")
+		}
+		if v != 0 {
+			nonZero++
+		}
+		out[i] = uint32(v)
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("decode block templates of %s: %w", h.MinID, err)
+	}
+	if nonZero != c.Entries {
+		return nil, fmt.Errorf("decode block templates of %s: %w: %d non-zero ids, header says %d", h.MinID, ErrCorrupt, nonZero, c.Entries)
+	}
+	return out, nil
+}
+
+// FieldValues holds one field column of a block: the values of entry i are
+// Values[Offsets[i]:Offsets[i+1]], one or none unless the entry repeats the
+// name.
+type FieldValues struct {
+	// Offsets has Count+1 elements, or none when no entry has the field.
+	Offsets []uint32
+	Values  []storage.Value
+}
+
+// Get returns entry i's first value of the field, as storage.Entry.Field
+// does.
+func (f *FieldValues) Get(i int) (storage.Value, bool) {
+	if i < 0 || i+1 >= len(f.Offsets) || f.Offsets[i] == f.Offsets[i+1] {
+		return storage.Value{}, false
+	}
+	return f.Values[f.Offsets[i]], true
+}
+
+// All returns entry i's values of the field, in order.
+func (f *FieldValues) All(i int) []storage.Value {
+	if i < 0 || i+1 >= len(f.Offsets) {
+		return nil
+	}
+	return f.Values[f.Offsets[i]:f.Offsets[i+1]]
+}
+
+// DecodeField decodes the named field's column, and the small layouts
+// column that says which entries have it, and nothing else. A block
+// without the field gives empty FieldValues.
+func DecodeField(h *Header, body []byte, name string) (FieldValues, error) {
+	if err := checkBody(h, body); err != nil {
+		return FieldValues{}, fmt.Errorf("decode block field %q: %w", name, err)
+	}
+	fv, err := decodeField(h, body, name)
+	if err != nil {
+		return FieldValues{}, fmt.Errorf("decode block field %q of %s: %w", name, h.MinID, err)
+	}
+	return fv, nil
+}
+
+func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
+	col := h.Field(name)
+	if col == nil {
+		return FieldValues{}, nil
+	}
+	lay, err := decodeLayouts(h, body)
+	if err != nil {
+		return FieldValues{}, err
+	}
+	ci := -1 // index among the field columns
+	for i := lay.first; i < len(h.Columns); i++ {
+		if &h.Columns[i] == col {
+			ci = i - lay.first
+		}
+	}
+	// occ counts the column in each layout: an entry has as many values as
+	// its layout names the column.
+	occ := make([]uint32, len(lay.layouts))
+	for l, cols := range lay.layouts {
+		for _, x := range cols {
+			if int(x) == ci {
+				occ[l]++
+			}
+		}
+	}
+	offsets := make([]uint32, h.Count+1)
+	var sum, entries uint64
+	for i := 0; i < h.Count; i++ {
+		k := occ[lay.entry(i)]
+		sum += uint64(k)
+		if k > 0 {
+			entries++
+		}
+		if sum > uint64(col.Values) {
+			return FieldValues{}, fmt.Errorf("%w: layouts give field %q more than its %d values", ErrCorrupt, name, col.Values)
+		}
+		offsets[i+1] = uint32(sum)
+	}
+	if sum != uint64(col.Values) || entries != uint64(col.Entries) {
+		return FieldValues{}, fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, name, sum, entries, col.Values, col.Entries)
+	}
+	values, err := decodeFieldValues(col, body)
+	if err != nil {
+		return FieldValues{}, err
+	}
+	return FieldValues{Offsets: offsets, Values: values}, nil
+}
+
+func decodeIDs(h *Header, body []byte) ([]storage.ID, error) {
+	raw, err := columnBytes(&h.Columns[0], body)
+	if err != nil {
+		return nil, err
+	}
+	n := h.Count
+	// An entry takes at least a byte of time and a byte of sequence: a
+	// count the bytes cannot hold is refused before it is allocated.
+	if len(raw) < 2*n {
+		return nil, fmt.Errorf("%w: ids column of %d bytes for %d entries", ErrCorrupt, len(raw), n)
+	}
+	ids := make([]storage.ID, n)
+	r := reader{b: raw}
+	ids[0].Nanos = int64(r.uvarint())
+	ids[0].Seq = r.uvarint()
+	if r.err == nil && ids[0] != h.MinID {
+		r.fail(fmt.Sprintf("first id %s, header says %s", ids[0], h.MinID))
+	}
+	for i := 1; i < n && r.err == nil; i++ {
+		d := r.uvarint()
+		if d > uint64(h.MaxID.Nanos-ids[i-1].Nanos) {
+			r.fail("time past the header's last")
+		}
+		ids[i].Nanos = ids[i-1].Nanos + int64(d)
+	}
+	for i := 1; i < n && r.err == nil; i++ {
+		ids[i].Seq = ids[i-1].Seq + uint64(r.varint())
+		if ids[i].Compare(ids[i-1]) <= 0 {
+			r.fail(fmt.Sprintf("id %s after %s", ids[i], ids[i-1]))
+		}
+	}
+	if r.err == nil && ids[n-1] != h.MaxID {
+		r.fail(fmt.Sprintf("last id %s, header says %s", ids[n-1], h.MaxID))
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("ids column: %w", err)
+	}
+	return ids, nil
+}
+
+func decodeLevels(h *Header, body []byte, set func(int, storage.Level)) error {
+	raw, err := columnBytes(&h.Columns[1], body)
+	if err != nil {
+		return err
+	}
+	if len(raw) == 0 {
+		for i, n := range h.Levels {
+			if n == h.Count {
+				for j := 0; j < h.Count; j++ {
+					set(j, storage.Levels[i])
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: empty levels column for %v", ErrCorrupt, h.Levels)
+	}
+	if len(raw) != h.Count {
+		return fmt.Errorf("%w: levels column of %d bytes for %d entries", ErrCorrupt, len(raw), h.Count)
+	}
+	var counts [6]int
+	for i, b := range raw {
+		l := storage.Level(b)
+		if !l.Valid() {
+			return fmt.Errorf("%w: level %d", ErrCorrupt, b)
+		}
+		counts[levelIndex(l)]++
+		set(i, l)
+	}
+	if counts != h.Levels {
+		return fmt.Errorf("%w: levels column counts %v, header says %v", ErrCorrupt, counts, h.Levels)
+	}
+	return nil
+}
+
+func decodeStringColumn(h *Header, body []byte, k ColumnKind, set func(int, string)) error {
+	c := h.Column(k)
+	raw, err := columnBytes(c, body)
+	if err != nil {
+		return err
+	}
+	r := reader{b: raw}
+	readStrings(&r, h.Count, set)
+	if err := r.done(); err != nil {
+		return fmt.Errorf("%s column: %w", k, err)
+	}
+	return nil
+}
+
+// readStrings reads a string stream of n values.
+func readStrings(r *reader, n int, set func(int, string)) {
+	switch mode := r.byte(); mode {
+	case streamDict:
+		d := r.count(maxDict)
+		if d == 0 && r.err == nil {
+			r.fail("empty dictionary")
+		}
+		if r.err != nil {
+			return
+		}
+		dict := make([]string, d)
+		for i := range dict {
+			dict[i] = r.string()
+		}
+		if d == 1 {
+			for i := 0; i < n; i++ {
+				set(i, dict[0])
+			}
+			return
+		}
+		index := r.bytes(n)
+		if r.err != nil {
+			return
+		}
+		for i, x := range index {
+			if int(x) >= d {
+				r.fail("dictionary index out of range")
+				return
+			}
+			set(i, dict[x])
+		}
+	case streamPlain:
+		lengths := reader{b: r.bytes(r.count(r.len()))}
+		if r.err == nil && lengths.len() < n {
+			r.fail("fewer lengths than strings")
+		}
+		for i := 0; i < n && r.err == nil && lengths.err == nil; i++ {
+			b := r.bytes(lengths.count(r.len()))
+			set(i, string(b))
+		}
+		if err := lengths.done(); err != nil && r.err == nil {
+			r.err = err
+		}
+	default:
+		r.fail(fmt.Sprintf("string stream mode %d", mode))
+	}
+}
+
+func decodeTags(h *Header, body []byte, set func(int, []string)) error {
+	c := h.Column(ColumnTags)
+	raw, err := columnBytes(c, body)
+	if err != nil {
+		return err
+	}
+	// Each tag takes at least a byte: refuse a count the bytes cannot hold
+	// before allocating it.
+	if c.Values > len(raw) {
+		return fmt.Errorf("%w: tags column of %d bytes for %d tags", ErrCorrupt, len(raw), c.Values)
+	}
+	backing := make([]string, c.Values)
+	r := reader{b: raw}
+	entries := 0
+	for i := 0; i < h.Count && r.err == nil; i++ {
+		k := r.count(len(backing))
+		if k == 0 {
+			continue
+		}
+		entries++
+		tags := backing[:k:k]
+		backing = backing[k:]
+		for j := range tags {
+			x := r.count(len(h.Tags) - 1)
+			if r.err == nil {
+				tags[j] = h.Tags[x]
+			}
+		}
+		set(i, tags)
+	}
+	if err := r.done(); err != nil {
+		return fmt.Errorf("tags column: %w", err)
+	}
+	if len(backing) != 0 || entries != c.Entries {
+		return fmt.Errorf("%w: tags column holds %d tags in %d entries, header says %d in %d", ErrCorrupt, c.Values-len(backing), entries, c.Values, c.Entries)
+	}
+	return nil
+}
+
+// layouts is the decoded layouts column.
+type layouts struct {
+	first   int        // index in the header's columns of the first field column
+	layouts [][]uint32 // field column indexes (from first) of each layout
+	entries []uint32   // layout of each entry; nil when there is one layout
+}
+
+func (l *layouts) entry(i int) uint32 {
+	if l.entries == nil {
+		return 0
+	}
+	return l.entries[i]
+}
+
+func decodeLayouts(h *Header, body []byte) (*layouts, error) {
+	first := 6
+	if len(h.Columns) > first && h.Columns[first].Kind == ColumnTemplates {
+		first++
+	}
+	nfields := len(h.Columns) - first
+	raw, err := columnBytes(&h.Columns[5], body)
+	if err != nil {
+		return nil, err
+	}
+	r := reader{b: raw}
+	lay := &layouts{first: first}
+	// A layout is used by at least one entry, so there are at most Count
+	// of them and their lengths add up to at most MaxValues.
+	n := r.count(min(h.Count, r.len()))
+	if n == 0 && r.err == nil {
+		r.fail("no layouts")
+	}
+	if r.err == nil {
+		lay.layouts = make([][]uint32, n)
+	}
+	total := 0
+	for i := range lay.layouts {
+		k := r.count(min(MaxValues-total, r.len()))
+		total += k
+		if r.err != nil {
+			break
+		}
+		cols := make([]uint32, k)
+		for j := range cols {
+			x := r.uvarint()
+			if x >= uint64(nfields) {
+				r.fail(fmt.Sprintf("field column %d of %d", x, nfields))
+				break
+			}
+			cols[j] = uint32(x)
+		}
+		lay.layouts[i] = cols
+	}
+	if n > 1 && r.err == nil {
+		if r.len() < h.Count {
+			r.fail("fewer layout numbers than entries")
+		} else {
+			lay.entries = make([]uint32, h.Count)
+			for i := range lay.entries {
+				x := r.uvarint()
+				if x >= uint64(n) {
+					r.fail(fmt.Sprintf("layout %d of %d", x, n))
+					break
+				}
+				lay.entries[i] = uint32(x)
+			}
+		}
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("layouts column: %w", err)
+	}
+	return lay, nil
+}
+
+// check verifies that the layouts give every field column the values and
+// entries its header says, in time linear in the layouts and entries
+// (never entries times layout lengths).
+func (l *layouts) check(h *Header) error {
+	used := make([]int, len(l.layouts))
+	for i := 0; i < h.Count; i++ {
+		used[l.entry(i)]++
+	}
+	fields := h.Columns[l.first:]
+	values := make([]int, len(fields))
+	entries := make([]int, len(fields))
+	seen := make([]int, len(fields)) // last layout+1 that counted the column's entries
+	for li, cols := range l.layouts {
+		for _, c := range cols {
+			values[c] += used[li]
+			if seen[c] != li+1 {
+				seen[c] = li + 1
+				entries[c] += used[li]
+			}
+		}
+	}
+	for c := range fields {
+		if values[c] != fields[c].Values || entries[c] != fields[c].Entries {
+			return fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, fields[c].Name, values[c], entries[c], fields[c].Values, fields[c].Entries)
+		}
+	}
+	return nil
+}
+
+// decodeFieldValues decodes a field column's values, whose number the
+// header gives (and the layouts were checked to agree with).
+func decodeFieldValues(c *Column, body []byte) ([]storage.Value, error) {
+	raw, err := columnBytes(c, body)
+	if err != nil {
+		return nil, err
+	}
+	r := reader{b: raw}
+	kinds := KindSet(r.byte())
+	if r.err == nil && (kinds != c.Kinds || kinds == 0 || kinds&^allKinds != 0) {
+		r.fail(fmt.Sprintf("kinds %#x, header says %#x", uint8(kinds), uint8(c.Kinds)))
+	}
+	n := c.Values
+	var perKind []byte // kind of each value, when kinds mix
+	var counts [storage.KindBool + 1]int
+	if kinds&(kinds-1) != 0 {
+		perKind = r.bytes(n)
+		for _, k := range perKind {
+			if k > byte(storage.KindBool) || !kinds.Has(storage.Kind(k)) {
+				r.fail(fmt.Sprintf("value kind %d outside %#x", k, uint8(kinds)))
+				break
+			}
+			counts[k]++
+		}
+	} else {
+		for k := storage.KindString; k <= storage.KindBool; k++ {
+			if kinds.Has(k) {
+				counts[k] = n
+			}
+		}
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("field column %q: %w", c.Name, r.err)
+	}
+	// Each kind's values come apart; they are dealt back to their
+	// positions by walking the kinds.
+	values := make([]storage.Value, n)
+	pos := func(k storage.Kind) func(yield func(int) bool) {
+		return func(yield func(int) bool) {
+			for i := 0; i < n; i++ {
+				if (perKind == nil || storage.Kind(perKind[i]) == k) && !yield(i) {
+					return
+				}
+			}
+		}
+	}
+	if counts[storage.KindInt] > 0 {
+		for i := range pos(storage.KindInt) {
+			values[i] = storage.Int(r.varint())
+		}
+	}
+	if counts[storage.KindFloat] > 0 {
+		for i := range pos(storage.KindFloat) {
+			values[i] = storage.Float(math.Float64frombits(r.uint64()))
+		}
+	}
+	if counts[storage.KindBool] > 0 {
+		for i := range pos(storage.KindBool) {
+			switch b := r.byte(); b {
+			case 0, 1:
+				values[i] = storage.Bool(b == 1)
+			default:
+				r.fail("bad bool")
+			}
+		}
+	}
+	if counts[storage.KindString] > 0 && r.err == nil && perKind == nil {
+		readStrings(&r, n, func(i int, s string) { values[i] = storage.String(s) })
+	} else if counts[storage.KindString] > 0 && r.err == nil {
+		idx := make([]int, 0, counts[storage.KindString])
+		for i := range pos(storage.KindString) {
+			idx = append(idx, i)
+		}
+		readStrings(&r, len(idx), func(j int, s string) { values[idx[j]] = storage.String(s) })
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("field column %q: %w", c.Name, err)
+	}
+	return values, nil
+}

@@ -1,0 +1,442 @@
+package block
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/logengine/logengine/storage"
+)
+
+// headerVersion is the first byte of a marshalled header, so that a later
+// format can be told apart and migrated.
+const headerVersion = 1
+
+// ColumnKind says what a column holds.
+type ColumnKind uint8
+
+// Column kinds. Their numbers are part of the format; the first six are in
+// every block, in this order, then templates if any, then the fields.
+const (
+	ColumnIDs       ColumnKind = 1
+	ColumnLevels    ColumnKind = 2
+	ColumnSources   ColumnKind = 3
+	ColumnMessages  ColumnKind = 4
+	ColumnTags      ColumnKind = 5
+	ColumnLayouts   ColumnKind = 6
+	ColumnTemplates ColumnKind = 7
+	ColumnField     ColumnKind = 8
+)
+
+// String names the column kind in errors.
+func (k ColumnKind) String() string {
+	switch k {
+	case ColumnIDs:
+		return "ids"
+	case ColumnLevels:
+		return "levels"
+	case ColumnSources:
+		return "sources"
+	case ColumnMessages:
+		return "messages"
+	case ColumnTags:
+		return "tags"
+	case ColumnLayouts:
+		return "layouts"
+	case ColumnTemplates:
+		return "templates"
+	case ColumnField:
+		return "field"
+	}
+	return fmt.Sprintf("column(%d)", uint8(k))
+}
+
+// Codec says how a column's bytes are stored in the body.
+type Codec uint8
+
+// Codecs. Their numbers are part of the format.
+const (
+	CodecRaw  Codec = 0
+	CodecZstd Codec = 1
+)
+
+// Header describes a block without its body: what planning, counting and
+// histograms read, and where each column lies in the body.
+type Header struct {
+	// Count is the number of entries.
+	Count int
+	// MinID and MaxID are the first and last entries' IDs; their Nanos are
+	// the block's time range, both ends included.
+	MinID, MaxID storage.ID
+	// Levels counts the entries of each level, in the order of
+	// storage.Levels.
+	Levels [6]int
+	// Tags lists the distinct tags of the block, sorted.
+	Tags []string
+	// Columns lists the columns in body order.
+	Columns []Column
+}
+
+// Column describes one column of a block. Statistics (Kinds and below) are
+// kept for the sources, messages and field columns.
+type Column struct {
+	Kind ColumnKind
+	// Name is the field name of a ColumnField, empty for the others.
+	Name string
+	// Codec, Offset and Length locate the column's stored bytes in the
+	// body; RawLength is their size once decompressed.
+	Codec     Codec
+	Offset    int
+	Length    int
+	RawLength int
+	// Entries counts the entries with at least one value in the column
+	// (for tags: with at least one tag; templates: a non-zero id); Values
+	// counts the values (a name repeated in an entry counts each time;
+	// tags: all tags of all entries). For ids, levels, sources and
+	// messages both are the block's Count.
+	Entries int
+	Values  int
+	// Kinds is the set of kinds of the column's values.
+	Kinds KindSet
+	// MinInt and MaxInt bound the column's int values, when Kinds has
+	// storage.KindInt.
+	MinInt, MaxInt int64
+	// MinFloat and MaxFloat bound the column's float values other than
+	// NaN, when Kinds has storage.KindFloat; MinFloat > MaxFloat when every
+	// float is NaN.
+	MinFloat, MaxFloat float64
+	// NaN reports a NaN among the float values.
+	NaN bool
+	// Distinct is the number of distinct values (floats by their bits)
+	// when it is at most MaxDistinct, 0 when there are more.
+	Distinct int
+	// Set lists the distinct values, ordered by kind then value, when they
+	// are at most MaxSetValues and no string among them is longer than
+	// MaxSetValueBytes; it is nil otherwise.
+	Set []storage.Value
+}
+
+// Column returns the column of a built-in kind, or nil when the block has
+// none (only templates may be absent).
+func (h *Header) Column(k ColumnKind) *Column {
+	for i := range h.Columns {
+		if h.Columns[i].Kind == k && k != ColumnField {
+			return &h.Columns[i]
+		}
+	}
+	return nil
+}
+
+// Field returns the column of the named field, or nil when no entry of the
+// block has it.
+func (h *Header) Field(name string) *Column {
+	for i := range h.Columns {
+		if c := &h.Columns[i]; c.Kind == ColumnField && c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// LevelCount returns the number of entries of level l.
+func (h *Header) LevelCount(l storage.Level) int {
+	if !l.Valid() {
+		return 0
+	}
+	return h.Levels[levelIndex(l)]
+}
+
+// MinTime and MaxTime return the block's time range, both ends included, in
+// UTC like storage's entries.
+func (h *Header) MinTime() time.Time { return time.Unix(0, h.MinID.Nanos).UTC() }
+
+// MaxTime returns the time of the block's last entry.
+func (h *Header) MaxTime() time.Time { return time.Unix(0, h.MaxID.Nanos).UTC() }
+
+// BodyLength returns the length of the body the header describes.
+func (h *Header) BodyLength() int {
+	if len(h.Columns) == 0 {
+		return 0
+	}
+	c := h.Columns[len(h.Columns)-1]
+	return c.Offset + c.Length
+}
+
+// Marshal returns the binary form of the header. Offsets are not stored:
+// columns follow each other in the body.
+func (h *Header) Marshal() []byte {
+	b := make([]byte, 0, 64+32*len(h.Columns))
+	b = append(b, headerVersion)
+	b = binary.AppendUvarint(b, uint64(h.Count))
+	b = binary.AppendUvarint(b, uint64(h.MinID.Nanos))
+	b = binary.AppendUvarint(b, h.MinID.Seq)
+	b = binary.AppendUvarint(b, uint64(h.MaxID.Nanos-h.MinID.Nanos))
+	b = binary.AppendUvarint(b, h.MaxID.Seq)
+	for _, n := range h.Levels {
+		b = binary.AppendUvarint(b, uint64(n))
+	}
+	b = binary.AppendUvarint(b, uint64(len(h.Tags)))
+	for _, t := range h.Tags {
+		b = appendString(b, t)
+	}
+	b = binary.AppendUvarint(b, uint64(len(h.Columns)))
+	for i := range h.Columns {
+		b = h.Columns[i].marshal(b)
+	}
+	return b
+}
+
+const (
+	statNaN = 1 << iota
+)
+
+func (c *Column) marshal(b []byte) []byte {
+	b = append(b, byte(c.Kind))
+	if c.Kind == ColumnField {
+		b = appendString(b, c.Name)
+	}
+	b = append(b, byte(c.Codec))
+	b = binary.AppendUvarint(b, uint64(c.Length))
+	b = binary.AppendUvarint(b, uint64(c.RawLength))
+	b = binary.AppendUvarint(b, uint64(c.Entries))
+	b = binary.AppendUvarint(b, uint64(c.Values))
+	b = append(b, byte(c.Kinds))
+	if c.Kinds == 0 {
+		return b
+	}
+	var flags byte
+	if c.NaN {
+		flags |= statNaN
+	}
+	b = append(b, flags)
+	if c.Kinds.Has(storage.KindInt) {
+		b = binary.AppendVarint(b, c.MinInt)
+		b = binary.AppendVarint(b, c.MaxInt)
+	}
+	if c.Kinds.Has(storage.KindFloat) {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.MinFloat))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.MaxFloat))
+	}
+	b = binary.AppendUvarint(b, uint64(c.Distinct))
+	b = binary.AppendUvarint(b, uint64(len(c.Set)))
+	for _, v := range c.Set {
+		b = appendValue(b, v)
+	}
+	return b
+}
+
+func appendValue(b []byte, v storage.Value) []byte {
+	b = append(b, byte(v.Kind))
+	switch v.Kind {
+	case storage.KindString:
+		b = appendString(b, v.Str)
+	case storage.KindInt:
+		b = binary.AppendVarint(b, v.Int)
+	case storage.KindFloat:
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Float))
+	case storage.KindBool:
+		b = append(b, boolByte(v.Bool))
+	}
+	return b
+}
+
+// Unmarshal decodes a header from b and checks that it describes a possible
+// block; it does not see the body.
+func (h *Header) Unmarshal(b []byte) error {
+	*h = Header{}
+	r := reader{b: b}
+	if v := r.byte(); r.err == nil && v != headerVersion {
+		return fmt.Errorf("unmarshal block header: unknown version %d", v)
+	}
+	h.Count = r.count(MaxEntries)
+	h.MinID.Nanos = int64(r.uvarint())
+	h.MinID.Seq = r.uvarint()
+	span := r.uvarint()
+	h.MaxID.Seq = r.uvarint()
+	if h.MinID.Nanos < 0 || span > math.MaxInt64-uint64(h.MinID.Nanos) {
+		r.fail("time out of range")
+	}
+	h.MaxID.Nanos = h.MinID.Nanos + int64(span)
+	for i := range h.Levels {
+		h.Levels[i] = r.count(MaxEntries)
+	}
+	// Every tag and column takes at least one byte, which bounds these
+	// counts by what is left.
+	if n := r.count(r.len()); n > 0 {
+		h.Tags = make([]string, n)
+		for i := range h.Tags {
+			h.Tags[i] = r.string()
+		}
+	}
+	if n := r.count(r.len()); n > 0 {
+		h.Columns = make([]Column, n)
+		off := 0
+		for i := range h.Columns {
+			c := &h.Columns[i]
+			c.unmarshal(&r)
+			c.Offset = off
+			off += c.Length
+		}
+	}
+	if r.err == nil && r.len() != 0 {
+		r.fail("trailing bytes")
+	}
+	if r.err != nil {
+		return fmt.Errorf("unmarshal block header: %w", r.err)
+	}
+	if err := h.check(); err != nil {
+		return fmt.Errorf("unmarshal block header: %w", err)
+	}
+	return nil
+}
+
+func (c *Column) unmarshal(r *reader) {
+	c.Kind = ColumnKind(r.byte())
+	if c.Kind == ColumnField {
+		c.Name = r.string()
+	}
+	c.Codec = Codec(r.byte())
+	c.Length = r.count(MaxRawBytes)
+	c.RawLength = r.count(MaxRawBytes)
+	c.Entries = r.count(MaxEntries)
+	c.Values = r.count(MaxValues)
+	c.Kinds = KindSet(r.byte())
+	if c.Kinds == 0 || r.err != nil {
+		return
+	}
+	flags := r.byte()
+	c.NaN = flags&statNaN != 0
+	if c.Kinds.Has(storage.KindInt) {
+		c.MinInt = r.varint()
+		c.MaxInt = r.varint()
+	}
+	if c.Kinds.Has(storage.KindFloat) {
+		c.MinFloat = math.Float64frombits(r.uint64())
+		c.MaxFloat = math.Float64frombits(r.uint64())
+	}
+	c.Distinct = r.count(MaxDistinct)
+	if n := r.count(MaxSetValues); n > 0 && r.err == nil {
+		c.Set = make([]storage.Value, n)
+		for i := range c.Set {
+			c.Set[i] = r.value()
+		}
+	}
+}
+
+// check verifies what Decode relies on, for headers that were unmarshalled
+// as well as for ones built by hand: counts within the limits and agreeing
+// with each other, the built-in columns present once and in order, field
+// names unique, columns contiguous.
+func (h *Header) check() error {
+	if h.Count < 1 || h.Count > MaxEntries {
+		return fmt.Errorf("%w: %d entries", ErrCorrupt, h.Count)
+	}
+	if h.MinID.Nanos < 0 || h.MinID.Compare(h.MaxID) > 0 || (h.Count == 1) != (h.MinID == h.MaxID) {
+		return fmt.Errorf("%w: ids %s..%s for %d entries", ErrCorrupt, h.MinID, h.MaxID, h.Count)
+	}
+	if storage.DayOf(h.MinID.Nanos) != storage.DayOf(h.MaxID.Nanos) {
+		return fmt.Errorf("%w: ids %s..%s on two days", ErrCorrupt, h.MinID, h.MaxID)
+	}
+	sum := 0
+	for _, n := range h.Levels {
+		if n < 0 || n > h.Count {
+			return fmt.Errorf("%w: level counts %v for %d entries", ErrCorrupt, h.Levels, h.Count)
+		}
+		sum += n
+	}
+	if sum != h.Count {
+		return fmt.Errorf("%w: level counts %v for %d entries", ErrCorrupt, h.Levels, h.Count)
+	}
+	for i := 1; i < len(h.Tags); i++ {
+		if h.Tags[i-1] >= h.Tags[i] {
+			return fmt.Errorf("%w: tags not sorted and distinct", ErrCorrupt)
+		}
+	}
+	builtins := []ColumnKind{ColumnIDs, ColumnLevels, ColumnSources, ColumnMessages, ColumnTags, ColumnLayouts}
+	if len(h.Columns) < len(builtins) {
+		return fmt.Errorf("%w: %d columns", ErrCorrupt, len(h.Columns))
+	}
+	off, raw, values := 0, 0, 0
+	names := make(map[string]struct{}, len(h.Columns)-len(builtins))
+	for i := range h.Columns {
+		c := &h.Columns[i]
+		switch {
+		case i < len(builtins):
+			if c.Kind != builtins[i] {
+				return fmt.Errorf("%w: column %d is %s, want %s", ErrCorrupt, i, c.Kind, builtins[i])
+			}
+		case i == len(builtins) && c.Kind == ColumnTemplates:
+		case c.Kind == ColumnField:
+			if _, dup := names[c.Name]; dup {
+				return fmt.Errorf("%w: field column %q twice", ErrCorrupt, c.Name)
+			}
+			names[c.Name] = struct{}{}
+		default:
+			return fmt.Errorf("%w: column %d is %s", ErrCorrupt, i, c.Kind)
+		}
+		if c.Kind != ColumnField && c.Name != "" {
+			return fmt.Errorf("%w: %s column named %q", ErrCorrupt, c.Kind, c.Name)
+		}
+		if c.Offset != off || c.Length < 0 || c.RawLength < 0 || c.Length > MaxRawBytes {
+			return fmt.Errorf("%w: %s column %q at %d+%d, want offset %d", ErrCorrupt, c.Kind, c.Name, c.Offset, c.Length, off)
+		}
+		switch c.Codec {
+		case CodecRaw:
+			if c.RawLength != c.Length {
+				return fmt.Errorf("%w: raw %s column %q of %d bytes claims %d", ErrCorrupt, c.Kind, c.Name, c.Length, c.RawLength)
+			}
+		case CodecZstd:
+			// zstd expands at most a 4-byte RLE block into 128 KiB:
+			// a larger claim is corrupt, and refusing it here keeps a
+			// corrupt length from being allocated.
+			if c.RawLength > c.Length<<15 {
+				return fmt.Errorf("%w: %s column %q of %d bytes claims %d once decompressed", ErrCorrupt, c.Kind, c.Name, c.Length, c.RawLength)
+			}
+		default:
+			return fmt.Errorf("%w: %s column %q has codec %d", ErrCorrupt, c.Kind, c.Name, c.Codec)
+		}
+		off += c.Length
+		raw += c.RawLength
+		if raw > MaxRawBytes {
+			return fmt.Errorf("%w: columns of more than %d bytes", ErrCorrupt, MaxRawBytes)
+		}
+		if c.Entries < 0 || c.Entries > h.Count || c.Values < c.Entries || c.Values > MaxValues {
+			return fmt.Errorf("%w: %s column %q: %d values in %d of %d entries", ErrCorrupt, c.Kind, c.Name, c.Values, c.Entries, h.Count)
+		}
+		switch c.Kind {
+		case ColumnIDs, ColumnLevels, ColumnSources, ColumnMessages:
+			if c.Entries != h.Count || c.Values != h.Count {
+				return fmt.Errorf("%w: %s column: %d values in %d of %d entries", ErrCorrupt, c.Kind, c.Values, c.Entries, h.Count)
+			}
+		case ColumnTags, ColumnField:
+			values += c.Values
+			if values > MaxValues {
+				return fmt.Errorf("%w: more than %d values", ErrCorrupt, MaxValues)
+			}
+		case ColumnTemplates:
+			if c.Values != c.Entries {
+				return fmt.Errorf("%w: templates column: %d values in %d entries", ErrCorrupt, c.Values, c.Entries)
+			}
+		}
+		if c.Kind == ColumnField && (c.Entries == 0 || c.Kinds == 0) {
+			return fmt.Errorf("%w: field column %q without values", ErrCorrupt, c.Name)
+		}
+		if c.Kinds&^allKinds != 0 {
+			return fmt.Errorf("%w: %s column %q: kinds %#x", ErrCorrupt, c.Kind, c.Name, uint8(c.Kinds))
+		}
+	}
+	return nil
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
