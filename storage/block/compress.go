@@ -17,7 +17,7 @@ const minCompress = 64
 var (
 	zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
 		enc, err := zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
 			// A block is at most MaxRawBytes; a window as large as a
 			// typical column is all matches can use anyway.
 			zstd.WithWindowSize(1<<20),

@@ -594,10 +594,38 @@ func decodeFieldValues(c *Column, body []byte) ([]storage.Value, error) {
 	// Each kind's values come apart; they are dealt back to their
 	// positions by walking the kinds.
 	values := make([]storage.Value, n)
+	if perKind == nil {
+		// One kind, the usual case: no positions to walk.
+		switch {
+		case kinds.Has(storage.KindInt):
+			for i := range values {
+				values[i] = storage.Int(r.varint())
+			}
+		case kinds.Has(storage.KindFloat):
+			for i := range values {
+				values[i] = storage.Float(math.Float64frombits(r.uint64()))
+			}
+		case kinds.Has(storage.KindBool):
+			for i := range values {
+				switch b := r.byte(); b {
+				case 0, 1:
+					values[i] = storage.Bool(b == 1)
+				default:
+					r.fail("bad bool")
+				}
+			}
+		default:
+			readStrings(&r, n, func(i int, s string) { values[i] = storage.String(s) })
+		}
+		if err := r.done(); err != nil {
+			return nil, fmt.Errorf("field column %q: %w", c.Name, err)
+		}
+		return values, nil
+	}
 	pos := func(k storage.Kind) func(yield func(int) bool) {
 		return func(yield func(int) bool) {
 			for i := 0; i < n; i++ {
-				if (perKind == nil || storage.Kind(perKind[i]) == k) && !yield(i) {
+				if storage.Kind(perKind[i]) == k && !yield(i) {
 					return
 				}
 			}
@@ -623,9 +651,7 @@ func decodeFieldValues(c *Column, body []byte) ([]storage.Value, error) {
 			}
 		}
 	}
-	if counts[storage.KindString] > 0 && r.err == nil && perKind == nil {
-		readStrings(&r, n, func(i int, s string) { values[i] = storage.String(s) })
-	} else if counts[storage.KindString] > 0 && r.err == nil {
+	if counts[storage.KindString] > 0 && r.err == nil {
 		idx := make([]int, 0, counts[storage.KindString])
 		for i := range pos(storage.KindString) {
 			idx = append(idx, i)
