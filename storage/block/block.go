@@ -19,9 +19,12 @@
 // column encodings leave (the skew of levels, the digits of ids). Each column
 // is its own frame so that one column decompresses without the others; the
 // frame's checksum catches a corrupt column; a column too small to gain is
-// stored raw. The encoder and decoder are shared by the package: they are
-// expensive to build and their EncodeAll and DecodeAll are safe for
-// concurrent use.
+// stored raw. The fastest level: on blocks of 4,096 loggen entries it cost
+// ~30% less CPU than the default for 3% more bytes (20.2 against 19.6 B per
+// entry, header included; today's per-entry codec writes 116 B before
+// Badger compresses it). The encoder and decoder are shared by the package:
+// they are expensive to build and their EncodeAll and DecodeAll are safe
+// for concurrent use.
 //
 // Why a header apart. Planning, counts and histograms must not touch bodies.
 // The header (Header, encoded by Header.Marshal) holds the entry count, the
