@@ -616,14 +616,12 @@ func TestCorruption(t *testing.T) {
 			}
 			decodeAll(t, hb[:i], body)
 		}
+		// A flipped byte of a raw column may decode into another valid
+		// value (compressed columns carry a checksum); it must never panic.
 		for i := range body {
 			bad := slices.Clone(body)
 			bad[i] ^= 0xff
-			if err := decodeAll(t, hb, bad); err == nil {
-				// Only raw columns can change unnoticed (compressed ones
-				// carry a checksum), and only into another valid value.
-				continue
-			}
+			decodeAll(t, hb, bad)
 		}
 		for i := range body {
 			if err := decodeAll(t, hb, body[:i]); err == nil {
