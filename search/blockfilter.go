@@ -2,7 +2,6 @@ package search
 
 import (
 	"encoding/binary"
-	"strings"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -26,7 +25,18 @@ const maxWordDigitsLen = 3
 // Bleve's dictionary. Query and index must agree on it: changing it changes
 // what indexed data means (the format version in index.go).
 func isValueToken(tok string) bool {
-	return len(tok) > maxWordDigitsLen && strings.ContainsAny(tok, "0123456789")
+	return len(tok) > maxWordDigitsLen && firstDigit(tok) >= 0
+}
+
+// firstDigit returns the index of the first ASCII digit of s, or -1; a
+// byte loop, as it runs for every token of every indexed message.
+func firstDigit(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i]-'0' < 10 {
+			return i
+		}
+	}
+	return -1
 }
 
 // valueLead is the part of a value token before its first digit, indexed in
@@ -34,7 +44,7 @@ func isValueToken(tok string) bool {
 // find the blocks whose value tokens may start with the prefix. Tokens that
 // start with a digit share the lead noLead.
 func valueLead(tok string) string {
-	i := strings.IndexAny(tok, "0123456789")
+	i := firstDigit(tok)
 	if i <= 0 {
 		return noLead
 	}
