@@ -122,36 +122,6 @@ type Alert struct {
 	LastError string
 }
 
-// Event is one entry of the alert history: a state change, or a failed
-// delivery (From equal to To, with Notifier and Error set).
-type Event struct {
-	RuleID   string    `json:"rule_id"`
-	RuleName string    `json:"rule_name"`
-	From     StateName `json:"from"`
-	To       StateName `json:"to"`
-	Value    float64   `json:"value"`
-	At       time.Time `json:"at"`
-	Notifier string    `json:"notifier,omitempty"`
-	Error    string    `json:"error,omitempty"`
-}
-
-// HistoryQuery selects history events. Zero values leave a bound open;
-// From is inclusive, To exclusive.
-type HistoryQuery struct {
-	// Rule is a rule id (or, failing that, a rule name).
-	Rule     string
-	From, To time.Time
-	// Limit bounds the events returned (the oldest first); zero means
-	// DefaultHistoryLimit.
-	Limit int
-}
-
-// History limits.
-const (
-	DefaultHistoryLimit = 1000
-	MaxHistoryLimit     = 10000
-)
-
 // sample is an entry in the JSON form of API.md, as notifications carry it.
 type sample = entryjson.Entry
 
