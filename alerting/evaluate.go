@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,52 +9,6 @@ import (
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
-
-// batch collects the writes of one decision (an evaluation round, an API
-// call) so that they commit in one transaction, and the in-memory changes
-// that may happen only once they have.
-type batch struct {
-	writes []func(w *storage.Writer) error
-	afters []func()
-}
-
-// put stages v, encoded now: later changes to v are not written.
-func (b *batch) put(bk *storage.Bucket, key string, v any) {
-	data, err := json.Marshal(v)
-	b.writes = append(b.writes, func(w *storage.Writer) error {
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", key, err)
-		}
-		return w.Put(bk, key, data)
-	})
-}
-
-func (b *batch) del(bk *storage.Bucket, key string) {
-	b.writes = append(b.writes, func(w *storage.Writer) error { return w.Delete(bk, key) })
-}
-
-func (b *batch) after(f func()) { b.afters = append(b.afters, f) }
-
-// commitLocked writes b atomically, then applies its in-memory changes.
-func (m *Manager) commitLocked(b *batch) error {
-	if len(b.writes) > 0 {
-		err := m.store.Update(func(w *storage.Writer) error {
-			for _, f := range b.writes {
-				if err := f(w); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("alerting: commit: %w", err)
-		}
-	}
-	for _, f := range b.afters {
-		f()
-	}
-	return nil
-}
 
 // evalResult is what one evaluation found for a rule.
 type evalResult struct {
