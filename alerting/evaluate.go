@@ -98,13 +98,9 @@ func hard(s State) State {
 type liveRule struct {
 	rule *Rule
 	node search.Node
-	// cheap are required parts decided without the message (level,
-	// source, fields); words are message words every match contains.
-	// Together they reject most logs without tokenizing the message for
-	// each rule. exact means they decide the whole query.
-	cheap []search.Node
-	words []string
-	exact bool
+	// filter matches the query the way search.Match does, rejecting most
+	// logs without tokenizing the message for each rule.
+	filter *search.Filter
 
 	// source, when set, is a source every match has (source:x): the
 	// evaluator looks such rules up by the entry's source.
@@ -121,53 +117,12 @@ type liveRule struct {
 }
 
 func compileLive(r *Rule, node search.Node) *liveRule {
-	lr := &liveRule{rule: r, node: node, exact: true}
-	conj := []search.Node{node}
-	if a, ok := node.(*search.And); ok {
-		conj = a.Nodes
-	}
-	for _, c := range conj {
-		switch {
-		case !hasKeyword(c):
-			lr.cheap = append(lr.cheap, c)
-			if eq, ok := c.(*search.Equal); ok && eq.Field == search.FieldSource && lr.source == "" {
-				lr.source = eq.Value.Text
-			}
-		default:
-			if w, ok := c.(*search.Word); ok {
-				lr.words = append(lr.words, w.Token)
-			} else {
-				lr.exact = false
-			}
-		}
-	}
+	f := search.NewFilter(node)
+	lr := &liveRule{rule: r, node: node, filter: f, source: f.Source()}
 	if r.Window > 0 {
 		lr.win = newWindow(r.Window.Std())
 	}
 	return lr
-}
-
-// hasKeyword reports whether n looks at the message's words anywhere.
-func hasKeyword(n search.Node) bool {
-	switch n := n.(type) {
-	case *search.Word, *search.Phrase, *search.Prefix:
-		return true
-	case *search.And:
-		for _, c := range n.Nodes {
-			if hasKeyword(c) {
-				return true
-			}
-		}
-	case *search.Or:
-		for _, c := range n.Nodes {
-			if hasKeyword(c) {
-				return true
-			}
-		}
-	case *search.Not:
-		return hasKeyword(n.Node)
-	}
-	return false
 }
 
 // entryTokens tokenizes one entry's message at most once for all rules.
@@ -186,27 +141,7 @@ func (t *entryTokens) get() []string {
 }
 
 func (lr *liveRule) match(e *storage.Entry, tok *entryTokens) bool {
-	for _, c := range lr.cheap {
-		if !search.Match(c, e) {
-			return false
-		}
-	}
-	if len(lr.words) > 0 {
-		tokens := tok.get()
-		for _, w := range lr.words {
-			found := false
-			for _, t := range tokens {
-				if t == w {
-					found = true
-					break
-				}
-			}
-			if !found {
-				return false
-			}
-		}
-	}
-	return lr.exact || search.Match(lr.node, e)
+	return lr.filter.Match(e, tok.get)
 }
 
 // evaluator is the state of the ingest-path loop; only runEvaluator's

@@ -23,14 +23,21 @@ func Match(n Node, e *storage.Entry) bool {
 // matcher evaluates one node tree on one entry, tokenizing the message at
 // most once however many words the query has.
 type matcher struct {
-	e         *storage.Entry
+	e *storage.Entry
+	// tokenize, when set, returns the message's tokens in place of
+	// Tokenize (see Filter.Match).
+	tokenize  func() []string
 	tokens    []string
 	tokenized bool
 }
 
 func (m *matcher) messageTokens() []string {
 	if !m.tokenized {
-		m.tokens = Tokenize(m.e.Message, make([]string, 0, 16))
+		if m.tokenize != nil {
+			m.tokens = m.tokenize()
+		} else {
+			m.tokens = Tokenize(m.e.Message, make([]string, 0, 16))
+		}
 		m.tokenized = true
 	}
 	return m.tokens

@@ -30,6 +30,7 @@ func (e *Engine) Tail(ctx context.Context, query string, fn func(*storage.Entry)
 	if err != nil {
 		return err
 	}
+	filter := NewFilter(node)
 	after := e.store.HighSeq()
 	// A failed step is not retried: the client is told why its tail ended.
 	loop := journal.Loop{Store: e.store, Fatal: func(error) bool { return true }}
@@ -53,7 +54,7 @@ func (e *Engine) Tail(ctx context.Context, query string, fn func(*storage.Entry)
 		}
 		var ferr error
 		err = e.store.GetMany(ctx, ids, func(en *storage.Entry) bool {
-			if Match(node, en) {
+			if filter.Match(en, nil) {
 				ferr = fn(en)
 			}
 			return ferr == nil
