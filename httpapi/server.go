@@ -73,6 +73,9 @@ type Deps struct {
 	Searcher Searcher
 	Health   Health
 	Admin    Admin
+	// Tailer, when set, serves the live tail (see tail.go); without it
+	// /api/v1/tail answers 501.
+	Tailer Tailer
 	// Metrics serves /metrics; Observer counts requests. Both optional.
 	Metrics  http.Handler
 	Observer Observer

@@ -16,7 +16,8 @@ import (
 	"github.com/logengine/logengine/storage"
 )
 
-// Tailer follows committed entries matching a query.
+// Tailer follows committed entries matching a query (search.Engine.Tail):
+// it calls fn with each in commit order until ctx ends or fn fails.
 type Tailer interface {
 	Tail(ctx context.Context, query string, fn func(*storage.Entry) error) error
 }
@@ -29,8 +30,8 @@ const tailWriteTimeout = 30 * time.Second
 // entry each, a comment every 15s to keep proxies from closing the stream,
 // and a final "end" event saying why the stream ended.
 func (s *Server) tail(c echo.Context) error {
-	tailer, ok := s.deps.Searcher.(Tailer)
-	if !ok {
+	tailer := s.deps.Tailer
+	if tailer == nil {
 		return errorf(http.StatusNotImplemented, "live tail is not available")
 	}
 	q := c.QueryParam("q")

@@ -37,7 +37,7 @@ func TestShutdownEndsTails(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := &fakeDeps{}
 	tailer := &blockingTailer{fakeDeps: f, started: make(chan struct{}, 2)}
-	s, err := New(Options{Listen: "127.0.0.1:0"}, Deps{Ingester: f, Searcher: tailer, Health: f, Admin: f})
+	s, err := New(Options{Listen: "127.0.0.1:0"}, Deps{Ingester: f, Searcher: tailer, Tailer: tailer, Health: f, Admin: f})
 	if err != nil {
 		t.Fatal(err)
 	}

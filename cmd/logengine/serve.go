@@ -89,8 +89,13 @@ type daemon struct {
 	reindexing atomic.Bool
 }
 
-// The search engine answers alerting's counts and samples.
-var _ alerting.Querier = (*search.Engine)(nil)
+// The search engine answers alerting's counts and samples, and the HTTP
+// API's searches and live tails.
+var (
+	_ alerting.Querier = (*search.Engine)(nil)
+	_ httpapi.Searcher = (*search.Engine)(nil)
+	_ httpapi.Tailer   = (*search.Engine)(nil)
+)
 
 // Retention drops days from storage and the keyword index, and deletes
 // sources from storage with the indexer following.
@@ -200,6 +205,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	}, httpapi.Deps{
 		Ingester: svc,
 		Searcher: d.engine,
+		Tailer:   d.engine,
 		Health:   d,
 		Admin:    d,
 		Metrics:  d.metrics.Handler(),
