@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"errors"
-	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -479,29 +478,6 @@ func TestEntriesDoNotShareAppends(t *testing.T) {
 	a.Fields = append(a.Fields, storage.Field{Name: "z", Value: storage.Int(3)})
 	if got := fieldMap(rs[1].Entry); !reflect.DeepEqual(got, map[string]any{"y": int64(2)}) {
 		t.Errorf("second entry changed: %v", got)
-	}
-}
-
-func TestParseEpochUnits(t *testing.T) {
-	for _, tt := range []struct {
-		s    string
-		want time.Time
-	}{
-		{"99999999999", time.Unix(99999999999, 0)},
-		{"100000000000", time.UnixMilli(100000000000)},
-		{"99999999999999", time.UnixMilli(99999999999999)},
-		{"100000000000000", time.UnixMicro(100000000000000)},
-		{"99999999999999999", time.UnixMicro(99999999999999999)},
-		{"100000000000000000", time.Unix(0, 100000000000000000)},
-		{"9223372036854775807", time.Unix(0, math.MaxInt64)},
-	} {
-		got, ok := parseEpoch(tt.s)
-		if !ok || !got.Equal(tt.want) {
-			t.Errorf("parseEpoch(%s) = %s, %v; want %s", tt.s, got, ok, tt.want)
-		}
-	}
-	if _, ok := parseEpoch("9223372036854775808"); ok {
-		t.Error("parseEpoch accepted a number beyond int64")
 	}
 }
 

@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// Every timestamp shape ingest recognises is parsed here: one sent as a
+// JSON (or Loki, OTLP, logfmt) string or number (parseTimestampString,
+// parseEpoch), and one that starts a line of text (parseLeadingTime); the
+// syslog and access-line parsers use the same pieces.
+//
 // Timestamps are parsed by hand: time.Parse costs several hundred
 // nanoseconds per call and allocates for zones, and ingest parses one per log.
 
@@ -219,6 +224,240 @@ func parseZone(s string) (offset, n int, ok bool) {
 	}
 	return sign * (h*3600 + m*60), n, true
 }
+
+// ---- a stamp that starts a line of text ----
+
+// parseLeadingTime recognises a timestamp at the start of s, optionally in
+// square brackets. logcat reports the Android form, after which one-letter
+// levels are expected.
+func parseLeadingTime(s string, now time.Time) (t time.Time, end int, logcat, ok bool) {
+	p, off := s, 0
+	if s[0] == '[' {
+		p, off = s[1:], 1
+	}
+	if len(p) < 8 {
+		return t, 0, false, false
+	}
+	n := 0
+	switch c := p[0]; {
+	case isDigit(c):
+		switch {
+		case len(p) >= 19 && (p[4] == '-' || p[4] == '/'):
+			t, n, ok = parseISO(p, true)
+		case len(p) >= 13 && p[6] == ' ':
+			t, n, ok = parseHDFS(p)
+		case len(p) >= 17 && p[2] == '/' && p[5] == '/':
+			t, n, ok = parseSpark(p)
+		case len(p) >= 14 && p[2] == '-' && p[5] == ' ':
+			t, n, ok = parseLogcat(p, now)
+			logcat = ok
+		case len(p) >= 20 && p[2] == '/' && isLetter(p[3]):
+			t, n, ok = parseCLF(p)
+		default:
+			t, n, ok = parseLeadingEpoch(p)
+		}
+	case isLetter(c):
+		if len(p) >= 24 && p[3] == ' ' && isLetter(p[4]) {
+			t, n, ok = parseCtime(p)
+		} else {
+			t, n, ok = parseSyslogStamp(p, now)
+		}
+	}
+	if !ok || !storable(t) {
+		return time.Time{}, 0, false, false
+	}
+	end = off + n
+	if off == 1 {
+		if end >= len(s) || s[end] != ']' {
+			return time.Time{}, 0, false, false
+		}
+		end++
+	}
+	// The stamp must end at a token boundary: "2026-11-26T10:00:00Zabc" is
+	// not a stamp followed by "abc".
+	if end < len(s) && (isLetter(s[end]) || isDigit(s[end])) {
+		return time.Time{}, 0, false, false
+	}
+	return t, end, logcat, true
+}
+
+// parseHDFS parses "081109 203615" (yyMMdd HHmmss).
+func parseHDFS(p string) (time.Time, int, bool) {
+	yy, ok1 := atoiN(p, 0, 2)
+	mo, ok2 := atoiN(p, 2, 2)
+	d, ok3 := atoiN(p, 4, 2)
+	h, ok4 := atoiN(p, 7, 2)
+	mi, ok5 := atoiN(p, 9, 2)
+	sec, ok6 := atoiN(p, 11, 2)
+	y := twoDigitYear(yy)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !validDate(y, mo, d) || !validClock(h, mi, sec) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC), 13, true
+}
+
+// parseSpark parses "17/06/09 20:10:40" (yy/MM/dd HH:mm:ss, log4j's
+// default in Spark).
+func parseSpark(p string) (time.Time, int, bool) {
+	yy, ok1 := atoiN(p, 0, 2)
+	mo, ok2 := atoiN(p, 3, 2)
+	d, ok3 := atoiN(p, 6, 2)
+	if !ok1 || !ok2 || !ok3 || p[8] != ' ' {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, n, ok := parseClock(p, 9)
+	y := twoDigitYear(yy)
+	if !ok || !validDate(y, mo, d) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, nanos, time.UTC), n, true
+}
+
+// parseLogcat parses "03-17 16:13:38.811" (MM-dd HH:mm:ss.mmm, no year).
+func parseLogcat(p string, now time.Time) (time.Time, int, bool) {
+	mo, ok1 := atoiN(p, 0, 2)
+	d, ok2 := atoiN(p, 3, 2)
+	if !ok1 || !ok2 {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, n, ok := parseClock(p, 6)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	t, ok := withYear(now, mo, d, h, mi, sec, nanos)
+	return t, n, ok
+}
+
+// parseClock parses "HH:mm:ss" with an optional fraction at p[i:] and
+// returns where it ends.
+func parseClock(p string, i int) (h, mi, sec, nanos, end int, ok bool) {
+	if i+8 > len(p) || p[i+2] != ':' || p[i+5] != ':' {
+		return 0, 0, 0, 0, 0, false
+	}
+	h, ok1 := atoiN(p, i, 2)
+	mi, ok2 := atoiN(p, i+3, 2)
+	sec, ok3 := atoiN(p, i+6, 2)
+	if !ok1 || !ok2 || !ok3 || !validClock(h, mi, sec) {
+		return 0, 0, 0, 0, 0, false
+	}
+	nanos, end = parseFraction(p, i+8)
+	return h, mi, sec, nanos, end, true
+}
+
+// parseSyslogStamp parses "Jun 14 15:16:01" or "Jun  4 15:16:01" (BSD
+// syslog, no year), with an optional fraction.
+func parseSyslogStamp(p string, now time.Time) (time.Time, int, bool) {
+	if len(p) < 15 || p[3] != ' ' {
+		return time.Time{}, 0, false
+	}
+	mo, ok := monthByName(p)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	d, i, ok := parseDay(p, 4)
+	if !ok || p[i] != ' ' {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, end, ok := parseClock(p, i+1)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	t, ok := withYear(now, mo, d, h, mi, sec, nanos)
+	return t, end, ok
+}
+
+// parseDay reads a day of the month as "04", " 4" or "4" at p[i:].
+func parseDay(p string, i int) (d, end int, ok bool) {
+	if i+2 > len(p) {
+		return 0, 0, false
+	}
+	switch {
+	case p[i] == ' ' && isDigit(p[i+1]):
+		return int(p[i+1] - '0'), i + 2, true
+	case isDigit(p[i]) && isDigit(p[i+1]):
+		return int(p[i]-'0')*10 + int(p[i+1]-'0'), i + 2, true
+	case isDigit(p[i]):
+		return int(p[i] - '0'), i + 1, true
+	}
+	return 0, 0, false
+}
+
+// parseCtime parses "Sun Dec 04 04:47:44 2005" (ctime, as the Apache error
+// log writes it; Apache 2.4 adds a fraction of the second).
+func parseCtime(p string) (time.Time, int, bool) {
+	if !isLetter(p[0]) || !isLetter(p[1]) || !isLetter(p[2]) || p[3] != ' ' || p[7] != ' ' {
+		return time.Time{}, 0, false
+	}
+	mo, ok := monthByName(p[4:])
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	d, i, ok := parseDay(p, 8)
+	if !ok || i >= len(p) || p[i] != ' ' {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, i, ok := parseClock(p, i+1)
+	if !ok || i+5 > len(p) || p[i] != ' ' {
+		return time.Time{}, 0, false
+	}
+	y, ok := atoiN(p, i+1, 4)
+	if !ok || !validDate(y, mo, d) {
+		return time.Time{}, 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, nanos, time.UTC), i + 5, true
+}
+
+// parseCLF parses the Common Log Format stamp "10/Oct/2000:13:55:36 -0700".
+func parseCLF(p string) (time.Time, int, bool) {
+	if len(p) < 20 || p[2] != '/' || p[6] != '/' || p[11] != ':' {
+		return time.Time{}, 0, false
+	}
+	d, ok1 := atoiN(p, 0, 2)
+	mo, ok2 := monthByName(p[3:])
+	y, ok3 := atoiN(p, 7, 4)
+	if !ok1 || !ok2 || !ok3 || !validDate(y, mo, d) {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, i, ok := parseClock(p, 12)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	off := 0
+	if i+1 < len(p) && p[i] == ' ' {
+		if o, n, ok := parseZone(p[i+1:]); ok {
+			off = o
+			i += 1 + n
+		}
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, nanos, time.UTC).Add(-time.Duration(off) * time.Second)
+	return t, i, true
+}
+
+// parseLeadingEpoch takes epoch seconds (10 digits, optional fraction) or
+// milliseconds (13 digits) starting a line, as squid and some exporters
+// write them. Shorter numbers are too likely to be part of the message.
+func parseLeadingEpoch(p string) (time.Time, int, bool) {
+	i := 0
+	for i < len(p) && isDigit(p[i]) {
+		i++
+	}
+	if i != 10 && i != 13 {
+		return time.Time{}, 0, false
+	}
+	if i == 10 && i+1 < len(p) && p[i] == '.' && isDigit(p[i+1]) {
+		i++
+		for i < len(p) && isDigit(p[i]) {
+			i++
+		}
+	}
+	if i < len(p) && p[i] != ' ' && p[i] != '\t' {
+		return time.Time{}, 0, false
+	}
+	t, ok := parseEpoch(p[:i])
+	return t, i, ok
+}
+
+// ---- shared by the shapes ----
 
 func validDate(y, mo, d int) bool {
 	return mo >= 1 && mo <= 12 && d >= 1 && d <= daysIn(mo, y)
