@@ -174,7 +174,7 @@ func (m *Manager) resendValidity() time.Duration {
 	return 4 * max(m.opts.ResendInterval, m.opts.EvalInterval)
 }
 
-// webhookBody is the JSON a webhook receives (API.md).
+// webhookBody is the JSON a webhook receives (README.md, "Alerting").
 type webhookBody struct {
 	Rule       Rule      `json:"rule"`
 	State      StateName `json:"state"`

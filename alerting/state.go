@@ -122,7 +122,8 @@ type Alert struct {
 	LastError string
 }
 
-// sample is an entry in the JSON form of API.md, as notifications carry it.
+// sample is an entry in the JSON form that searches answer, as
+// notifications carry it (README.md, "Alerting").
 type sample = entryjson.Entry
 
 // MaxSample is how many matching entries a notification carries.

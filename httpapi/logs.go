@@ -161,8 +161,8 @@ func readAllInto(b []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-// searchParams is the search request of API.md, from a query string or a
-// JSON body.
+// searchParams is the search request (README.md, "HTTP API"), from a query
+// string or a JSON body.
 type searchParams struct {
 	Q      string   `json:"q" query:"q"`
 	From   timeText `json:"from" query:"from"`

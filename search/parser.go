@@ -35,7 +35,7 @@ func (e *SyntaxError) Error() string {
 // InvalidInput marks the error as the caller's to fix.
 func (e *SyntaxError) InvalidInput() bool { return true }
 
-// Parse parses a query of the query language of API.md:
+// Parse parses a query of the query language (README.md, "Query language"):
 //
 //	query   = [ or ]                     empty: MatchAll
 //	or      = and { "OR" and }
@@ -366,7 +366,8 @@ func (p *parser) literal(field string, t token) (Literal, error) {
 	return lit, nil
 }
 
-// levelNames maps the level names and aliases of API.md onto levels.
+// levelNames maps the level names and aliases of queries (README.md,
+// "Query language") onto levels.
 var levelNames = map[string]storage.Level{
 	"trace":    storage.LevelTrace,
 	"debug":    storage.LevelDebug,

@@ -11,7 +11,7 @@ import (
 // id in the same direction, so every answer orders them the same way.
 type Sort int
 
-// The sorts of API.md.
+// The sorts of search results (README.md, "Query language").
 const (
 	SortTimeDesc Sort = iota // -timestamp, the default
 	SortTimeAsc

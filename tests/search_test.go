@@ -201,7 +201,7 @@ func (d *daemon) srchPages(post bool, params map[string]any) []string {
 // TestSearchAPI ingests logs with wait=indexed and checks searches in the
 // query language over GET /api/v1/logs and POST /api/v1/search, paging with
 // every sort, malformed queries, and the aggregate and histogram answers
-// in the shape of API.md.
+// (README.md, "HTTP API").
 func TestSearchAPI(t *testing.T) {
 	d := startDaemon(t, t.TempDir(), "--retention", "0", "--indexed-fields", "host")
 	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -567,7 +567,8 @@ func TestQueryCLI(t *testing.T) {
 // level (Linux has the host name there, OpenSSH no level at all).
 var srchLoghubLevels = map[string]bool{"Android": true, "Apache": true, "HDFS": true, "Hadoop": true, "Spark": true, "Zookeeper": true}
 
-// srchLevelOf maps a Loghub level onto logengine's, as API.md says.
+// srchLevelOf maps a Loghub level onto logengine's level names, as ingest
+// reads them (README.md, "Ingest").
 func srchLevelOf(s string) string {
 	switch strings.ToLower(s) {
 	case "v", "d", "debug":

@@ -1,6 +1,7 @@
-// Package entryjson owns the JSON form of a log entry that API.md defines:
-// what searches answer, what the live tail streams and what alert
-// notifications carry as samples, so that all of them stay the same.
+// Package entryjson owns the JSON form of a log entry: what searches answer
+// and the live tail streams (README.md, "HTTP API") and what alert
+// notifications carry as samples (README.md, "Alerting"), so that all of
+// them stay the same.
 package entryjson
 
 import (
