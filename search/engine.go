@@ -36,8 +36,9 @@ type EngineOptions struct {
 	// Zero means 50,000.
 	MaxTail int
 	// MaxRange bounds the time range of one search, aggregation or
-	// histogram; zero leaves it open, as API.md promises searches over all
-	// time without from and to. The time budget bounds their cost anyway;
+	// histogram; zero leaves it open, as the README promises (section
+	// "Configuration", max_query_range): searches without from and to cover
+	// all time. The time budget bounds their cost anyway;
 	// this is for operators who want wide queries refused up front.
 	MaxRange time.Duration
 	// Now is the clock; nil means time.Now.
