@@ -1,7 +1,6 @@
 package block
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -246,20 +245,8 @@ func checkStats(t testing.TB, c *Column, values []storage.Value) {
 			wantSet = append(wantSet, v)
 		}
 	}
-	slices.SortFunc(wantSet, func(a, b storage.Value) int {
-		if a.Kind != b.Kind {
-			return cmp.Compare(a.Kind, b.Kind)
-		}
-		switch a.Kind {
-		case storage.KindString:
-			return strings.Compare(a.Str, b.Str)
-		case storage.KindInt:
-			return cmp.Compare(a.Int, b.Int)
-		case storage.KindFloat:
-			return cmp.Compare(math.Float64bits(a.Float), math.Float64bits(b.Float))
-		}
-		return cmp.Compare(fmt.Sprint(a.Bool), fmt.Sprint(b.Bool))
-	})
+	// The header lists a column's values in compareValues' order.
+	slices.SortFunc(wantSet, compareValues)
 	got := slices.Clone(c.Set)
 	for i := range got {
 		got[i] = comparableValue(got[i])
