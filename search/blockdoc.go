@@ -88,7 +88,7 @@ type blockBuilder struct {
 	toks   []string
 	words  map[string]int32 // word -> index in counts
 	counts []wordCount
-	occ    []uint32 // word index << 8 | entry index, in entry order
+	occ    []uint64 // word index << 8 | entry index, in entry order
 	values map[string]struct{}
 	leads  map[string]struct{}
 }
@@ -128,7 +128,7 @@ func (b *blockBuilder) build(docs []bleveDoc) *blockDoc {
 			if wc := &b.counts[w]; wc.last != i {
 				wc.n++
 				wc.last = i
-				b.occ = append(b.occ, uint32(w)<<8|uint32(i))
+				b.occ = append(b.occ, uint64(w)<<8|uint64(i))
 			}
 		}
 	}

@@ -116,7 +116,9 @@ func (bf *blockFile) load() error {
 			listsLen:  binary.BigEndian.Uint32(hdr[48:]),
 		}
 		next := m.off + int64(m.idsLen) + int64(m.filterLen) + int64(m.listsLen)
-		if next > end || m.count == 0 || m.min.Compare(m.max) > 0 {
+		// A record that cannot be a block ends the list like a torn one;
+		// blocks Bleve refers to past it make the shard be rebuilt.
+		if next > end || m.count == 0 || m.count > blockSize || m.min.Compare(m.max) > 0 {
 			break
 		}
 		if end-off <= verifyTail {

@@ -2,8 +2,10 @@ package search
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -152,6 +154,7 @@ func TestIndexRefusesOldFormatShard(t *testing.T) {
 	day := storage.DayOf(kwDay0.UnixNano())
 	old, err := bleve.New(filepath.Join(dir, day.String()), newIndexMapping())
 	kwMust(t, err)
+	kwMust(t, old.Index("x", map[string]any{messageFieldName: "a document per entry"}))
 	kwMust(t, old.Close())
 	x := kwOpenIndex(t, dir)
 	defer x.Close()
@@ -291,4 +294,80 @@ func TestIndexDeletedEntries(t *testing.T) {
 		}
 	}
 	check(kept)
+}
+
+// A block header whose count exceeds blockSize (bit rot in a record older
+// than the verified tail, where no checksum is checked) must not panic a
+// query. Here the checksum is recomputed to stand for a record outside the
+// last 8 MiB.
+func TestIndexRefusesImpossibleBlockCount(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(21, 22))
+	x := kwOpenIndex(t, dir)
+	all := kwMakeEntries(rng, 300, 1)
+	kwWrite(t, x, all, 300)
+	day := x.Days()[0]
+	kwMust(t, x.Close())
+	path := filepath.Join(dir, day.String(), blockFileName)
+	b, err := os.ReadFile(path)
+	kwMust(t, err)
+	binary.BigEndian.PutUint32(b[12:], 300) // count of the first block
+	idsLen := binary.BigEndian.Uint32(b[4:])
+	filterLen := binary.BigEndian.Uint32(b[8:])
+	listsLen := binary.BigEndian.Uint32(b[48:])
+	end := blockHeaderLen + int(idsLen+filterLen+listsLen)
+	binary.BigEndian.PutUint32(b[:4], crc32.Checksum(b[4:end], castagnoli))
+	kwMust(t, os.WriteFile(path, b, 0o640))
+	x = kwOpenIndex(t, dir)
+	var panicked any
+	func() {
+		defer func() { panicked = recover() }()
+		_, err = x.Search(context.Background(), Keywords{Terms: []string{"request"}}, storage.MinID, storage.MaxID)
+	}()
+	if panicked != nil {
+		t.Fatalf("query panicked on a corrupt block count: %v (and the shard stays read-locked: Close would hang)", panicked)
+	}
+	if !errors.Is(err, errShardUnusable) {
+		t.Fatalf("search of a shard with an impossible block: %v, want errShardUnusable", err)
+	}
+	kwMust(t, x.Close())
+}
+
+// Bytes of a chunk a failed write left behind must not hide the chunk of
+// the Delete that succeeds after it (storage then releases its tombstones):
+// chunks are written at the end of the last whole one.
+func TestIndexDeletedAfterTornChunk(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(23, 24))
+	x := kwOpenIndex(t, dir)
+	all := kwMakeEntries(rng, 400, 1)
+	kwWrite(t, x, all, 400)
+	day := storage.DayOf(all[0].id.Nanos)
+	var victim storage.ID
+	for _, e := range all[1:] {
+		if storage.DayOf(e.id.Nanos) == day {
+			victim = e.id
+			break
+		}
+	}
+	// What a write that failed after 11 bytes leaves (Delete returned an
+	// error; the tombstones stay and are handed over again).
+	f, err := os.OpenFile(filepath.Join(dir, day.String(), deletedFileName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	kwMust(t, err)
+	_, err = f.Write([]byte{0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3})
+	kwMust(t, err)
+	kwMust(t, f.Close())
+	// The retry succeeds.
+	kwMust(t, x.Delete([]storage.ID{all[0].id, victim}))
+	kwMust(t, x.Close())
+
+	x = kwOpenIndex(t, dir)
+	defer x.Close()
+	c, err := x.Search(context.Background(), Keywords{}, storage.MinID, storage.MaxID)
+	kwMust(t, err)
+	for _, id := range []storage.ID{all[0].id, victim} {
+		if _, found := slices.BinarySearchFunc(c.Sure, id, storage.ID.Compare); found {
+			t.Errorf("entry %v, deleted (Delete returned nil), is a sure candidate after a reopen", id)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -885,6 +886,9 @@ func (q *query) keywords(ctx context.Context, node Node, kw Keywords, exact, who
 		return nil, nil
 	}
 	c, err := q.e.index.Search(ctx, kw, q.lo, q.hi)
+	if errors.Is(err, errShardUnusable) {
+		return nil, nil // scan until the indexer has rebuilt the shard
+	}
 	if err != nil {
 		return nil, err
 	}

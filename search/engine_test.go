@@ -3,10 +3,13 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logengine/logengine/storage"
 )
 
 // TestEngineEdges checks requests at the edges: input errors, ranges
@@ -129,4 +132,49 @@ func TestEngineEdges(t *testing.T) {
 			t.Errorf("aggregate: %v", err)
 		}
 	})
+}
+
+// unusableIndex stands for a keyword index whose shards wait to be rebuilt
+// (a data directory of the previous release, just upgraded).
+type unusableIndex struct{}
+
+func (unusableIndex) Search(context.Context, Keywords, storage.ID, storage.ID) (Candidates, error) {
+	return Candidates{}, fmt.Errorf("shard 2026-11-20: %w", errShardUnusable)
+}
+
+// Until the indexer has rebuilt a shard it cannot use, keyword searches
+// scan and answer the same.
+func TestEngineScansWhileShardsWaitForRebuild(t *testing.T) {
+	propLeaks(t)
+	env := newPropEnv(t)
+	g := &propGen{rng: rand.New(rand.NewPCG(5, 5)), env: env}
+	env.startIndexer()
+	g.appendBatches(300)
+	env.waitIndexed()
+	indexed := NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock})
+	waiting := NewEngine(env.store, unusableIndex{}, env.ix, EngineOptions{Now: propClock})
+	ctx := context.Background()
+	found := 0
+	for _, q := range []string{"error", "time*", `"connection reset"`, "-error level>=warn"} {
+		want, err := indexed.Search(ctx, Request{Query: q, Limit: 1000})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		found += len(want.Entries)
+		got, err := waiting.Search(ctx, Request{Query: q, Limit: 1000})
+		if err != nil {
+			t.Fatalf("%s with shards waiting for a rebuild: %v", q, err)
+		}
+		if len(got.Entries) != len(want.Entries) {
+			t.Fatalf("%s: %d entries with shards waiting for a rebuild, %d indexed", q, len(got.Entries), len(want.Entries))
+		}
+		for i := range got.Entries {
+			if got.Entries[i].ID != want.Entries[i].ID {
+				t.Fatalf("%s: entry %d differs", q, i)
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no query found anything: the comparison shows nothing")
+	}
 }

@@ -58,8 +58,13 @@ const (
 	rebuildSuffix = ".rebuild"
 )
 
+// errShardUnusable is why a shard on disk cannot serve searches until the
+// indexer rebuilds it from storage (at its next start): errShardFormat, or
+// a block list that lost blocks. A search meanwhile scans instead.
+var errShardUnusable = errors.New("keyword index shard must be rebuilt from storage")
+
 // errShardFormat is why a shard written by an older release does not open.
-var errShardFormat = errors.New("written by an older release (a document per entry): rebuilding it in blocks")
+var errShardFormat = fmt.Errorf("%w: written by an older release (a document per entry)", errShardUnusable)
 
 // Index is the keyword index: one Bleve index (shard) per UTC day under one
 // directory, named YYYY-MM-DD. A shard indexes blocks of up to blockSize
@@ -98,6 +103,9 @@ type shard struct {
 	// deleted lists, ascending, the entries deleted from storage after
 	// they were indexed (index_delete.go); replaced, never changed.
 	deleted atomic.Pointer[[]storage.ID]
+	// deletedSize is the size of the deleted list's whole chunks; written
+	// by Delete's one caller at a time.
+	deletedSize int64
 }
 
 // OpenIndex opens the keyword index in dir (<data-dir>/index), creating the
@@ -699,10 +707,15 @@ func (x *Index) use(day storage.Day, create bool, fn func(sh *shard) error) (ok 
 			sh.mu.RUnlock()
 			continue
 		}
-		err := fn(sh)
-		sh.mu.RUnlock()
-		return true, err
+		return true, sh.runLocked(fn)
 	}
+}
+
+// runLocked runs fn on sh, held shared by the caller, and releases it
+// however fn ends.
+func (sh *shard) runLocked(fn func(sh *shard) error) error {
+	defer sh.mu.RUnlock()
+	return fn(sh)
 }
 
 // check opens the shard of day if it is not open yet. It reports false
@@ -889,21 +902,33 @@ func (sh *shard) check(idx bleve.Index) (*blockFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read format: %w", err)
 	}
-	if string(format) != shardFormat {
-		return nil, errShardFormat
-	}
 	v, err := idx.GetInternal([]byte(seqInternalKey))
 	if err != nil {
 		return nil, fmt.Errorf("read sequence: %w", err)
 	}
+	if string(format) != shardFormat {
+		// A shard created without its format record (a crash or a full
+		// disk between the two) holds nothing yet: finish creating it.
+		docs, err := idx.DocCount()
+		if err != nil {
+			return nil, fmt.Errorf("count documents: %w", err)
+		}
+		if len(format) > 0 || len(v) > 0 || docs > 0 {
+			return nil, errShardFormat
+		}
+		if err := idx.SetInternal([]byte(formatInternalKey), []byte(shardFormat)); err != nil {
+			return nil, fmt.Errorf("record format: %w", err)
+		}
+	}
 	if len(v) == 8 {
 		sh.seq.Store(binary.BigEndian.Uint64(v))
 	}
-	deleted, err := loadDeleted(sh.dir)
+	deleted, size, err := loadDeleted(sh.dir)
 	if err != nil {
 		return nil, err
 	}
 	sh.deleted.Store(&deleted)
+	sh.deletedSize = size
 	n, err := idx.GetInternal([]byte(blocksInternalKey))
 	if err != nil {
 		return nil, fmt.Errorf("read block count: %w", err)
@@ -914,7 +939,7 @@ func (sh *shard) check(idx bleve.Index) (*blockFile, error) {
 	}
 	if len(n) == 8 && uint64(len(bf.snapshot())) < binary.BigEndian.Uint64(n) {
 		_ = bf.close()
-		return nil, fmt.Errorf("block list holds %d blocks, the index refers to %d", len(bf.snapshot()), binary.BigEndian.Uint64(n))
+		return nil, fmt.Errorf("%w: its block list holds %d blocks, the index refers to %d", errShardUnusable, len(bf.snapshot()), binary.BigEndian.Uint64(n))
 	}
 	return bf, nil
 }

@@ -46,7 +46,9 @@ func (x *Index) Delete(ids []storage.ID) error {
 }
 
 // addDeleted records ids as deleted, durably, and publishes the new list.
-// Called by one writer at a time (the indexer).
+// Called by one writer at a time (the indexer). The chunk is written at
+// the end of the last whole one, and cut off again when it fails: a torn
+// chunk left in the middle would hide the chunks written after it.
 func (sh *shard) addDeleted(ids []storage.ID) error {
 	buf := make([]byte, 8, 8+16*len(ids))
 	for _, id := range ids {
@@ -55,20 +57,28 @@ func (sh *shard) addDeleted(ids []storage.ID) error {
 	}
 	binary.BigEndian.PutUint32(buf, uint32(len(ids)))
 	binary.BigEndian.PutUint32(buf[4:], crc32.Checksum(buf[8:], castagnoli))
-	f, err := os.OpenFile(filepath.Join(sh.dir, deletedFileName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	path := filepath.Join(sh.dir, deletedFileName)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o640)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(buf)
+	_, err = f.WriteAt(buf, sh.deletedSize)
 	if err == nil {
 		err = f.Sync()
+	}
+	if err != nil {
+		err = errors.Join(err, f.Truncate(sh.deletedSize))
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && sh.deletedSize == 0 {
+		err = syncDir(sh.dir) // the file is new: make its name durable too
+	}
 	if err != nil {
 		return err
 	}
+	sh.deletedSize += int64(len(buf))
 	old := sh.deletedIDs()
 	merged := make([]storage.ID, 0, len(old)+len(ids))
 	merged = append(append(merged, old...), ids...)
@@ -86,15 +96,16 @@ func (sh *shard) deletedIDs() []storage.ID {
 	return nil
 }
 
-// loadDeleted reads the shard's deleted entries, cutting off a torn chunk.
-func loadDeleted(dir string) ([]storage.ID, error) {
+// loadDeleted reads the shard's deleted entries, cutting off a torn chunk,
+// and returns them with the size of the whole chunks.
+func loadDeleted(dir string) ([]storage.ID, int64, error) {
 	path := filepath.Join(dir, deletedFileName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read deleted entries: %w", err)
+		return nil, 0, fmt.Errorf("read deleted entries: %w", err)
 	}
 	var ids []storage.ID
 	off := 0
@@ -111,9 +122,9 @@ func loadDeleted(dir string) ([]storage.ID, error) {
 	}
 	if off < len(data) {
 		if err := os.Truncate(path, int64(off)); err != nil {
-			return nil, fmt.Errorf("cut torn deleted entries at %d: %w", off, err)
+			return nil, 0, fmt.Errorf("cut torn deleted entries at %d: %w", off, err)
 		}
 	}
 	slices.SortFunc(ids, storage.ID.Compare)
-	return slices.Compact(ids), nil
+	return slices.Compact(ids), int64(off), nil
 }
