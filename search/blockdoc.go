@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2/document"
 	bleveindex "github.com/blevesearch/bleve_index_api"
@@ -60,21 +62,12 @@ func splitBlocks(docs []bleveDoc) [][]bleveDoc {
 func buildBlocks(docs []bleveDoc) []*blockDoc {
 	parts := splitBlocks(docs)
 	out := make([]*blockDoc, len(parts))
-	workers := min(runtime.NumCPU(), len(parts))
-	var next sync.Mutex
-	i := 0
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range workers {
+	for range min(runtime.NumCPU(), len(parts)) {
 		wg.Go(func() {
 			var b blockBuilder
-			for {
-				next.Lock()
-				k := i
-				i++
-				next.Unlock()
-				if k >= len(parts) {
-					return
-				}
+			for k := int(next.Add(1) - 1); k < len(parts); k = int(next.Add(1) - 1) {
 				out[k] = b.build(parts[k])
 			}
 		})
@@ -277,16 +270,7 @@ func entryList(lists []byte, word string, tf int) (idx []byte, ok bool, err erro
 	}
 	table, data := lists[k:k+6*int(n)], lists[k+6*int(n):]
 	h := listHash(word)
-	lo, hi := 0, int(n)
-	for lo < hi {
-		m := (lo + hi) / 2
-		if binary.BigEndian.Uint16(table[6*m:]) < h {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	i := lo
+	i := sort.Search(int(n), func(m int) bool { return binary.BigEndian.Uint16(table[6*m:]) >= h })
 	if i == int(n) || binary.BigEndian.Uint16(table[6*i:]) != h {
 		return nil, false, fmt.Errorf("entry lists: word %q missing", word)
 	}

@@ -371,3 +371,17 @@ func TestIndexDeletedAfterTornChunk(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstEntries(t *testing.T) {
+	for _, n := range []int{0, 1, 63, 64, 65, 128, 200, blockSize} {
+		s := firstEntries(n)
+		for i := range blockSize {
+			if s.has(i) != (i < n) {
+				t.Fatalf("firstEntries(%d) has entry %d: %v", n, i, s.has(i))
+			}
+		}
+		if got := (&blockSel{sure: s}).last(); got != n-1 {
+			t.Fatalf("firstEntries(%d): last %d, want %d", n, got, n-1)
+		}
+	}
+}

@@ -61,7 +61,7 @@ const (
 // errShardUnusable is why a shard on disk cannot serve searches until the
 // indexer rebuilds it from storage (at its next start): errShardFormat, or
 // a block list that lost blocks. A search meanwhile scans instead.
-var errShardUnusable = errors.New("keyword index shard must be rebuilt from storage")
+var errShardUnusable = errors.New("keyword index shard must be rebuilt from storage (the daemon does so when it starts, or on POST /api/v1/admin/reindex)")
 
 // errShardFormat is why a shard written by an older release does not open.
 var errShardFormat = fmt.Errorf("%w: written by an older release (a document per entry)", errShardUnusable)
@@ -284,8 +284,13 @@ type entrySet [blockSize / 64]uint64
 // firstEntries returns the set of the first n entries.
 func firstEntries(n int) entrySet {
 	var s entrySet
-	for i := 0; i < n; i++ {
-		s[i/64] |= 1 << (i % 64)
+	for i := range s {
+		switch left := n - 64*i; {
+		case left >= 64:
+			s[i] = ^uint64(0)
+		case left > 0:
+			s[i] = 1<<left - 1
+		}
 	}
 	return s
 }
@@ -733,10 +738,13 @@ func (x *Index) check(day storage.Day) (bool, error) {
 func (x *Index) write(day storage.Day, docs []bleveDoc, seq uint64) error {
 	_, err := x.use(day, true, func(sh *shard) error {
 		have := sh.seq.Load()
-		fresh := make([]bleveDoc, 0, len(docs))
-		for _, d := range docs {
-			if d.id.Seq > have {
-				fresh = append(fresh, d)
+		fresh := docs
+		if slices.ContainsFunc(docs, func(d bleveDoc) bool { return d.id.Seq <= have }) {
+			fresh = make([]bleveDoc, 0, len(docs))
+			for _, d := range docs {
+				if d.id.Seq > have {
+					fresh = append(fresh, d)
+				}
 			}
 		}
 		if len(fresh) == 0 {

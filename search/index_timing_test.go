@@ -89,7 +89,7 @@ func BenchmarkAnalyze(b *testing.B) {
 	}
 	var toks []string
 	run("tokenize", func(msg string) { toks = Tokenize(msg, toks[:0]) })
-	run("field", func(msg string) { f := bleveMessage{text: msg}; f.Analyze() })
+	run("block", func(msg string) { var bb blockBuilder; bb.build([]bleveDoc{{msg: msg}}) })
 	run("analyzer", func(msg string) {
 		analysis.TokenFrequency(ours.Analyze([]byte(msg)), nil, messageOptions)
 	})

@@ -59,9 +59,8 @@ type Indexer struct {
 	// starts, ends a gathering wait (see gatherFor) at once.
 	waiters atomic.Int32
 	wake    chan struct{}
-	// gathering is how long Run's wait lets the next few entries gather
-	// (zero: until the next commit), since gatherSince; Run's only.
-	gathering   time.Duration
+	// gatherSince is when the entries Run lets gather started to (see
+	// gatherFor); Run's only.
 	gatherSince time.Time
 
 	// indexed is the sequence up to which every entry is searchable; zero
@@ -157,6 +156,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 
 	var cp uint64
 	recovered := false
+	var gathering time.Duration // how long the next wait lets entries gather
 	loop := journal.Loop{
 		Store: ix.store,
 		Name:  "keyword indexer",
@@ -180,15 +180,15 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			ix.serveDeletes(ctx, cp)
 			return 1, nil
 		default:
-			if ix.gathering = ix.gatherFor(cp); ix.gathering > 0 {
+			if gathering = ix.gatherFor(cp); gathering > 0 {
 				return 0, nil
 			}
 			return ix.step(ctx, &cp)
 		}
 	}, func(ctx context.Context, changed <-chan struct{}) {
 		var gathered <-chan time.Time
-		if ix.gathering > 0 {
-			t := time.NewTimer(ix.gathering)
+		if gathering > 0 {
+			t := time.NewTimer(gathering)
 			defer t.Stop()
 			gathered = t.C
 		}
