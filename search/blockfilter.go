@@ -75,43 +75,32 @@ func newBlockFilter(n int) blockFilter {
 // filterHash is the token's hash, fixed forever: filters are on disk.
 func filterHash(tok string) uint64 { return xxhash.Sum64String(tok) }
 
+// probeBit returns the i-th of a token's filterProbes bits in a filter of
+// m bits (double hashing), the one sequence add and mayHoldEncoded share.
+func probeBit(h, m uint64, i uint64) uint64 {
+	return (h&0xffffffff + i*(h>>32|1)) % m
+}
+
 // add sets the token's bits, given its filterHash.
 func (f blockFilter) add(h uint64) {
 	m := uint64(len(f)) * 64
-	h1, h2 := h&0xffffffff, h>>32|1
 	for i := range uint64(filterProbes) {
-		bit := (h1 + i*h2) % m
+		bit := probeBit(h, m, i)
 		f[bit/64] |= 1 << (bit % 64)
 	}
 }
 
-// mayHold reports whether the filter may hold the token of hash h; false
-// means it surely does not.
-func (f blockFilter) mayHold(h uint64) bool {
-	m := uint64(len(f)) * 64
-	h1, h2 := h&0xffffffff, h>>32|1
-	for i := range uint64(filterProbes) {
-		bit := (h1 + i*h2) % m
-		if f[bit/64]&(1<<(bit%64)) == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// mayHoldEncoded is mayHold on the filter's encoded form (appendTo), read
-// without decoding it.
+// mayHoldEncoded reports whether the filter of encoded form b (appendTo)
+// may hold the token of hash h; false means it surely does not. Searches
+// probe filters where they lie in the block list, without decoding them.
 func mayHoldEncoded(b []byte, h uint64) bool {
-	words := uint64(len(b) / 8)
-	if words == 0 {
+	m := uint64(len(b)/8) * 64
+	if m == 0 {
 		return true // not a filter: cannot rule anything out
 	}
-	m := words * 64
-	h1, h2 := h&0xffffffff, h>>32|1
 	for i := range uint64(filterProbes) {
-		bit := (h1 + i*h2) % m
-		w := binary.LittleEndian.Uint64(b[bit/64*8:])
-		if w&(1<<(bit%64)) == 0 {
+		bit := probeBit(h, m, i)
+		if binary.LittleEndian.Uint64(b[bit/64*8:])&(1<<(bit%64)) == 0 {
 			return false
 		}
 	}
