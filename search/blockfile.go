@@ -85,12 +85,13 @@ func openBlockFile(dir string) (*blockFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open block list: %w", err)
 	}
-	bf := &blockFile{f: f}
+	// Mapped first, so that loading reads the headers from memory rather
+	// than with a system call per block.
+	bf := &blockFile{f: f, mapped: mapBlockFile(f)}
 	if err := bf.load(); err != nil {
-		_ = f.Close()
+		_ = bf.close()
 		return nil, err
 	}
-	bf.mapped = mapBlockFile(f)
 	return bf, nil
 }
 
@@ -99,11 +100,12 @@ func (bf *blockFile) load() error {
 	if err != nil {
 		return fmt.Errorf("open block list: %w", err)
 	}
+	// Only bytes below end are read: the mapping faults past the file.
 	end := st.Size()
-	var hdr [blockHeaderLen]byte
 	var off int64
 	for off+blockHeaderLen <= end {
-		if _, err := bf.f.ReadAt(hdr[:], off); err != nil {
+		hdr, err := bf.read(off, blockHeaderLen)
+		if err != nil {
 			return fmt.Errorf("read block list at %d: %w", off, err)
 		}
 		m := blockMeta{
@@ -122,8 +124,8 @@ func (bf *blockFile) load() error {
 			break
 		}
 		if end-off <= verifyTail {
-			body := make([]byte, next-m.off)
-			if _, err := bf.f.ReadAt(body, m.off); err != nil {
+			body, err := bf.read(m.off, int(next-m.off))
+			if err != nil {
 				return fmt.Errorf("read block list at %d: %w", off, err)
 			}
 			sum := crc32.Update(crc32.Checksum(hdr[4:], castagnoli), castagnoli, body)
