@@ -2,7 +2,6 @@ package search
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -266,20 +265,20 @@ func listHash(word string) uint16 { return uint16(xxhash.Sum64String(word) >> 48
 func entryList(lists []byte, word string, tf int) (idx []byte, ok bool, err error) {
 	n, k := binary.Uvarint(lists)
 	if k <= 0 || n > uint64(len(lists)-k)/6 {
-		return nil, false, errors.New("entry lists: bad table size")
+		return nil, false, fmt.Errorf("%w: entry lists: bad table size", errBlockDamaged)
 	}
 	table, data := lists[k:k+6*int(n)], lists[k+6*int(n):]
 	h := listHash(word)
 	i := sort.Search(int(n), func(m int) bool { return binary.BigEndian.Uint16(table[6*m:]) >= h })
 	if i == int(n) || binary.BigEndian.Uint16(table[6*i:]) != h {
-		return nil, false, fmt.Errorf("entry lists: word %q missing", word)
+		return nil, false, fmt.Errorf("%w: entry lists: word %q missing", errBlockDamaged, word)
 	}
 	off := binary.BigEndian.Uint32(table[6*i+2:])
 	if off == ambiguousList {
 		return nil, false, nil
 	}
 	if uint64(off)+uint64(tf) > uint64(len(data)) {
-		return nil, false, fmt.Errorf("entry lists: list of %q out of bounds", word)
+		return nil, false, fmt.Errorf("%w: entry lists: list of %q out of bounds", errBlockDamaged, word)
 	}
 	return data[off : int(off)+tf], true, nil
 }

@@ -276,12 +276,12 @@ func decodeBlockIDs(b []byte, min storage.ID, n int, dst []storage.ID) ([]storag
 	for range n {
 		dn, k := binary.Uvarint(b)
 		if k <= 0 {
-			return dst, errors.New("decode block ids: truncated")
+			return dst, fmt.Errorf("%w: block ids truncated", errBlockDamaged)
 		}
 		b = b[k:]
 		ds, k := binary.Varint(b)
 		if k <= 0 {
-			return dst, errors.New("decode block ids: truncated")
+			return dst, fmt.Errorf("%w: block ids truncated", errBlockDamaged)
 		}
 		b = b[k:]
 		nanos += int64(dn)

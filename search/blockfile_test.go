@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/blevesearch/bleve/v2"
@@ -379,4 +380,30 @@ func kwIndexed(t *testing.T, n int, seed uint64) (string, *Index, []kwEntry) {
 	all := kwMakeEntries(rand.New(rand.NewPCG(seed, seed+1)), n, 1)
 	kwWrite(t, x, all, n)
 	return dir, x, all
+}
+
+// A block whose record does not decode makes its shard unusable, which
+// the engine answers by scanning, and the error says how to rebuild it.
+func TestDamagedBlockIsUnusable(t *testing.T) {
+	dir, x, _ := kwIndexed(t, 300, 25)
+	day := x.Days()[0]
+	kwMust(t, x.Close())
+	path := filepath.Join(dir, day.String(), blockFileName)
+	b, err := os.ReadFile(path)
+	kwMust(t, err)
+	// The first block's ids made a varint that never ends; its checksum
+	// recomputed, as for a record older than the verified tail.
+	idsLen := binary.BigEndian.Uint32(b[4:])
+	for i := blockHeaderLen; i < blockHeaderLen+int(idsLen); i++ {
+		b[i] = 0x80
+	}
+	end := blockHeaderLen + int(idsLen+binary.BigEndian.Uint32(b[8:])+binary.BigEndian.Uint32(b[48:]))
+	binary.BigEndian.PutUint32(b[:4], crc32.Checksum(b[4:end], castagnoli))
+	kwMust(t, os.WriteFile(path, b, 0o640))
+	x = kwOpenIndex(t, dir)
+	defer x.Close()
+	_, err = x.Search(context.Background(), Keywords{}, storage.MinID, storage.MaxID)
+	if !errors.Is(err, errShardUnusable) || !strings.Contains(err.Error(), "reindex") {
+		t.Fatalf("search over a damaged block: %v, want errShardUnusable naming the reindex", err)
+	}
 }

@@ -61,7 +61,11 @@ const (
 // errShardUnusable is why a shard on disk cannot serve searches until the
 // indexer rebuilds it from storage (at its next start): errShardFormat, or
 // a block list that lost blocks. A search meanwhile scans instead.
-var errShardUnusable = errors.New("keyword index shard must be rebuilt from storage (the daemon does so when it starts, or on POST /api/v1/admin/reindex)")
+var errShardUnusable = errors.New("keyword index shard must be rebuilt from storage: POST /api/v1/admin/reindex rebuilds it (the daemon rebuilds a shard that does not open when it starts)")
+
+// errBlockDamaged is a block whose record does not decode: the shard is
+// unusable until rebuilt, and searches scan meanwhile.
+var errBlockDamaged = fmt.Errorf("%w: a block is damaged", errShardUnusable)
 
 // errShardFormat is why a shard written by an older release does not open.
 var errShardFormat = fmt.Errorf("%w: written by an older release (a document per entry)", errShardUnusable)
@@ -508,7 +512,7 @@ func (s *blockSearch) term(field, term string, exact bool) (blockSet, error) {
 				sel = &blockSel{}
 				for _, i := range idx {
 					if int(i) >= int(m.count) {
-						return nil, fmt.Errorf("block %d: entry list of %q names entry %d of %d", n, term, i, m.count)
+						return nil, fmt.Errorf("block %d: %w: entry list of %q names entry %d of %d", n, errBlockDamaged, term, i, m.count)
 					}
 					sel.sure[i/64] |= 1 << (i % 64)
 				}
@@ -653,7 +657,7 @@ func blockDocID(n int) string { return fmt.Sprintf("%08x", n) }
 func parseBlockDocID(s string) (int, error) {
 	n, err := strconv.ParseUint(s, 16, 32)
 	if err != nil || len(s) != 8 {
-		return 0, fmt.Errorf("document id %q is not a block number", s)
+		return 0, fmt.Errorf("%w: document id %q is not a block number", errBlockDamaged, s)
 	}
 	return int(n), nil
 }
