@@ -16,7 +16,7 @@ func loggenEntries(n int, start time.Time) ([]Entry, int) {
 		l := g.Next(start.Add(time.Duration(i) * time.Millisecond))
 		lvl, _ := ParseLevelName(l.Level)
 		out[i] = Entry{Time: l.Time, Level: lvl, Source: l.Source, Message: l.Message, Tags: l.Tags,
-			Fields: []Field{{"host", String(l.Host)}, {"status", Int(int64(l.Status))}, {"latency_ms", Int(int64(l.Latency))}}}
+			Fields: []Field{{Name: "host", Value: String(l.Host)}, {Name: "status", Value: Int(int64(l.Status))}, {Name: "latency_ms", Value: Int(int64(l.Latency))}}}
 		bytes += len(l.AppendJSON(nil))
 	}
 	return out, bytes

@@ -11,8 +11,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	cases := map[string]Entry{
 		"minimal": {Level: LevelInfo, Message: "m"},
 		"full": {Level: LevelError, Source: "api", Message: "upstream timeout after 30s", Tags: []string{"prod", "eu"},
-			Fields: []Field{{"host", String("web-1")}, {"status", Int(504)}, {"neg", Int(math.MinInt64)},
-				{"lat", Float(0.25)}, {"inf", Float(math.Inf(1))}, {"ok", Bool(true)}, {"no", Bool(false)}, {"empty", String("")}}},
+			Fields: []Field{{Name: "host", Value: String("web-1")}, {Name: "status", Value: Int(504)}, {Name: "neg", Value: Int(math.MinInt64)},
+				{Name: "lat", Value: Float(0.25)}, {Name: "inf", Value: Float(math.Inf(1))}, {Name: "ok", Value: Bool(true)}, {Name: "no", Value: Bool(false)}, {Name: "empty", Value: String("")}}},
 		"unicode": {Level: LevelWarn, Source: "ünï", Message: "日本語 ✓", Tags: []string{""}},
 	}
 	for name, e := range cases {
@@ -31,7 +31,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeEntry(f *testing.F) {
-	e := Entry{Level: LevelError, Source: "api", Message: "boom", Tags: []string{"a"}, Fields: []Field{{"n", Int(1)}, {"f", Float(1.5)}, {"b", Bool(true)}, {"s", String("x")}}}
+	e := Entry{Level: LevelError, Source: "api", Message: "boom", Tags: []string{"a"}, Fields: []Field{{Name: "n", Value: Int(1)}, {Name: "f", Value: Float(1.5)}, {Name: "b", Value: Bool(true)}, {Name: "s", Value: String("x")}}}
 	f.Add(AppendEncoded(nil, &e))
 	f.Add([]byte{1, 9, 0, 1, 'x', 0, 0})
 	f.Add([]byte{1, 9, 0xff, 0xff, 0xff, 0xff, 0x0f})

@@ -1,9 +1,6 @@
 package storage
 
-import (
-	"encoding/binary"
-	"time"
-)
+import "encoding/binary"
 
 // The keyspace. Every key starts with one namespace byte; logs and their
 // index keys continue with the UTC day so that retention drops a whole day
@@ -39,29 +36,6 @@ const (
 	kindTag    byte = 'T'
 	kindField  byte = 'F'
 )
-
-const nanosPerDay = int64(24 * time.Hour)
-
-// Day is a UTC calendar day counted from the Unix epoch.
-type Day uint32
-
-// DayOf returns the UTC day containing t (nanoseconds since the epoch).
-func DayOf(nanos int64) Day { return Day(nanos / nanosPerDay) }
-
-// Start returns the first nanosecond of the day.
-func (d Day) Start() int64 { return int64(d) * nanosPerDay }
-
-// String returns the day as YYYY-MM-DD.
-func (d Day) String() string { return time.Unix(0, d.Start()).UTC().Format(time.DateOnly) }
-
-// ParseDay parses YYYY-MM-DD.
-func ParseDay(s string) (Day, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return 0, err
-	}
-	return DayOf(t.UnixNano()), nil
-}
 
 func appendDay(b []byte, d Day) []byte { return binary.BigEndian.AppendUint32(b, uint32(d)) }
 

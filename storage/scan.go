@@ -5,16 +5,16 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/logengine/logengine/storage/logs"
 )
 
 // MinID and MaxID bound every ID; use them for open time ranges.
 var (
-	MinID = ID{Nanos: 0, Seq: 0}
-	MaxID = ID{Nanos: math.MaxInt64, Seq: math.MaxUint64}
+	MinID = logs.MinID
+	MaxID = logs.MaxID
 )
 
 // Days returns, ascending, the days that hold entries and overlap

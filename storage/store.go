@@ -1,3 +1,7 @@
+// Package storage owns everything logengine keeps on disk in Badger: the key
+// layout, the binary entry codec, the append path with its journal, the scans
+// the query engine reads from, retention and backups. It imports no other
+// package of the project.
 package storage
 
 import (

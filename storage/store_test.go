@@ -39,10 +39,10 @@ func makeEntries(rng *rand.Rand, n int, base time.Time, spread time.Duration) []
 			Source:  sources[rng.IntN(len(sources))],
 			Message: fmt.Sprintf("request %d took %dms", i, rng.IntN(1000)),
 			Fields: []Field{
-				{"host", String(fmt.Sprintf("web-%d", rng.IntN(5)))},
-				{"status", Int(int64(200 + 100*rng.IntN(4)))},
-				{"ratio", Float(rng.Float64())},
-				{"ok", Bool(rng.IntN(2) == 0)},
+				{Name: "host", Value: String(fmt.Sprintf("web-%d", rng.IntN(5)))},
+				{Name: "status", Value: Int(int64(200 + 100*rng.IntN(4)))},
+				{Name: "ratio", Value: Float(rng.Float64())},
+				{Name: "ok", Value: Bool(rng.IntN(2) == 0)},
 			},
 		}
 		for _, t := range tags {

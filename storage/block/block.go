@@ -76,7 +76,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/logengine/logengine/storage"
+	"github.com/logengine/logengine/storage/logs"
 )
 
 // Limits of one block. Encode refuses a larger block and Decode a header that
@@ -112,7 +112,7 @@ var ErrCorrupt = errors.New("corrupt block")
 // agree with their ID, as storage hands them out. templates is either nil or
 // holds one template id per entry (0 = none). The header and the body are
 // returned apart; the body's columns are located by the header.
-func Encode(entries []storage.Entry, templates []uint32) (Header, []byte, error) {
+func Encode(entries []logs.Entry, templates []uint32) (Header, []byte, error) {
 	if err := validate(entries, templates); err != nil {
 		return Header{}, nil, fmt.Errorf("encode block: %w", err)
 	}
@@ -124,7 +124,7 @@ func Encode(entries []storage.Entry, templates []uint32) (Header, []byte, error)
 	return h, body, nil
 }
 
-func validate(entries []storage.Entry, templates []uint32) error {
+func validate(entries []logs.Entry, templates []uint32) error {
 	if len(entries) == 0 {
 		return errors.New("no entries")
 	}
@@ -134,7 +134,7 @@ func validate(entries []storage.Entry, templates []uint32) error {
 	if templates != nil && len(templates) != len(entries) {
 		return fmt.Errorf("%d template ids for %d entries", len(templates), len(entries))
 	}
-	day := storage.DayOf(entries[0].ID.Nanos)
+	day := logs.DayOf(entries[0].ID.Nanos)
 	for i := range entries {
 		e := &entries[i]
 		if e.ID.Nanos < 0 {
@@ -143,7 +143,7 @@ func validate(entries []storage.Entry, templates []uint32) error {
 		if e.Time.UnixNano() != e.ID.Nanos {
 			return fmt.Errorf("entry %d: time %s does not match id %s", i, e.Time.Format("2006-01-02T15:04:05.999999999Z07:00"), e.ID)
 		}
-		if d := storage.DayOf(e.ID.Nanos); d != day {
+		if d := logs.DayOf(e.ID.Nanos); d != day {
 			return fmt.Errorf("entry %d: id %s is on %s, the block's first entry on %s", i, e.ID, d, day)
 		}
 		if i > 0 && e.ID.Compare(entries[i-1].ID) <= 0 {
@@ -153,7 +153,7 @@ func validate(entries []storage.Entry, templates []uint32) error {
 			return fmt.Errorf("entry %d (%s): level %d is not one of 1, 5, 9, 13, 17, 21", i, e.ID, e.Level)
 		}
 		for _, f := range e.Fields {
-			if f.Value.Kind < storage.KindString || f.Value.Kind > storage.KindBool {
+			if f.Value.Kind < logs.KindString || f.Value.Kind > logs.KindBool {
 				return fmt.Errorf("entry %d (%s): field %q has kind %d", i, e.ID, f.Name, f.Value.Kind)
 			}
 		}
@@ -161,20 +161,20 @@ func validate(entries []storage.Entry, templates []uint32) error {
 	return nil
 }
 
-// levelIndex maps a valid level onto its place in storage.Levels: the
+// levelIndex maps a valid level onto its place in logs.Levels: the
 // levels are 1, 5, 9, ... 21.
-func levelIndex(l storage.Level) int { return (int(l) - 1) / 4 }
+func levelIndex(l logs.Level) int { return (int(l) - 1) / 4 }
 
 // KindSet is a set of value kinds.
 type KindSet uint8
 
 // Has reports whether k is in the set.
-func (s KindSet) Has(k storage.Kind) bool { return s&kindBit(k) != 0 }
+func (s KindSet) Has(k logs.Kind) bool { return s&kindBit(k) != 0 }
 
-func kindBit(k storage.Kind) KindSet { return 1 << k }
+func kindBit(k logs.Kind) KindSet { return 1 << k }
 
 // allKinds is the set of every valid kind.
-const allKinds = KindSet(1<<storage.KindString | 1<<storage.KindInt | 1<<storage.KindFloat | 1<<storage.KindBool)
+const allKinds = KindSet(1<<logs.KindString | 1<<logs.KindInt | 1<<logs.KindFloat | 1<<logs.KindBool)
 
 // floatMinMax widens [lo, hi] to hold f; NaNs are left out of min and max.
 func floatMinMax(lo, hi, f float64) (float64, float64) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logengine/logengine/storage"
+	"github.com/logengine/logengine/storage/logs"
 )
 
 // The property: random blocks encode, and decode back to exactly their
@@ -35,7 +35,7 @@ func TestRoundTripProperty(t *testing.T) {
 	}
 }
 
-func checkRoundTrip(t testing.TB, entries []storage.Entry, templates []uint32) (Header, []byte) {
+func checkRoundTrip(t testing.TB, entries []logs.Entry, templates []uint32) (Header, []byte) {
 	t.Helper()
 	h, body, err := Encode(entries, templates)
 	if err != nil {
@@ -68,8 +68,8 @@ func checkRoundTrip(t testing.TB, entries []storage.Entry, templates []uint32) (
 
 // expectedEntries returns entries as storage returns them: times in UTC
 // from the ID, no empty slices.
-func expectedEntries(entries []storage.Entry) []storage.Entry {
-	out := make([]storage.Entry, len(entries))
+func expectedEntries(entries []logs.Entry) []logs.Entry {
+	out := make([]logs.Entry, len(entries))
 	for i, e := range entries {
 		e.Time = time.Unix(0, e.ID.Nanos).UTC()
 		if len(e.Tags) == 0 {
@@ -85,7 +85,7 @@ func expectedEntries(entries []storage.Entry) []storage.Entry {
 
 // comparableEntries makes floats comparable by their bits, so that NaNs
 // (and their payloads) and -0 compare exactly under reflect.DeepEqual.
-func comparableEntries(entries []storage.Entry) []storage.Entry {
+func comparableEntries(entries []logs.Entry) []logs.Entry {
 	out := slices.Clone(entries)
 	for i := range out {
 		if out[i].Fields == nil {
@@ -99,8 +99,8 @@ func comparableEntries(entries []storage.Entry) []storage.Entry {
 	return out
 }
 
-func comparableValue(v storage.Value) storage.Value {
-	if v.Kind == storage.KindFloat {
+func comparableValue(v logs.Value) logs.Value {
+	if v.Kind == logs.KindFloat {
 		v.Int, v.Float = int64(math.Float64bits(v.Float)), 0
 	}
 	return v
@@ -120,7 +120,7 @@ func comparableHeader(h Header) Header {
 }
 
 // checkHeader recomputes the header's statistics by brute force.
-func checkHeader(t testing.TB, h Header, entries []storage.Entry) {
+func checkHeader(t testing.TB, h Header, entries []logs.Entry) {
 	t.Helper()
 	if h.Count != len(entries) || h.MinID != entries[0].ID || h.MaxID != entries[len(entries)-1].ID {
 		t.Fatalf("header count %d ids %s..%s", h.Count, h.MinID, h.MaxID)
@@ -131,7 +131,7 @@ func checkHeader(t testing.TB, h Header, entries []storage.Entry) {
 	var levels [6]int
 	tags := map[string]bool{}
 	for _, e := range entries {
-		levels[slices.Index(storage.Levels, e.Level)]++
+		levels[slices.Index(logs.Levels, e.Level)]++
 		for _, tag := range e.Tags {
 			tags[tag] = true
 		}
@@ -139,8 +139,8 @@ func checkHeader(t testing.TB, h Header, entries []storage.Entry) {
 	if h.Levels != levels {
 		t.Fatalf("level counts %v, want %v", h.Levels, levels)
 	}
-	for _, l := range storage.Levels {
-		if h.LevelCount(l) != levels[slices.Index(storage.Levels, l)] {
+	for _, l := range logs.Levels {
+		if h.LevelCount(l) != levels[slices.Index(logs.Levels, l)] {
 			t.Fatalf("LevelCount(%s) = %d", l, h.LevelCount(l))
 		}
 	}
@@ -154,7 +154,7 @@ func checkHeader(t testing.TB, h Header, entries []storage.Entry) {
 	}
 
 	// Values per column, by brute force.
-	byColumn := map[string][]storage.Value{}
+	byColumn := map[string][]logs.Value{}
 	entriesOf := map[string]int{}
 	var names []string
 	for _, e := range entries {
@@ -170,10 +170,10 @@ func checkHeader(t testing.TB, h Header, entries []storage.Entry) {
 			}
 		}
 	}
-	var sources, messages []storage.Value
+	var sources, messages []logs.Value
 	for _, e := range entries {
-		sources = append(sources, storage.String(e.Source))
-		messages = append(messages, storage.String(e.Message))
+		sources = append(sources, logs.String(e.Source))
+		messages = append(messages, logs.String(e.Message))
 	}
 	checkStats(t, h.Column(ColumnSources), sources)
 	checkStats(t, h.Column(ColumnMessages), messages)
@@ -195,18 +195,18 @@ func checkHeader(t testing.TB, h Header, entries []storage.Entry) {
 	}
 }
 
-func checkStats(t testing.TB, c *Column, values []storage.Value) {
+func checkStats(t testing.TB, c *Column, values []logs.Value) {
 	t.Helper()
 	var kinds KindSet
 	minInt, maxInt := int64(math.MaxInt64), int64(math.MinInt64)
 	minFloat, maxFloat, nan := math.Inf(1), math.Inf(-1), false
-	distinct := map[storage.Value]bool{}
+	distinct := map[logs.Value]bool{}
 	for _, v := range values {
 		kinds |= 1 << v.Kind
 		switch v.Kind {
-		case storage.KindInt:
+		case logs.KindInt:
 			minInt, maxInt = min(minInt, v.Int), max(maxInt, v.Int)
-		case storage.KindFloat:
+		case logs.KindFloat:
 			if math.IsNaN(v.Float) {
 				nan = true
 			} else {
@@ -219,10 +219,10 @@ func checkStats(t testing.TB, c *Column, values []storage.Value) {
 	if c.Kinds != kinds {
 		t.Fatalf("%s: kinds %#x, want %#x", name, c.Kinds, kinds)
 	}
-	if kinds.Has(storage.KindInt) && (c.MinInt != minInt || c.MaxInt != maxInt) {
+	if kinds.Has(logs.KindInt) && (c.MinInt != minInt || c.MaxInt != maxInt) {
 		t.Fatalf("%s: ints %d..%d, want %d..%d", name, c.MinInt, c.MaxInt, minInt, maxInt)
 	}
-	if kinds.Has(storage.KindFloat) && (c.MinFloat != minFloat || c.MaxFloat != maxFloat || c.NaN != nan) {
+	if kinds.Has(logs.KindFloat) && (c.MinFloat != minFloat || c.MaxFloat != maxFloat || c.NaN != nan) {
 		t.Fatalf("%s: floats %g..%g NaN %v, want %g..%g NaN %v", name, c.MinFloat, c.MaxFloat, c.NaN, minFloat, maxFloat, nan)
 	}
 	wantDistinct := len(distinct)
@@ -232,15 +232,15 @@ func checkStats(t testing.TB, c *Column, values []storage.Value) {
 	if c.Distinct != wantDistinct {
 		t.Fatalf("%s: %d distinct, want %d", name, c.Distinct, wantDistinct)
 	}
-	var wantSet []storage.Value
+	var wantSet []logs.Value
 	if len(distinct) <= MaxSetValues {
 		for v := range distinct {
 			if len(v.Str) > MaxSetValueBytes {
 				wantSet = nil
 				break
 			}
-			if v.Kind == storage.KindFloat {
-				v = storage.Float(math.Float64frombits(uint64(v.Int)))
+			if v.Kind == logs.KindFloat {
+				v = logs.Float(math.Float64frombits(uint64(v.Int)))
 			}
 			wantSet = append(wantSet, v)
 		}
@@ -261,7 +261,7 @@ func checkStats(t testing.TB, c *Column, values []storage.Value) {
 
 // checkColumns decodes every column alone and compares it with the entries
 // of the full decode.
-func checkColumns(t testing.TB, h *Header, body []byte, entries []storage.Entry, templates []uint32) {
+func checkColumns(t testing.TB, h *Header, body []byte, entries []logs.Entry, templates []uint32) {
 	t.Helper()
 	ids, err := DecodeIDs(h, body)
 	if err != nil {
@@ -310,13 +310,13 @@ func checkColumns(t testing.TB, h *Header, body []byte, entries []storage.Entry,
 			t.Fatal(err)
 		}
 		for i, e := range entries {
-			var want []storage.Value
+			var want []logs.Value
 			for _, f := range e.Fields {
 				if f.Name == name {
 					want = append(want, comparableValue(f.Value))
 				}
 			}
-			var got []storage.Value
+			var got []logs.Value
 			for _, v := range fv.All(i) {
 				got = append(got, comparableValue(v))
 			}
@@ -345,35 +345,35 @@ var (
 // randomBlock returns the entries of one random block and maybe template
 // ids. Each block picks its own shape (constant or varied levels, sources,
 // field sets; few or many distinct values) so that every encoding is used.
-func randomBlock(rng *rand.Rand) ([]storage.Entry, []uint32) {
+func randomBlock(rng *rand.Rand) ([]logs.Entry, []uint32) {
 	n := 1 + rng.IntN(200)
 	if rng.IntN(10) == 0 {
 		n = 1 + rng.IntN(3000)
 	}
-	day := storage.Day(rng.IntN(100_000))
+	day := logs.Day(rng.IntN(100_000))
 	if rng.IntN(10) == 0 {
-		day = storage.DayOf(math.MaxInt64) // the last whole day before 2262
+		day = logs.DayOf(math.MaxInt64) // the last whole day before 2262
 		day--
 	}
 	// IDs: random times of the day with ties, random sequences (a later
 	// time may have an older sequence), sorted.
-	ids := make([]storage.ID, n)
+	ids := make([]logs.ID, n)
 	spread := int64(24 * time.Hour)
 	if rng.IntN(3) == 0 {
 		spread = int64(1 + rng.IntN(50)) // many ties
 	}
 	for i := range ids {
-		ids[i] = storage.ID{Nanos: day.Start() + rng.Int64N(spread), Seq: rng.Uint64()}
+		ids[i] = logs.ID{Nanos: day.Start() + rng.Int64N(spread), Seq: rng.Uint64()}
 		if rng.IntN(4) == 0 {
 			ids[i].Seq = uint64(rng.IntN(1000))
 		}
 	}
-	slices.SortFunc(ids, storage.ID.Compare)
+	slices.SortFunc(ids, logs.ID.Compare)
 	ids = slices.Compact(ids)
 	n = len(ids)
 
 	constLevel := rng.IntN(2) == 0
-	level := storage.Levels[rng.IntN(len(storage.Levels))]
+	level := logs.Levels[rng.IntN(len(logs.Levels))]
 	sources := randomStrings(rng, []int{1, 3, 300}[rng.IntN(3)])
 	messages := randomStrings(rng, []int{1, 10, 1000}[rng.IntN(3)])
 	names := namePool[:1+rng.IntN(len(namePool))]
@@ -384,19 +384,19 @@ func randomBlock(rng *rand.Rand) ([]storage.Entry, []uint32) {
 			layout = append(layout, name)
 		}
 	}
-	kindOf := map[string]storage.Kind{}
+	kindOf := map[string]logs.Kind{}
 	for _, name := range names {
-		kindOf[name] = storage.Kind(1 + rng.IntN(4))
+		kindOf[name] = logs.Kind(1 + rng.IntN(4))
 	}
 	mixKinds := rng.IntN(3) == 0
 	manyValues := rng.IntN(3) == 0
 
-	entries := make([]storage.Entry, n)
+	entries := make([]logs.Entry, n)
 	for i, id := range ids {
-		e := storage.Entry{ID: id, Time: time.Unix(0, id.Nanos).In(zone), Level: level,
+		e := logs.Entry{ID: id, Time: time.Unix(0, id.Nanos).In(zone), Level: level,
 			Source: sources[rng.IntN(len(sources))], Message: messages[rng.IntN(len(messages))]}
 		if !constLevel {
-			e.Level = storage.Levels[rng.IntN(len(storage.Levels))]
+			e.Level = logs.Levels[rng.IntN(len(logs.Levels))]
 		}
 		switch rng.IntN(4) {
 		case 0:
@@ -414,15 +414,15 @@ func randomBlock(rng *rand.Rand) ([]storage.Entry, []uint32) {
 				fieldNames = append(fieldNames, names[rng.IntN(len(names))]) // names may repeat
 			}
 			if rng.IntN(5) == 0 {
-				e.Fields = []storage.Field{}
+				e.Fields = []logs.Field{}
 			}
 		}
 		for _, name := range fieldNames {
 			k := kindOf[name]
 			if mixKinds && rng.IntN(3) == 0 {
-				k = storage.Kind(1 + rng.IntN(4))
+				k = logs.Kind(1 + rng.IntN(4))
 			}
-			e.Fields = append(e.Fields, storage.Field{Name: name, Value: randomValue(rng, k, manyValues)})
+			e.Fields = append(e.Fields, logs.Field{Name: name, Value: randomValue(rng, k, manyValues)})
 		}
 		entries[i] = e
 	}
@@ -452,51 +452,51 @@ func randomStrings(rng *rand.Rand, n int) []string {
 	return out
 }
 
-func randomValue(rng *rand.Rand, k storage.Kind, many bool) storage.Value {
+func randomValue(rng *rand.Rand, k logs.Kind, many bool) logs.Value {
 	switch k {
-	case storage.KindString:
+	case logs.KindString:
 		if many {
-			return storage.String(randomStrings(rng, 1)[0])
+			return logs.String(randomStrings(rng, 1)[0])
 		}
-		return storage.String(unicode[rng.IntN(len(unicode))])
-	case storage.KindInt:
+		return logs.String(unicode[rng.IntN(len(unicode))])
+	case logs.KindInt:
 		if many {
-			return storage.Int(rng.Int64() - rng.Int64())
+			return logs.Int(rng.Int64() - rng.Int64())
 		}
-		return storage.Int(intPool[rng.IntN(len(intPool))])
-	case storage.KindFloat:
+		return logs.Int(intPool[rng.IntN(len(intPool))])
+	case logs.KindFloat:
 		if many {
-			return storage.Float(rng.NormFloat64() * 1e6)
+			return logs.Float(rng.NormFloat64() * 1e6)
 		}
-		return storage.Float(floatPool[rng.IntN(len(floatPool))])
+		return logs.Float(floatPool[rng.IntN(len(floatPool))])
 	}
-	return storage.Bool(rng.IntN(2) == 0)
+	return logs.Bool(rng.IntN(2) == 0)
 }
 
 func TestEncodeValidation(t *testing.T) {
-	day := storage.Day(20_000)
-	at := func(ns int64, seq uint64) storage.Entry {
-		id := storage.ID{Nanos: day.Start() + ns, Seq: seq}
-		return storage.Entry{ID: id, Time: id.Time(), Level: storage.LevelInfo, Message: "m"}
+	day := logs.Day(20_000)
+	at := func(ns int64, seq uint64) logs.Entry {
+		id := logs.ID{Nanos: day.Start() + ns, Seq: seq}
+		return logs.Entry{ID: id, Time: id.Time(), Level: logs.LevelInfo, Message: "m"}
 	}
-	mod := func(e storage.Entry, f func(*storage.Entry)) storage.Entry { f(&e); return e }
+	mod := func(e logs.Entry, f func(*logs.Entry)) logs.Entry { f(&e); return e }
 	cases := []struct {
 		name      string
-		entries   []storage.Entry
+		entries   []logs.Entry
 		templates []uint32
 		want      string
 	}{
 		{"no entries", nil, nil, "no entries"},
-		{"unsorted time", []storage.Entry{at(2, 1), at(1, 2)}, nil, "does not follow"},
-		{"unsorted sequence", []storage.Entry{at(1, 2), at(1, 1)}, nil, "does not follow"},
-		{"same id twice", []storage.Entry{at(1, 1), at(1, 1)}, nil, "does not follow"},
-		{"two days", []storage.Entry{at(1, 1), at(int64(24*time.Hour), 2)}, nil, "is on"},
-		{"time not id", []storage.Entry{mod(at(1, 1), func(e *storage.Entry) { e.Time = e.Time.Add(1) })}, nil, "does not match id"},
-		{"before 1970", []storage.Entry{{ID: storage.ID{Nanos: -1}, Time: time.Unix(0, -1), Level: storage.LevelInfo}}, nil, "before 1970"},
-		{"bad level", []storage.Entry{mod(at(1, 1), func(e *storage.Entry) { e.Level = 3 })}, nil, "level 3"},
-		{"bad kind", []storage.Entry{mod(at(1, 1), func(e *storage.Entry) { e.Fields = []storage.Field{{Name: "x"}} })}, nil, `field "x" has kind 0`},
-		{"templates of another length", []storage.Entry{at(1, 1)}, []uint32{1, 2}, "2 template ids for 1 entries"},
-		{"too many entries", make([]storage.Entry, MaxEntries+1), nil, "more than"},
+		{"unsorted time", []logs.Entry{at(2, 1), at(1, 2)}, nil, "does not follow"},
+		{"unsorted sequence", []logs.Entry{at(1, 2), at(1, 1)}, nil, "does not follow"},
+		{"same id twice", []logs.Entry{at(1, 1), at(1, 1)}, nil, "does not follow"},
+		{"two days", []logs.Entry{at(1, 1), at(int64(24*time.Hour), 2)}, nil, "is on"},
+		{"time not id", []logs.Entry{mod(at(1, 1), func(e *logs.Entry) { e.Time = e.Time.Add(1) })}, nil, "does not match id"},
+		{"before 1970", []logs.Entry{{ID: logs.ID{Nanos: -1}, Time: time.Unix(0, -1), Level: logs.LevelInfo}}, nil, "before 1970"},
+		{"bad level", []logs.Entry{mod(at(1, 1), func(e *logs.Entry) { e.Level = 3 })}, nil, "level 3"},
+		{"bad kind", []logs.Entry{mod(at(1, 1), func(e *logs.Entry) { e.Fields = []logs.Field{{Name: "x"}} })}, nil, `field "x" has kind 0`},
+		{"templates of another length", []logs.Entry{at(1, 1)}, []uint32{1, 2}, "2 template ids for 1 entries"},
+		{"too many entries", make([]logs.Entry, MaxEntries+1), nil, "more than"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -509,59 +509,59 @@ func TestEncodeValidation(t *testing.T) {
 }
 
 func TestEncodeEdgeCases(t *testing.T) {
-	day := storage.Day(20_000)
-	id := func(ns int64, seq uint64) storage.ID { return storage.ID{Nanos: day.Start() + ns, Seq: seq} }
-	entry := func(id storage.ID, fields ...storage.Field) storage.Entry {
-		return storage.Entry{ID: id, Time: id.Time(), Level: storage.LevelWarn, Source: "api", Message: "m", Fields: fields}
+	day := logs.Day(20_000)
+	id := func(ns int64, seq uint64) logs.ID { return logs.ID{Nanos: day.Start() + ns, Seq: seq} }
+	entry := func(id logs.ID, fields ...logs.Field) logs.Entry {
+		return logs.Entry{ID: id, Time: id.Time(), Level: logs.LevelWarn, Source: "api", Message: "m", Fields: fields}
 	}
-	f := func(name string, v storage.Value) storage.Field { return storage.Field{Name: name, Value: v} }
-	many := make([]storage.Entry, 1000)
+	f := func(name string, v logs.Value) logs.Field { return logs.Field{Name: name, Value: v} }
+	many := make([]logs.Entry, 1000)
 	for i := range many {
-		many[i] = entry(id(int64(i), uint64(i)), f("n", storage.Int(int64(i))), f("s", storage.String(fmt.Sprint(i))))
+		many[i] = entry(id(int64(i), uint64(i)), f("n", logs.Int(int64(i))), f("s", logs.String(fmt.Sprint(i))))
 	}
 	cases := []struct {
 		name      string
-		entries   []storage.Entry
+		entries   []logs.Entry
 		templates []uint32
 		check     func(t *testing.T, h Header)
 	}{
-		{"one entry", []storage.Entry{entry(id(0, 0))}, nil, nil},
-		{"first nanosecond of 1970", []storage.Entry{{ID: storage.ID{}, Time: time.Unix(0, 0), Level: storage.LevelTrace}}, nil, nil},
-		{"last day before 2262", []storage.Entry{entry(storage.ID{Nanos: math.MaxInt64, Seq: math.MaxUint64})}, nil, nil},
-		{"sequence wraps backwards", []storage.Entry{entry(id(0, math.MaxUint64)), entry(id(1, 0)), entry(id(1, 5))}, nil, nil},
-		{"field only in some entries", []storage.Entry{entry(id(0, 1), f("a", storage.Int(1))), entry(id(1, 2)), entry(id(2, 3), f("a", storage.Int(2)))}, nil,
+		{"one entry", []logs.Entry{entry(id(0, 0))}, nil, nil},
+		{"first nanosecond of 1970", []logs.Entry{{ID: logs.ID{}, Time: time.Unix(0, 0), Level: logs.LevelTrace}}, nil, nil},
+		{"last day before 2262", []logs.Entry{entry(logs.ID{Nanos: math.MaxInt64, Seq: math.MaxUint64})}, nil, nil},
+		{"sequence wraps backwards", []logs.Entry{entry(id(0, math.MaxUint64)), entry(id(1, 0)), entry(id(1, 5))}, nil, nil},
+		{"field only in some entries", []logs.Entry{entry(id(0, 1), f("a", logs.Int(1))), entry(id(1, 2)), entry(id(2, 3), f("a", logs.Int(2)))}, nil,
 			func(t *testing.T, h Header) {
 				if c := h.Field("a"); c.Entries != 2 || c.MinInt != 1 || c.MaxInt != 2 {
 					t.Fatalf("column a: %+v", *c)
 				}
 			}},
-		{"kind changes", []storage.Entry{entry(id(0, 1), f("a", storage.Int(1))), entry(id(1, 2), f("a", storage.String("1"))), entry(id(2, 3), f("a", storage.Float(1)))}, nil,
+		{"kind changes", []logs.Entry{entry(id(0, 1), f("a", logs.Int(1))), entry(id(1, 2), f("a", logs.String("1"))), entry(id(2, 3), f("a", logs.Float(1)))}, nil,
 			func(t *testing.T, h Header) {
-				if c := h.Field("a"); c.Kinds != kindBit(storage.KindInt)|kindBit(storage.KindString)|kindBit(storage.KindFloat) || c.Distinct != 3 {
+				if c := h.Field("a"); c.Kinds != kindBit(logs.KindInt)|kindBit(logs.KindString)|kindBit(logs.KindFloat) || c.Distinct != 3 {
 					t.Fatalf("column a: %+v", *c)
 				}
 			}},
-		{"name repeated in an entry", []storage.Entry{entry(id(0, 1), f("a", storage.Int(1)), f("b", storage.Bool(true)), f("a", storage.String("x")))}, nil, nil},
-		{"only NaN floats", []storage.Entry{entry(id(0, 1), f("a", storage.Float(math.NaN())))}, nil,
+		{"name repeated in an entry", []logs.Entry{entry(id(0, 1), f("a", logs.Int(1)), f("b", logs.Bool(true)), f("a", logs.String("x")))}, nil, nil},
+		{"only NaN floats", []logs.Entry{entry(id(0, 1), f("a", logs.Float(math.NaN())))}, nil,
 			func(t *testing.T, h Header) {
 				if c := h.Field("a"); !c.NaN || c.MinFloat <= c.MaxFloat {
 					t.Fatalf("column a: %+v", *c)
 				}
 			}},
-		{"empty field name and value", []storage.Entry{entry(id(0, 1), f("", storage.String("")))}, nil, nil},
+		{"empty field name and value", []logs.Entry{entry(id(0, 1), f("", logs.String("")))}, nil, nil},
 		{"high cardinality", many, nil,
 			func(t *testing.T, h Header) {
 				if c := h.Field("n"); c.Distinct != 0 || c.Set != nil || c.MinInt != 0 || c.MaxInt != 999 {
 					t.Fatalf("column n: %+v", *c)
 				}
 			}},
-		{"template ids", []storage.Entry{entry(id(0, 1)), entry(id(1, 2))}, []uint32{0, math.MaxUint32},
+		{"template ids", []logs.Entry{entry(id(0, 1)), entry(id(1, 2))}, []uint32{0, math.MaxUint32},
 			func(t *testing.T, h Header) {
 				if c := h.Column(ColumnTemplates); c == nil || c.Entries != 1 {
 					t.Fatalf("templates column: %+v", c)
 				}
 			}},
-		{"no template ids", []storage.Entry{entry(id(0, 1))}, []uint32{0},
+		{"no template ids", []logs.Entry{entry(id(0, 1))}, []uint32{0},
 			func(t *testing.T, h Header) {
 				if c := h.Column(ColumnTemplates); c != nil {
 					t.Fatalf("templates column: %+v", c)

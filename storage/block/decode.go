@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/logengine/logengine/storage"
+	"github.com/logengine/logengine/storage/logs"
 )
 
 // Decode returns the entries of a block exactly as they were encoded, the
@@ -14,7 +14,7 @@ import (
 // kinds. Entries' slices share backing arrays with capacity clipped, so
 // appending to one never writes into another; equal strings of a
 // dictionary-encoded column share memory.
-func Decode(h *Header, body []byte) ([]storage.Entry, error) {
+func Decode(h *Header, body []byte) ([]logs.Entry, error) {
 	if err := checkBody(h, body); err != nil {
 		return nil, fmt.Errorf("decode block: %w", err)
 	}
@@ -25,18 +25,18 @@ func Decode(h *Header, body []byte) ([]storage.Entry, error) {
 	return entries, nil
 }
 
-func decode(h *Header, body []byte) ([]storage.Entry, error) {
+func decode(h *Header, body []byte) ([]logs.Entry, error) {
 	ids, err := decodeIDs(h, body)
 	if err != nil {
 		return nil, err
 	}
 	n := h.Count
-	entries := make([]storage.Entry, n)
+	entries := make([]logs.Entry, n)
 	for i, id := range ids {
 		entries[i].ID = id
 		entries[i].Time = time.Unix(0, id.Nanos).UTC()
 	}
-	if err := decodeLevels(h, body, func(i int, l storage.Level) { entries[i].Level = l }); err != nil {
+	if err := decodeLevels(h, body, func(i int, l logs.Level) { entries[i].Level = l }); err != nil {
 		return nil, err
 	}
 	if err := decodeStringColumn(h, body, ColumnSources, func(i int, s string) { entries[i].Source = s }); err != nil {
@@ -59,7 +59,7 @@ func decode(h *Header, body []byte) ([]storage.Entry, error) {
 	// values in layout order: a column's values are stored in entry order,
 	// and in order of appearance within an entry.
 	fields := h.Columns[lay.first:]
-	values := make([][]storage.Value, len(fields))
+	values := make([][]logs.Value, len(fields))
 	for c := range fields {
 		if values[c], err = decodeFieldValues(&fields[c], body); err != nil {
 			return nil, err
@@ -69,7 +69,7 @@ func decode(h *Header, body []byte) ([]storage.Entry, error) {
 	for c := range fields {
 		total += fields[c].Values
 	}
-	backing := make([]storage.Field, total)
+	backing := make([]logs.Field, total)
 	next := make([]int, len(fields))
 	for i := range entries {
 		l := lay.layouts[lay.entry(i)]
@@ -79,7 +79,7 @@ func decode(h *Header, body []byte) ([]storage.Entry, error) {
 		fs := backing[:len(l):len(l)]
 		backing = backing[len(l):]
 		for j, c := range l {
-			fs[j] = storage.Field{Name: fields[c].Name, Value: values[c][next[c]]}
+			fs[j] = logs.Field{Name: fields[c].Name, Value: values[c][next[c]]}
 			next[c]++
 		}
 		entries[i].Fields = fs
@@ -99,7 +99,7 @@ func checkBody(h *Header, body []byte) error {
 }
 
 // DecodeIDs returns the IDs of the block's entries, in order.
-func DecodeIDs(h *Header, body []byte) ([]storage.ID, error) {
+func DecodeIDs(h *Header, body []byte) ([]logs.ID, error) {
 	if err := checkBody(h, body); err != nil {
 		return nil, fmt.Errorf("decode block ids: %w", err)
 	}
@@ -111,12 +111,12 @@ func DecodeIDs(h *Header, body []byte) ([]storage.ID, error) {
 }
 
 // DecodeLevels returns the level of each entry.
-func DecodeLevels(h *Header, body []byte) ([]storage.Level, error) {
+func DecodeLevels(h *Header, body []byte) ([]logs.Level, error) {
 	if err := checkBody(h, body); err != nil {
 		return nil, fmt.Errorf("decode block levels: %w", err)
 	}
-	levels := make([]storage.Level, h.Count)
-	if err := decodeLevels(h, body, func(i int, l storage.Level) { levels[i] = l }); err != nil {
+	levels := make([]logs.Level, h.Count)
+	if err := decodeLevels(h, body, func(i int, l logs.Level) { levels[i] = l }); err != nil {
 		return nil, fmt.Errorf("decode block levels of %s: %w", h.MinID, err)
 	}
 	return levels, nil
@@ -196,20 +196,20 @@ func DecodeTemplates(h *Header, body []byte) ([]uint32, error) {
 type FieldValues struct {
 	// Offsets has Count+1 elements, or none when no entry has the field.
 	Offsets []uint32
-	Values  []storage.Value
+	Values  []logs.Value
 }
 
-// Get returns entry i's first value of the field, as storage.Entry.Field
+// Get returns entry i's first value of the field, as logs.Entry.Field
 // does.
-func (f *FieldValues) Get(i int) (storage.Value, bool) {
+func (f *FieldValues) Get(i int) (logs.Value, bool) {
 	if i < 0 || i+1 >= len(f.Offsets) || f.Offsets[i] == f.Offsets[i+1] {
-		return storage.Value{}, false
+		return logs.Value{}, false
 	}
 	return f.Values[f.Offsets[i]], true
 }
 
 // All returns entry i's values of the field, in order.
-func (f *FieldValues) All(i int) []storage.Value {
+func (f *FieldValues) All(i int) []logs.Value {
 	if i < 0 || i+1 >= len(f.Offsets) {
 		return nil
 	}
@@ -278,7 +278,7 @@ func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
 	return FieldValues{Offsets: offsets, Values: values}, nil
 }
 
-func decodeIDs(h *Header, body []byte) ([]storage.ID, error) {
+func decodeIDs(h *Header, body []byte) ([]logs.ID, error) {
 	raw, err := columnBytes(&h.Columns[0], body)
 	if err != nil {
 		return nil, err
@@ -289,7 +289,7 @@ func decodeIDs(h *Header, body []byte) ([]storage.ID, error) {
 	if len(raw) < 2*n {
 		return nil, fmt.Errorf("%w: ids column of %d bytes for %d entries", ErrCorrupt, len(raw), n)
 	}
-	ids := make([]storage.ID, n)
+	ids := make([]logs.ID, n)
 	r := reader{b: raw}
 	ids[0].Nanos = int64(r.uvarint())
 	ids[0].Seq = r.uvarint()
@@ -318,7 +318,7 @@ func decodeIDs(h *Header, body []byte) ([]storage.ID, error) {
 	return ids, nil
 }
 
-func decodeLevels(h *Header, body []byte, set func(int, storage.Level)) error {
+func decodeLevels(h *Header, body []byte, set func(int, logs.Level)) error {
 	raw, err := columnBytes(&h.Columns[1], body)
 	if err != nil {
 		return err
@@ -327,7 +327,7 @@ func decodeLevels(h *Header, body []byte, set func(int, storage.Level)) error {
 		for i, n := range h.Levels {
 			if n == h.Count {
 				for j := 0; j < h.Count; j++ {
-					set(j, storage.Levels[i])
+					set(j, logs.Levels[i])
 				}
 				return nil
 			}
@@ -339,7 +339,7 @@ func decodeLevels(h *Header, body []byte, set func(int, storage.Level)) error {
 	}
 	var counts [6]int
 	for i, b := range raw {
-		l := storage.Level(b)
+		l := logs.Level(b)
 		if !l.Valid() {
 			return fmt.Errorf("%w: level %d", ErrCorrupt, b)
 		}
@@ -559,7 +559,7 @@ func (l *layouts) check(h *Header) error {
 
 // decodeFieldValues decodes a field column's values, whose number the
 // header gives (and the layouts were checked to agree with).
-func decodeFieldValues(c *Column, body []byte) ([]storage.Value, error) {
+func decodeFieldValues(c *Column, body []byte) ([]logs.Value, error) {
 	raw, err := columnBytes(c, body)
 	if err != nil {
 		return nil, err
@@ -571,18 +571,18 @@ func decodeFieldValues(c *Column, body []byte) ([]storage.Value, error) {
 	}
 	n := c.Values
 	var perKind []byte // kind of each value, when kinds mix
-	var counts [storage.KindBool + 1]int
+	var counts [logs.KindBool + 1]int
 	if kinds&(kinds-1) != 0 {
 		perKind = r.bytes(n)
 		for _, k := range perKind {
-			if k > byte(storage.KindBool) || !kinds.Has(storage.Kind(k)) {
+			if k > byte(logs.KindBool) || !kinds.Has(logs.Kind(k)) {
 				r.fail(fmt.Sprintf("value kind %d outside %#x", k, uint8(kinds)))
 				break
 			}
 			counts[k]++
 		}
 	} else {
-		for k := storage.KindString; k <= storage.KindBool; k++ {
+		for k := logs.KindString; k <= logs.KindBool; k++ {
 			if kinds.Has(k) {
 				counts[k] = n
 			}
@@ -593,70 +593,70 @@ func decodeFieldValues(c *Column, body []byte) ([]storage.Value, error) {
 	}
 	// Each kind's values come apart; they are dealt back to their
 	// positions by walking the kinds.
-	values := make([]storage.Value, n)
+	values := make([]logs.Value, n)
 	if perKind == nil {
 		// One kind, the usual case: no positions to walk.
 		switch {
-		case kinds.Has(storage.KindInt):
+		case kinds.Has(logs.KindInt):
 			for i := range values {
-				values[i] = storage.Int(r.varint())
+				values[i] = logs.Int(r.varint())
 			}
-		case kinds.Has(storage.KindFloat):
+		case kinds.Has(logs.KindFloat):
 			for i := range values {
-				values[i] = storage.Float(math.Float64frombits(r.uint64()))
+				values[i] = logs.Float(math.Float64frombits(r.uint64()))
 			}
-		case kinds.Has(storage.KindBool):
+		case kinds.Has(logs.KindBool):
 			for i := range values {
 				switch b := r.byte(); b {
 				case 0, 1:
-					values[i] = storage.Bool(b == 1)
+					values[i] = logs.Bool(b == 1)
 				default:
 					r.fail("bad bool")
 				}
 			}
 		default:
-			readStrings(&r, n, func(i int, s string) { values[i] = storage.String(s) })
+			readStrings(&r, n, func(i int, s string) { values[i] = logs.String(s) })
 		}
 		if err := r.done(); err != nil {
 			return nil, fmt.Errorf("field column %q: %w", c.Name, err)
 		}
 		return values, nil
 	}
-	pos := func(k storage.Kind) func(yield func(int) bool) {
+	pos := func(k logs.Kind) func(yield func(int) bool) {
 		return func(yield func(int) bool) {
 			for i := 0; i < n; i++ {
-				if storage.Kind(perKind[i]) == k && !yield(i) {
+				if logs.Kind(perKind[i]) == k && !yield(i) {
 					return
 				}
 			}
 		}
 	}
-	if counts[storage.KindInt] > 0 {
-		for i := range pos(storage.KindInt) {
-			values[i] = storage.Int(r.varint())
+	if counts[logs.KindInt] > 0 {
+		for i := range pos(logs.KindInt) {
+			values[i] = logs.Int(r.varint())
 		}
 	}
-	if counts[storage.KindFloat] > 0 {
-		for i := range pos(storage.KindFloat) {
-			values[i] = storage.Float(math.Float64frombits(r.uint64()))
+	if counts[logs.KindFloat] > 0 {
+		for i := range pos(logs.KindFloat) {
+			values[i] = logs.Float(math.Float64frombits(r.uint64()))
 		}
 	}
-	if counts[storage.KindBool] > 0 {
-		for i := range pos(storage.KindBool) {
+	if counts[logs.KindBool] > 0 {
+		for i := range pos(logs.KindBool) {
 			switch b := r.byte(); b {
 			case 0, 1:
-				values[i] = storage.Bool(b == 1)
+				values[i] = logs.Bool(b == 1)
 			default:
 				r.fail("bad bool")
 			}
 		}
 	}
-	if counts[storage.KindString] > 0 && r.err == nil {
-		idx := make([]int, 0, counts[storage.KindString])
-		for i := range pos(storage.KindString) {
+	if counts[logs.KindString] > 0 && r.err == nil {
+		idx := make([]int, 0, counts[logs.KindString])
+		for i := range pos(logs.KindString) {
 			idx = append(idx, i)
 		}
-		readStrings(&r, len(idx), func(j int, s string) { values[idx[j]] = storage.String(s) })
+		readStrings(&r, len(idx), func(j int, s string) { values[idx[j]] = logs.String(s) })
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("field column %q: %w", c.Name, err)

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/logengine/logengine/storage"
+	"github.com/logengine/logengine/storage/logs"
 )
 
 // maxDict is the most distinct values a string stream keeps as a
@@ -40,7 +40,7 @@ type builder struct {
 	raw []byte // scratch: the raw bytes of the column being written
 }
 
-func (b *builder) build(entries []storage.Entry, templates []uint32) (Header, []byte, error) {
+func (b *builder) build(entries []logs.Entry, templates []uint32) (Header, []byte, error) {
 	n := len(entries)
 	h := &b.h
 	h.Count = n
@@ -52,7 +52,7 @@ func (b *builder) build(entries []storage.Entry, templates []uint32) (Header, []
 	b.messages.init(n)
 	tagSet := make(map[string]struct{})
 	tagValues, tagEntries, values := 0, 0, 0
-	var prev *storage.Entry
+	var prev *logs.Entry
 	for i := range entries {
 		e := &entries[i]
 		h.Levels[levelIndex(e.Level)]++
@@ -143,7 +143,7 @@ func (h *Header) rawLength() int {
 	return n
 }
 
-func (b *builder) idsColumn(entries []storage.Entry) []byte {
+func (b *builder) idsColumn(entries []logs.Entry) []byte {
 	raw := b.raw[:0]
 	raw = binary.AppendUvarint(raw, uint64(entries[0].ID.Nanos))
 	raw = binary.AppendUvarint(raw, entries[0].ID.Seq)
@@ -157,7 +157,7 @@ func (b *builder) idsColumn(entries []storage.Entry) []byte {
 	return raw
 }
 
-func (b *builder) levelsColumn(entries []storage.Entry) []byte {
+func (b *builder) levelsColumn(entries []logs.Entry) []byte {
 	for _, n := range b.h.Levels {
 		if n == len(entries) {
 			return nil // one level: the header's counts say which
@@ -171,7 +171,7 @@ func (b *builder) levelsColumn(entries []storage.Entry) []byte {
 	return raw
 }
 
-func (b *builder) tagsColumn(entries []storage.Entry) []byte {
+func (b *builder) tagsColumn(entries []logs.Entry) []byte {
 	raw := b.raw[:0]
 	for i := range entries {
 		tags := entries[i].Tags
@@ -188,7 +188,7 @@ func (b *builder) tagsColumn(entries []storage.Entry) []byte {
 // layout returns the layout number of e: the sequence of its fields' column
 // indexes, left in b.cols. Entries of one stream mostly repeat the previous
 // entry's field names, which is checked before any map is consulted.
-func (b *builder) layout(e, prev *storage.Entry, i int) int {
+func (b *builder) layout(e, prev *logs.Entry, i int) int {
 	if prev != nil && len(prev.Fields) == len(e.Fields) {
 		same := true
 		for j := range e.Fields {
@@ -332,13 +332,13 @@ func (s *stringStream) stats(c *Column) {
 	if len(s.values) == 0 {
 		return
 	}
-	c.Kinds |= kindBit(storage.KindString)
+	c.Kinds |= kindBit(logs.KindString)
 	if s.dict == nil {
 		return
 	}
 	c.Distinct += len(s.order)
 	for _, v := range s.order {
-		c.Set = append(c.Set, storage.String(v))
+		c.Set = append(c.Set, logs.String(v))
 	}
 }
 
@@ -373,7 +373,7 @@ func newFieldColumn(name string) *fieldColumn {
 	}
 }
 
-func (f *fieldColumn) add(entry int, v storage.Value) {
+func (f *fieldColumn) add(entry int, v logs.Value) {
 	if entry != f.lastEntry {
 		f.entries++
 		f.lastEntry = entry
@@ -381,9 +381,9 @@ func (f *fieldColumn) add(entry int, v storage.Value) {
 	f.kinds = append(f.kinds, byte(v.Kind))
 	f.kindSet |= kindBit(v.Kind)
 	switch v.Kind {
-	case storage.KindString:
+	case logs.KindString:
 		f.strs.add(v.Str)
-	case storage.KindInt:
+	case logs.KindInt:
 		f.ints = binary.AppendVarint(f.ints, v.Int)
 		f.minInt, f.maxInt = min(f.minInt, v.Int), max(f.maxInt, v.Int)
 		if f.intSet != nil {
@@ -392,7 +392,7 @@ func (f *fieldColumn) add(entry int, v storage.Value) {
 				f.intSet = nil
 			}
 		}
-	case storage.KindFloat:
+	case logs.KindFloat:
 		f.floats = binary.LittleEndian.AppendUint64(f.floats, math.Float64bits(v.Float))
 		f.minFloat, f.maxFloat = floatMinMax(f.minFloat, f.maxFloat, v.Float)
 		f.nan = f.nan || math.IsNaN(v.Float)
@@ -402,7 +402,7 @@ func (f *fieldColumn) add(entry int, v storage.Value) {
 				f.floatSet = nil
 			}
 		}
-	case storage.KindBool:
+	case logs.KindBool:
 		f.bools = append(f.bools, boolByte(v.Bool))
 		f.boolSet[boolByte(v.Bool)] = true
 	}
@@ -418,7 +418,7 @@ func (f *fieldColumn) append(raw []byte) []byte {
 	raw = append(raw, f.ints...)
 	raw = append(raw, f.floats...)
 	raw = append(raw, f.bools...)
-	if f.kindSet.Has(storage.KindString) {
+	if f.kindSet.Has(logs.KindString) {
 		raw = f.strs.append(raw)
 	}
 	return raw
@@ -426,15 +426,15 @@ func (f *fieldColumn) append(raw []byte) []byte {
 
 func (f *fieldColumn) stats(c *Column) {
 	c.Kinds = f.kindSet
-	if f.kindSet.Has(storage.KindInt) {
+	if f.kindSet.Has(logs.KindInt) {
 		c.MinInt, c.MaxInt = f.minInt, f.maxInt
 	}
-	if f.kindSet.Has(storage.KindFloat) {
+	if f.kindSet.Has(logs.KindFloat) {
 		c.MinFloat, c.MaxFloat, c.NaN = f.minFloat, f.maxFloat, f.nan
 	}
-	if (f.kindSet.Has(storage.KindInt) && f.intSet == nil) ||
-		(f.kindSet.Has(storage.KindFloat) && f.floatSet == nil) ||
-		(f.kindSet.Has(storage.KindString) && f.strs.dict == nil) {
+	if (f.kindSet.Has(logs.KindInt) && f.intSet == nil) ||
+		(f.kindSet.Has(logs.KindFloat) && f.floatSet == nil) ||
+		(f.kindSet.Has(logs.KindString) && f.strs.dict == nil) {
 		return // too many distinct values to count
 	}
 	f.strs.stats(c)
@@ -452,14 +452,14 @@ func (f *fieldColumn) stats(c *Column) {
 	for i, seen := range f.boolSet {
 		if seen {
 			c.Distinct++
-			c.Set = append(c.Set, storage.Bool(i == 1))
+			c.Set = append(c.Set, logs.Bool(i == 1))
 		}
 	}
 	for _, v := range ints {
-		c.Set = append(c.Set, storage.Int(v))
+		c.Set = append(c.Set, logs.Int(v))
 	}
 	for _, v := range floats {
-		c.Set = append(c.Set, storage.Float(math.Float64frombits(v)))
+		c.Set = append(c.Set, logs.Float(math.Float64frombits(v)))
 	}
 	if c.Distinct > MaxDistinct {
 		c.Distinct, c.Set = 0, nil
@@ -484,18 +484,18 @@ func limitSet(c *Column) {
 	slices.SortFunc(c.Set, compareValues)
 }
 
-func compareValues(a, b storage.Value) int {
+func compareValues(a, b logs.Value) int {
 	if a.Kind != b.Kind {
 		return cmp.Compare(a.Kind, b.Kind)
 	}
 	switch a.Kind {
-	case storage.KindString:
+	case logs.KindString:
 		return strings.Compare(a.Str, b.Str)
-	case storage.KindInt:
+	case logs.KindInt:
 		return cmp.Compare(a.Int, b.Int)
-	case storage.KindFloat:
+	case logs.KindFloat:
 		return cmp.Compare(math.Float64bits(a.Float), math.Float64bits(b.Float))
-	case storage.KindBool:
+	case logs.KindBool:
 		return cmp.Compare(boolByte(a.Bool), boolByte(b.Bool))
 	}
 	return 0

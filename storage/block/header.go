@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/logengine/logengine/storage"
+	"github.com/logengine/logengine/storage/logs"
 )
 
 // headerVersion is the first byte of a marshalled header, so that a later
@@ -68,9 +68,9 @@ type Header struct {
 	Count int
 	// MinID and MaxID are the first and last entries' IDs; their Nanos are
 	// the block's time range, both ends included.
-	MinID, MaxID storage.ID
+	MinID, MaxID logs.ID
 	// Levels counts the entries of each level, in the order of
-	// storage.Levels.
+	// logs.Levels.
 	Levels [6]int
 	// Tags lists the distinct tags of the block, sorted.
 	Tags []string
@@ -100,10 +100,10 @@ type Column struct {
 	// Kinds is the set of kinds of the column's values.
 	Kinds KindSet
 	// MinInt and MaxInt bound the column's int values, when Kinds has
-	// storage.KindInt.
+	// logs.KindInt.
 	MinInt, MaxInt int64
 	// MinFloat and MaxFloat bound the column's float values other than
-	// NaN, when Kinds has storage.KindFloat; MinFloat > MaxFloat when every
+	// NaN, when Kinds has logs.KindFloat; MinFloat > MaxFloat when every
 	// float is NaN.
 	MinFloat, MaxFloat float64
 	// NaN reports a NaN among the float values.
@@ -114,7 +114,7 @@ type Column struct {
 	// Set lists the distinct values, ordered by kind then value, when they
 	// are at most MaxSetValues and no string among them is longer than
 	// MaxSetValueBytes; it is nil otherwise.
-	Set []storage.Value
+	Set []logs.Value
 }
 
 // Column returns the column of a built-in kind, or nil when the block has
@@ -140,7 +140,7 @@ func (h *Header) Field(name string) *Column {
 }
 
 // LevelCount returns the number of entries of level l.
-func (h *Header) LevelCount(l storage.Level) int {
+func (h *Header) LevelCount(l logs.Level) int {
 	if !l.Valid() {
 		return 0
 	}
@@ -210,11 +210,11 @@ func (c *Column) marshal(b []byte) []byte {
 		flags |= statNaN
 	}
 	b = append(b, flags)
-	if c.Kinds.Has(storage.KindInt) {
+	if c.Kinds.Has(logs.KindInt) {
 		b = binary.AppendVarint(b, c.MinInt)
 		b = binary.AppendVarint(b, c.MaxInt)
 	}
-	if c.Kinds.Has(storage.KindFloat) {
+	if c.Kinds.Has(logs.KindFloat) {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.MinFloat))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.MaxFloat))
 	}
@@ -226,16 +226,16 @@ func (c *Column) marshal(b []byte) []byte {
 	return b
 }
 
-func appendValue(b []byte, v storage.Value) []byte {
+func appendValue(b []byte, v logs.Value) []byte {
 	b = append(b, byte(v.Kind))
 	switch v.Kind {
-	case storage.KindString:
+	case logs.KindString:
 		b = appendString(b, v.Str)
-	case storage.KindInt:
+	case logs.KindInt:
 		b = binary.AppendVarint(b, v.Int)
-	case storage.KindFloat:
+	case logs.KindFloat:
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Float))
-	case storage.KindBool:
+	case logs.KindBool:
 		b = append(b, boolByte(v.Bool))
 	}
 	return b
@@ -307,17 +307,17 @@ func (c *Column) unmarshal(r *reader) {
 	}
 	flags := r.byte()
 	c.NaN = flags&statNaN != 0
-	if c.Kinds.Has(storage.KindInt) {
+	if c.Kinds.Has(logs.KindInt) {
 		c.MinInt = r.varint()
 		c.MaxInt = r.varint()
 	}
-	if c.Kinds.Has(storage.KindFloat) {
+	if c.Kinds.Has(logs.KindFloat) {
 		c.MinFloat = math.Float64frombits(r.uint64())
 		c.MaxFloat = math.Float64frombits(r.uint64())
 	}
 	c.Distinct = r.count(MaxDistinct)
 	if n := r.count(MaxSetValues); n > 0 && r.err == nil {
-		c.Set = make([]storage.Value, n)
+		c.Set = make([]logs.Value, n)
 		for i := range c.Set {
 			c.Set[i] = r.value()
 		}
@@ -335,7 +335,7 @@ func (h *Header) check() error {
 	if h.MinID.Nanos < 0 || h.MinID.Compare(h.MaxID) > 0 || (h.Count == 1) != (h.MinID == h.MaxID) {
 		return fmt.Errorf("%w: ids %s..%s for %d entries", ErrCorrupt, h.MinID, h.MaxID, h.Count)
 	}
-	if storage.DayOf(h.MinID.Nanos) != storage.DayOf(h.MaxID.Nanos) {
+	if logs.DayOf(h.MinID.Nanos) != logs.DayOf(h.MaxID.Nanos) {
 		return fmt.Errorf("%w: ids %s..%s on two days", ErrCorrupt, h.MinID, h.MaxID)
 	}
 	sum := 0

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/logengine/logengine/storage"
+	"github.com/logengine/logengine/storage/logs"
 )
 
 // reader reads the primitives of headers and columns. Its error is sticky:
@@ -91,26 +91,26 @@ func (r *reader) string() string {
 	return string(r.bytes(r.count(len(r.b))))
 }
 
-func (r *reader) value() storage.Value {
-	switch k := storage.Kind(r.byte()); k {
-	case storage.KindString:
-		return storage.String(r.string())
-	case storage.KindInt:
-		return storage.Int(r.varint())
-	case storage.KindFloat:
-		return storage.Float(math.Float64frombits(r.uint64()))
-	case storage.KindBool:
+func (r *reader) value() logs.Value {
+	switch k := logs.Kind(r.byte()); k {
+	case logs.KindString:
+		return logs.String(r.string())
+	case logs.KindInt:
+		return logs.Int(r.varint())
+	case logs.KindFloat:
+		return logs.Float(math.Float64frombits(r.uint64()))
+	case logs.KindBool:
 		switch r.byte() {
 		case 0:
-			return storage.Bool(false)
+			return logs.Bool(false)
 		case 1:
-			return storage.Bool(true)
+			return logs.Bool(true)
 		}
 		r.fail("bad bool")
 	default:
 		r.fail(fmt.Sprintf("value kind %d", k))
 	}
-	return storage.Value{}
+	return logs.Value{}
 }
 
 // done fails unless everything was read: a column with bytes left over was

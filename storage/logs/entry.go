@@ -1,8 +1,8 @@
-// Package storage owns everything logengine keeps on disk in Badger: the key
-// layout, the binary entry codec, the append path with its journal, the scans
-// the query engine reads from, retention and backups. It imports no other
-// package of the project.
-package storage
+// Package logs is the model of a log entry that storage and the block format
+// share: entries, levels, typed field values, IDs and UTC days. It has no I/O
+// and no dependencies, so that the block format can use it without importing
+// storage, which stores blocks.
+package logs
 
 import (
 	"fmt"

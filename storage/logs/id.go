@@ -1,9 +1,16 @@
-package storage
+package logs
 
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
+)
+
+// MinID and MaxID bound every ID; use them for open time ranges.
+var (
+	MinID = ID{Nanos: 0, Seq: 0}
+	MaxID = ID{Nanos: math.MaxInt64, Seq: math.MaxUint64}
 )
 
 // ID identifies an entry: its timestamp in nanoseconds since the Unix epoch
