@@ -18,6 +18,7 @@ type Store interface {
 	Meta(name string) ([]byte, error)
 	SetMeta(name string, value []byte) error
 	SyncIndexedFields(ctx context.Context, log *slog.Logger) error
+	MigrateToBlocks(ctx context.Context, log *slog.Logger) (int, error)
 }
 
 // Step upgrades a data directory from version To-1 to To.
@@ -35,8 +36,30 @@ var steps = []Step{
 	// field indexed by the configuration could lack lists for older
 	// entries: build the lists of every configured field from the entries
 	// and record the set (from then on each start reconciles changes).
+	// The backfill reads entries as this build stores them, in blocks, so
+	// it moves them there first (step 3 then finds nothing left to move).
 	{To: 2, Description: "backfill the secondary indexes of configured fields and record them",
-		Run: func(ctx context.Context, s Store, log *slog.Logger) error { return s.SyncIndexedFields(ctx, log) }},
+		Run: func(ctx context.Context, s Store, log *slog.Logger) error {
+			if err := toBlocks(ctx, s, log); err != nil {
+				return err
+			}
+			return s.SyncIndexedFields(ctx, log)
+		}},
+	// One Badger key per entry becomes compressed blocks of many entries
+	// (storage/blocks.go); IDs are kept, so nothing else changes.
+	{To: 3, Description: "store entries in compressed blocks instead of one key each",
+		Run: toBlocks},
+}
+
+func toBlocks(ctx context.Context, s Store, log *slog.Logger) error {
+	n, err := s.MigrateToBlocks(ctx, log)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Info("entries moved into blocks", "entries", n)
+	}
+	return nil
 }
 
 // Current is the schema version this build writes.

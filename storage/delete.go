@@ -123,13 +123,11 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 		g.seqs[id.Seq] = true
 		g.minN, g.maxN = min(g.minN, id.Nanos), max(g.maxN, id.Nanos)
 	}
+	if err := s.rewriteBlocks(ctx, ids); err != nil {
+		return err
+	}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
-	for _, id := range ids {
-		if err := wb.Delete(entryKey(id)); err != nil {
-			return err
-		}
-	}
 	for day, gone := range byDay {
 		var list []ID
 		err := s.db.View(func(txn *badger.Txn) error {

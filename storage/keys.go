@@ -6,7 +6,10 @@ import "encoding/binary"
 // index keys continue with the UTC day so that retention drops a whole day
 // with one DropPrefix instead of a delete per log.
 //
-//	e <day:4> <nanos:8> <seq:8>                          → encoded entry
+//	h <day:4> <lastSeq:8>                                → block header record (blocks.go)
+//	k <day:4> <lastSeq:8>                                → block body
+//	e <day:4> <nanos:8> <seq:8>                          → one encoded entry: the layout before blocks,
+//	                                                        read only by MigrateToBlocks
 //	i <day:4> <kind:1> <name> <value> <firstSeq:8>       → posting list of one commit
 //	d <day:4>                                            → empty: the day has data
 //	j <lastSeq:8>                                        → journal record of one commit
@@ -19,6 +22,8 @@ import "encoding/binary"
 // <name> and <value> are uvarint length-prefixed so that one value is never a
 // prefix of another in a scan.
 const (
+	nsHeader     = 'h'
+	nsBlock      = 'k'
 	nsEntry      = 'e'
 	nsPosting    = 'i'
 	nsDay        = 'd'

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -56,16 +55,9 @@ func (s *Store) Scan(ctx context.Context, lo, hi ID, reverse bool, fn func(e *En
 	if reverse {
 		slices.Reverse(days)
 	}
-	var e Entry
-	loKey, hiKey := entryKey(lo), entryKey(hi)
 	return s.db.View(func(txn *badger.Txn) error {
 		for _, day := range days {
-			opts := badger.DefaultIteratorOptions
-			opts.Prefix = entryDayPrefix(day)
-			opts.Reverse = reverse
-			it := txn.NewIterator(opts)
-			stop, err := scanDay(ctx, it, opts.Prefix, loKey, hiKey, reverse, &e, fn)
-			it.Close()
+			stop, err := scanBlocks(ctx, txn, day, lo, hi, reverse, fn)
 			if err != nil {
 				return fmt.Errorf("scan %s: %w", day, err)
 			}
@@ -77,51 +69,6 @@ func (s *Store) Scan(ctx context.Context, lo, hi ID, reverse bool, fn func(e *En
 	})
 }
 
-func scanDay(ctx context.Context, it *badger.Iterator, prefix, loKey, hiKey []byte, reverse bool, e *Entry, fn func(*Entry) bool) (stop bool, err error) {
-	// Clamp the seek target into the day: a target in another day would
-	// land on that day's keys and end the scan at once.
-	if reverse {
-		end := append(slices.Clip(prefix), bytes.Repeat([]byte{0xff}, 16)...)
-		target := hiKey
-		if bytes.Compare(target, end) > 0 {
-			target = end
-		}
-		// Reverse Seek lands on the largest key <= the target; hi is
-		// exclusive, so step over an exact hit.
-		it.Seek(target)
-		if it.ValidForPrefix(prefix) && bytes.Equal(it.Item().Key(), hiKey) {
-			it.Next()
-		}
-	} else {
-		target := loKey
-		if bytes.Compare(target, prefix) < 0 {
-			target = prefix
-		}
-		it.Seek(target)
-	}
-	n := 0
-	for ; it.ValidForPrefix(prefix); it.Next() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return true, err
-			}
-		}
-		item := it.Item()
-		k := item.Key()
-		if reverse && string(k) < string(loKey) || !reverse && string(k) >= string(hiKey) {
-			return true, nil
-		}
-		id := idFromEntryKey(k)
-		if err := item.Value(func(v []byte) error { return Decode(id, v, e) }); err != nil {
-			return true, err
-		}
-		if !fn(e) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // DropDay deletes every entry and index key of a day. Badger blocks writes
 // while it drops, which is why retention drops whole days at a time.
 func (s *Store) DropDay(d Day) error {
@@ -129,7 +76,9 @@ func (s *Store) DropDay(d Day) error {
 	// after they were dropped.
 	s.delMu.Lock()
 	defer s.delMu.Unlock()
-	if err := s.db.DropPrefix(entryDayPrefix(d), postingDayPrefix(d), dayKey(d)); err != nil {
+	defer s.blocks.invalidate()
+	err := s.db.DropPrefix(headerDayPrefix(d), bodyDayPrefix(d), entryDayPrefix(d), postingDayPrefix(d), dayKey(d))
+	if err != nil {
 		return fmt.Errorf("drop day %s: %w", d, err)
 	}
 	return nil

@@ -5,7 +5,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -97,6 +96,12 @@ type Store struct {
 	// replaces the entries per deletion step (tombstonesPerKey).
 	hookDeleteScanned func()
 	deleteStep        int
+	// hookMigratedRun, set by tests, runs after each block MigrateToBlocks
+	// writes.
+	hookMigratedRun func()
+
+	// blocks keeps recently decoded blocks for point reads (blocks.go).
+	blocks blockCache
 
 	closed atomic.Bool
 }
@@ -244,17 +249,16 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Encode outside the lock: concurrent requests encode in parallel and
-	// the serialised part only assembles keys.
-	vals := make([][]byte, len(entries))
-	buf := make([]byte, 0, 256*len(entries))
+	// Validate and size outside the lock; blocks are encoded in commit,
+	// where the entries of one day are gathered.
+	sizes := make([]int, len(entries))
+	total := 0
 	for i := range entries {
 		if err := entries[i].Validate(); err != nil {
 			return nil, fmt.Errorf("append entry %d: %w", i, err)
 		}
-		start := len(buf)
-		buf = AppendEncoded(buf, &entries[i])
-		vals[i] = buf[start:len(buf):len(buf)]
+		sizes[i] = entries[i].MemSize()
+		total += sizes[i]
 	}
 
 	s.mu.Lock()
@@ -264,17 +268,17 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
 	}
 	// Badger writes through memory-mapped files, so a full disk is a
 	// SIGBUS, not an error: refuse while there is still room.
-	if err := s.checkDiskSpace(len(entries), len(buf)); err != nil {
+	if err := s.checkDiskSpace(len(entries), total); err != nil {
 		return nil, err
 	}
 	ids := make([]ID, len(entries))
 	for start := 0; start < len(entries); {
 		end, size := start, 0
-		for end < len(entries) && (end == start || size+len(vals[end]) < maxCommitBytes) {
-			size += len(vals[end]) + 64
+		for end < len(entries) && (end == start || size+sizes[end] < maxCommitBytes) {
+			size += sizes[end]
 			end++
 		}
-		if err := s.commit(entries[start:end], vals[start:end], ids[start:end]); err != nil {
+		if err := s.commit(entries[start:end], ids[start:end]); err != nil {
 			return nil, err
 		}
 		start = end
@@ -289,23 +293,21 @@ type postingKey struct {
 	value string
 }
 
-// commit writes one transaction: the entries, their posting lists, the
-// journal record and the sequence. Called with s.mu held.
-func (s *Store) commit(entries []Entry, vals [][]byte, ids []ID) error {
+// commit writes one transaction: the entries' blocks, their posting
+// lists, the journal record and the sequence. Called with s.mu held.
+func (s *Store) commit(entries []Entry, ids []ID) error {
 	first := s.nextSeq
 	postings := make(map[postingKey][]ID, 16)
-	days := make(map[Day]bool, 1)
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
+	runs := assignIDs(entries, ids, first)
+	if err := writeBlocks(txn, entries, runs); err != nil {
+		return wrapWriteErr("append", err)
+	}
 	for i := range entries {
 		e := &entries[i]
-		id := ID{Nanos: e.Time.UnixNano(), Seq: first + uint64(i)}
-		e.ID, ids[i] = id, id
+		id := ids[i]
 		day := DayOf(id.Nanos)
-		days[day] = true
-		if err := txn.SetEntry(badger.NewEntry(entryKey(id), vals[i])); err != nil {
-			return wrapWriteErr("append", err)
-		}
 		add := func(kind byte, name, value string) {
 			k := postingKey{day, kind, name, value}
 			postings[k] = append(postings[k], id)
@@ -334,12 +336,12 @@ func (s *Store) commit(entries []Entry, vals [][]byte, ids []ID) error {
 			return wrapWriteErr("append", err)
 		}
 	}
-	for d := range days {
-		if err := txn.SetEntry(badger.NewEntry(dayKey(d), nil)); err != nil {
+	for _, r := range runs {
+		if err := txn.SetEntry(badger.NewEntry(dayKey(r.day), nil)); err != nil {
 			return wrapWriteErr("append", err)
 		}
 	}
-	if err := txn.SetEntry(badger.NewEntry(journalKey(last), encodeJournal(first, ids))); err != nil {
+	if err := txn.SetEntry(badger.NewEntry(journalKey(last), encodeJournal(first, idsBySeq(ids)))); err != nil {
 		return wrapWriteErr("append", err)
 	}
 	binary.BigEndian.PutUint64(seqBuf[:], last)
@@ -376,18 +378,16 @@ func wrapWriteErr(op string, err error) error {
 // Get returns the entry with the given id, or ErrNotFound.
 func (s *Store) Get(id ID) (Entry, error) {
 	var e Entry
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(entryKey(id))
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error { return Decode(id, v, &e) })
+	found := false
+	err := s.getIDs(context.Background(), []ID{id}, func(got *Entry) bool {
+		e, found = *got, true
+		return false
 	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
-	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("get entry %s: %w", id, err)
+		return Entry{}, err
+	}
+	if !found {
+		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
 	}
 	return e, nil
 }
@@ -396,88 +396,16 @@ func (s *Store) Get(id ID) (Entry, error) {
 // consistent read. Missing ids (dropped by retention) are skipped. fn may
 // keep the entry; returning false stops.
 func (s *Store) GetMany(ctx context.Context, ids []ID, fn func(e *Entry) bool) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		for i, id := range ids {
-			if i%256 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			item, err := txn.Get(entryKey(id))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("get entry %s: %w", id, err)
-			}
-			var e Entry
-			if err := item.Value(func(v []byte) error { return Decode(id, v, &e) }); err != nil {
-				return err
-			}
-			if !fn(&e) {
-				return nil
-			}
-		}
-		return nil
-	})
+	return s.getIDs(ctx, ids, fn)
 }
 
 // GetSorted calls fn for each of ids that exists, in ID order, within one
 // consistent read; it sorts ids in place. fn may keep the entry; returning
-// false stops. It is GetMany for many ids close together, such as the
-// entries of recent commits: it walks the keys between them instead of
-// looking each up, where a lookup probes every level of the tree and
-// decodes a block per level.
+// false stops. Ids close together, such as the entries of recent commits,
+// share their blocks' reads.
 func (s *Store) GetSorted(ctx context.Context, ids []ID, fn func(e *Entry) bool) error {
 	slices.SortFunc(ids, ID.Compare)
-	return s.db.View(func(txn *badger.Txn) error {
-		var (
-			it     *badger.Iterator
-			day    Day
-			prefix []byte
-		)
-		defer func() {
-			if it != nil {
-				it.Close()
-			}
-		}()
-		for i, id := range ids {
-			if i%256 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			key := entryKey(id)
-			if d := DayOf(id.Nanos); it == nil || d != day {
-				if it != nil {
-					it.Close()
-				}
-				day, prefix = d, entryDayPrefix(d)
-				it = txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-				it.Seek(key)
-			} else {
-				// A few steps cost less than a seek, which repositions
-				// every level; ids further apart are sought.
-				for n := 0; n < 16 && it.ValidForPrefix(prefix) && bytes.Compare(it.Item().Key(), key) < 0; n++ {
-					it.Next()
-				}
-				if !it.ValidForPrefix(prefix) || bytes.Compare(it.Item().Key(), key) < 0 {
-					it.Seek(key)
-				}
-			}
-			if !it.ValidForPrefix(prefix) || !bytes.Equal(it.Item().Key(), key) {
-				continue // dropped by retention
-			}
-			var e Entry
-			if err := it.Item().Value(func(v []byte) error { return Decode(id, v, &e) }); err != nil {
-				return err
-			}
-			if !fn(&e) {
-				return nil
-			}
-		}
-		return nil
-	})
+	return s.getIDs(ctx, ids, fn)
 }
 
 // Size returns the bytes the database takes on disk (LSM and value log).

@@ -1,4 +1,4 @@
-package block
+package block_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/logengine/logengine/internal/loggen"
 	"github.com/logengine/logengine/storage"
+	"github.com/logengine/logengine/storage/block"
 )
 
 // The benchmarks run on realistic streams: the day of 1,000,000 logs that
@@ -90,7 +91,7 @@ func benchBlocks(tb testing.TB, n int) (blocks [][]storage.Entry, jsonPerBlock i
 var benchSizes = []int{256, 1024, 4096, 16384}
 
 type encodedBlock struct {
-	h    Header
+	h    block.Header
 	body []byte
 }
 
@@ -98,7 +99,7 @@ func encodeBlocks(tb testing.TB, blocks [][]storage.Entry) (out []encodedBlock, 
 	tb.Helper()
 	total, entries := 0, 0
 	for _, blk := range blocks {
-		h, body, err := Encode(blk, nil)
+		h, body, err := block.Encode(blk, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -119,7 +120,7 @@ func BenchmarkBlockEncode(b *testing.B) {
 			b.ResetTimer()
 			cpu := cpuTime()
 			for i := 0; i < b.N; i++ {
-				if _, _, err := Encode(blocks[i%len(blocks)], nil); err != nil {
+				if _, _, err := block.Encode(blocks[i%len(blocks)], nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -131,7 +132,7 @@ func BenchmarkBlockEncode(b *testing.B) {
 
 func BenchmarkBlockDecode(b *testing.B) {
 	benchDecode(b, func(e *encodedBlock) error {
-		_, err := Decode(&e.h, e.body)
+		_, err := block.Decode(&e.h, e.body)
 		return err
 	})
 }
@@ -160,7 +161,7 @@ func benchDecode(b *testing.B, decode func(*encodedBlock) error) {
 // does: the layouts and status columns, no message.
 func BenchmarkBlockDecodeField(b *testing.B) {
 	benchDecode(b, func(e *encodedBlock) error {
-		_, err := DecodeField(&e.h, e.body, "status")
+		_, err := block.DecodeField(&e.h, e.body, "status")
 		return err
 	})
 }
@@ -174,7 +175,7 @@ func BenchmarkHeaderUnmarshal(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var h Header
+		var h block.Header
 		if err := h.Unmarshal(hb); err != nil {
 			b.Fatal(err)
 		}

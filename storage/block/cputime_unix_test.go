@@ -1,6 +1,6 @@
 //go:build unix
 
-package block
+package block_test
 
 import "syscall"
 

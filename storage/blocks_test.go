@@ -1,0 +1,172 @@
+package storage
+
+import (
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestBlocksAgainstReference appends commits of random sizes (some larger
+// than a block, some spanning days, some late) and deletes entries, then
+// compares every way of reading entries with a sorted slice of what should
+// be there, before and after a reopen.
+func TestBlocksAgainstReference(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 11))
+	var want []Entry
+	for i := 0; i < 25; i++ {
+		n := 1 + rng.IntN(300)
+		if i%7 == 3 {
+			n = maxBlockEntries + 1 + rng.IntN(2000) // split into blocks
+		}
+		// Days 0..2, sometimes a commit over two days, sometimes late.
+		base := t0.Add(time.Duration(rng.IntN(3)) * 24 * time.Hour)
+		spread := time.Hour
+		if rng.IntN(4) == 0 {
+			spread = 40 * time.Hour
+		}
+		batch := makeEntries(rng, n, base, spread)
+		if _, err := s.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, batch...)
+	}
+	slices.SortFunc(want, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+
+	// Delete a source's entries in part of the range, through the
+	// deletion path retention uses.
+	cut := want[len(want)/2].ID
+	if _, err := s.DeleteSource(ctx, "auth", MinID, cut); err != nil {
+		t.Fatal(err)
+	}
+	want = slices.DeleteFunc(want, func(e Entry) bool { return e.Source == "auth" && e.ID.Compare(cut) < 0 })
+
+	check := func(t *testing.T, s *Store) {
+		t.Helper()
+		checkScan(t, s, want, MinID, MaxID)
+		for range 30 {
+			a, b := rng.IntN(len(want)+1), rng.IntN(len(want)+1)
+			lo, hi := idAt(want, min(a, b)), idAt(want, max(a, b))
+			if rng.IntN(3) == 0 { // bounds that are not ids of entries
+				lo.Seq, hi.Seq = lo.Seq+1, hi.Seq+1
+			}
+			checkScan(t, s, want, lo, hi)
+		}
+		// Point reads: present ids, deleted ids, ids that never were.
+		var ids []ID
+		for range 500 {
+			ids = append(ids, want[rng.IntN(len(want))].ID)
+		}
+		ids = append(ids, ID{Nanos: t0.UnixNano(), Seq: 1 << 40}, cut)
+		var got []Entry
+		if err := s.GetMany(ctx, ids, func(e *Entry) bool { got = append(got, *e); return true }); err != nil {
+			t.Fatal(err)
+		}
+		var exp []Entry
+		for _, id := range ids {
+			if i, ok := slices.BinarySearchFunc(want, id, func(e Entry, id ID) int { return e.ID.Compare(id) }); ok {
+				exp = append(exp, want[i])
+			}
+		}
+		equalEntries(t, "GetMany", got, exp)
+		got = got[:0]
+		if err := s.GetSorted(ctx, ids, func(e *Entry) bool { got = append(got, *e); return true }); err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(exp, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+		equalEntries(t, "GetSorted", got, exp)
+		e, err := s.Get(want[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalEntries(t, "Get", []Entry{e}, want[:1])
+	}
+	check(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir)
+	defer s.Close()
+	check(t, s)
+}
+
+func idAt(entries []Entry, i int) ID {
+	if i == len(entries) {
+		return MaxID
+	}
+	return entries[i].ID
+}
+
+func checkScan(t *testing.T, s *Store, want []Entry, lo, hi ID) {
+	t.Helper()
+	var exp []Entry
+	for _, e := range want {
+		if e.ID.Compare(lo) >= 0 && e.ID.Compare(hi) < 0 {
+			exp = append(exp, e)
+		}
+	}
+	for _, reverse := range []bool{false, true} {
+		var got []Entry
+		err := s.Scan(context.Background(), lo, hi, reverse, func(e *Entry) bool {
+			got = append(got, *e)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reverse {
+			slices.Reverse(got)
+		}
+		equalEntries(t, "Scan", got, exp)
+	}
+	// A scan stopped early stops at the right entry.
+	if len(exp) > 3 {
+		var got []ID
+		_ = s.Scan(context.Background(), lo, hi, true, func(e *Entry) bool {
+			got = append(got, e.ID)
+			return len(got) < 3
+		})
+		if len(got) != 3 || got[2] != exp[len(exp)-3].ID {
+			t.Fatalf("reverse scan stopped after 3 gave %v, want the last 3 of %d", got, len(exp))
+		}
+	}
+}
+
+func equalEntries(t *testing.T, what string, got, want []Entry) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d entries, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.ID != w.ID || !g.Time.Equal(w.Time) || g.Level != w.Level || g.Source != w.Source ||
+			g.Message != w.Message || !reflect.DeepEqual(g.Tags, w.Tags) || !reflect.DeepEqual(g.Fields, w.Fields) {
+			t.Fatalf("%s: entry %d = %+v, want %+v", what, i, g, w)
+		}
+	}
+}
+
+func TestAssignIDsContiguousPerDay(t *testing.T) {
+	day := 24 * time.Hour
+	times := []time.Duration{0, day, 2 * time.Hour, day + time.Hour, 3 * time.Hour, 2 * day}
+	entries := make([]Entry, len(times))
+	for i, d := range times {
+		entries[i] = Entry{Time: t0.Add(d), Level: LevelInfo, Message: "m"}
+	}
+	ids := make([]ID, len(entries))
+	runs := assignIDs(entries, ids, 100)
+	wantSeqs := []uint64{100, 103, 101, 104, 102, 105}
+	for i, id := range ids {
+		if id.Seq != wantSeqs[i] || entries[i].ID != id || id.Nanos != entries[i].Time.UnixNano() {
+			t.Fatalf("entry %d got id %v, want sequence %d", i, id, wantSeqs[i])
+		}
+	}
+	if len(runs) != 3 || !reflect.DeepEqual(runs[0].idx, []int{0, 2, 4}) || !reflect.DeepEqual(runs[1].idx, []int{1, 3}) {
+		t.Fatalf("runs = %+v", runs)
+	}
+}
