@@ -22,6 +22,9 @@ type Metrics struct {
 	ingestBatches   *prometheus.CounterVec
 	queryDuration   *prometheus.HistogramVec
 	httpRequests    *prometheus.CounterVec
+	commits         *prometheus.CounterVec
+	commitRequests  prometheus.Histogram
+	commitDuration  prometheus.Histogram
 }
 
 // New returns metrics registered in a fresh registry with the Go runtime
@@ -53,14 +56,39 @@ func New() *Metrics {
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logengine_http_requests_total", Help: "HTTP requests answered, by route and status code.",
 		}, []string{"route", "code"}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logengine_commits_total", Help: "Group commits of the append path, by result (ok or failed).",
+		}, []string{"result"}),
+		commitRequests: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "logengine_commit_requests",
+			Help:    "Append requests acknowledged by one group commit: above 1 when concurrent requests share a sync.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
+		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "logengine_commit_duration_seconds",
+			Help:    "Time one group commit takes to write and sync.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.ingestedEntries, m.ingestedBytes, m.droppedEntries, m.rejected, m.ingestBatches,
-		m.queryDuration, m.httpRequests,
+		m.queryDuration, m.httpRequests, m.commits, m.commitRequests, m.commitDuration,
 	)
 	return m
+}
+
+// ObserveCommit records one group commit of the store (requests 0: it
+// failed).
+func (m *Metrics) ObserveCommit(requests, _ int, d time.Duration) {
+	if requests == 0 {
+		m.commits.WithLabelValues("failed").Inc()
+		return
+	}
+	m.commits.WithLabelValues("ok").Inc()
+	m.commitRequests.Observe(float64(requests))
+	m.commitDuration.Observe(d.Seconds())
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -46,8 +46,9 @@ func appendBytes(n, encoded int) int64 {
 
 // checkDiskSpace returns an error wrapping ErrDiskFull when appending n
 // entries of encoded bytes would leave less than the reserve free on the
-// store's filesystem. It is meant to be called with s.mu held, just before
-// the commits of one Append, so that appends cannot pass it together. When
+// store's filesystem. The committer calls it before it writes a group,
+// counting the group's requests before this one, so that appends cannot
+// pass it together. When
 // the free space cannot be read (an unsupported platform, a statfs error) it
 // lets the append through: the check is a guard, not a gate.
 func (s *Store) checkDiskSpace(n, encoded int) error {

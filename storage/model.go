@@ -61,4 +61,3 @@ func DayOf(nanos int64) Day { return logs.DayOf(nanos) }
 
 // ParseDay parses YYYY-MM-DD.
 func ParseDay(s string) (Day, error) { return logs.ParseDay(s) }
-

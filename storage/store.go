@@ -50,6 +50,8 @@ type Options struct {
 	BlockCacheBytes int64
 	// Logger receives Badger's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// Observer, when set, is told of every group commit.
+	Observer CommitObserver
 }
 
 // DefaultOptions returns the options the daemon runs with.
@@ -71,10 +73,17 @@ type Store struct {
 	// queue admits appends to the write path; a full queue means overload.
 	queue chan struct{}
 
-	// mu serialises commits so that sequences become visible in order: a
-	// journal consumer that has seen sequence n has seen everything below.
-	mu      sync.Mutex
-	nextSeq uint64 // guarded by mu
+	// Group commit (commit.go): Append hands its entries to the committer
+	// goroutine through reqs and waits; the committer takes every request
+	// waiting, commits them together and acknowledges each. One writer
+	// makes sequences visible in order: a journal consumer that has seen
+	// sequence n has seen everything below. closeMu keeps Close from
+	// stopping the committer while an Append is handing a request over.
+	reqs          chan *appendReq
+	closeMu       sync.RWMutex
+	stopCommit    chan struct{}
+	committerDone chan struct{}
+	nextSeq       uint64 // owned by the committer
 
 	high    atomic.Uint64 // highest committed sequence
 	notifyM sync.Mutex
@@ -96,6 +105,9 @@ type Store struct {
 	// replaces the entries per deletion step (tombstonesPerKey).
 	hookDeleteScanned func()
 	deleteStep        int
+	// hookCommit, set by tests, runs in the committer before each commit
+	// of a group and fails it when it returns an error.
+	hookCommit func(entries int) error
 	// hookMigratedRun, set by tests, runs after each block MigrateToBlocks
 	// writes.
 	hookMigratedRun func()
@@ -145,12 +157,15 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open badger in %s: %w", opts.Dir, err)
 	}
 	s := &Store{
-		db:         db,
-		opts:       opts,
-		indexed:    make(map[string]bool),
-		unfinished: make(map[Day]bool),
-		queue:      make(chan struct{}, opts.MaxQueuedAppends),
-		notify:     make(chan struct{}),
+		db:            db,
+		opts:          opts,
+		indexed:       make(map[string]bool),
+		unfinished:    make(map[Day]bool),
+		queue:         make(chan struct{}, opts.MaxQueuedAppends),
+		reqs:          make(chan *appendReq, opts.MaxQueuedAppends),
+		stopCommit:    make(chan struct{}),
+		committerDone: make(chan struct{}),
+		notify:        make(chan struct{}),
 	}
 	for _, f := range opts.IndexedFields {
 		s.indexed[f] = true
@@ -162,6 +177,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.nextSeq = seq + 1
 	s.high.Store(seq)
+	go s.runCommitter()
 	return s, nil
 }
 
@@ -170,8 +186,13 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.mu.Lock() // wait for an in-flight commit
-	defer s.mu.Unlock()
+	// After closeMu, no Append is between its check of closed and its
+	// hand-over; the committer finishes its group, fails what still
+	// waits and exits.
+	s.closeMu.Lock()
+	close(s.stopCommit)
+	s.closeMu.Unlock()
+	<-s.committerDone
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
@@ -229,8 +250,10 @@ func (s *Store) broadcast() {
 
 // Append stores entries durably and gives each its ID (also written into
 // entries[i].ID). It returns only after the commit; with SyncWrites that
-// means the entries are on disk. When too many appends are already waiting
-// it fails at once with ErrOverloaded rather than queueing without bound.
+// means the entries are on disk. Appends that arrive together share one
+// commit and its sync (commit.go). When too many appends are already
+// waiting it fails at once with ErrOverloaded rather than queueing without
+// bound.
 func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
 	if len(entries) == 0 {
 		return nil, nil
@@ -239,7 +262,7 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
 		return nil, ErrClosed
 	}
 	// Admission first, so that an overloaded store refuses before spending
-	// CPU on encoding.
+	// CPU on the entries.
 	select {
 	case s.queue <- struct{}{}:
 	default:
@@ -249,41 +272,27 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Validate and size outside the lock; blocks are encoded in commit,
-	// where the entries of one day are gathered.
-	sizes := make([]int, len(entries))
-	total := 0
+	// Validate and size in the request's goroutine; blocks are encoded by
+	// the committer, where the entries of one day are gathered.
+	r := &appendReq{ctx: ctx, entries: entries, sizes: make([]int, len(entries)), done: make(chan error, 1)}
 	for i := range entries {
 		if err := entries[i].Validate(); err != nil {
 			return nil, fmt.Errorf("append entry %d: %w", i, err)
 		}
-		sizes[i] = entries[i].MemSize()
-		total += sizes[i]
+		r.sizes[i] = entries[i].MemSize()
+		r.size += r.sizes[i]
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.closeMu.RLock()
 	if s.closed.Load() {
+		s.closeMu.RUnlock()
 		return nil, ErrClosed
 	}
-	// Badger writes through memory-mapped files, so a full disk is a
-	// SIGBUS, not an error: refuse while there is still room.
-	if err := s.checkDiskSpace(len(entries), total); err != nil {
+	s.reqs <- r // never blocks: queue admits at most cap(reqs) appends
+	s.closeMu.RUnlock()
+	if err := <-r.done; err != nil {
 		return nil, err
 	}
-	ids := make([]ID, len(entries))
-	for start := 0; start < len(entries); {
-		end, size := start, 0
-		for end < len(entries) && (end == start || size+sizes[end] < maxCommitBytes) {
-			size += sizes[end]
-			end++
-		}
-		if err := s.commit(entries[start:end], ids[start:end]); err != nil {
-			return nil, err
-		}
-		start = end
-	}
-	return ids, nil
+	return r.ids, nil
 }
 
 type postingKey struct {
@@ -294,7 +303,7 @@ type postingKey struct {
 }
 
 // commit writes one transaction: the entries' blocks, their posting
-// lists, the journal record and the sequence. Called with s.mu held.
+// lists, the journal record and the sequence. Called by the committer.
 func (s *Store) commit(entries []Entry, ids []ID) error {
 	first := s.nextSeq
 	postings := make(map[postingKey][]ID, 16)

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -110,6 +111,8 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("grow the tmpfs: %v %s", err, out)
 	}
 	refill := &diskFiller{client: client, url: d.url, phase: "refill", acked: map[string]bool{}}
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	var last postResult
 	if !poll(30*time.Second, 100*time.Millisecond, func() bool {
 		last = refill.send(ctx, 500)
@@ -165,10 +168,14 @@ func (f *diskFiller) send(ctx context.Context, n int) postResult {
 	var b strings.Builder
 	now := time.Now().UTC()
 	ids := make([]string, n)
+	// A random trace id per entry, as real logs carry: without it the
+	// entries compress so well that filling the disk takes millions.
+	trace := make([]byte, 24)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s%07d", f.phase, first+i)
-		fmt.Fprintf(&b, `{"timestamp":"%s","level":"info","source":"filler","message":"diskphase%s entry %s padded to look like a real line: GET /api/v1/orders/%d 200 12ms","mid":"%s","phase":"%s"}`+"\n",
-			now.Add(time.Duration(i)).Format(time.RFC3339Nano), f.phase, ids[i], first+i, ids[i], f.phase)
+		_, _ = crand.Read(trace)
+		fmt.Fprintf(&b, `{"timestamp":"%s","level":"info","source":"filler","message":"diskphase%s entry %s padded to look like a real line: GET /api/v1/orders/%d 200 12ms","mid":"%s","phase":"%s","trace":"%x"}`+"\n",
+			now.Add(time.Duration(i)).Format(time.RFC3339Nano), f.phase, ids[i], first+i, ids[i], f.phase, trace)
 	}
 	r := postLogs(ctx, f.client, f.url, "application/x-ndjson", []byte(b.String()))
 	f.mu.Lock()

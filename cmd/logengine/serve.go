@@ -127,6 +127,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	sopts.SyncWrites = cfg.SyncWrites
 	sopts.IndexedFields = cfg.IndexedFields
 	sopts.Logger = log
+	sopts.Observer = d.metrics
 	if d.store, err = storage.Open(sopts); err != nil {
 		return nil, err
 	}
