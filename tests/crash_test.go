@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// TestCrashLoop runs rounds of concurrent ingest from four clients, kills
+// TestCrashLoop runs rounds of concurrent ingest from 20 clients (four
+// sending batches, 16 one log per request), kills
 // the daemon with SIGKILL at a random moment of each round and restarts it
 // on the same data directory (one round in four it is killed once more
 // while it recovers). After every restart:
@@ -25,13 +26,13 @@ import (
 //   - the earlier rounds still hold exactly what they held, and the total
 //     equals the committed sequence.
 //
-// LOGENGINE_CRASH_ROUNDS sets the number of rounds (default 20),
+// LOGENGINE_CRASH_ROUNDS sets the number of rounds (default 12),
 // LOGENGINE_CRASH_SEED replays the same kill moments and batch sizes.
 func TestCrashLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash loop: skipped with -short")
 	}
-	rounds := envInt(t, "LOGENGINE_CRASH_ROUNDS", 20)
+	rounds := envInt(t, "LOGENGINE_CRASH_ROUNDS", 12)
 	seed := envInt(t, "LOGENGINE_CRASH_SEED", int(time.Now().UnixNano()%1e9))
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 	t.Logf("%d rounds, seed %d (LOGENGINE_CRASH_ROUNDS, LOGENGINE_CRASH_SEED)", rounds, seed)
@@ -103,7 +104,7 @@ func TestCrashLoop(t *testing.T) {
 		rounds, time.Since(start).Round(time.Second), acked, unknown, unknownStored, totalOf(verified))
 }
 
-// crashClients are the four clients of one round.
+// crashClients are the clients of one round.
 type crashClients struct {
 	cancel context.CancelFunc
 	client *http.Client
@@ -116,12 +117,20 @@ type crashClients struct {
 	err     error // an answer the contract forbids; guarded by mu
 }
 
-// startCrashClients starts four clients that send NDJSON batches of random
-// sizes to url until the daemon dies or stop is called.
+// Clients of one crash round: batchClients send NDJSON batches of random
+// sizes, oneLogClients one log per request, so that kills land amid group
+// commits that share a sync between many requests.
+const (
+	batchClients  = 4
+	oneLogClients = 16
+)
+
+// startCrashClients starts the clients of one round; they send to url until
+// the daemon dies or stop is called.
 func startCrashClients(url string, round int, seed uint64) *crashClients {
 	ctx, cancel := context.WithCancel(context.Background())
-	cc := &crashClients{cancel: cancel, client: newLoadClient(4), acked: map[string]bool{}, unknown: map[string]bool{}}
-	for c := 0; c < 4; c++ {
+	cc := &crashClients{cancel: cancel, client: newLoadClient(batchClients + oneLogClients), acked: map[string]bool{}, unknown: map[string]bool{}}
+	for c := 0; c < batchClients+oneLogClients; c++ {
 		cc.wg.Add(1)
 		go func() {
 			defer cc.wg.Done()
@@ -129,6 +138,9 @@ func startCrashClients(url string, round int, seed uint64) *crashClients {
 			var b strings.Builder
 			for n := 0; ctx.Err() == nil; {
 				size := 20 + rng.IntN(380)
+				if c >= batchClients {
+					size = 1
+				}
 				ids := make([]string, size)
 				b.Reset()
 				now := time.Now()
