@@ -8,20 +8,30 @@ package storage
 // them. So one goroutine, the committer, owns the write path: Append hands
 // it a request and waits; the committer takes the oldest request and every
 // other one already waiting, writes them in as few transactions as
-// maxCommitBytes allows (one, unless the group is large), and acknowledges
+// maxCommitBytes allows (one, unless the group is large; a request is never
+// split between commits), and acknowledges
 // each request only after the commit that covers its last entry. Badger
 // syncs each transaction's commit, so a group of one transaction costs one
 // fsync. There is no timer: a lone client's request is committed at once,
 // and the next group forms while the previous one syncs.
 //
 // A group fails as a whole: if any of its commits fails, every request of
-// the group gets the error, so none is acknowledged in part (a request may
-// then have been stored in part, as when a large request failed before:
-// the client retries it).
+// the group gets the error, so none is acknowledged in part. Each request
+// is committed atomically (writeGroup), so a failed request was stored
+// entirely or not at all, and a retry after a failure cannot store part of
+// it twice: the answer the damaged-files work asked for instead of
+// idempotency keys, which would need the client to send one and the store
+// to keep every request's key and answer for a window. What a retry can
+// still duplicate is a request that was committed but whose answer was
+// lost (the daemon killed in between): the same as any at-least-once
+// shipper.
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // CommitObserver receives one call per group commit: how many requests
@@ -120,8 +130,11 @@ func (s *Store) commitGroup(group []*appendReq) {
 	}
 }
 
-// writeGroup writes the n entries of reqs in commits of at most
-// maxCommitBytes and gives each request its IDs.
+// writeGroup writes the n entries of reqs and gives each request its IDs.
+// Commits hold whole requests, so that a request is stored entirely or not
+// at all and a client's retry after an error cannot store part of it twice:
+// requests are packed into commits of up to maxCommitBytes, and a request
+// larger than that gets a commit of its own.
 func (s *Store) writeGroup(reqs []*appendReq, n int) error {
 	var (
 		entries []Entry
@@ -137,23 +150,21 @@ func (s *Store) writeGroup(reqs []*appendReq, n int) error {
 		}
 	}
 	ids := make([]ID, n)
-	for start := 0; start < n; {
-		end, size := start, 0
-		for end < n && (end == start || size+sizes[end] < maxCommitBytes) {
-			size += sizes[end]
-			end++
+	at := 0
+	for i := 0; i < len(reqs); {
+		j, size, count := i, 0, 0
+		for j < len(reqs) && (j == i || size+reqs[j].size <= maxCommitBytes) {
+			size += reqs[j].size
+			count += len(reqs[j].entries)
+			j++
 		}
-		if s.hookCommit != nil {
-			if err := s.hookCommit(end - start); err != nil {
-				return err
-			}
-		}
-		if err := s.commit(entries[start:end], ids[start:end]); err != nil {
+		if err := s.commitWhole(entries[at:at+count], sizes[at:at+count], ids[at:at+count], reqs[i:j]); err != nil {
 			return err
 		}
-		start = end
+		at += count
+		i = j
 	}
-	at := 0
+	at = 0
 	for _, r := range reqs {
 		r.ids = ids[at : at+len(r.entries) : at+len(r.entries)]
 		if len(reqs) > 1 {
@@ -164,4 +175,44 @@ func (s *Store) writeGroup(reqs []*appendReq, n int) error {
 		at += len(r.entries)
 	}
 	return nil
+}
+
+// commitWhole commits the entries of reqs in one transaction. When Badger
+// finds the transaction too big (a request of millions of tiny entries; its
+// bound is 15% of the memtable), it commits the requests one by one, and a
+// request that alone is too big in halves: such a request is then not
+// atomic, which the log says.
+func (s *Store) commitWhole(entries []Entry, sizes []int, ids []ID, reqs []*appendReq) error {
+	if s.hookCommit != nil {
+		if err := s.hookCommit(len(entries)); err != nil {
+			return err
+		}
+	}
+	err := s.commit(entries, ids)
+	if !errors.Is(err, badger.ErrTxnTooBig) {
+		return err
+	}
+	if len(reqs) > 1 {
+		at := 0
+		for _, r := range reqs {
+			k := len(r.entries)
+			if err := s.commitWhole(entries[at:at+k], sizes[at:at+k], ids[at:at+k], []*appendReq{r}); err != nil {
+				return err
+			}
+			at += k
+		}
+		return nil
+	}
+	if len(entries) < 2 {
+		return err
+	}
+	if s.opts.Logger != nil && reqs != nil {
+		s.opts.Logger.Warn("an append request is too large for one transaction: it is stored in parts, so a retry after a failure may store its first parts twice; send smaller requests",
+			"entries", len(entries))
+	}
+	half := len(entries) / 2
+	if err := s.commitWhole(entries[:half], sizes[:half], ids[:half], nil); err != nil {
+		return err
+	}
+	return s.commitWhole(entries[half:], sizes[half:], ids[half:], nil)
 }

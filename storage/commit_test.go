@@ -193,3 +193,55 @@ func TestAppendAfterClose(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAppendRequestIsAtomic: a request far larger than maxCommitBytes is
+// still one commit, so it is stored entirely or not at all; one too large
+// for a Badger transaction is stored in parts rather than refused.
+func TestAppendRequestIsAtomic(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		memtable    int64
+		wantCommits func(int) bool
+	}{
+		{"fits one transaction", 0, func(n int) bool { return n == 1 }},
+		{"too big for one transaction", 8 << 20, func(n int) bool { return n > 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := DefaultOptions(t.TempDir())
+			opts.SyncWrites = false
+			opts.MemTableBytes = tc.memtable
+			s, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var commits int
+			s.hookCommit = func(int) error { commits++; return nil }
+			rng := rand.New(rand.NewPCG(8, 8))
+			batch := makeEntries(rng, 20000, t0, 30*time.Hour)
+			size := 0
+			noise := make([]byte, 150)
+			for i := range batch {
+				for j := range noise {
+					noise[j] = byte(rng.Uint32())
+				}
+				batch[i].Message += fmt.Sprintf(" %x", noise) // incompressible
+				size += batch[i].MemSize()
+			}
+			if size <= 2*maxCommitBytes {
+				t.Fatalf("the request holds %d bytes: too small to test", size)
+			}
+			ids, err := s.Append(context.Background(), batch)
+			if err != nil || len(ids) != len(batch) {
+				t.Fatalf("Append = %d ids, %v", len(ids), err)
+			}
+			n := 0
+			if err := s.Scan(context.Background(), MinID, MaxID, false, func(*Entry) bool { n++; return true }); err != nil || n != len(batch) {
+				t.Fatalf("stored %d (%v), want %d", n, err, len(batch))
+			}
+			if !tc.wantCommits(commits) {
+				t.Fatalf("%d bytes took %d commits", size, commits)
+			}
+		})
+	}
+}
