@@ -24,15 +24,10 @@ func (o *countingObserver) ObserveCommit(requests, entries int, _ time.Duration)
 // TestGroupCommitSharesCommits: appenders that wait together share a
 // commit, every one gets its own IDs, and all of them are stored once.
 func TestGroupCommitSharesCommits(t *testing.T) {
-	opts := DefaultOptions(t.TempDir())
-	opts.SyncWrites = false
-	obs := &countingObserver{}
-	opts.Observer = obs
-	s, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTestStore(t, t.TempDir())
 	defer s.Close()
+	obs := &countingObserver{}
+	s.opts.Observer = obs // read by the committer only once appends come
 	// The first commit waits until every appender has handed its request
 	// over, so the rest must form groups.
 	const clients, perClient = 32, 20
@@ -87,7 +82,7 @@ func TestGroupCommitSharesCommits(t *testing.T) {
 		}
 	}
 	n := 0
-	err = s.Scan(ctx, MinID, MaxID, false, func(e *Entry) bool {
+	err := s.Scan(ctx, MinID, MaxID, false, func(e *Entry) bool {
 		n++
 		if want, ok := seen[e.ID]; !ok || want != e.Message {
 			t.Fatalf("stored %v %q, want %q", e.ID, e.Message, want)
@@ -109,12 +104,7 @@ func TestGroupCommitSharesCommits(t *testing.T) {
 // request of the group gets the error and none of its entries is stored;
 // the next group is not affected.
 func TestGroupCommitFailsWholeGroup(t *testing.T) {
-	opts := DefaultOptions(t.TempDir())
-	opts.SyncWrites = false
-	s, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTestStore(t, t.TempDir())
 	defer s.Close()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -165,12 +155,7 @@ func TestGroupCommitFailsWholeGroup(t *testing.T) {
 // TestAppendAfterClose: appends racing with Close either succeed or fail
 // with ErrClosed, and none hangs.
 func TestAppendAfterClose(t *testing.T) {
-	opts := DefaultOptions(t.TempDir())
-	opts.SyncWrites = false
-	s, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTestStore(t, t.TempDir())
 	var wg sync.WaitGroup
 	for i := range 8 {
 		batch := makeEntries(rand.New(rand.NewPCG(uint64(i), 2)), 10, t0, time.Hour)
