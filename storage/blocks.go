@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -441,6 +442,12 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 	}
 	var h cursorHeap
 	next, n := 0, 0
+	// rest is where what is not emitted yet begins (forward) or ends
+	// (reverse, exclusive).
+	rest := lo
+	if reverse {
+		rest = hi
+	}
 	for {
 		// Open the blocks that start before the merge's next entry.
 		for next < len(refs) {
@@ -449,6 +456,16 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 				top := h[0].id()
 				if !reverse && r.h.MinID.Compare(top) > 0 || reverse && r.h.MaxID.Compare(top) < 0 {
 					break
+				}
+				if h.Len() >= maxOpenBlocks {
+					// Too many blocks overlap here to hold them all
+					// decoded: go on window by window after the last
+					// entry emitted. Every block that holds an entry
+					// beyond it is among refs.
+					if reverse {
+						return scanWindows(ctx, txn, refs, lo, rest, true, fn)
+					}
+					return scanWindows(ctx, txn, refs, rest, hi, false, fn)
 				}
 			}
 			next++
@@ -479,12 +496,172 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 		if !fn(&c.entries[c.i]) {
 			return true, nil
 		}
+		if reverse {
+			rest = c.id()
+		} else {
+			rest = nextID(c.id())
+		}
 		if c.next() {
 			heap.Fix(&h, 0)
 		} else {
 			heap.Pop(&h)
 		}
 	}
+}
+
+// maxOpenBlocks bounds the decoded blocks a scan holds at once; beyond it a
+// scan goes window by window (scanWindows). Live ingest keeps a handful
+// open; only blocks that each span much of a day (batches of logs spread
+// over the day, as imports in random order make them) reach it.
+// Variables so that tests can make them small.
+var maxOpenBlocks = 64
+
+// windowEntries is about how many entries one window of scanWindows holds.
+var windowEntries = 64 * 1024
+
+func nextID(id ID) ID {
+	if id.Seq == MaxID.Seq {
+		return ID{Nanos: id.Nanos + 1}
+	}
+	return ID{Nanos: id.Nanos, Seq: id.Seq + 1}
+}
+
+// scanWindows is scanBlocks for blocks that overlap too much to be merged
+// with all of them decoded: it cuts [lo, hi) into time windows expected to
+// hold about windowEntries entries (assuming each block's entries spread
+// evenly over its time range), and for each window decodes the blocks that
+// overlap it, keeps copies of their entries inside it, sorts and emits them.
+// A block is decoded once per window it overlaps: slower, but its memory is
+// one window's entries and one decoded block.
+func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi ID, reverse bool, fn func(*Entry) bool) (bool, error) {
+	var window []Entry
+	for lo.Compare(hi) < 0 {
+		if err := ctx.Err(); err != nil {
+			return true, err
+		}
+		// The window: [lo, t) going forward, [t, hi) in reverse.
+		live := refs[:0:0]
+		for i := range refs {
+			if refs[i].h.MaxID.Compare(lo) >= 0 && refs[i].h.MinID.Compare(hi) < 0 {
+				live = append(live, refs[i])
+			}
+		}
+		if len(live) == 0 {
+			return false, nil
+		}
+		refs = live
+		wlo, whi := windowBounds(refs, lo, hi, reverse)
+		window = window[:0]
+		for i := range refs {
+			r := &refs[i]
+			if r.h.MaxID.Compare(wlo) < 0 || r.h.MinID.Compare(whi) >= 0 {
+				continue
+			}
+			entries, err := readBlock(txn, r)
+			if err != nil {
+				return true, err
+			}
+			from, _ := slices.BinarySearchFunc(entries, wlo, func(e Entry, id ID) int { return e.ID.Compare(id) })
+			to, _ := slices.BinarySearchFunc(entries, whi, func(e Entry, id ID) int { return e.ID.Compare(id) })
+			for j := from; j < to; j++ {
+				window = append(window, cloneEntry(&entries[j]))
+			}
+		}
+		slices.SortFunc(window, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+		if reverse {
+			slices.Reverse(window)
+		}
+		for i := range window {
+			if i%1024 == 1023 {
+				if err := ctx.Err(); err != nil {
+					return true, err
+				}
+			}
+			if !fn(&window[i]) {
+				return true, nil
+			}
+		}
+		if reverse {
+			hi = wlo
+		} else {
+			lo = whi
+		}
+	}
+	return false, nil
+}
+
+// windowBounds picks the next window of scanWindows inside [lo, hi): from
+// lo forward, or back from hi, as far as the blocks' entries, spread evenly
+// over their time ranges, are expected to fill windowEntries.
+func windowBounds(refs []blockRef, lo, hi ID, reverse bool) (ID, ID) {
+	expected := func(a, b int64) float64 { // entries with nanos in [a, b)
+		var n float64
+		for i := range refs {
+			lo, hi := refs[i].h.MinID.Nanos, refs[i].h.MaxID.Nanos+1
+			if x, y := max(a, lo), min(b, hi); x < y {
+				n += float64(refs[i].h.Count) * float64(y-x) / float64(hi-lo)
+			}
+		}
+		return n
+	}
+	from, to := lo.Nanos, hi.Nanos
+	if hi.Seq > 0 {
+		to++ // hi's own nanosecond holds entries below hi
+	}
+	limit := float64(windowEntries)
+	if expected(from, to) <= limit {
+		return lo, hi
+	}
+	// Binary search of the window's length, at least one nanosecond.
+	short, long := int64(1), to-from
+	for short < long {
+		mid := short + (long-short+1)/2
+		var n float64
+		if reverse {
+			n = expected(to-mid, to)
+		} else {
+			n = expected(from, from+mid)
+		}
+		if n <= limit {
+			short = mid
+		} else {
+			long = mid - 1
+		}
+	}
+	if reverse {
+		wlo := ID{Nanos: to - short}
+		if wlo.Compare(lo) < 0 {
+			wlo = lo
+		}
+		return wlo, hi
+	}
+	whi := ID{Nanos: from + short}
+	if whi.Compare(hi) > 0 {
+		whi = hi
+	}
+	return lo, whi
+}
+
+// cloneEntry copies e with strings and slices of its own, so that a window
+// keeps what it holds and not the whole decoded block.
+func cloneEntry(e *Entry) Entry {
+	c := *e
+	c.Source = strings.Clone(e.Source)
+	c.Message = strings.Clone(e.Message)
+	if e.Tags != nil {
+		c.Tags = make([]string, len(e.Tags))
+		for i, t := range e.Tags {
+			c.Tags[i] = strings.Clone(t)
+		}
+	}
+	if e.Fields != nil {
+		c.Fields = make([]Field, len(e.Fields))
+		for i, f := range e.Fields {
+			c.Fields[i] = Field{Name: strings.Clone(f.Name), Value: f.Value}
+			c.Fields[i].Value.Str = strings.Clone(f.Value.Str)
+		}
+	}
+	return c
 }
 
 // rewriteBlocks removes the entries ids from the blocks that hold them. Each
