@@ -242,19 +242,24 @@ func (b *decodedBlock) find(id ID) *Entry {
 	return &b.entries[i]
 }
 
-// blockCacheSize is how many decoded blocks point reads keep: the pages of a
-// search and the journal's consumers read entries of a few recent blocks
-// over and over.
-const blockCacheSize = 16
+// blockCacheEntries bounds the entries of the decoded blocks point reads
+// keep (some 30 MB of typical logs): the pages of a search and the
+// journal's consumers read entries of a few dozen recent blocks over and
+// over. blockCacheBlocks bounds their number, since a lookup walks them.
+const (
+	blockCacheEntries = 64 * 1024
+	blockCacheBlocks  = 256
+)
 
 // blockCache keeps recently decoded blocks for point reads. A deletion that
 // rewrites blocks bumps gen and empties it; a reader that read a block
 // before that (from an older snapshot) does not put it back, because it
 // noted gen before its transaction began.
 type blockCache struct {
-	mu     sync.Mutex
-	gen    uint64
-	blocks []*decodedBlock // most recently used last
+	mu      sync.Mutex
+	gen     uint64
+	blocks  []*decodedBlock // most recently used last
+	entries int             // of blocks
 }
 
 func (c *blockCache) generation() uint64 {
@@ -284,11 +289,14 @@ func (c *blockCache) add(gen uint64, b *decodedBlock) {
 	if gen != c.gen {
 		return
 	}
-	if len(c.blocks) == blockCacheSize {
+	for len(c.blocks) > 0 && (c.entries+len(b.entries) > blockCacheEntries || len(c.blocks) >= blockCacheBlocks) {
+		c.entries -= len(c.blocks[0].entries)
 		copy(c.blocks, c.blocks[1:])
+		c.blocks[len(c.blocks)-1] = nil
 		c.blocks = c.blocks[:len(c.blocks)-1]
 	}
 	c.blocks = append(c.blocks, b)
+	c.entries += len(b.entries)
 }
 
 // invalidate is called after blocks were rewritten or dropped.
@@ -298,6 +306,7 @@ func (c *blockCache) invalidate() {
 	c.gen++
 	clear(c.blocks)
 	c.blocks = c.blocks[:0]
+	c.entries = 0
 }
 
 // pointReader finds entries by ID within one transaction.
