@@ -25,14 +25,20 @@ package storage
 // Why per commit and day, not per source yet. Blocks of a few hundred
 // entries from one request compress to ~25 bytes per log already, and a
 // block made at commit needs no second write. A merger that rewrites a day's
-// small blocks into larger ones per stream, sorted by time, comes with the
-// field queries; the key layout does not change for it (a merged block
-// covers the union of its parts' sequences, which it may, since ranges only
-// need to be disjoint).
+// small blocks into larger ones comes next; merging blocks adjacent in a
+// day's key order keeps this layout (a merged block covers the union of its
+// parts' sequences, which it may, since ranges only need to be disjoint),
+// while blocks per stream sorted by time need the lookup below to change.
 //
 // Scans merge the blocks of a day in ID order: blocks are opened lazily, when
 // the merge reaches their first ID, so that a day of blocks that follow each
-// other in time (live ingest) holds one or two decoded blocks at a time.
+// other in time (live ingest) holds one or two decoded blocks at a time;
+// where more than maxOpenBlocks overlap (each commit spread over the day),
+// the scan goes window by window instead, decoding blocks more than once
+// but holding one window's entries. Such layouts are what a merger would
+// rewrite; keys by sequence range cannot express blocks sorted by time
+// across commits, so that merger needs posting lists that point at blocks
+// (the next stage) rather than a seek by sequence.
 // Deletions rewrite the blocks that hold deleted entries, each in its own
 // transaction under the same key.
 
