@@ -210,8 +210,15 @@ func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blo
 	return refs, err
 }
 
+// decodeFunc decodes a block body: block.Decode, or a partial decode.
+type decodeFunc func(h *block.Header, body []byte) ([]Entry, error)
+
 // readBlock reads and decodes the body of r.
 func readBlock(txn *badger.Txn, r *blockRef) ([]Entry, error) {
+	return readBlockWith(txn, r, block.Decode)
+}
+
+func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc) ([]Entry, error) {
 	item, err := txn.Get(blockBodyKey(r.day, r.last))
 	if err != nil {
 		return nil, fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
@@ -219,7 +226,7 @@ func readBlock(txn *badger.Txn, r *blockRef) ([]Entry, error) {
 	var entries []Entry
 	err = item.Value(func(body []byte) error {
 		var err error
-		entries, err = block.Decode(&r.h, body)
+		entries, err = decode(&r.h, body)
 		return err
 	})
 	if err != nil {
@@ -445,7 +452,7 @@ func (h *cursorHeap) Pop() any {
 // scanBlocks calls fn with the entries of day's blocks whose IDs fall in
 // [lo, hi), in ID order (descending when reverse), and reports whether fn
 // stopped the scan.
-func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, reverse bool, fn func(*Entry) bool) (stop bool, err error) {
+func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, reverse bool, decode decodeFunc, fn func(*Entry) bool) (stop bool, err error) {
 	refs, err := dayHeaders(ctx, txn, day, lo, hi)
 	if err != nil || len(refs) == 0 {
 		return false, err
@@ -478,13 +485,13 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 					// entry emitted. Every block that holds an entry
 					// beyond it is among refs.
 					if reverse {
-						return scanWindows(ctx, txn, refs, lo, rest, true, fn)
+						return scanWindows(ctx, txn, refs, lo, rest, true, decode, fn)
 					}
-					return scanWindows(ctx, txn, refs, rest, hi, false, fn)
+					return scanWindows(ctx, txn, refs, rest, hi, false, decode, fn)
 				}
 			}
 			next++
-			entries, err := readBlock(txn, r)
+			entries, err := readBlockWith(txn, r, decode)
 			if err != nil {
 				return true, err
 			}
@@ -548,7 +555,7 @@ func nextID(id ID) ID {
 // overlap it, keeps copies of their entries inside it, sorts and emits them.
 // A block is decoded once per window it overlaps: slower, but its memory is
 // one window's entries and one decoded block.
-func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi ID, reverse bool, fn func(*Entry) bool) (bool, error) {
+func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi ID, reverse bool, decode decodeFunc, fn func(*Entry) bool) (bool, error) {
 	var window []Entry
 	for lo.Compare(hi) < 0 {
 		if err := ctx.Err(); err != nil {
@@ -572,7 +579,7 @@ func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi I
 			if r.h.MaxID.Compare(wlo) < 0 || r.h.MinID.Compare(whi) >= 0 {
 				continue
 			}
-			entries, err := readBlock(txn, r)
+			entries, err := readBlockWith(txn, r, decode)
 			if err != nil {
 				return true, err
 			}

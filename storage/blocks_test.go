@@ -49,6 +49,23 @@ func TestBlocksAgainstReference(t *testing.T) {
 	check := func(t *testing.T, s *Store) {
 		t.Helper()
 		checkScan(t, s, want, MinID, MaxID)
+		// Without messages, with only the fields asked for.
+		var cols []Entry
+		err := s.ScanColumns(ctx, MinID, MaxID, true, []string{"status", "ok"}, func(e *Entry) bool {
+			cols = append(cols, *e)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Reverse(cols)
+		stripped := make([]Entry, len(want))
+		for i, e := range want {
+			e.Message = ""
+			e.Fields = slices.DeleteFunc(slices.Clone(e.Fields), func(f Field) bool { return f.Name != "status" && f.Name != "ok" })
+			stripped[i] = e
+		}
+		equalEntries(t, "ScanColumns", cols, stripped)
 		for range 30 {
 			a, b := rng.IntN(len(want)+1), rng.IntN(len(want)+1)
 			lo, hi := idAt(want, min(a, b)), idAt(want, max(a, b))

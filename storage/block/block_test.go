@@ -63,7 +63,52 @@ func checkRoundTrip(t testing.TB, entries []logs.Entry, templates []uint32) (Hea
 	}
 	checkHeader(t, h, entries)
 	checkColumns(t, &h2, body, got, templates)
+	checkDecodeColumns(t, &h2, body, want)
 	return h, body
+}
+
+// checkDecodeColumns checks DecodeColumns with every other field name of
+// the block (and one it lacks): the entries without message, with exactly
+// those fields' values in their order.
+func checkDecodeColumns(t testing.TB, h *Header, body []byte, want []logs.Entry) {
+	t.Helper()
+	var names []string
+	seen := map[string]bool{}
+	for _, e := range want {
+		for _, f := range e.Fields {
+			if !seen[f.Name] {
+				seen[f.Name] = true
+				if len(seen)%2 == 1 {
+					names = append(names, f.Name)
+				}
+			}
+		}
+	}
+	names = append(names, "\x00not a field")
+	got, err := DecodeColumns(h, body, names)
+	if err != nil {
+		t.Fatalf("DecodeColumns: %v", err)
+	}
+	exp := make([]logs.Entry, len(want))
+	for i, e := range want {
+		e.Message = ""
+		var fs []logs.Field
+		for _, f := range e.Fields {
+			if slices.Contains(names, f.Name) {
+				fs = append(fs, f)
+			}
+		}
+		e.Fields = fs
+		exp[i] = e
+	}
+	if !reflect.DeepEqual(comparableEntries(got), comparableEntries(exp)) {
+		for i := range exp {
+			if !reflect.DeepEqual(comparableEntries(got[i:i+1]), comparableEntries(exp[i:i+1])) {
+				t.Fatalf("DecodeColumns(%q): entry %d of %d:\n got %#v\nwant %#v", names, i, len(exp), got[i], exp[i])
+			}
+		}
+		t.Fatalf("DecodeColumns: entries differ")
+	}
 }
 
 // expectedEntries returns entries as storage returns them: times in UTC
@@ -650,6 +695,10 @@ func decodeAll(t testing.TB, hb, body []byte) error {
 	check(err)
 	_, err = DecodeTags(&h, body)
 	check(err)
+	if len(h.Columns) > 0 {
+		_, err = DecodeColumns(&h, body, []string{h.Columns[len(h.Columns)-1].Name})
+		check(err)
+	}
 	_, err = DecodeTemplates(&h, body)
 	check(err)
 	for _, c := range h.Columns {

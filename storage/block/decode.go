@@ -25,7 +25,36 @@ func Decode(h *Header, body []byte) ([]logs.Entry, error) {
 	return entries, nil
 }
 
+// DecodeColumns returns the entries of a block without their messages and
+// with only the named fields (each with all its values, in order; the other
+// fields left out): what a query on fields, levels, sources and tags reads,
+// without decompressing the message column or the other fields.
+func DecodeColumns(h *Header, body []byte, fields []string) ([]logs.Entry, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block: %w", err)
+	}
+	keep := func(name string) bool {
+		for _, f := range fields {
+			if f == name {
+				return true
+			}
+		}
+		return false
+	}
+	entries, err := decodeSome(h, body, false, keep)
+	if err != nil {
+		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
+	}
+	return entries, nil
+}
+
 func decode(h *Header, body []byte) ([]logs.Entry, error) {
+	return decodeSome(h, body, true, nil)
+}
+
+// decodeSome decodes the block, the messages only when message is set and
+// the fields keep keeps (every field when keep is nil).
+func decodeSome(h *Header, body []byte, message bool, keep func(string) bool) ([]logs.Entry, error) {
 	ids, err := decodeIDs(h, body)
 	if err != nil {
 		return nil, err
@@ -42,8 +71,10 @@ func decode(h *Header, body []byte) ([]logs.Entry, error) {
 	if err := decodeStringColumn(h, body, ColumnSources, func(i int, s string) { entries[i].Source = s }); err != nil {
 		return nil, err
 	}
-	if err := decodeStringColumn(h, body, ColumnMessages, func(i int, s string) { entries[i].Message = s }); err != nil {
-		return nil, err
+	if message {
+		if err := decodeStringColumn(h, body, ColumnMessages, func(i int, s string) { entries[i].Message = s }); err != nil {
+			return nil, err
+		}
 	}
 	if err := decodeTags(h, body, func(i int, tags []string) { entries[i].Tags = tags }); err != nil {
 		return nil, err
@@ -60,13 +91,16 @@ func decode(h *Header, body []byte) ([]logs.Entry, error) {
 	// and in order of appearance within an entry.
 	fields := h.Columns[lay.first:]
 	values := make([][]logs.Value, len(fields))
+	kept := make([]bool, len(fields))
+	total := 0
 	for c := range fields {
+		if keep != nil && !keep(fields[c].Name) {
+			continue
+		}
+		kept[c] = true
 		if values[c], err = decodeFieldValues(&fields[c], body); err != nil {
 			return nil, err
 		}
-	}
-	total := 0
-	for c := range fields {
 		total += fields[c].Values
 	}
 	backing := make([]logs.Field, total)
@@ -76,11 +110,28 @@ func decode(h *Header, body []byte) ([]logs.Entry, error) {
 		if len(l) == 0 {
 			continue
 		}
-		fs := backing[:len(l):len(l)]
-		backing = backing[len(l):]
-		for j, c := range l {
+		n := len(l)
+		if keep != nil {
+			n = 0
+			for _, c := range l {
+				if kept[c] {
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
+		}
+		fs := backing[:n:n]
+		backing = backing[n:]
+		j := 0
+		for _, c := range l {
+			if !kept[c] {
+				continue // left out
+			}
 			fs[j] = logs.Field{Name: fields[c].Name, Value: values[c][next[c]]}
 			next[c]++
+			j++
 		}
 		entries[i].Fields = fs
 	}
