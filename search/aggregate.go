@@ -164,7 +164,7 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 			err = q.groupFromIndexes(ctx, set, fields, add)
 		}
 	default:
-		err = q.forEachMatch(ctx, set, func(en *storage.Entry) {
+		err = q.forEachMatch(ctx, set, groupFieldNames(fields), func(en *storage.Entry) {
 			total++
 			forEachKey(fields, en, nil, func(key []any) { add(key, 1) })
 		})
@@ -321,16 +321,30 @@ func forEachKey(fields []groupField, e *storage.Entry, prefix []any, add func([]
 	}
 }
 
+func groupFieldNames(fields []groupField) []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	return names
+}
+
 // forEachMatch calls fn with every entry in range matching the query:
-// candidates from set when there is one, else a scan.
-func (q *query) forEachMatch(ctx context.Context, set *idSet, fn func(*storage.Entry)) error {
+// candidates from set when there is one, else a scan. fn reads the entry's
+// own fields and the user fields named in fields, no others and not the
+// message: a scan may hand it entries with only those.
+func (q *query) forEachMatch(ctx context.Context, set *idSet, fields []string, fn func(*storage.Entry)) error {
 	if set == nil {
-		return q.e.store.Scan(ctx, q.lo, q.hi, false, func(e *storage.Entry) bool {
+		match := func(e *storage.Entry) bool {
 			if Match(q.node, e) {
 				fn(e)
 			}
 			return true
-		})
+		}
+		if cols, ok := scanColumns(q.node, fields); ok {
+			return q.e.store.ScanColumns(ctx, q.lo, q.hi, false, cols, match)
+		}
+		return q.e.store.Scan(ctx, q.lo, q.hi, false, match)
 	}
 	ids, err := q.list(ctx, set)
 	if err != nil {

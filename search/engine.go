@@ -392,21 +392,22 @@ func (q *query) collect(ctx context.Context, node Node, desc bool, want int) ([]
 	}
 	var last storage.ID
 	stopped := false // by the budget, before the end of the range
-	err := q.e.store.Scan(ctx, q.lo, q.hi, desc, func(e *storage.Entry) bool {
+	m := q.matchScan(node)
+	err := m.scan(ctx, q.lo, q.hi, desc, func(e *storage.Entry) bool {
 		// Give up at the budget, or as soon as the matches seen so far
 		// are too sparse to fill the page within it.
 		if scanned == budget || scanned >= 128 && scanned&(scanned-1) == 0 &&
-			(want-len(out))*scanned > (budget-scanned)*len(out) {
+			(want-m.found)*scanned > (budget-scanned)*m.found {
 			stopped = true
 			return false
 		}
 		scanned++
 		last = e.ID
-		if Match(node, e) {
-			out = append(out, cloneEntry(e))
-		}
-		return len(out) < want
+		return m.take(e) < want
 	})
+	if err == nil {
+		out, err = m.entries(ctx)
+	}
 	if err != nil || !stopped || len(out) >= want {
 		return out, err
 	}
@@ -431,13 +432,14 @@ func (q *query) collectPlanned(ctx context.Context, node Node, desc bool, want i
 	}
 	if set == nil {
 		// Nothing narrows the candidates: scan the time range in order.
-		err := q.e.store.Scan(ctx, q.lo, q.hi, desc, func(e *storage.Entry) bool {
-			if !Match(node, e) {
-				return true
-			}
-			return keep(e)
+		m := q.matchScan(node)
+		err := m.scan(ctx, q.lo, q.hi, desc, func(e *storage.Entry) bool {
+			return m.take(e) < want
 		})
-		return out, err
+		if err != nil {
+			return nil, err
+		}
+		return m.entries(ctx)
 	}
 	ids, err := q.list(ctx, set)
 	if err != nil {
@@ -470,6 +472,58 @@ func (q *query) collectPlanned(ctx context.Context, node Node, desc bool, want i
 		}
 	}
 	return out, nil
+}
+
+// matchScan collects the entries of a scan that match node. When node
+// reads no message, the scan reads only the columns node needs
+// (storage.ScanColumns) and the matches are fetched whole at the end.
+type matchScan struct {
+	e       *Engine
+	node    Node
+	cols    []string
+	partial bool
+	found   int
+	whole   []storage.Entry // matches, when the scan reads whole entries
+	ids     []storage.ID    // matches, when it reads columns
+}
+
+func (q *query) matchScan(node Node) *matchScan {
+	cols, partial := scanColumns(node, nil)
+	return &matchScan{e: q.e, node: node, cols: cols, partial: partial}
+}
+
+func (m *matchScan) scan(ctx context.Context, lo, hi storage.ID, desc bool, fn func(*storage.Entry) bool) error {
+	if m.partial {
+		return m.e.store.ScanColumns(ctx, lo, hi, desc, m.cols, fn)
+	}
+	return m.e.store.Scan(ctx, lo, hi, desc, fn)
+}
+
+// take keeps e if it matches, and returns how many matched so far.
+func (m *matchScan) take(e *storage.Entry) int {
+	if Match(m.node, e) {
+		if m.partial {
+			m.ids = append(m.ids, e.ID)
+		} else {
+			m.whole = append(m.whole, cloneEntry(e))
+		}
+		m.found++
+	}
+	return m.found
+}
+
+// entries returns the matches whole, in scan order. An entry deleted since
+// the scan saw it is left out.
+func (m *matchScan) entries(ctx context.Context) ([]storage.Entry, error) {
+	if !m.partial {
+		return m.whole, nil
+	}
+	out := make([]storage.Entry, 0, len(m.ids))
+	err := m.e.store.GetMany(ctx, m.ids, func(e *storage.Entry) bool {
+		out = append(out, *e)
+		return true
+	})
+	return out, err
 }
 
 func cloneEntry(e *storage.Entry) storage.Entry {

@@ -89,6 +89,29 @@ var bench1MQueries = []bench1MQuery{
 		}
 		return len(res.Entries), nil
 	}},
+	// Queries on fields that are not indexed: they read the fields'
+	// columns of every block of the day, not the messages.
+	{"g_status_5xx_top10_hosts", func(ctx context.Context, e *Engine) (int, error) {
+		res, err := e.Aggregate(ctx, AggRequest{Query: "status>=500", GroupBy: []string{"host"}, Limit: 10, From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
+		if err != nil {
+			return 0, err
+		}
+		return int(res.Total), nil
+	}},
+	{"h_latency_over_1990_newest_100", func(ctx context.Context, e *Engine) (int, error) {
+		res, err := e.Search(ctx, Request{Query: "latency_ms>1990", From: bench1MDay, To: bench1MDay.Add(24 * time.Hour), Limit: 100})
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Entries), nil
+	}},
+	{"i_one_host_status_count", func(ctx context.Context, e *Engine) (int, error) {
+		res, err := e.Aggregate(ctx, AggRequest{Query: "host:web-7 status:404", GroupBy: []string{"level"}, From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
+		if err != nil {
+			return 0, err
+		}
+		return int(res.Total), nil
+	}},
 }
 
 // bench1MEnv is the store and index with the 1M logs, built once per

@@ -47,7 +47,11 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 	var keyed []keyedPoint // times and group keys of the matches read
 	minN, maxN, found := int64(math.MaxInt64), int64(math.MinInt64), false
 	if !fromIndex {
-		err := q.forEachMatch(ctx, set, func(en *storage.Entry) {
+		var names []string
+		if field != nil {
+			names = []string{field.name}
+		}
+		err := q.forEachMatch(ctx, set, names, func(en *storage.Entry) {
 			points = append(points, en.ID.Nanos)
 			if field == nil {
 				return

@@ -1,0 +1,68 @@
+package search
+
+import "strings"
+
+// scanColumns returns the user fields a scan must decode to evaluate node,
+// and to read the fields named in also, on entries without their messages
+// (storage.ScanColumns), and false when node reads messages, so that the
+// scan needs whole entries. Reading only some columns of a block skips the
+// message column, usually most of its bytes.
+func scanColumns(node Node, also []string) ([]string, bool) {
+	var cols []string
+	add := func(field string) bool {
+		if field == FieldMessage {
+			return false
+		}
+		if ownFields[field] {
+			return true
+		}
+		// As userField looks it up: by its name, then without the
+		// fields. prefix.
+		cols = append(cols, field)
+		if rest, ok := strings.CutPrefix(field, UserFieldPrefix); ok {
+			cols = append(cols, rest)
+		}
+		return true
+	}
+	var walk func(Node) bool
+	walk = func(n Node) bool {
+		switch n := n.(type) {
+		case *MatchAll:
+			return true
+		case *Exists:
+			return add(n.Field)
+		case *Equal:
+			return add(n.Field)
+		case *ValuePrefix:
+			return add(n.Field)
+		case *Compare:
+			return add(n.Field)
+		case *And:
+			for _, c := range n.Nodes {
+				if !walk(c) {
+					return false
+				}
+			}
+			return true
+		case *Or:
+			for _, c := range n.Nodes {
+				if !walk(c) {
+					return false
+				}
+			}
+			return true
+		case *Not:
+			return walk(n.Node)
+		}
+		return false // words, phrases, prefixes: the message
+	}
+	if !walk(node) {
+		return nil, false
+	}
+	for _, f := range also {
+		if !add(f) {
+			return nil, false
+		}
+	}
+	return cols, true
+}
