@@ -210,15 +210,16 @@ func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blo
 	return refs, err
 }
 
-// decodeFunc decodes a block body: block.Decode, or a partial decode.
-type decodeFunc func(h *block.Header, body []byte) ([]Entry, error)
+// decodeFunc decodes a block body into dst's array when it is large
+// enough: block.DecodeInto, or a partial decode.
+type decodeFunc func(dst []Entry, h *block.Header, body []byte) ([]Entry, error)
 
 // readBlock reads and decodes the body of r.
 func readBlock(txn *badger.Txn, r *blockRef) ([]Entry, error) {
-	return readBlockWith(txn, r, block.Decode)
+	return readBlockWith(txn, r, block.DecodeInto, nil)
 }
 
-func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc) ([]Entry, error) {
+func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc, dst []Entry) ([]Entry, error) {
 	item, err := txn.Get(blockBodyKey(r.day, r.last))
 	if err != nil {
 		return nil, fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
@@ -226,7 +227,7 @@ func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc) ([]Entry, er
 	var entries []Entry
 	err = item.Value(func(body []byte) error {
 		var err error
-		entries, err = decode(&r.h, body)
+		entries, err = decode(dst, &r.h, body)
 		return err
 	})
 	if err != nil {
@@ -463,6 +464,7 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 		slices.SortFunc(refs, func(a, b blockRef) int { return a.h.MinID.Compare(b.h.MinID) })
 	}
 	var h cursorHeap
+	var free [][]Entry // arrays of finished blocks, for the next ones
 	next, n := 0, 0
 	// rest is where what is not emitted yet begins (forward) or ends
 	// (reverse, exclusive).
@@ -491,13 +493,18 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 				}
 			}
 			next++
-			entries, err := readBlockWith(txn, r, decode)
+			var dst []Entry
+			if len(free) > 0 {
+				dst, free = free[len(free)-1], free[:len(free)-1]
+			}
+			entries, err := readBlockWith(txn, r, decode, dst)
 			if err != nil {
 				return true, err
 			}
 			from, _ := slices.BinarySearchFunc(entries, lo, func(e Entry, id ID) int { return e.ID.Compare(id) })
 			to, _ := slices.BinarySearchFunc(entries, hi, func(e Entry, id ID) int { return e.ID.Compare(id) })
 			if from >= to {
+				free = append(free, entries)
 				continue
 			}
 			c := &cursor{entries: entries, i: from, end: to, reverse: reverse}
@@ -526,7 +533,9 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 		if c.next() {
 			heap.Fix(&h, 0)
 		} else {
+			// fn saw its last entry: its array serves the next block.
 			heap.Pop(&h)
+			free = append(free, c.entries)
 		}
 	}
 }
@@ -556,7 +565,7 @@ func nextID(id ID) ID {
 // A block is decoded once per window it overlaps: slower, but its memory is
 // one window's entries and one decoded block.
 func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi ID, reverse bool, decode decodeFunc, fn func(*Entry) bool) (bool, error) {
-	var window []Entry
+	var window, buf []Entry
 	for lo.Compare(hi) < 0 {
 		if err := ctx.Err(); err != nil {
 			return true, err
@@ -579,10 +588,11 @@ func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi I
 			if r.h.MaxID.Compare(wlo) < 0 || r.h.MinID.Compare(whi) >= 0 {
 				continue
 			}
-			entries, err := readBlockWith(txn, r, decode)
+			entries, err := readBlockWith(txn, r, decode, buf)
 			if err != nil {
 				return true, err
 			}
+			buf = entries // copied out below, so reusable
 			from, _ := slices.BinarySearchFunc(entries, wlo, func(e Entry, id ID) int { return e.ID.Compare(id) })
 			to, _ := slices.BinarySearchFunc(entries, whi, func(e Entry, id ID) int { return e.ID.Compare(id) })
 			for j := from; j < to; j++ {

@@ -46,7 +46,7 @@ func (s *Store) Days(from, to int64) ([]Day, error) {
 // descending when reverse is set, until fn returns false. The entry passed
 // to fn is reused between calls: copy what must outlive the call.
 func (s *Store) Scan(ctx context.Context, lo, hi ID, reverse bool, fn func(e *Entry) bool) error {
-	return s.scan(ctx, lo, hi, reverse, block.Decode, fn)
+	return s.scan(ctx, lo, hi, reverse, block.DecodeInto, fn)
 }
 
 // ScanColumns is Scan for entries without their messages and with only the
@@ -55,8 +55,8 @@ func (s *Store) Scan(ctx context.Context, lo, hi ID, reverse bool, fn func(e *En
 // sources and tags reads several times less. Fetch what matches whole with
 // GetMany.
 func (s *Store) ScanColumns(ctx context.Context, lo, hi ID, reverse bool, fields []string, fn func(e *Entry) bool) error {
-	return s.scan(ctx, lo, hi, reverse, func(h *block.Header, body []byte) ([]Entry, error) {
-		return block.DecodeColumns(h, body, fields)
+	return s.scan(ctx, lo, hi, reverse, func(dst []Entry, h *block.Header, body []byte) ([]Entry, error) {
+		return block.DecodeColumnsInto(dst, h, body, fields)
 	}, fn)
 }
 

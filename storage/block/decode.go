@@ -30,6 +30,13 @@ func Decode(h *Header, body []byte) ([]logs.Entry, error) {
 // fields left out): what a query on fields, levels, sources and tags reads,
 // without decompressing the message column or the other fields.
 func DecodeColumns(h *Header, body []byte, fields []string) ([]logs.Entry, error) {
+	return DecodeColumnsInto(nil, h, body, fields)
+}
+
+// DecodeColumnsInto is DecodeColumns into dst's array when it is large
+// enough, so that a scan reuses the entries of the blocks it is done with
+// instead of allocating (and clearing) new ones for every block.
+func DecodeColumnsInto(dst []logs.Entry, h *Header, body []byte, fields []string) ([]logs.Entry, error) {
 	if err := checkBody(h, body); err != nil {
 		return nil, fmt.Errorf("decode block: %w", err)
 	}
@@ -41,7 +48,7 @@ func DecodeColumns(h *Header, body []byte, fields []string) ([]logs.Entry, error
 		}
 		return false
 	}
-	entries, err := decodeSome(h, body, false, keep)
+	entries, err := decodeSome(dst, h, body, false, keep)
 	if err != nil {
 		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
 	}
@@ -49,18 +56,37 @@ func DecodeColumns(h *Header, body []byte, fields []string) ([]logs.Entry, error
 }
 
 func decode(h *Header, body []byte) ([]logs.Entry, error) {
-	return decodeSome(h, body, true, nil)
+	return decodeSome(nil, h, body, true, nil)
+}
+
+// DecodeInto is Decode into dst's array when it is large enough (see
+// DecodeColumnsInto).
+func DecodeInto(dst []logs.Entry, h *Header, body []byte) ([]logs.Entry, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block: %w", err)
+	}
+	entries, err := decodeSome(dst, h, body, true, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
+	}
+	return entries, nil
 }
 
 // decodeSome decodes the block, the messages only when message is set and
 // the fields keep keeps (every field when keep is nil).
-func decodeSome(h *Header, body []byte, message bool, keep func(string) bool) ([]logs.Entry, error) {
+func decodeSome(dst []logs.Entry, h *Header, body []byte, message bool, keep func(string) bool) ([]logs.Entry, error) {
 	ids, err := decodeIDs(h, body)
 	if err != nil {
 		return nil, err
 	}
 	n := h.Count
-	entries := make([]logs.Entry, n)
+	var entries []logs.Entry
+	if cap(dst) >= n {
+		entries = dst[:n]
+		clear(entries)
+	} else {
+		entries = make([]logs.Entry, n)
+	}
 	for i, id := range ids {
 		entries[i].ID = id
 		entries[i].Time = time.Unix(0, id.Nanos).UTC()
