@@ -334,7 +334,10 @@ func groupFieldNames(fields []groupField) []string {
 // own fields and the user fields named in fields, no others and not the
 // message: a scan may hand it entries with only those.
 func (q *query) forEachMatch(ctx context.Context, set *idSet, fields []string, fn func(*storage.Entry)) error {
-	if set == nil {
+	// Every entry in range, each to be checked: a scan reads them in
+	// order, and only the columns the query needs, where fetching each by
+	// id would decode its whole block again.
+	if set == nil || set.all && !set.exact {
 		match := func(e *storage.Entry) bool {
 			if Match(q.node, e) {
 				fn(e)

@@ -430,7 +430,7 @@ func (q *query) collectPlanned(ctx context.Context, node Node, desc bool, want i
 	if err != nil {
 		return nil, err
 	}
-	if set == nil {
+	if set == nil || set.all && !set.exact {
 		// Nothing narrows the candidates: scan the time range in order.
 		m := q.matchScan(node)
 		err := m.scan(ctx, q.lo, q.hi, desc, func(e *storage.Entry) bool {

@@ -43,6 +43,7 @@ package storage
 // transaction under the same key.
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
 	"context"
@@ -77,16 +78,36 @@ func blockBodyKey(d Day, lastSeq uint64) []byte {
 func headerDayPrefix(d Day) []byte { return appendDay([]byte{nsHeader}, d) }
 func bodyDayPrefix(d Day) []byte   { return appendDay([]byte{nsBlock}, d) }
 
-// blockRef is a block's header record.
+// blockRef is a block's header record. Its header proper is unmarshalled
+// only when the block is read: deciding which blocks meet a range needs
+// only the count and ID range at its start (block.PeekRange).
 type blockRef struct {
-	day         Day
-	first, last uint64 // the sequence range the block covers
-	h           block.Header
+	day          Day
+	first, last  uint64 // the sequence range the block covers
+	count        int
+	minID, maxID ID
+	raw          []byte // the marshalled header
+	h            *block.Header
 }
 
 func (r *blockRef) holds(id ID) bool {
 	return r.first <= id.Seq && id.Seq <= r.last &&
-		r.h.MinID.Compare(id) <= 0 && id.Compare(r.h.MaxID) <= 0
+		r.minID.Compare(id) <= 0 && id.Compare(r.maxID) <= 0
+}
+
+// header returns the block's header, unmarshalling it on first use.
+func (r *blockRef) header() (*block.Header, error) {
+	if r.h == nil {
+		var h block.Header
+		if err := h.Unmarshal(r.raw); err != nil {
+			return nil, fmt.Errorf("block header %s/%d: %w", r.day, r.last, err)
+		}
+		if h.Count != r.count || h.MinID != r.minID || h.MaxID != r.maxID {
+			return nil, fmt.Errorf("block header %s/%d: %w: its range changed", r.day, r.last, block.ErrCorrupt)
+		}
+		r.h = &h
+	}
+	return r.h, nil
 }
 
 func encodeHeaderRecord(first uint64, h *block.Header) []byte {
@@ -96,6 +117,8 @@ func encodeHeaderRecord(first uint64, h *block.Header) []byte {
 	return append(b, hb...)
 }
 
+// decodeHeaderRecord decodes a header record's key and value; the value
+// is kept (not copied: copy it when it outlives a transaction's callback).
 func decodeHeaderRecord(key, v []byte) (blockRef, error) {
 	if len(key) != 13 {
 		return blockRef{}, fmt.Errorf("block header key %x: want 13 bytes", key)
@@ -109,11 +132,13 @@ func decodeHeaderRecord(key, v []byte) (blockRef, error) {
 		return blockRef{}, fmt.Errorf("block header %s/%d: %w: bad first sequence", r.day, r.last, block.ErrCorrupt)
 	}
 	r.first = first
-	if err := r.h.Unmarshal(v[n:]); err != nil {
+	r.raw = v[n:]
+	var err error
+	if r.count, r.minID, r.maxID, err = block.PeekRange(r.raw); err != nil {
 		return blockRef{}, fmt.Errorf("block header %s/%d: %w", r.day, r.last, err)
 	}
-	if DayOf(r.h.MinID.Nanos) != r.day || DayOf(r.h.MaxID.Nanos) != r.day {
-		return blockRef{}, fmt.Errorf("block header %s/%d: %w: ids %s..%s are not on its day", r.day, r.last, block.ErrCorrupt, r.h.MinID, r.h.MaxID)
+	if DayOf(r.minID.Nanos) != r.day || DayOf(r.maxID.Nanos) != r.day || r.minID.Compare(r.maxID) > 0 {
+		return blockRef{}, fmt.Errorf("block header %s/%d: %w: ids %s..%s are not on its day", r.day, r.last, block.ErrCorrupt, r.minID, r.maxID)
 	}
 	return r, nil
 }
@@ -202,7 +227,8 @@ func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blo
 		if err != nil {
 			return err
 		}
-		if r.h.MaxID.Compare(lo) >= 0 && r.h.MinID.Compare(hi) < 0 {
+		if r.maxID.Compare(lo) >= 0 && r.minID.Compare(hi) < 0 {
+			r.raw = bytes.Clone(r.raw) // v is valid only in this call
 			refs = append(refs, r)
 		}
 		return nil
@@ -224,10 +250,14 @@ func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc, dst []Entry)
 	if err != nil {
 		return nil, fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
 	}
+	h, err := r.header()
+	if err != nil {
+		return nil, err
+	}
 	var entries []Entry
 	err = item.Value(func(body []byte) error {
 		var err error
-		entries, err = decode(dst, &r.h, body)
+		entries, err = decode(dst, h, body)
 		return err
 	})
 	if err != nil {
@@ -365,6 +395,7 @@ func (r *pointReader) get(id ID) (*Entry, error) {
 	err := item.Value(func(v []byte) error {
 		var err error
 		ref, err = decodeHeaderRecord(item.Key(), v)
+		ref.raw = bytes.Clone(ref.raw) // v is valid only in this call
 		return err
 	})
 	if err != nil {
@@ -459,9 +490,9 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 		return false, err
 	}
 	if reverse {
-		slices.SortFunc(refs, func(a, b blockRef) int { return b.h.MaxID.Compare(a.h.MaxID) })
+		slices.SortFunc(refs, func(a, b blockRef) int { return b.maxID.Compare(a.maxID) })
 	} else {
-		slices.SortFunc(refs, func(a, b blockRef) int { return a.h.MinID.Compare(b.h.MinID) })
+		slices.SortFunc(refs, func(a, b blockRef) int { return a.minID.Compare(b.minID) })
 	}
 	var h cursorHeap
 	var free [][]Entry // arrays of finished blocks, for the next ones
@@ -478,7 +509,7 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 			r := &refs[next]
 			if h.Len() > 0 {
 				top := h[0].id()
-				if !reverse && r.h.MinID.Compare(top) > 0 || reverse && r.h.MaxID.Compare(top) < 0 {
+				if !reverse && r.minID.Compare(top) > 0 || reverse && r.maxID.Compare(top) < 0 {
 					break
 				}
 				if h.Len() >= maxOpenBlocks {
@@ -573,7 +604,7 @@ func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi I
 		// The window: [lo, t) going forward, [t, hi) in reverse.
 		live := refs[:0:0]
 		for i := range refs {
-			if refs[i].h.MaxID.Compare(lo) >= 0 && refs[i].h.MinID.Compare(hi) < 0 {
+			if refs[i].maxID.Compare(lo) >= 0 && refs[i].minID.Compare(hi) < 0 {
 				live = append(live, refs[i])
 			}
 		}
@@ -585,7 +616,7 @@ func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi I
 		window = window[:0]
 		for i := range refs {
 			r := &refs[i]
-			if r.h.MaxID.Compare(wlo) < 0 || r.h.MinID.Compare(whi) >= 0 {
+			if r.maxID.Compare(wlo) < 0 || r.minID.Compare(whi) >= 0 {
 				continue
 			}
 			entries, err := readBlockWith(txn, r, decode, buf)
@@ -629,9 +660,9 @@ func windowBounds(refs []blockRef, lo, hi ID, reverse bool) (ID, ID) {
 	expected := func(a, b int64) float64 { // entries with nanos in [a, b)
 		var n float64
 		for i := range refs {
-			lo, hi := refs[i].h.MinID.Nanos, refs[i].h.MaxID.Nanos+1
+			lo, hi := refs[i].minID.Nanos, refs[i].maxID.Nanos+1
 			if x, y := max(a, lo), min(b, hi); x < y {
-				n += float64(refs[i].h.Count) * float64(y-x) / float64(hi-lo)
+				n += float64(refs[i].count) * float64(y-x) / float64(hi-lo)
 			}
 		}
 		return n

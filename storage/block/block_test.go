@@ -674,6 +674,9 @@ func decodeAll(t testing.TB, hb, body []byte) error {
 		}
 		return err
 	}
+	if n, lo, hi, err := PeekRange(hb); err != nil || n != h.Count || lo != h.MinID || hi != h.MaxID {
+		t.Fatalf("PeekRange = %d %v %v %v, header has %d %v %v", n, lo, hi, err, h.Count, h.MinID, h.MaxID)
+	}
 	var first error
 	check := func(err error) {
 		if err != nil && !errors.Is(err, ErrCorrupt) {

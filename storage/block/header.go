@@ -243,6 +243,29 @@ func appendValue(b []byte, v logs.Value) []byte {
 
 // Unmarshal decodes a header from b and checks that it describes a possible
 // block; it does not see the body.
+// PeekRange reads a marshalled header's entry count and ID range without
+// unmarshalling the rest: what deciding whether a block meets a range
+// needs. Unmarshal checks the whole header.
+func PeekRange(b []byte) (count int, minID, maxID logs.ID, err error) {
+	r := reader{b: b}
+	if v := r.byte(); r.err == nil && v != headerVersion {
+		return 0, logs.ID{}, logs.ID{}, fmt.Errorf("peek block header: unknown version %d", v)
+	}
+	count = r.count(MaxEntries)
+	minID.Nanos = int64(r.uvarint())
+	minID.Seq = r.uvarint()
+	span := r.uvarint()
+	maxID.Seq = r.uvarint()
+	if minID.Nanos < 0 || span > math.MaxInt64-uint64(minID.Nanos) {
+		r.fail("time out of range")
+	}
+	if r.err != nil {
+		return 0, logs.ID{}, logs.ID{}, fmt.Errorf("peek block header: %w", r.err)
+	}
+	maxID.Nanos = minID.Nanos + int64(span)
+	return count, minID, maxID, nil
+}
+
 func (h *Header) Unmarshal(b []byte) error {
 	*h = Header{}
 	r := reader{b: b}
