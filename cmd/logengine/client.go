@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -106,16 +109,35 @@ func (c *client) getJSON(ctx context.Context, path string, v any) error {
 }
 
 // runHealthcheck exits 0 when the daemon answers /healthz: the container
-// HEALTHCHECK, which has no curl in a distroless image.
+// HEALTHCHECK, which has no curl in a distroless image. Without --server it
+// reads the same configuration as serve (--config, LOGENGINE_*), so a
+// container whose port or TLS was changed is still checked where it serves.
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("healthcheck", stderr)
 	server, _ := addClientFlags(fs)
-	if _, err := parseFlags(fs, args); err != nil {
+	configFile := fs.String("config", "", "YAML configuration file of serve, to find its address when --server is not given")
+	set, err := parseFlags(fs, args)
+	if err != nil {
 		return err
+	}
+	target := *server
+	if !set["server"] {
+		var serveArgs []string
+		if *configFile != "" {
+			serveArgs = []string{"--config", *configFile}
+		}
+		cfg, _, err := serveConfig(serveArgs, stderr)
+		if err != nil {
+			return fmt.Errorf("find the daemon's address (or give --server): %w", err)
+		}
+		if target, err = healthURL(cfg.Listen, cfg.TLS.Cert != ""); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	c := newClient(*server, "")
+	c := newClient(target, "")
+	c.http = healthClient(target)
 	resp, err := c.do(ctx, http.MethodGet, "/healthz", "", nil)
 	if err != nil {
 		return err
@@ -123,4 +145,41 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	resp.Body.Close()
 	fmt.Fprintln(stdout, "ok")
 	return nil
+}
+
+// healthURL returns the base URL at which a daemon listening on listen is
+// reached from the same host: a wildcard or empty host is reached on
+// loopback.
+func healthURL(listen string, useTLS bool) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("listen: %q is not host:port (%v)", listen, err)
+	}
+	if port == "" || port == "0" {
+		return "", fmt.Errorf("listen: %q has no fixed port to check; give --server", listen)
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::", "[::]":
+		host = "::1"
+	}
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
+}
+
+// healthClient skips certificate verification for a loopback server only:
+// the certificate names the public host, and on loopback nothing sits
+// between the check and the daemon.
+func healthClient(server string) *http.Client {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "https" || !isLoopback(u.Hostname()) {
+		return &http.Client{}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // loopback only, see above
+	return &http.Client{Transport: tr}
 }

@@ -25,7 +25,8 @@ Usage:
   logengine backup   (--server URL | --data-dir DIR) --out FILE [--since N]
   logengine restore  --data-dir DIR --in FILE
   logengine migrate  --data-dir DIR [--dry-run]
-  logengine healthcheck [--server URL]   (exit 0 when the daemon answers /healthz)
+  logengine healthcheck [--server URL | --config FILE]   (exit 0 when the daemon answers /healthz;
+                        without --server, the address and TLS of serve's configuration)
   logengine version
 
 Run "logengine COMMAND --help" for the flags of a command. Every flag can also

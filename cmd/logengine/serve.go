@@ -120,8 +120,8 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 			d.close()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	sopts := storage.DefaultOptions(dbDir(cfg.DataDir))
 	sopts.SyncWrites = cfg.SyncWrites
