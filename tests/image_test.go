@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // The container image's uid, distroless's "nonroot".
@@ -257,5 +259,47 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// compose.yaml beside the Dockerfile keeps the data in a named volume at
+// /data and the keys out of the file.
+func TestComposeFileNamedVolume(t *testing.T) {
+	b, err := os.ReadFile("../compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Services map[string]struct {
+			Build       string            `yaml:"build"`
+			EnvFile     string            `yaml:"env_file"`
+			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
+		} `yaml:"services"`
+		Volumes map[string]any `yaml:"volumes"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	s, ok := c.Services["logengine"]
+	if !ok {
+		t.Fatalf("compose.yaml has no logengine service: %v", c.Services)
+	}
+	if s.EnvFile == "" {
+		t.Error("the logengine service must take its keys from an env_file")
+	}
+	for k := range s.Environment {
+		if strings.Contains(k, "API_KEY") {
+			t.Errorf("compose.yaml sets %s in the file; keys belong in the env_file", k)
+		}
+	}
+	var vol string
+	for _, v := range s.Volumes {
+		if name, ok := strings.CutSuffix(v, ":/data"); ok {
+			vol = name
+		}
+	}
+	if _, declared := c.Volumes[vol]; vol == "" || !declared {
+		t.Errorf("the logengine service must mount a declared named volume at /data; volumes %q, declared %v", s.Volumes, c.Volumes)
 	}
 }
