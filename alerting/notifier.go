@@ -9,17 +9,31 @@ import (
 	"time"
 )
 
-// Notifier is a target of notifications: a generic webhook or a Prometheus
-// Alertmanager.
+// Notifier is a target of notifications: a generic webhook, a Prometheus
+// Alertmanager, an e-mail address list or a NATS subject.
 type Notifier struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
-	// URL is the webhook's URL, or the Alertmanager's base URL (the path
-	// /api/v2/alerts is appended).
+	// URL is the webhook's URL, the Alertmanager's base URL (the path
+	// /api/v2/alerts is appended), the SMTP server of an e-mail notifier
+	// (smtp://host:587 with STARTTLS, smtps://host:465 with TLS from the
+	// start) or the NATS server (nats://host:4222, tls://host:4222).
 	URL string `json:"url"`
-	// Secret, for webhooks, keys the HMAC-SHA256 signature of every body.
-	// It is stored but never returned by the API.
+	// Secret, for webhooks, keys the HMAC-SHA256 signature of every body;
+	// for e-mail it is the SMTP password, for NATS the token (or, with a
+	// Username, the password). It is stored but never returned by the API.
 	Secret string `json:"secret,omitempty"`
+	// Username authenticates to the SMTP or NATS server with Secret.
+	Username string `json:"username,omitempty"`
+	// From, To and Cc address an e-mail notifier's messages.
+	From string   `json:"from,omitempty"`
+	To   []string `json:"to,omitempty"`
+	Cc   []string `json:"cc,omitempty"`
+	// CAFile names a PEM file of the certificates that sign the SMTP or
+	// NATS server's certificate, when the system's do not.
+	CAFile string `json:"ca_file,omitempty"`
+	// Subject is the NATS subject notifications are published on.
+	Subject string `json:"subject,omitempty"`
 	// Timeout bounds one delivery attempt; zero means DefaultTimeout.
 	Timeout Duration `json:"timeout"`
 
@@ -34,6 +48,8 @@ type Notifier struct {
 const (
 	TypeWebhook      = "webhook"
 	TypeAlertmanager = "alertmanager"
+	TypeEmail        = "email"
+	TypeNATS         = "nats"
 )
 
 // DefaultTimeout bounds a delivery attempt when the notifier names none.
@@ -128,7 +144,7 @@ func (p HostPolicy) checkURL(raw string) (*url.URL, error) {
 func (n *Notifier) normalize(policy HostPolicy) error {
 	n.Name = strings.TrimSpace(n.Name)
 	n.Type = strings.ToLower(strings.TrimSpace(n.Type))
-	if n.Name == "" && (n.Type == TypeWebhook || n.Type == TypeAlertmanager) {
+	if n.Name == "" && (n.Type == TypeWebhook || n.Type == TypeAlertmanager || n.Type == TypeEmail || n.Type == TypeNATS) {
 		// One notifier of a kind needs no name of its own: rules then
 		// notify "alertmanager" (or "webhook").
 		n.Name = n.Type
@@ -142,21 +158,45 @@ func (n *Notifier) normalize(policy HostPolicy) error {
 			bad("name: %q must be letters, digits, '_', '.' or '-' (at most 100)", n.Name)
 		}
 	}
+	checkHTTP := func() {
+		if u, err := policy.checkURL(n.URL); err != nil {
+			bad("%v", err)
+		} else {
+			n.URL = u.String()
+		}
+	}
+	onlyFor := func(types string, fields map[string]bool) {
+		for f, set := range fields {
+			if set {
+				bad("%s: only %s notifiers take it; remove it", f, types)
+			}
+		}
+	}
+	if n.Type != TypeEmail {
+		onlyFor("email", map[string]bool{"from": n.From != "", "to": len(n.To) > 0, "cc": len(n.Cc) > 0})
+	}
+	if n.Type != TypeNATS {
+		onlyFor("nats", map[string]bool{"subject": n.Subject != ""})
+	}
+	if n.Type != TypeEmail && n.Type != TypeNATS {
+		onlyFor("email and nats", map[string]bool{"username": n.Username != "", "ca_file": n.CAFile != ""})
+	}
 	switch n.Type {
 	case TypeWebhook:
+		checkHTTP()
 	case TypeAlertmanager:
 		if n.Secret != "" {
 			bad("secret: an alertmanager notifier does not sign its requests; remove the secret")
 		}
+		checkHTTP()
+	case TypeEmail:
+		n.checkEmail(policy, bad)
+	case TypeNATS:
+		n.checkNATS(policy, bad)
 	case "":
-		bad("type: missing; use webhook or alertmanager")
+		bad("type: missing; use webhook, alertmanager, email or nats")
 	default:
-		bad("type: %q is not one of webhook, alertmanager", n.Type)
-	}
-	if u, err := policy.checkURL(n.URL); err != nil {
-		bad("%v", err)
-	} else {
-		n.URL = u.String()
+		bad("type: %q is not one of webhook, alertmanager, email, nats", n.Type)
 	}
 	if n.Timeout < 0 {
 		bad("timeout: must be positive")

@@ -34,6 +34,12 @@ type FileNotifier struct {
 	Secret    string   `yaml:"secret"`
 	SecretEnv string   `yaml:"secret_env"`
 	Timeout   Duration `yaml:"timeout"`
+	Username  string   `yaml:"username"`
+	From      string   `yaml:"from"`
+	To        []string `yaml:"to"`
+	Cc        []string `yaml:"cc"`
+	CAFile    string   `yaml:"ca_file"`
+	Subject   string   `yaml:"subject"`
 }
 
 // FileRule is a rule in a rules file. ID is optional: the default is the
@@ -99,7 +105,10 @@ func (f FileRule) rule() (Rule, error) {
 }
 
 func (f FileNotifier) notifier() (Notifier, error) {
-	n := Notifier{Name: f.Name, Type: f.Type, URL: f.URL, Secret: f.Secret, Timeout: f.Timeout, Source: SourceFile}
+	n := Notifier{
+		Name: f.Name, Type: f.Type, URL: f.URL, Secret: f.Secret, Timeout: f.Timeout, Source: SourceFile,
+		Username: f.Username, From: f.From, To: f.To, Cc: f.Cc, CAFile: f.CAFile, Subject: f.Subject,
+	}
 	if f.SecretEnv != "" {
 		if f.Secret != "" {
 			return n, inputErrorf("notifier %s: give secret or secret_env, not both", quoteName(f.Name))

@@ -276,7 +276,7 @@ func FuzzParseRulesFile(f *testing.F) {
 		}
 		for name, n := range after.notifiers {
 			again := n
-			if n.Name != name || again.normalize(HostPolicy{}) != nil || again != n {
+			if n.Name != name || again.normalize(HostPolicy{}) != nil || !reflect.DeepEqual(again, n) {
 				t.Fatalf("loaded notifier %q: %+v normalizes to %+v", name, n, again)
 			}
 			if name != "api-hook" && n.Source != SourceFile {

@@ -41,6 +41,12 @@ func Sign(secret string, body []byte) string {
 
 // send makes one delivery attempt of an item to its notifier.
 func (m *Manager) send(ctx context.Context, n *Notifier, it *outboxItem) error {
+	switch n.Type {
+	case TypeEmail:
+		return m.sendEmail(ctx, n, it)
+	case TypeNATS:
+		return m.sendNATS(ctx, n, it)
+	}
 	target, err := m.opts.Hosts.checkURL(n.URL)
 	if err != nil {
 		return &permanentError{err}

@@ -228,11 +228,17 @@ func (s *Server) unmuteRule(c echo.Context) error {
 
 // notifierRequest is the body of POST /api/v1/notifiers.
 type notifierRequest struct {
-	Name    string            `json:"name"`
-	Type    string            `json:"type"`
-	URL     string            `json:"url"`
-	Secret  string            `json:"secret"`
-	Timeout alerting.Duration `json:"timeout"`
+	Name     string            `json:"name"`
+	Type     string            `json:"type"`
+	URL      string            `json:"url"`
+	Secret   string            `json:"secret"`
+	Timeout  alerting.Duration `json:"timeout"`
+	Username string            `json:"username"`
+	From     string            `json:"from"`
+	To       []string          `json:"to"`
+	Cc       []string          `json:"cc"`
+	CAFile   string            `json:"ca_file"`
+	Subject  string            `json:"subject"`
 }
 
 // notifierResponse is a notifier as the API shows it: never its secret.
@@ -242,12 +248,22 @@ type notifierResponse struct {
 	URL       string            `json:"url"`
 	SecretSet bool              `json:"secret_set"`
 	Timeout   alerting.Duration `json:"timeout"`
+	Username  string            `json:"username,omitempty"`
+	From      string            `json:"from,omitempty"`
+	To        []string          `json:"to,omitempty"`
+	Cc        []string          `json:"cc,omitempty"`
+	CAFile    string            `json:"ca_file,omitempty"`
+	Subject   string            `json:"subject,omitempty"`
 	Source    string            `json:"source"`
 	CreatedAt time.Time         `json:"created_at"`
 }
 
 func toNotifierResponse(n alerting.Notifier) notifierResponse {
-	return notifierResponse{Name: n.Name, Type: n.Type, URL: n.URL, SecretSet: n.SecretSet, Timeout: n.Timeout, Source: n.Source, CreatedAt: n.CreatedAt.UTC()}
+	return notifierResponse{
+		Name: n.Name, Type: n.Type, URL: n.URL, SecretSet: n.SecretSet, Timeout: n.Timeout,
+		Username: n.Username, From: n.From, To: n.To, Cc: n.Cc, CAFile: n.CAFile, Subject: n.Subject,
+		Source: n.Source, CreatedAt: n.CreatedAt.UTC(),
+	}
 }
 
 func (s *Server) createNotifier(c echo.Context) error {
@@ -257,6 +273,7 @@ func (s *Server) createNotifier(c echo.Context) error {
 	}
 	n, err := s.deps.Alerting.CreateNotifier(c.Request().Context(), alerting.Notifier{
 		Name: req.Name, Type: req.Type, URL: req.URL, Secret: req.Secret, Timeout: req.Timeout,
+		Username: req.Username, From: req.From, To: req.To, Cc: req.Cc, CAFile: req.CAFile, Subject: req.Subject,
 	})
 	if err != nil {
 		return err
