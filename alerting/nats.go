@@ -79,9 +79,8 @@ func (m *Manager) sendNATS(ctx context.Context, n *Notifier, it *outboxItem) err
 	defer cancel()
 	nc, err := nats.Connect(n.URL, opts...)
 	if err != nil {
-		if errors.Is(err, nats.ErrAuthorization) {
-			return &permanentError{fmt.Errorf("nats %q: %s: %w", n.Name, n.URL, err)}
-		}
+		// Refused credentials are retried, as for e-mail: the server's
+		// configuration may be what is being fixed.
 		return fmt.Errorf("nats %q: connect %s: %w", n.Name, n.URL, err)
 	}
 	defer nc.Close()
