@@ -164,6 +164,34 @@ func TestHealthcheckFromServeEnvironment(t *testing.T) {
 	}
 }
 
+// With TLS on, the health check speaks HTTPS to the loopback address
+// without verifying the certificate, which names the public host.
+func TestHealthcheckFollowsTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, _ := selfSigned(t, dir)
+	d := startDaemonTLS(t, dir, "--tls-cert", cert, "--tls-key", key)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(d.url, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command(binary, "healthcheck")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	listen := "LOGENGINE_LISTEN=0.0.0.0:" + port
+	keys := "LOGENGINE_API_KEYS=ops:admin:s3cret"
+	if out, err := run(listen, keys, "LOGENGINE_TLS_CERT="+cert, "LOGENGINE_TLS_KEY="+key); err != nil || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("healthcheck with TLS configured: %v\n%s", err, out)
+	}
+	// Without the TLS settings it speaks HTTP to an HTTPS port and fails:
+	// the check does follow the configuration.
+	if out, err := run(listen, keys); err == nil {
+		t.Fatalf("plain HTTP healthcheck succeeded against the TLS listener:\n%s", out)
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
