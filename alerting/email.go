@@ -28,8 +28,8 @@ const (
 	schemeSMTPS = "smtps"
 )
 
-// checkEmail checks the e-mail fields of a notifier and returns the
-// server's URL.
+// checkEmail checks the e-mail fields of a notifier and reduces its URL to
+// scheme, host and port.
 func (n *Notifier) checkEmail(policy HostPolicy, bad func(string, ...any)) {
 	u, err := url.Parse(strings.TrimSpace(n.URL))
 	switch {
@@ -61,10 +61,13 @@ func (n *Notifier) checkEmail(policy HostPolicy, bad func(string, ...any)) {
 	if len(n.To) == 0 {
 		bad("to: give at least one recipient address")
 	}
-	for field, list := range map[string][]string{"to": n.To, "cc": n.Cc} {
-		for _, a := range list {
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"to", n.To}, {"cc", n.Cc}} {
+		for _, a := range f.list {
 			if _, err := mail.ParseAddress(a); err != nil {
-				bad("%s: %q is not an e-mail address (%v)", field, a, err)
+				bad("%s: %q is not an e-mail address (%v)", f.name, a, err)
 			}
 		}
 	}
