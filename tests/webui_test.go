@@ -692,3 +692,106 @@ func TestWebUIAPIKey(t *testing.T) {
 	}
 	b.checkNoErrors()
 }
+
+// TestWebUIHistogramAxis checks the histogram's time axis for ranges from
+// 15 minutes to 20 years: the labels follow the range (times of day for
+// hours, dates for weeks, months for a year, years for decades), read
+// left to right in time order, and each names the time it marks. The
+// browser runs in a zone with summer time, which starts in the ranges.
+func TestWebUIHistogramAxis(t *testing.T) {
+	b := newBrowser(t)
+	d := startDaemon(t, t.TempDir())
+	zone := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Berlin"})
+		return err
+	})
+	b.do("open the page", zone, chromedp.Navigate(d.url+"/"))
+	b.wait("the page", `document.getElementById("histogram") !== null`, 20*time.Second)
+
+	const (
+		clock = `^\d\d:\d\d$`
+		date  = `^[A-Z][a-z]{2} \d{1,2}( \d{4})?$`
+		month = `^[A-Z][a-z]{2}( \d{4})?$`
+		year  = `^\d{4}$`
+	)
+	// The ranges end at the start of summer time in Berlin (2026-03-29
+	// 01:00 UTC) plus a few minutes, so the hour steps cross it.
+	end := time.Date(2026, 3, 29, 1, 7, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	cases := []struct {
+		name   string
+		span   time.Duration
+		labels string // every label matches
+	}{
+		{"15 minutes", 15 * time.Minute, clock},
+		{"1 hour", time.Hour, clock},
+		{"6 hours", 6 * time.Hour, clock + "|" + date},
+		{"24 hours", day, clock + "|" + date},
+		{"7 days", 7 * day, date + "|" + clock},
+		{"30 days", 30 * day, date},
+		{"1 year", 365 * day, month},
+		{"5 years", 5 * 365 * day, month + "|" + year},
+		{"20 years", 20 * 365 * day, year},
+	}
+	type tick struct {
+		T     float64 `json:"t"`
+		Label string  `json:"label"`
+		Full  string  `json:"full"`
+		Unit  string  `json:"unit"`
+		// What the browser's local calendar says of T.
+		Year   int `json:"year"`
+		Month  int `json:"month"`
+		Day    int `json:"day"`
+		Hour   int `json:"hour"`
+		Minute int `json:"minute"`
+	}
+	months := []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+	for _, tc := range cases {
+		for _, want := range []int{4, 10} {
+			t.Run(fmt.Sprintf("%s/%d ticks", tc.name, want), func(t *testing.T) {
+				b.t = t
+				x0, x1 := end.Add(-tc.span).UnixMilli(), end.UnixMilli()
+				var ticks []tick
+				b.eval(fmt.Sprintf(`import("/ui/js/time.js").then(m => m.timeTicks(%d, %d, %d).map(tk => {
+					const d = new Date(tk.t);
+					return {...tk, year: d.getFullYear(), month: d.getMonth(), day: d.getDate(), hour: d.getHours(), minute: d.getMinutes()};
+				}))`, x0, x1, want), &ticks)
+				if len(ticks) < 2 || len(ticks) > want+1 {
+					t.Fatalf("%d ticks, want 2 to %d: %+v", len(ticks), want+1, ticks)
+				}
+				re := regexp.MustCompile(tc.labels)
+				for i, tk := range ticks {
+					if tk.T < float64(x0) || tk.T > float64(x1) {
+						t.Errorf("tick %d at %v is outside the range", i, tk.T)
+					}
+					if i > 0 && tk.T <= ticks[i-1].T {
+						t.Errorf("tick %d (%s) is not after tick %d (%s)", i, tk.Full, i-1, ticks[i-1].Full)
+					}
+					if !re.MatchString(tk.Label) {
+						t.Errorf("tick %d at %s is labelled %q, want it to match %s", i, tk.Full, tk.Label, tc.labels)
+					}
+					// The label names the time it marks.
+					var named bool
+					switch {
+					case regexp.MustCompile(year).MatchString(tk.Label):
+						named = tk.Label == fmt.Sprint(tk.Year) && tk.Month == 0 && tk.Day == 1 && tk.Hour == 0
+					case regexp.MustCompile(clock).MatchString(tk.Label):
+						named = tk.Label == fmt.Sprintf("%02d:%02d", tk.Hour, tk.Minute)
+					case regexp.MustCompile(date).MatchString(tk.Label):
+						named = strings.HasPrefix(tk.Label, fmt.Sprintf("%s %d", months[tk.Month], tk.Day)) && tk.Hour == 0 && tk.Minute == 0
+					case regexp.MustCompile(month).MatchString(tk.Label):
+						named = strings.HasPrefix(tk.Label, months[tk.Month]) && tk.Day == 1 && tk.Hour == 0
+					}
+					if !named {
+						t.Errorf("tick %d at %s is labelled %q, which names another time", i, tk.Full, tk.Label)
+					}
+					if !strings.HasPrefix(tk.Full, fmt.Sprintf("%04d-%02d-%02d %02d:%02d", tk.Year, tk.Month+1, tk.Day, tk.Hour, tk.Minute)) {
+						t.Errorf("tick %d: the full time %q on hover is not its local time", i, tk.Full)
+					}
+				}
+			})
+		}
+	}
+	b.t = t
+	b.checkNoErrors()
+}

@@ -2,17 +2,11 @@
 // across it selects a time range; clicking a bar selects its bucket.
 
 import { fmtNumber } from "./dom.js";
-import { fmtShort, fmtTime } from "./time.js";
+import { fmtTime, timeTicks } from "./time.js";
 
 // LEVELS bottom to top of a stack: the rare, important ones stay on the
 // baseline where they are easy to see.
 export const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"];
-
-const TICK_STEPS = [
-  1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3,
-  3600e3, 2 * 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, 86400e3, 2 * 86400e3, 7 * 86400e3,
-  14 * 86400e3, 30 * 86400e3, 91 * 86400e3, 182 * 86400e3, 365 * 86400e3,
-];
 
 const PAD = { left: 44, right: 8, top: 8, bottom: 20 };
 
@@ -43,6 +37,7 @@ export class Histogram {
     this.data = null;
     this.drag = null;
     this.hover = -1;
+    this.ticks = [];
     this.readColors();
     new ResizeObserver(() => this.draw()).observe(root);
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
@@ -160,22 +155,21 @@ export class Histogram {
     }
     if (!d || d.x1 <= d.x0) return;
 
-    // Time ticks, aligned to local time.
+    // Time ticks on round calendar times of a unit that suits the span.
     const span = d.x1 - d.x0;
     const want = Math.max(2, Math.floor(p.pw / 110));
-    const step = TICK_STEPS.find((s) => span / s <= want) || TICK_STEPS[TICK_STEPS.length - 1];
-    const tz = new Date(d.x0).getTimezoneOffset() * 60e3;
+    this.ticks = timeTicks(d.x0, d.x1, want).map((tk) => ({ ...tk, x: Math.round(this.xOf(tk.t, p)) + 0.5 }));
     g.textAlign = "center";
     g.textBaseline = "top";
     g.fillStyle = col.axis;
-    for (let t = Math.ceil((d.x0 - tz) / step) * step + tz; t < d.x1; t += step) {
-      const x = Math.round(this.xOf(t, p)) + 0.5;
+    for (const tk of this.ticks) {
       g.strokeStyle = col.grid;
       g.beginPath();
-      g.moveTo(x, p.y + p.ph);
-      g.lineTo(x, p.y + p.ph + 4);
+      g.moveTo(tk.x, p.y + p.ph);
+      g.lineTo(tk.x, p.y + p.ph + 4);
       g.stroke();
-      if (x > p.x + 20 && x < p.x + p.pw - 20) g.fillText(fmtShort(t, span), x, p.y + p.ph + 6);
+      tk.shown = tk.x > p.x + 20 && tk.x < p.x + p.pw - 20;
+      if (tk.shown) g.fillText(tk.label, tk.x, p.y + p.ph + 6);
     }
 
     // Bars, stacked by level.
@@ -231,6 +225,12 @@ export class Histogram {
   move(e) {
     const p = this.plot();
     if (!this.drag) {
+      const y = e.clientY - this.canvas.getBoundingClientRect().top;
+      if (y > p.y + p.ph) {
+        this.setHover(-1);
+        this.showTick(this.localX(e));
+        return;
+      }
       this.setHover(this.bucketAt(this.localX(e), p), e);
       return;
     }
@@ -260,6 +260,24 @@ export class Histogram {
   cancel() {
     this.drag = null;
     this.sel.hidden = true;
+  }
+
+  // showTick shows the full local time of the axis label under x.
+  showTick(x) {
+    let best = null;
+    for (const tk of this.ticks) {
+      if (tk.shown && Math.abs(tk.x - x) < 40 && (!best || Math.abs(tk.x - x) < Math.abs(best.x - x))) best = tk;
+    }
+    if (!best) {
+      this.tip.hidden = true;
+      return;
+    }
+    const head = document.createElement("div");
+    head.className = "tip-head";
+    head.textContent = best.full;
+    this.tip.replaceChildren(head);
+    this.tip.hidden = false;
+    this.tip.style.left = Math.min(Math.max(0, best.x - this.tip.offsetWidth / 2), this.root.clientWidth - this.tip.offsetWidth) + "px";
   }
 
   setHover(i, e) {
