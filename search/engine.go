@@ -56,6 +56,9 @@ type Engine struct {
 	// scanFirst is how many entries per wanted one a search scans before
 	// it plans (see collect); tests set it to zero to plan at once.
 	scanFirst int
+	// exportPage is how many entries an export reads per search (see
+	// Export); tests make it small.
+	exportPage int
 }
 
 // NewEngine returns an engine reading store and index.
@@ -69,7 +72,7 @@ func NewEngine(store *storage.Store, index keywordIndex, progress indexProgress,
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{store: store, index: index, progress: progress, opts: opts, scanFirst: scanFirst}
+	return &Engine{store: store, index: index, progress: progress, opts: opts, scanFirst: scanFirst, exportPage: MaxLimit}
 }
 
 // Get returns one entry.
