@@ -223,4 +223,3 @@ func propFacets(matches []*storage.Entry, limit int) []Facet {
 	}
 	return out
 }
-
