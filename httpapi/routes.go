@@ -28,6 +28,11 @@ func (s *Server) routes() {
 	e.GET("/api/v1/aggregate", s.aggregate, query)
 	e.GET("/api/v1/histogram", s.histogram, query)
 	e.GET("/api/v1/stats", s.stats, query)
+	if s.deps.Explorer != nil {
+		e.GET("/api/v1/export", s.export, query)
+		e.GET("/api/v1/facets", s.facets, query)
+		e.GET("/api/v1/logs/:id/context", s.logContext, query)
+	}
 	if s.deps.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.deps.Metrics), query)
 	}

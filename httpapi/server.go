@@ -85,6 +85,9 @@ type Deps struct {
 	// Alerting, when set, serves alert rules, notifiers and alerts (see
 	// alerts.go).
 	Alerting Alerting
+	// Explorer, when set, serves the export, an entry's context and the
+	// facets of a match (see explore.go).
+	Explorer Explorer
 }
 
 // Observer records request counts and query latencies.

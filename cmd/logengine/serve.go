@@ -95,6 +95,7 @@ var (
 	_ alerting.Querier = (*search.Engine)(nil)
 	_ httpapi.Searcher = (*search.Engine)(nil)
 	_ httpapi.Tailer   = (*search.Engine)(nil)
+	_ httpapi.Explorer = (*search.Engine)(nil)
 )
 
 // Retention drops days from storage and the keyword index, and deletes
@@ -207,6 +208,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		Ingester: svc,
 		Searcher: d.engine,
 		Tailer:   d.engine,
+		Explorer: d.engine,
 		Health:   d,
 		Admin:    d,
 		Metrics:  d.metrics.Handler(),

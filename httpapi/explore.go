@@ -1,0 +1,367 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/logengine/logengine/internal/entryjson"
+	"github.com/logengine/logengine/search"
+	"github.com/logengine/logengine/storage"
+)
+
+// Explorer serves what the web UI offers around a search: the export of a
+// whole match, an entry's context and the fields of a match.
+type Explorer interface {
+	Export(ctx context.Context, req search.ExportRequest, fn func(*storage.Entry) error) error
+	Context(ctx context.Context, id storage.ID, before, after int) (*search.ContextResult, error)
+	Facets(ctx context.Context, req search.FacetRequest) (*search.FacetResult, error)
+}
+
+// exportWriteTimeout drops an export whose client stops reading; it
+// replaces the server's WriteTimeout, which would cut a long export.
+const exportWriteTimeout = 30 * time.Second
+
+// defaultCSVColumns are the CSV columns without fields=: the client fields
+// of an entry are in the last one as a JSON object, since a stream cannot
+// know every field name before its first row.
+var defaultCSVColumns = []string{"timestamp", "id", "level", "source", "message", "tags", "fields"}
+
+// export streams every matching entry, oldest first, as NDJSON (the form
+// POST /api/v1/logs takes back) or CSV.
+func (s *Server) export(c echo.Context) error {
+	req := search.ExportRequest{Query: c.QueryParam("q")}
+	var err error
+	if req.From, req.To, err = timeRange(c.QueryParam("from"), c.QueryParam("to"), time.Now()); err != nil {
+		return err
+	}
+	if _, err := search.Parse(req.Query); err != nil {
+		return err
+	}
+	format := c.QueryParam("format")
+	switch format {
+	case "":
+		format = "ndjson"
+	case "ndjson", "csv":
+	default:
+		return errorf(http.StatusBadRequest, "format=%q: use ndjson or csv", format)
+	}
+	var columns []string
+	if v := c.QueryParam("fields"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				return errorf(http.StatusBadRequest, "fields=%q has an empty name", v)
+			}
+			columns = append(columns, f)
+		}
+	}
+	if format == "csv" && columns == nil {
+		columns = defaultCSVColumns
+	}
+
+	w := c.Response()
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var cw *csv.Writer
+	if format == "csv" {
+		cw = csv.NewWriter(bw)
+		cw.UseCRLF = true // RFC 4180
+	}
+	started := false
+	start := func() error {
+		started = true
+		ext, ct := "ndjson", "application/x-ndjson"
+		if format == "csv" {
+			ext, ct = "csv", "text/csv; charset=utf-8"
+		}
+		w.Header().Set(echo.HeaderContentType, ct)
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="logengine-%s.%s"`, time.Now().UTC().Format("20060102T150405Z"), ext))
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		if cw != nil {
+			return cw.Write(columns)
+		}
+		return nil
+	}
+	// flush hands what is buffered to the client, waiting for it at most
+	// exportWriteTimeout: the client's reading paces the export.
+	flush := func() error {
+		if err := rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if cw != nil {
+			cw.Flush()
+			if err := cw.Error(); err != nil {
+				return err
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	ctx, cancel := s.streamContext(c.Request().Context())
+	defer cancel()
+	n := 0
+	row := make([]string, len(columns))
+	err = s.deps.Explorer.Export(ctx, req, func(e *storage.Entry) error {
+		if !started {
+			if err := start(); err != nil {
+				return err
+			}
+		}
+		var err error
+		switch {
+		case cw != nil:
+			for i, col := range columns {
+				row[i] = csvCell(e, col)
+			}
+			err = cw.Write(row)
+		case columns != nil:
+			err = writeJSONLine(bw, exportObject(e, columns))
+		default:
+			err = writeJSONLine(bw, ingestForm(e))
+		}
+		if err != nil {
+			return err
+		}
+		if n++; n%1000 == 0 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && !started {
+		err = start() // no match: the header row alone, or nothing
+	}
+	if err == nil {
+		err = flush()
+	}
+	if err != nil && !started {
+		return err
+	}
+	if err != nil {
+		// Part of the export is sent: end the connection without the last
+		// chunk, so that the client sees a broken download rather than a
+		// short file that looks whole.
+		if !errors.Is(err, context.Canceled) {
+			s.opts.Logger.Warn("export ended early", "after", n, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// exportEntry is an entry in the form POST /api/v1/logs takes: that of
+// search results without the id and the severity, which an import would
+// keep as client fields (a new id is given to each entry imported).
+type exportEntry struct {
+	Timestamp string         `json:"timestamp"`
+	Level     string         `json:"level"`
+	Source    string         `json:"source"`
+	Message   string         `json:"message"`
+	Tags      []string       `json:"tags"`
+	Fields    map[string]any `json:"fields"`
+}
+
+func ingestForm(e *storage.Entry) exportEntry {
+	j := entryjson.From(e)
+	return exportEntry{Timestamp: j.Timestamp, Level: j.Level, Source: j.Source, Message: j.Message, Tags: j.Tags, Fields: j.Fields}
+}
+
+func writeJSONLine(w *bufio.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode an entry: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return w.WriteByte('\n')
+}
+
+// exportObject is an entry with only the named columns, for NDJSON with
+// fields=; a field the entry lacks is left out.
+func exportObject(e *storage.Entry, columns []string) map[string]any {
+	out := make(map[string]any, len(columns))
+	for _, col := range columns {
+		switch col {
+		case "id":
+			out[col] = e.ID.String()
+		case "timestamp":
+			out[col] = e.Time.UTC().Format(time.RFC3339Nano)
+		case "level":
+			out[col] = e.Level.String()
+		case "severity":
+			out[col] = int(e.Level)
+		case "source":
+			out[col] = e.Source
+		case "message":
+			out[col] = e.Message
+		case "tags":
+			out[col] = append([]string{}, e.Tags...)
+		default:
+			if v, ok := e.Field(col); ok {
+				out[col] = v.Interface()
+			}
+		}
+	}
+	return out
+}
+
+// csvCell is one column of an entry as CSV text, neutralised against
+// spreadsheet formulas (see neutralise).
+func csvCell(e *storage.Entry, col string) string {
+	var s string
+	switch col {
+	case "id":
+		s = e.ID.String()
+	case "timestamp":
+		s = e.Time.UTC().Format(time.RFC3339Nano)
+	case "level":
+		s = e.Level.String()
+	case "severity":
+		s = strconv.Itoa(int(e.Level))
+	case "source":
+		s = e.Source
+	case "message":
+		s = e.Message
+	case "tags":
+		s = strings.Join(e.Tags, ",")
+	case "fields":
+		m := make(map[string]any, len(e.Fields))
+		for _, f := range e.Fields {
+			m[f.Name] = f.Value.Interface()
+		}
+		b, _ := json.Marshal(m) // values are JSON's kinds
+		s = string(b)
+	default:
+		if v, ok := e.Field(col); ok {
+			s = v.Text()
+		}
+	}
+	return neutralise(s)
+}
+
+// neutralise puts an apostrophe before a cell that a spreadsheet would
+// read as a formula: one starting with = + - @, a tab or a carriage
+// return. A number (-3, -0.5) is left as it is: a spreadsheet reads it as
+// the number, which runs nothing.
+func neutralise(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		if s[0] == '-' || s[0] == '+' {
+			if _, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXpP") {
+				return s
+			}
+		}
+		return "'" + s
+	}
+	return s
+}
+
+// logContext answers an entry with its neighbours from the same source.
+func (s *Server) logContext(c echo.Context) error {
+	id, err := storage.ParseID(c.Param("id"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "%v", err)
+	}
+	count := func(name string) (int, error) {
+		v := c.QueryParam(name)
+		if v == "" {
+			return 20, nil
+		}
+		n, err := intParam(name, v)
+		if err != nil {
+			return 0, err
+		}
+		if n < 0 || n > search.MaxContext {
+			return 0, errorf(http.StatusBadRequest, "%s=%d: use 0 to %d", name, n, search.MaxContext)
+		}
+		return n, nil
+	}
+	before, err := count("before")
+	if err != nil {
+		return err
+	}
+	after, err := count("after")
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Explorer.Context(c.Request().Context(), id, before, after)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, struct {
+		Before     []entryjson.Entry `json:"before"`
+		Entry      entryjson.Entry   `json:"entry"`
+		After      []entryjson.Entry `json:"after"`
+		MoreBefore bool              `json:"more_before"`
+		MoreAfter  bool              `json:"more_after"`
+	}{entryjson.FromAll(res.Before), entryjson.From(&res.Entry), entryjson.FromAll(res.After), res.MoreBefore, res.MoreAfter})
+}
+
+// facets answers the fields of the matching entries with their top values.
+func (s *Server) facets(c echo.Context) error {
+	req := search.FacetRequest{Query: c.QueryParam("q"), Limit: 10}
+	var err error
+	if req.From, req.To, err = timeRange(c.QueryParam("from"), c.QueryParam("to"), time.Now()); err != nil {
+		return err
+	}
+	if v := c.QueryParam("fields"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				return errorf(http.StatusBadRequest, "fields=%q has an empty name", v)
+			}
+			req.Fields = append(req.Fields, f)
+		}
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		if req.Limit, err = intParam("limit", v); err != nil {
+			return err
+		}
+		if req.Limit < 1 || req.Limit > 100 {
+			return errorf(http.StatusBadRequest, "limit=%d: use 1 to 100 values per field", req.Limit)
+		}
+	}
+	res, err := s.deps.Explorer.Facets(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	type value struct {
+		Value any   `json:"value"`
+		Count int64 `json:"count"`
+	}
+	type field struct {
+		Field     string  `json:"field"`
+		Count     int64   `json:"count"`
+		Values    []value `json:"values"`
+		Other     int64   `json:"other"`
+		Truncated bool    `json:"truncated,omitempty"`
+	}
+	out := struct {
+		Total           int64   `json:"total"`
+		Fields          []field `json:"fields"`
+		FieldsTruncated bool    `json:"fields_truncated,omitempty"`
+	}{Total: res.Total, Fields: []field{}, FieldsTruncated: res.FieldsTruncated}
+	for _, f := range res.Facets {
+		o := field{Field: f.Field, Count: f.Count, Values: []value{}, Other: f.Other, Truncated: f.Truncated}
+		for _, v := range f.Values {
+			o.Values = append(o.Values, value{Value: v.Key[0], Count: v.Count})
+		}
+		out.Fields = append(out.Fields, o)
+	}
+	return c.JSON(http.StatusOK, out)
+}
