@@ -72,6 +72,13 @@ func (s *Server) routes() {
 		e.GET("/api/v1/alerts/history", s.alertHistory, query)
 	}
 
+	if s.deps.Saved != nil {
+		e.GET("/api/v1/saved-searches", s.listSaved, query)
+		e.GET("/api/v1/saved-searches/:name", s.getSaved, query)
+		e.PUT("/api/v1/saved-searches/:name", s.putSaved, admin)
+		e.DELETE("/api/v1/saved-searches/:name", s.deleteSaved, admin)
+	}
+
 	e.GET("/api/v1/admin/backup", s.backup, admin)
 	e.POST("/api/v1/admin/retention", s.retention, admin)
 	e.POST("/api/v1/admin/reindex", s.reindex, admin)

@@ -88,6 +88,8 @@ type Deps struct {
 	// Explorer, when set, serves the export, an entry's context and the
 	// facets of a match (see explore.go).
 	Explorer Explorer
+	// Saved, when set, keeps the web UI's saved searches (see saved.go).
+	Saved SavedSearches
 }
 
 // Observer records request counts and query latencies.

@@ -276,3 +276,80 @@ func TestContextAndFacets(t *testing.T) {
 		}
 	})
 }
+
+// TestSavedSearches checks /api/v1/saved-searches: an admin key writes, a
+// query key reads, names are any text, bad input is refused saying why,
+// and searches outlive a restart.
+func TestSavedSearches(t *testing.T) {
+	const admin, viewer = "saved-admin-key-0123456789", "saved-viewer-key-0123456789"
+	dir := t.TempDir()
+	args := []string{"--api-key", "ops:admin:" + admin, "--api-key", "viewer:query:" + viewer}
+	d := startDaemon(t, dir, args...)
+	call := func(key, method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, d.url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	name := url.PathEscape("api errors / last hour")
+	steps := []struct {
+		name, key, method, path, body string
+		code                          int
+		says                          string
+	}{
+		{"a query key cannot write", viewer, "PUT", "/api/v1/saved-searches/x", `{"query":"a","range":"1h"}`, http.StatusForbidden, ""},
+		{"relative", admin, "PUT", "/api/v1/saved-searches/" + name, `{"query":"source:api level:error","range":"1h","columns":["host"]}`, http.StatusOK, `"range":"1h"`},
+		{"absolute", admin, "PUT", "/api/v1/saved-searches/incident", `{"query":"","from":"2026-11-20T08:00:00Z","to":"2026-11-20T09:00:00Z"}`, http.StatusOK, `"from":"2026-11-20T08:00:00Z"`},
+		{"replace", admin, "PUT", "/api/v1/saved-searches/incident", `{"query":"level:warn","from":"2026-11-20T08:00:00Z","to":1795165200000}`, http.StatusOK, `"query":"level:warn"`},
+		{"bad query", admin, "PUT", "/api/v1/saved-searches/bad", `{"query":"a )","range":"1h"}`, http.StatusBadRequest, ""},
+		{"no range", admin, "PUT", "/api/v1/saved-searches/bad", `{"query":"a"}`, http.StatusBadRequest, "needs a range"},
+		{"relative from", admin, "PUT", "/api/v1/saved-searches/bad", `{"query":"a","from":"now-1h"}`, http.StatusBadRequest, "write range"},
+		{"unknown key", admin, "PUT", "/api/v1/saved-searches/bad", `{"qeury":"a","range":"1h"}`, http.StatusBadRequest, "qeury"},
+		{"read one", viewer, "GET", "/api/v1/saved-searches/" + name, "", http.StatusOK, `"name":"api errors / last hour"`},
+		{"missing", viewer, "GET", "/api/v1/saved-searches/nope", "", http.StatusNotFound, "nope"},
+		{"a query key cannot delete", viewer, "DELETE", "/api/v1/saved-searches/incident", "", http.StatusForbidden, ""},
+	}
+	for _, s := range steps {
+		if code, body := call(s.key, s.method, s.path, s.body); code != s.code || !strings.Contains(body, s.says) {
+			t.Fatalf("%s: %s %s: %d %s, want %d saying %q", s.name, s.method, s.path, code, body, s.code, s.says)
+		}
+	}
+	d.stop()
+	d = startDaemon(t, dir, args...)
+	var list struct {
+		Saved []struct {
+			Name    string   `json:"name"`
+			Query   string   `json:"query"`
+			Range   string   `json:"range"`
+			To      string   `json:"to"`
+			Columns []string `json:"columns"`
+		} `json:"saved_searches"`
+	}
+	code, body := call(viewer, "GET", "/api/v1/saved-searches", "")
+	if code != http.StatusOK {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Saved) != 2 || list.Saved[0].Name != "api errors / last hour" || list.Saved[0].Columns[0] != "host" ||
+		list.Saved[1].Query != "level:warn" || list.Saved[1].To != "2026-11-20T09:00:00Z" {
+		t.Fatalf("list after a restart: %s", body)
+	}
+	if code, body := call(admin, "DELETE", "/api/v1/saved-searches/incident", ""); code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if code, _ := call(admin, "DELETE", "/api/v1/saved-searches/incident", ""); code != http.StatusNotFound {
+		t.Fatalf("delete again: %d, want 404", code)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/logengine/logengine/metrics"
 	"github.com/logengine/logengine/migrations"
 	"github.com/logengine/logengine/retention"
+	"github.com/logengine/logengine/saved"
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
@@ -209,6 +210,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		Searcher: d.engine,
 		Tailer:   d.engine,
 		Explorer: d.engine,
+		Saved:    saved.New(d.store),
 		Health:   d,
 		Admin:    d,
 		Metrics:  d.metrics.Handler(),
