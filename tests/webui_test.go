@@ -795,3 +795,166 @@ func TestWebUIHistogramAxis(t *testing.T) {
 	b.t = t
 	b.checkNoErrors()
 }
+
+// TestWebUIExplore checks what the page offers around a search: the export
+// links, an entry's context, the fields panel with its click filters, a
+// link with the range pinned, and saved searches.
+func TestWebUIExplore(t *testing.T) {
+	b := newBrowser(t)
+	d := startDaemon(t, t.TempDir())
+	webUIFixtures(t, d)
+	b.do("open the page", chromedp.Navigate(d.url+"/?range=6h"))
+	b.wait("the first rows", `document.querySelectorAll("#results-rows .row").length > 0`, 20*time.Second)
+	b.waitResults()
+
+	t.Run("export", func(t *testing.T) {
+		b.t = t
+		b.search("source:api")
+		var href string
+		b.eval(`document.getElementById("export-csv").href`, &href)
+		if !strings.Contains(href, "/api/v1/export?") || !strings.Contains(href, "q=source%3Aapi") || !strings.Contains(href, "format=csv") || !strings.Contains(href, "from=") {
+			b.fail("the CSV link %q is not the export of the search", href)
+		}
+		// What the link downloads: a header and the 12 api logs.
+		var csvText string
+		b.eval(`fetch(document.getElementById("export-csv").href).then(r => r.text())`, &csvText)
+		lines := strings.Split(strings.TrimSuffix(csvText, "\r\n"), "\r\n")
+		if len(lines) != 13 || lines[0] != "timestamp,id,level,source,message,tags,fields" {
+			b.fail("the CSV export has %d lines, header %q; want a header and 12 rows", len(lines), lines[0])
+		}
+		var ndjson string
+		b.eval(`fetch(document.getElementById("export-ndjson").href).then(r => r.text())`, &ndjson)
+		if n := strings.Count(ndjson, "\n"); n != 12 || !strings.Contains(ndjson, `"source":"api"`) {
+			b.fail("the NDJSON export has %d lines: %.200s", n, ndjson)
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("context", func(t *testing.T) {
+		b.t = t
+		// Context ignores the query: an auth log among its neighbours.
+		b.search(`"logged in" user:u10`)
+		if n := b.rowCount(); n != 1 {
+			b.fail("%d rows, want the one log of u10", n)
+		}
+		b.do("expand the row", chromedp.Click(chromedp.CSS(`#results-rows .row .line`)))
+		b.wait("the details", `document.querySelector("#results-rows .row .details button[data-context]")`, 10*time.Second)
+		b.do("show context", chromedp.Click(chromedp.CSS(`#results-rows .row .details button[data-context]`)))
+		b.wait("the context", `document.getElementById("context-dialog").open && document.querySelectorAll("#context-lines li").length > 1`, 10*time.Second)
+		var ctx struct {
+			Lines []string `json:"lines"`
+			Here  int      `json:"here"`
+			Title string   `json:"title"`
+		}
+		b.eval(`(() => { const li = Array.from(document.querySelectorAll("#context-lines li"));
+			return {lines: li.map(x => x.querySelector(".m").textContent), here: li.findIndex(x => x.classList.contains("here")),
+			  title: document.getElementById("context-sub").textContent}; })()`, &ctx)
+		// u10 is the 11th of 30 auth logs, 80 s apart, newest first: 19
+		// older ones, 10 newer.
+		if len(ctx.Lines) != 30 || ctx.Here != 19 || ctx.Lines[ctx.Here] != "user 10 logged in" {
+			b.fail("context: %d lines, the entry at %d: %q", len(ctx.Lines), ctx.Here, ctx.Lines)
+		}
+		for i, l := range ctx.Lines {
+			if want := fmt.Sprintf("user %d logged in", 29-i); l != want {
+				b.fail("context line %d is %q, want %q (time order)", i, l, want)
+			}
+		}
+		if !strings.Contains(ctx.Title, "auth") {
+			b.fail("the context names %q, not the source auth", ctx.Title)
+		}
+		var disabled []bool
+		b.eval(`[document.getElementById("context-earlier").disabled, document.getElementById("context-later").disabled]`, &disabled)
+		if !disabled[0] || !disabled[1] {
+			b.fail("more buttons enabled (%v) with every log of the source shown", disabled)
+		}
+		b.do("close", chromedp.Click(chromedp.CSS(`#context-dialog [data-close]`)))
+		b.checkNoErrors()
+	})
+
+	t.Run("fields", func(t *testing.T) {
+		b.t = t
+		b.search("")
+		b.do("open the fields panel", chromedp.Click(chromedp.ID("fields-toggle")))
+		b.wait("the fields", `document.querySelector('#facet-list button[data-field="host"]')`, 10*time.Second)
+		var fields []string
+		b.eval(`Array.from(document.querySelectorAll("#facet-list .facet-field")).map(x => x.querySelector(".name").textContent + "=" + x.querySelector(".n").textContent)`, &fields)
+		for _, want := range []string{"level=50", "source=50", "tag=30", "host=42", "status=12", "user=30", "queue=8"} {
+			if !slices.Contains(fields, want) {
+				b.fail("fields %q lack %s", fields, want)
+			}
+		}
+		b.do("expand host", chromedp.Click(chromedp.CSS(`#facet-list button[data-field="host"]`)))
+		var values []string
+		b.eval(`Array.from(document.querySelectorAll('#facet-list button[data-field="host"] + .facet-values .facet-value')).map(x => x.querySelector(".v").textContent + "=" + x.querySelector(".n").textContent)`, &values)
+		if !slices.Equal(values, []string{"auth-1=30", "web-1=4", "web-2=4", "web-3=4"}) {
+			b.fail("host values %q", values)
+		}
+		b.do("filter by host:auth-1", chromedp.Click(chromedp.CSS(`#facet-list button[data-term="host:auth-1"]`)))
+		b.waitResults()
+		if q := b.text("#q"); b.rowCount() != 30 {
+			b.fail("after clicking auth-1: %d rows for %q, want 30", b.rowCount(), q)
+		}
+		// Alt-click excludes; the panel follows the query.
+		b.wait("the fields of the new query", `document.querySelector('#facet-list button[data-field="user"]') && !document.getElementById("fields-panel").hasAttribute("aria-busy")`, 10*time.Second)
+		b.eval(`document.querySelector('#facet-list button[data-field="user"]').click()`, nil)
+		b.eval(`document.querySelector('#facet-list button[data-term="user:u0"]').dispatchEvent(new MouseEvent("click", {bubbles: true, altKey: true}))`, nil)
+		b.waitResults()
+		var q string
+		b.eval(`document.getElementById("q").value`, &q)
+		if q != "host:auth-1 -user:u0" || b.rowCount() != 29 {
+			b.fail("after alt-clicking u0: query %q with %d rows, want host:auth-1 -user:u0 with 29", q, b.rowCount())
+		}
+		b.do("close the fields panel", chromedp.Click(chromedp.ID("fields-toggle")))
+		b.checkNoErrors()
+	})
+
+	t.Run("pin the range", func(t *testing.T) {
+		b.t = t
+		b.search("level:warn")
+		before := time.Now().UnixMilli()
+		b.do("copy link", chromedp.Click(chromedp.ID("copy-link")))
+		b.wait("an absolute range in the URL", `/from=\d+&to=\d+/.test(location.search)`, 10*time.Second)
+		b.waitResults()
+		var loc struct {
+			From, To int64
+			Q        string
+			Custom   bool
+		}
+		b.eval(`(() => { const sp = new URLSearchParams(location.search); return {From: +sp.get("from"), To: +sp.get("to"), Q: sp.get("q"),
+			Custom: !document.getElementById("custom-range").hidden}; })()`, &loc)
+		if loc.Q != "level:warn" || !loc.Custom || loc.To < before-1000 || loc.To-loc.From != 6*3600*1000 {
+			b.fail("after copy link: %+v, want the 6 hours up to now pinned", loc)
+		}
+		if b.rowCount() != 8 {
+			b.fail("the pinned range shows %d rows, want 8", b.rowCount())
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("saved searches", func(t *testing.T) {
+		b.t = t
+		b.do("choose 24h", chromedp.Click(chromedp.CSS(`.presets [data-preset="24h"]`)))
+		b.search("source:worker")
+		b.do("save", chromedp.Click(chromedp.ID("save-search")))
+		b.wait("the save dialog", `document.getElementById("save-dialog").open`, 5*time.Second)
+		b.do("name it", chromedp.SendKeys(chromedp.ID("save-name"), "slow jobs"), chromedp.KeyEvent(kb.Enter))
+		b.wait("the dialog closed", `!document.getElementById("save-dialog").open`, 10*time.Second)
+		b.search("level:error")
+		b.do("list saved searches", chromedp.Click(chromedp.ID("saved-open")))
+		b.wait("the list", `document.querySelector('#saved-list button[data-act="open"]')`, 10*time.Second)
+		if s := b.text("#saved-list"); !strings.Contains(s, "slow jobs") || !strings.Contains(s, "source:worker") || !strings.Contains(s, "last 24h") {
+			b.fail("saved list %q", s)
+		}
+		b.do("open it", chromedp.Click(chromedp.CSS(`#saved-list button[data-act="open"]`)))
+		b.waitResults()
+		var st struct {
+			Q      string `json:"q"`
+			Preset string `json:"preset"`
+		}
+		b.eval(`({q: document.getElementById("q").value, preset: document.querySelector('.presets [aria-checked="true"]').dataset.preset})`, &st)
+		if st.Q != "source:worker" || st.Preset != "24h" || b.rowCount() != 8 {
+			b.fail("the saved search opened as %+v with %d rows, want source:worker over 24h with 8", st, b.rowCount())
+		}
+		b.checkNoErrors()
+	})
+}

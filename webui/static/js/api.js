@@ -91,6 +91,47 @@ export async function request(method, path, { params, body, signal } = {}) {
 
 export const get = (path, params, signal) => request("GET", path, { params, signal });
 
+// download saves the answer of a GET as a file. Without an API key the
+// browser fetches the link itself, streaming to disk however large the
+// answer; with a key (which a link cannot carry) the answer is read into
+// memory first and saved from there.
+export async function download(url, filename) {
+  const save = (href) => {
+    const a = document.createElement("a");
+    a.href = href;
+    a.download = filename;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  };
+  if (!(apiKey() || memoryKey)) {
+    save(url);
+    return;
+  }
+  for (;;) {
+    const resp = await fetch(url, { headers: headers(), cache: "no-store" });
+    if (resp.ok) {
+      const blobURL = URL.createObjectURL(await resp.blob());
+      save(blobURL);
+      setTimeout(() => URL.revokeObjectURL(blobURL), 60e3);
+      return;
+    }
+    const err = await errorOf(resp);
+    if (resp.status === 401 && unauthorizedHandler && (await unauthorizedHandler(err))) continue;
+    throw err;
+  }
+}
+
+// withParams builds a path with the parameters that are set.
+export function withParams(path, params) {
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") sp.set(k, String(v));
+  }
+  const s = sp.toString();
+  return s ? path + "?" + s : path;
+}
+
 // tail follows /api/v1/tail: onEntry gets each entry, onOpen is called once
 // the stream is established, and the promise resolves with the reason of
 // the final "end" event (or "closed" when the connection just ended).

@@ -2,11 +2,12 @@
 // tail.
 
 import { get, tail, ApiError } from "./api.js";
-import { $, $$, h, fmtNumber } from "./dom.js";
+import { $, $$, h, fmtNumber, toast } from "./dom.js";
 import { Histogram, LEVELS } from "./histogram.js";
 import { Results } from "./table.js";
 import { addTerm, errorPosition } from "./query.js";
 import { resolve, pickInterval, parseDuration, toLocalInput, fromLocalInput, fmtTime } from "./time.js";
+import { Fields, Context, Saved, exportLinks, onExport, pinnedRange, copyText } from "./explore.js";
 
 const FIRST_PAGE = 300;
 const NEXT_PAGE = 1000;
@@ -47,7 +48,13 @@ export class SearchView {
         this.q.focus();
       },
       onNeedMore: () => this.loadMore(),
+      onContext: (e) => this.context.show(e),
     });
+    this.fields = new Fields({ onFilter: (t) => this.results.onFilter(t) });
+    this.context = new Context();
+    this.saved = new Saved({ current: () => this.savedForm(), open: (s) => this.openSaved(s) });
+    for (const f of ["csv", "ndjson"]) $("#export-" + f).addEventListener("click", onExport);
+    $("#copy-link").addEventListener("click", () => this.copyLink());
 
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -206,6 +213,7 @@ export class SearchView {
     const ctl = (this.ctl = new AbortController());
     const p = this.params();
     this.current = p;
+    exportLinks(p);
     this.cursor = "";
     this.loadingMore = false;
     this.results.hasMore = false;
@@ -232,6 +240,7 @@ export class SearchView {
       this.took = page.took_ms;
       this.stats.firstRender = performance.now() - started;
       this.updateFoot();
+      this.fields.update(p);
     } catch (err) {
       if (ctl.signal.aborted || err.name === "AbortError") return;
       this.results.set([]);
@@ -258,6 +267,38 @@ export class SearchView {
     } finally {
       $("#results").removeAttribute("aria-busy");
     }
+  }
+
+  // copyLink pins a relative range to the absolute one it covers now, so
+  // that the link shows the same logs tomorrow, and copies the link.
+  async copyLink() {
+    if (this.live) this.stopLive(false);
+    if (this.range.preset !== "custom") {
+      this.setRange(pinnedRange(this.range));
+      this.run({ push: true });
+    } else {
+      this.toURL(true, false);
+    }
+    await copyText(location.href);
+    toast("Link copied, from " + (this.range.from != null ? fmtTime(this.range.from).slice(0, 19) : "the start") + " to " + fmtTime(this.range.to).slice(0, 19));
+  }
+
+  // savedForm is the current search as a saved search stores it.
+  savedForm() {
+    const out = { query: this.q.value.trim() };
+    if (this.range.preset === "custom") {
+      if (this.range.from != null) out.from = new Date(this.range.from).toISOString();
+      if (this.range.to != null) out.to = new Date(this.range.to).toISOString();
+    } else out.range = this.range.preset;
+    return out;
+  }
+
+  openSaved(s) {
+    if (this.live) this.stopLive(false);
+    this.q.value = s.query || "";
+    if (s.range) this.setRange({ preset: s.range });
+    else this.setRange({ preset: "custom", from: s.from ? Date.parse(s.from) : null, to: s.to ? Date.parse(s.to) : null });
+    this.run({ push: true });
   }
 
   async loadMore() {

@@ -12,13 +12,15 @@ const MAX_LINE = 400; // characters of a message shown on a collapsed row
 const INLINE_FIELDS = 4; // fields shown after the message on a collapsed row
 
 export class Results {
-  // onFilter(term) narrows the query; onNeedMore() loads the next page.
-  constructor(scroller, { onFilter, onNeedMore }) {
+  // onFilter(term) narrows the query; onNeedMore() loads the next page;
+  // onContext(entry) shows the entry among its source's neighbours.
+  constructor(scroller, { onFilter, onNeedMore, onContext }) {
     this.scroller = scroller;
     this.spacer = scroller.querySelector(".results-spacer");
     this.body = scroller.querySelector(".results-rows");
     this.onFilter = onFilter;
     this.onNeedMore = onNeedMore;
+    this.onContext = onContext;
     this.rows = [];
     this.seqLow = 0;
     this.seqHigh = 0;
@@ -265,6 +267,7 @@ export class Results {
         "div",
         { class: "details-actions" },
         h("button", { type: "button", class: "btn small ghost", dataset: { copy: "json" } }, "Copy JSON"),
+        h("button", { type: "button", class: "btn small ghost", dataset: { context: "1" }, title: "The logs of the same source before and after this one" }, "Show context"),
       ),
     );
   }
@@ -274,6 +277,7 @@ export class Results {
     if (btn && this.scroller.contains(btn)) {
       if (btn.dataset.term) this.onFilter(btn.dataset.term);
       else if (btn.dataset.copy) this.copy(btn);
+      else if (btn.dataset.context && this.onContext) this.onContext(btn.closest(".row")._entry);
       return;
     }
     const rowEl = ev.target.closest(".row");
