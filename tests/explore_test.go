@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -152,6 +155,31 @@ func TestExport(t *testing.T) {
 		}
 		if !strings.HasSuffix(string(body), "\r\n") {
 			t.Errorf("rows do not end in CRLF (RFC 4180)")
+		}
+	})
+
+	t.Run("command", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "errors.csv")
+		cmd := exec.Command(binary, "export", "--server", d.url, "--format", "csv", "--out", out, "level:error", "source:api")
+		msg, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("logengine export: %v\n%s", err, msg)
+		}
+		want := len(d.all("q=" + url.QueryEscape("level:error source:api")))
+		if !strings.Contains(string(msg), fmt.Sprintf("exported %d logs", want)) {
+			t.Errorf("the command says %q, want %d logs exported", msg, want)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil || len(rows) != want+1 {
+			t.Fatalf("the file has %d rows (%v), want a header and %d", len(rows), err, want)
+		}
+		cmd = exec.Command(binary, "export", "--server", d.url, "--out", filepath.Join(t.TempDir(), "x"), "a )")
+		if msg, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(msg), "position") {
+			t.Errorf("a bad query: %v %s, want the daemon's error", err, msg)
 		}
 	})
 

@@ -22,6 +22,7 @@ Usage:
   logengine serve    [--data-dir ./data] [--listen 127.0.0.1:8080] [--config FILE]
   logengine ingest   [--server URL] [--format auto|jsonl|text] [--source NAME] FILE... ("-" = stdin)
   logengine query    [--server URL] [--from] [--to] [--limit] [--output table|json] [--all] QUERY
+  logengine export   [--server URL] [--from] [--to] [--format ndjson|csv] [--fields a,b] [--out FILE] QUERY
   logengine backup   (--server URL | --data-dir DIR) --out FILE [--since N]
   logengine restore  --data-dir DIR --in FILE
   logengine migrate  --data-dir DIR [--dry-run]
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runIngest(ctx, rest, stdin, stdout, stderr)
 	case "query":
 		return runQuery(ctx, rest, stdout, stderr)
+	case "export":
+		return runExport(ctx, rest, stdout, stderr)
 	case "backup":
 		return runBackup(ctx, rest, stdout, stderr)
 	case "restore":
