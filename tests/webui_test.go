@@ -885,7 +885,7 @@ func TestWebUIExplore(t *testing.T) {
 		}
 		b.do("expand host", chromedp.Click(chromedp.CSS(`#facet-list button[data-field="host"]`)))
 		var values []string
-		b.eval(`Array.from(document.querySelectorAll('#facet-list button[data-field="host"] + .facet-values .facet-value')).map(x => x.querySelector(".v").textContent + "=" + x.querySelector(".n").textContent)`, &values)
+		b.eval(`Array.from(document.querySelectorAll('#facet-list .facet:has(button[data-field="host"]) .facet-value')).map(x => x.querySelector(".v").textContent + "=" + x.querySelector(".n").textContent)`, &values)
 		if !slices.Equal(values, []string{"auth-1=30", "web-1=4", "web-2=4", "web-3=4"}) {
 			b.fail("host values %q", values)
 		}
@@ -904,6 +904,44 @@ func TestWebUIExplore(t *testing.T) {
 		if q != "host:auth-1 -user:u0" || b.rowCount() != 29 {
 			b.fail("after alt-clicking u0: query %q with %d rows, want host:auth-1 -user:u0 with 29", q, b.rowCount())
 		}
+		b.do("close the fields panel", chromedp.Click(chromedp.ID("fields-toggle")))
+		b.checkNoErrors()
+	})
+
+	t.Run("columns", func(t *testing.T) {
+		b.t = t
+		b.search("source:api")
+		b.do("open the fields panel", chromedp.Click(chromedp.ID("fields-toggle")))
+		b.wait("the host field", `document.querySelector('#facet-list button[data-column="host"]') && !document.getElementById("fields-panel").hasAttribute("aria-busy")`, 10*time.Second)
+		b.do("show host as a column", chromedp.Click(chromedp.CSS(`#facet-list button[data-column="host"]`)))
+		b.wait("the column in the URL", `new URLSearchParams(location.search).get("cols") === "host"`, 10*time.Second)
+		check := func(when string) {
+			var cols struct {
+				Head  []string `json:"head"`
+				Cells []string `json:"cells"`
+			}
+			b.eval(`({head: Array.from(document.querySelectorAll(".results-head span")).map(x => x.textContent),
+				cells: Array.from(document.querySelectorAll("#results-rows .row .c-field")).map(x => x.textContent)})`, &cols)
+			if !slices.Equal(cols.Head, []string{"Time", "Level", "Source", "host", "Message"}) {
+				b.fail("%s: the header is %q", when, cols.Head)
+			}
+			if len(cols.Cells) != 12 {
+				b.fail("%s: %d host cells, want one on each of the 12 rows", when, len(cols.Cells))
+			}
+			for _, c := range cols.Cells {
+				if !regexp.MustCompile(`^web-[123]$`).MatchString(c) {
+					b.fail("%s: a host cell holds %q", when, c)
+				}
+			}
+		}
+		check("after choosing the column")
+		// The URL keeps the columns.
+		var href string
+		b.eval(`location.href`, &href)
+		b.do("open the link", chromedp.Navigate(href))
+		b.wait("the rows", `document.querySelectorAll("#results-rows .row").length === 12`, 20*time.Second)
+		b.waitResults()
+		check("after opening the link")
 		b.do("close the fields panel", chromedp.Click(chromedp.ID("fields-toggle")))
 		b.checkNoErrors()
 	})
@@ -933,13 +971,19 @@ func TestWebUIExplore(t *testing.T) {
 
 	t.Run("saved searches", func(t *testing.T) {
 		b.t = t
-		b.do("choose 24h", chromedp.Click(chromedp.CSS(`.presets [data-preset="24h"]`)))
-		b.search("source:worker")
+		b.do("open a search with a column", chromedp.Navigate(d.url+"/?q=source%3Aworker&range=24h&cols=host"))
+		b.wait("the rows", `document.querySelectorAll("#results-rows .row").length === 8`, 20*time.Second)
+		b.waitResults()
 		b.do("save", chromedp.Click(chromedp.ID("save-search")))
 		b.wait("the save dialog", `document.getElementById("save-dialog").open`, 5*time.Second)
 		b.do("name it", chromedp.SendKeys(chromedp.ID("save-name"), "slow jobs"), chromedp.KeyEvent(kb.Enter))
 		b.wait("the dialog closed", `!document.getElementById("save-dialog").open`, 10*time.Second)
-		b.search("level:error")
+		b.do("open another search", chromedp.Navigate(d.url+"/?q=level%3Aerror"))
+		b.wait("the rows", `document.querySelectorAll("#results-rows .row").length === 12`, 20*time.Second)
+		b.waitResults()
+		if strings.Contains(b.text(".results-head"), "host") {
+			b.fail("the host column shows without cols in the URL")
+		}
 		b.do("list saved searches", chromedp.Click(chromedp.ID("saved-open")))
 		b.wait("the list", `document.querySelector('#saved-list button[data-act="open"]')`, 10*time.Second)
 		if s := b.text("#saved-list"); !strings.Contains(s, "slow jobs") || !strings.Contains(s, "source:worker") || !strings.Contains(s, "last 24h") {
@@ -952,7 +996,7 @@ func TestWebUIExplore(t *testing.T) {
 			Preset string `json:"preset"`
 		}
 		b.eval(`({q: document.getElementById("q").value, preset: document.querySelector('.presets [aria-checked="true"]').dataset.preset})`, &st)
-		if st.Q != "source:worker" || st.Preset != "24h" || b.rowCount() != 8 {
+		if st.Q != "source:worker" || st.Preset != "24h" || b.rowCount() != 8 || !strings.Contains(b.text(".results-head"), "host") {
 			b.fail("the saved search opened as %+v with %d rows, want source:worker over 24h with 8", st, b.rowCount())
 		}
 		b.checkNoErrors()

@@ -17,12 +17,16 @@ function stringify(v) {
 // Fields is the collapsible panel of the match's fields. Values load from
 // /api/v1/facets over the whole match, only while the panel is open.
 export class Fields {
-  constructor({ onFilter }) {
+  // onFilter(term) narrows the query; onColumn(field) shows or hides a
+  // field as a column; columns() lists those shown.
+  constructor({ onFilter, onColumn, columns }) {
     this.panel = $("#fields-panel");
     this.list = $("#facet-list");
     this.status = $("#fields-status");
     this.toggleBtn = $("#fields-toggle");
     this.onFilter = onFilter;
+    this.onColumn = onColumn;
+    this.columns = columns;
     this.params = null;
     this.shown = null; // the params of the facets on screen
     this.ctl = null;
@@ -93,7 +97,12 @@ export class Fields {
       h("span", { class: "name" }, f.field),
       h("span", { class: "n", title: fmtNumber(f.count) + " of " + fmtNumber(this.total) + " logs have " + f.field }, fmtNumber(f.count)),
     );
-    const name = f.field === "tag" ? "tag" : f.field;
+    const name = f.field;
+    const builtin = f.field === "level" || f.field === "source" || f.field === "tag";
+    const isColumn = this.columns().includes(f.field);
+    const col = builtin
+      ? null
+      : h("button", { type: "button", class: "facet-col", "aria-pressed": isColumn ? "true" : "false", dataset: { column: f.field }, title: (isColumn ? "Hide " : "Show ") + f.field + " as a column" }, "column");
     const values = h(
       "ul",
       { class: "facet-values", id, hidden: !open },
@@ -121,7 +130,7 @@ export class Fields {
     // Widths are set as properties: the page's policy forbids inline style
     // attributes.
     for (const bar of values.querySelectorAll(".facet-bar > span")) bar.style.width = bar.dataset.pct + "%";
-    return h("li", { class: "facet" }, head, values);
+    return h("li", { class: "facet" }, h("div", { class: "facet-head" }, head, col), values);
   }
 
   click(e) {
@@ -132,10 +141,17 @@ export class Fields {
       this.onFilter(e.altKey && !t.startsWith("-") ? "-" + t : t);
       return;
     }
+    if (b.dataset.column) {
+      const on = b.getAttribute("aria-pressed") !== "true";
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+      b.title = (on ? "Hide " : "Show ") + b.dataset.column + " as a column";
+      this.onColumn(b.dataset.column, on);
+      return;
+    }
     if (b.dataset.field) {
       const open = b.getAttribute("aria-expanded") !== "true";
       b.setAttribute("aria-expanded", open ? "true" : "false");
-      b.nextElementSibling.hidden = !open;
+      b.closest(".facet").querySelector(".facet-values").hidden = !open;
       if (open) this.open.add(b.dataset.field);
       else this.open.delete(b.dataset.field);
     }

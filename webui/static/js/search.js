@@ -50,7 +50,11 @@ export class SearchView {
       onNeedMore: () => this.loadMore(),
       onContext: (e) => this.context.show(e),
     });
-    this.fields = new Fields({ onFilter: (t) => this.results.onFilter(t) });
+    this.fields = new Fields({
+      onFilter: (t) => this.results.onFilter(t),
+      onColumn: (f, on) => this.setColumns(on ? [...this.results.columns, f] : this.results.columns.filter((c) => c !== f), true),
+      columns: () => this.results.columns,
+    });
     this.context = new Context();
     this.saved = new Saved({ current: () => this.savedForm(), open: (s) => this.openSaved(s) });
     for (const f of ["csv", "ndjson"]) $("#export-" + f).addEventListener("click", onExport);
@@ -92,6 +96,7 @@ export class SearchView {
     const sp = new URLSearchParams(location.search);
     this.q.value = sp.get("q") || "";
     const r = sp.get("range");
+    this.setColumns(sp.get("cols") ? sp.get("cols").split(",").filter(Boolean) : [], false);
     if (sp.has("from") || sp.has("to")) {
       const f = parseInt(sp.get("from"), 10);
       const t = parseInt(sp.get("to"), 10);
@@ -115,6 +120,7 @@ export class SearchView {
       if (this.range.from != null) sp.set("from", this.range.from);
       if (this.range.to != null) sp.set("to", this.range.to);
     } else if (this.range.preset !== "1h") sp.set("range", this.range.preset);
+    if (this.results.columns.length) sp.set("cols", this.results.columns.join(","));
     if (this.live) sp.set("live", "1");
     const url = "/" + (sp.toString() ? "?" + sp : "");
     if (url === location.pathname + location.search) return;
@@ -283,9 +289,15 @@ export class SearchView {
     toast("Link copied, from " + (this.range.from != null ? fmtTime(this.range.from).slice(0, 19) : "the start") + " to " + fmtTime(this.range.to).slice(0, 19));
   }
 
+  // setColumns shows fields as columns; the URL keeps them.
+  setColumns(cols, push) {
+    this.results.setColumns(cols);
+    if (push) this.toURL(false, true);
+  }
+
   // savedForm is the current search as a saved search stores it.
   savedForm() {
-    const out = { query: this.q.value.trim() };
+    const out = { query: this.q.value.trim(), columns: this.results.columns };
     if (this.range.preset === "custom") {
       if (this.range.from != null) out.from = new Date(this.range.from).toISOString();
       if (this.range.to != null) out.to = new Date(this.range.to).toISOString();
@@ -296,6 +308,7 @@ export class SearchView {
   openSaved(s) {
     if (this.live) this.stopLive(false);
     this.q.value = s.query || "";
+    this.setColumns(s.columns || [], false);
     if (s.range) this.setRange({ preset: s.range });
     else this.setRange({ preset: "custom", from: s.from ? Date.parse(s.from) : null, to: s.to ? Date.parse(s.to) : null });
     this.run({ push: true });

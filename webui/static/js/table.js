@@ -31,6 +31,7 @@ export class Results {
     this.rendered = []; // entries rendered, in order
     this.frame = 0;
     this.rowH = 22;
+    this.columns = []; // client fields shown as columns before the message
     this.measureRowHeight();
     scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
     new ResizeObserver(() => {
@@ -47,6 +48,29 @@ export class Results {
   measureRowHeight() {
     const v = parseFloat(getComputedStyle(this.scroller).getPropertyValue("--row-h"));
     if (v > 0) this.rowH = v;
+  }
+
+  // setColumns shows the named fields as columns between the source and
+  // the message.
+  setColumns(cols) {
+    if (cols.join("\n") === this.columns.join("\n")) return;
+    this.columns = cols.slice();
+    const panel = this.scroller.closest(".results-panel");
+    const fixed = "176px 62px minmax(80px, 140px)";
+    panel.style.setProperty("--cols", fixed + " " + cols.map(() => "minmax(60px, 160px)").join(" ") + " minmax(0, 1fr)");
+    const head = panel.querySelector(".results-head");
+    head.replaceChildren(
+      h("span", { class: "col-time" }, "Time"),
+      h("span", { class: "col-level" }, "Level"),
+      h("span", { class: "col-source" }, "Source"),
+      ...cols.map((c) => h("span", { class: "col-field", title: c }, c)),
+      h("span", { class: "col-message" }, "Message"),
+    );
+    // Rows are built again with the new cells.
+    this.els = new WeakMap();
+    this.body.replaceChildren();
+    this.rendered = [];
+    this.renderNow();
   }
 
   get length() {
@@ -211,7 +235,7 @@ export class Results {
     const open = this.expanded.has(e);
     const msg = e.message.length > MAX_LINE ? e.message.slice(0, MAX_LINE) + "…" : e.message;
     const msgCell = h("span", { class: "c-msg", role: "gridcell" }, msg);
-    const fields = e.fields ? Object.keys(e.fields) : [];
+    const fields = e.fields ? Object.keys(e.fields).filter((k) => !this.columns.includes(k)) : [];
     if (fields.length) {
       const kv = [];
       for (const k of fields.slice(0, INLINE_FIELDS)) kv.push(k + "=" + stringify(e.fields[k]));
@@ -223,6 +247,10 @@ export class Results {
       h("span", { class: "c-time", role: "gridcell" }, fmtTime(ms)),
       h("span", { class: "c-level", role: "gridcell" }, h("span", { class: "lvl" }, lvl)),
       h("span", { class: "c-source", role: "gridcell", title: e.source }, e.source),
+      this.columns.map((c) => {
+        const v = e.fields && c in e.fields ? stringify(e.fields[c]) : "";
+        return h("span", { class: "c-field", role: "gridcell", title: v }, v);
+      }),
       msgCell,
     );
     const el = h("div", {
