@@ -95,7 +95,16 @@ func (s *Server) export(c echo.Context) error {
 	}
 	// flush hands what is buffered to the client, waiting for it at most
 	// exportWriteTimeout: the client's reading paces the export.
+	ctx, cancel := s.streamContext(c.Request().Context())
+	defer cancel()
+	// A client that stops reading holds a write until its deadline: when
+	// the client goes away or the daemon shuts down, end it at once.
+	stopWrites := context.AfterFunc(ctx, func() { _ = rc.SetWriteDeadline(time.Now()) })
+	defer stopWrites()
 	flush := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := rc.SetWriteDeadline(time.Now().Add(exportWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
@@ -110,8 +119,6 @@ func (s *Server) export(c echo.Context) error {
 		}
 		return rc.Flush()
 	}
-	ctx, cancel := s.streamContext(c.Request().Context())
-	defer cancel()
 	n := 0
 	row := make([]string, len(columns))
 	err = s.deps.Explorer.Export(ctx, req, func(e *storage.Entry) error {

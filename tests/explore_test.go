@@ -381,3 +381,47 @@ func TestSavedSearches(t *testing.T) {
 		t.Fatalf("delete again: %d, want 404", code)
 	}
 }
+
+// TestExportClientGone checks that exports whose client went away or stopped
+// reading end with the daemon: it keeps answering, and stops cleanly.
+func TestExportClientGone(t *testing.T) {
+	d := startDaemon(t, t.TempDir())
+	var lines []string
+	base := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	for i := range 30000 {
+		lines = append(lines, fmt.Sprintf(`{"timestamp":%q,"message":"entry %d with some padding to make the export larger than the socket buffers"}`,
+			base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), i))
+	}
+	if code, a := d.ingest("application/x-ndjson", strings.Join(lines, "\n"), "wait=indexed"); code != http.StatusOK || a.Accepted != len(lines) {
+		t.Fatalf("ingest: %d %+v", code, a)
+	}
+	open := func() *http.Response {
+		t.Helper()
+		resp, err := http.Get(d.url + "/api/v1/export?format=ndjson")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("export: %d", resp.StatusCode)
+		}
+		if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+			t.Fatalf("the first line: %v", err)
+		}
+		return resp
+	}
+	gone := open()
+	if err := gone.Body.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stalled := open() // read no further until the daemon has stopped
+	defer stalled.Body.Close()
+
+	var all []entry
+	d.getJSON("/api/v1/logs?limit=5", &struct {
+		Logs *[]entry `json:"logs"`
+	}{&all})
+	if len(all) != 5 {
+		t.Fatalf("a search beside the exports answered %d logs", len(all))
+	}
+	d.stop()
+}
