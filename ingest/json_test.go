@@ -495,3 +495,38 @@ func TestDefaultsCleaned(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONEntryForm checks entries written as search answers and exports
+// write them (with a "fields" object): their id and severity are the
+// entry's own and not kept, unless they say something else; without a
+// "fields" object, id and severity are client fields as before.
+func TestJSONEntryForm(t *testing.T) {
+	const id = "0RX6RZDJKC0000000000000003"
+	cases := []struct {
+		name  string
+		line  string
+		level storage.Level
+		want  map[string]any
+	}{
+		{"export line", `{"id":"` + id + `","timestamp":"2026-11-20T08:00:00Z","level":"error","severity":17,"source":"db","message":"m","tags":[],"fields":{"host":"web-2"}}`,
+			storage.LevelError, map[string]any{"host": "web-2"}},
+		{"client id inside fields", `{"id":"` + id + `","level":"info","severity":9,"message":"m","fields":{"id":"req-42"}}`,
+			storage.LevelInfo, map[string]any{"id": "req-42"}},
+		{"an id that is not an entry id", `{"id":"req-42","message":"m","fields":{}}`,
+			storage.LevelInfo, map[string]any{"id": "req-42"}},
+		{"a severity that disagrees", `{"level":"error","severity":9,"message":"m","fields":{}}`,
+			storage.LevelError, map[string]any{"severity": int64(9)}},
+		{"no fields object", `{"id":"` + id + `","level":"error","severity":17,"message":"m"}`,
+			storage.LevelError, map[string]any{"id": id, "severity": int64(17)}},
+		{"a numeric id", `{"id":42,"message":"m","fields":{}}`,
+			storage.LevelInfo, map[string]any{"id": int64(42)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mustDecodeLine(t, tc.line)
+			if got := fieldMap(e); !reflect.DeepEqual(got, tc.want) || e.Level != tc.level {
+				t.Errorf("level %v, fields %#v; want %v, %#v", e.Level, got, tc.level, tc.want)
+			}
+		})
+	}
+}

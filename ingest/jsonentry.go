@@ -140,6 +140,12 @@ type decoder struct {
 	slots   [numAliases]jval
 	present uint32
 	tagsSet bool
+	// entryForm is set by a "fields" object: the entry is written as
+	// search answers and exports write it, whose top-level id and
+	// severity are the entry's own, not client fields (see finish).
+	entryForm bool
+	topID     jval
+	topIDSet  bool
 
 	fieldChunk []storage.Field
 	tagChunk   []string
@@ -182,6 +188,8 @@ func (dc *decoder) jsonEntry(line string) (storage.Entry, error) {
 	dc.tags = dc.tags[:0]
 	dc.present = 0
 	dc.tagsSet = false
+	dc.entryForm = false
+	dc.topIDSet = false
 	sc := &dc.sc
 	sc.reset(line)
 	sc.ws()
@@ -287,9 +295,14 @@ func (dc *decoder) topMember(key string) {
 		}
 	case key == "tags":
 		dc.readTags()
+	case key == "id" && sc.peek() == '"':
+		if v, ok := dc.scalar(); ok {
+			dc.topID, dc.topIDSet = v, true
+		}
 	case key == "fields":
 		switch c := sc.peek(); c {
 		case '{':
+			dc.entryForm = true
 			sc.i++
 			dc.object("", 1)
 		case 'n':
@@ -603,13 +616,28 @@ func (dc *decoder) finish() (storage.Entry, error) {
 		}
 	}
 
-	// Aliases that lost to one of higher precedence stay fields.
+	// Aliases that lost to one of higher precedence stay fields, but for
+	// the severity number of an entry in the entry form when it says the
+	// level again: an export imports back to the same entries.
 	for _, role := range [...][2]int{roleTimestamp, roleLevel, roleSource, roleMessage} {
 		w := dc.winner(role)
 		for a := w + 1; a < role[1] && w >= 0; a++ {
-			if dc.present&(1<<a) != 0 {
-				dc.addField(aliasNames[a], dc.slots[a].value(), dc.slots[a].special)
+			if dc.present&(1<<a) == 0 {
+				continue
 			}
+			if a == aSeverity && dc.entryForm && dc.slots[a].kind != '"' {
+				if l, ok := jsonLevel(dc.slots[a]); ok && l == e.Level {
+					continue
+				}
+			}
+			dc.addField(aliasNames[a], dc.slots[a].value(), dc.slots[a].special)
+		}
+	}
+	// A top-level id is a client field, but for the entry's own id in the
+	// entry form: the importing store gives the entry a new one.
+	if dc.topIDSet {
+		if _, err := storage.ParseID(dc.topID.s); !dc.entryForm || err != nil {
+			dc.addField("id", dc.topID.value(), dc.topID.special)
 		}
 	}
 	if dc.err != nil {
