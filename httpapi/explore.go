@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,13 +32,13 @@ type Explorer interface {
 // replaces the server's WriteTimeout, which would cut a long export.
 const exportWriteTimeout = 30 * time.Second
 
-// defaultCSVColumns are the CSV columns without fields=: the client fields
-// of an entry are in the last one as a JSON object, since a stream cannot
-// know every field name before its first row.
-var defaultCSVColumns = []string{"timestamp", "id", "level", "source", "message", "tags", "fields"}
+// baseCSVColumns are the CSV columns of every export; fields= adds more
+// (a client field, or id, severity, tags, or fields for all the client
+// fields as one JSON object).
+var baseCSVColumns = []string{"timestamp", "level", "source", "message"}
 
-// export streams every matching entry, oldest first, as NDJSON (the form
-// POST /api/v1/logs takes back) or CSV.
+// export streams every matching entry, oldest first, as NDJSON (the entry
+// objects of a search answer) or CSV.
 func (s *Server) export(c echo.Context) error {
 	req := search.ExportRequest{Query: c.QueryParam("q")}
 	var err error
@@ -55,17 +56,21 @@ func (s *Server) export(c echo.Context) error {
 	default:
 		return errorf(http.StatusBadRequest, "format=%q: use ndjson or csv", format)
 	}
-	var columns []string
+	// CSV: the base columns and the fields asked for; NDJSON: whole entry
+	// objects, their fields narrowed to those asked for.
+	columns := slices.Clone(baseCSVColumns)
+	var only map[string]bool
 	if v := c.QueryParam("fields"); v != "" {
+		only = map[string]bool{}
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); f == "" {
 				return errorf(http.StatusBadRequest, "fields=%q has an empty name", v)
 			}
-			columns = append(columns, f)
+			only[f] = true
+			if !slices.Contains(columns, f) {
+				columns = append(columns, f)
+			}
 		}
-	}
-	if format == "csv" && columns == nil {
-		columns = defaultCSVColumns
 	}
 
 	w := c.Response()
@@ -134,10 +139,16 @@ func (s *Server) export(c echo.Context) error {
 				row[i] = csvCell(e, col)
 			}
 			err = cw.Write(row)
-		case columns != nil:
-			err = writeJSONLine(bw, exportObject(e, columns))
 		default:
-			err = writeJSONLine(bw, ingestForm(e))
+			j := entryjson.From(e)
+			if only != nil {
+				for k := range j.Fields {
+					if !only[k] {
+						delete(j.Fields, k)
+					}
+				}
+			}
+			err = writeJSONLine(bw, j)
 		}
 		if err != nil {
 			return err
@@ -168,23 +179,6 @@ func (s *Server) export(c echo.Context) error {
 	return nil
 }
 
-// exportEntry is an entry in the form POST /api/v1/logs takes: that of
-// search results without the id and the severity, which an import would
-// keep as client fields (a new id is given to each entry imported).
-type exportEntry struct {
-	Timestamp string         `json:"timestamp"`
-	Level     string         `json:"level"`
-	Source    string         `json:"source"`
-	Message   string         `json:"message"`
-	Tags      []string       `json:"tags"`
-	Fields    map[string]any `json:"fields"`
-}
-
-func ingestForm(e *storage.Entry) exportEntry {
-	j := entryjson.From(e)
-	return exportEntry{Timestamp: j.Timestamp, Level: j.Level, Source: j.Source, Message: j.Message, Tags: j.Tags, Fields: j.Fields}
-}
-
 func writeJSONLine(w *bufio.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -194,35 +188,6 @@ func writeJSONLine(w *bufio.Writer, v any) error {
 		return err
 	}
 	return w.WriteByte('\n')
-}
-
-// exportObject is an entry with only the named columns, for NDJSON with
-// fields=; a field the entry lacks is left out.
-func exportObject(e *storage.Entry, columns []string) map[string]any {
-	out := make(map[string]any, len(columns))
-	for _, col := range columns {
-		switch col {
-		case "id":
-			out[col] = e.ID.String()
-		case "timestamp":
-			out[col] = e.Time.UTC().Format(time.RFC3339Nano)
-		case "level":
-			out[col] = e.Level.String()
-		case "severity":
-			out[col] = int(e.Level)
-		case "source":
-			out[col] = e.Source
-		case "message":
-			out[col] = e.Message
-		case "tags":
-			out[col] = append([]string{}, e.Tags...)
-		default:
-			if v, ok := e.Field(col); ok {
-				out[col] = v.Interface()
-			}
-		}
-	}
-	return out
 }
 
 // csvCell is one column of an entry as CSV text, neutralised against

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/logengine/logengine/storage"
@@ -206,7 +207,6 @@ func propFacets(matches []*storage.Entry, limit int) []Facet {
 			}
 		}
 	}
-	slices.Sort(fields)
 	var out []Facet
 	for _, name := range append(names, fields...) {
 		var with []*storage.Entry
@@ -221,5 +221,16 @@ func propFacets(matches []*storage.Entry, limit int) []Facet {
 		agg := propAggregate(with, []string{name}, limit)
 		out = append(out, Facet{Field: name, Count: int64(len(with)), Values: agg.Groups, Other: agg.Other})
 	}
+	// Client fields after the built-in ones, most common first.
+	builtin := 0
+	for builtin < len(out) && slices.Contains(names, out[builtin].Field) {
+		builtin++
+	}
+	slices.SortStableFunc(out[builtin:], func(a, b Facet) int {
+		if a.Count != b.Count {
+			return int(b.Count - a.Count)
+		}
+		return strings.Compare(a.Field, b.Field)
+	})
 	return out
 }

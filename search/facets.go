@@ -42,7 +42,7 @@ type Facet struct {
 // FacetResult is every field of the matching entries.
 type FacetResult struct {
 	Total  int64   // matching entries
-	Facets []Facet // level, source and tag first, then fields by name
+	Facets []Facet // level, source and tag first, then the most common fields first, ties by name
 	// FieldsTruncated is set when the entries had more than MaxFacetFields
 	// distinct field names; the fields first seen after that are left out.
 	FieldsTruncated bool
@@ -187,6 +187,9 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 	}
 	slices.SortFunc(res.Facets, func(a, b Facet) int {
 		if d := cmp.Compare(rank(a.Field), rank(b.Field)); d != 0 {
+			return d
+		}
+		if d := cmp.Compare(b.Count, a.Count); d != 0 {
 			return d
 		}
 		return strings.Compare(a.Field, b.Field)
