@@ -40,6 +40,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			params.Set(name, v)
 		}
 	}
+	start := time.Now()
 	c := newClient(*server, *key)
 	// An export takes as long as it takes: no overall timeout, ctx ends it.
 	c.http = &http.Client{}
@@ -65,7 +66,6 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			progressbar.OptionClearOnFinish())
 	}
 	counter := &recordCounter{csv: *format == "csv"}
-	start := time.Now()
 	buf := make([]byte, 256<<10)
 	var copyErr error
 	for {
