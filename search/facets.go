@@ -84,6 +84,7 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 		req.Limit = 10
 	}
 	var only map[string]bool
+	var named []string // the user fields read, when only some are asked for
 	if len(req.Fields) > 0 {
 		fields, err := e.groupFields(req.Fields)
 		if err != nil {
@@ -93,6 +94,7 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 		for _, f := range fields {
 			only[f.name] = true
 		}
+		named = groupFieldNames(fields)
 	}
 	lo, hi, err := e.bounds(req.From, req.To)
 	if err != nil {
@@ -123,7 +125,7 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 		}
 		return c
 	}
-	err = q.forEachMatch(ctx, set, func(en *storage.Entry) {
+	count := func(en *storage.Entry) {
 		res.Total++
 		if c := counter(FieldLevel); c != nil {
 			c.facet.Count++
@@ -154,7 +156,12 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 				c.add(typedKey(f.Value.Text()))
 			}
 		}
-	})
+	}
+	if only != nil {
+		err = q.forEachMatch(ctx, set, named, count)
+	} else {
+		err = q.forEachWholeMatch(ctx, set, count)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -195,4 +202,27 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 		return strings.Compare(a.Field, b.Field)
 	})
 	return res, nil
+}
+
+// forEachWholeMatch is forEachMatch for a caller that reads every user
+// field, whose names it cannot list in advance: a scan reads whole entries.
+func (q *query) forEachWholeMatch(ctx context.Context, set *idSet, fn func(*storage.Entry)) error {
+	if set == nil || set.all && !set.exact {
+		return q.e.store.Scan(ctx, q.lo, q.hi, false, func(e *storage.Entry) bool {
+			if Match(q.node, e) {
+				fn(e)
+			}
+			return true
+		})
+	}
+	ids, err := q.list(ctx, set)
+	if err != nil {
+		return err
+	}
+	return q.e.store.GetMany(ctx, ids, func(e *storage.Entry) bool {
+		if set.exact || Match(q.node, e) {
+			fn(e)
+		}
+		return true
+	})
 }
