@@ -334,6 +334,13 @@ func groupFieldNames(fields []groupField) []string {
 // own fields and the user fields named in fields, no others and not the
 // message: a scan may hand it entries with only those.
 func (q *query) forEachMatch(ctx context.Context, set *idSet, fields []string, fn func(*storage.Entry)) error {
+	cols, partial := scanColumns(q.node, fields)
+	return q.eachMatch(ctx, set, cols, partial, fn)
+}
+
+// eachMatch is forEachMatch with its scan's columns decided: only cols
+// (and no messages) when partial, whole entries otherwise.
+func (q *query) eachMatch(ctx context.Context, set *idSet, cols []string, partial bool, fn func(*storage.Entry)) error {
 	// Every entry in range, each to be checked: a scan reads them in
 	// order, and only the columns the query needs, where fetching each by
 	// id would decode its whole block again.
@@ -344,7 +351,7 @@ func (q *query) forEachMatch(ctx context.Context, set *idSet, fields []string, f
 			}
 			return true
 		}
-		if cols, ok := scanColumns(q.node, fields); ok {
+		if partial {
 			return q.e.store.ScanColumns(ctx, q.lo, q.hi, false, cols, match)
 		}
 		return q.e.store.Scan(ctx, q.lo, q.hi, false, match)

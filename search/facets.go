@@ -207,22 +207,5 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 // forEachWholeMatch is forEachMatch for a caller that reads every user
 // field, whose names it cannot list in advance: a scan reads whole entries.
 func (q *query) forEachWholeMatch(ctx context.Context, set *idSet, fn func(*storage.Entry)) error {
-	if set == nil || set.all && !set.exact {
-		return q.e.store.Scan(ctx, q.lo, q.hi, false, func(e *storage.Entry) bool {
-			if Match(q.node, e) {
-				fn(e)
-			}
-			return true
-		})
-	}
-	ids, err := q.list(ctx, set)
-	if err != nil {
-		return err
-	}
-	return q.e.store.GetMany(ctx, ids, func(e *storage.Entry) bool {
-		if set.exact || Match(q.node, e) {
-			fn(e)
-		}
-		return true
-	})
+	return q.eachMatch(ctx, set, nil, false, fn)
 }
