@@ -130,11 +130,7 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, err := e.bounds(req.From, req.To)
-	if err != nil {
-		return nil, err
-	}
-	q, err := e.newQuery(ctx, req.Query, lo, hi, false)
+	q, err := e.rangeQuery(ctx, req.Query, req.From, req.To)
 	if err != nil {
 		return nil, err
 	}

@@ -140,6 +140,16 @@ type query struct {
 	tailDone bool
 }
 
+// rangeQuery parses query for the entries of [from, to) (zero times: open
+// ends), as aggregations, histograms and facets read them.
+func (e *Engine) rangeQuery(ctx context.Context, query string, from, to time.Time) (*query, error) {
+	lo, hi, err := e.bounds(from, to)
+	if err != nil {
+		return nil, err
+	}
+	return e.newQuery(ctx, query, lo, hi, false)
+}
+
 func (e *Engine) newQuery(ctx context.Context, q string, lo, hi storage.ID, waitIndexed bool) (*query, error) {
 	node, err := Parse(q)
 	if err != nil {

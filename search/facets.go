@@ -96,11 +96,7 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 		}
 		named = groupFieldNames(fields)
 	}
-	lo, hi, err := e.bounds(req.From, req.To)
-	if err != nil {
-		return nil, err
-	}
-	q, err := e.newQuery(ctx, req.Query, lo, hi, false)
+	q, err := e.rangeQuery(ctx, req.Query, req.From, req.To)
 	if err != nil {
 		return nil, err
 	}

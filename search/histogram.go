@@ -19,11 +19,7 @@ const maxBuckets = 100000
 func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
-	lo, hi, err := e.bounds(req.From, req.To)
-	if err != nil {
-		return nil, err
-	}
-	q, err := e.newQuery(ctx, req.Query, lo, hi, false)
+	q, err := e.rangeQuery(ctx, req.Query, req.From, req.To)
 	if err != nil {
 		return nil, err
 	}
