@@ -131,10 +131,24 @@ func ParseTextLine(line string, now time.Time) TextLine {
 		if lvl, end, ok := scanLevel(line, pos, true, logcat, &tl); ok {
 			tl.Level, tl.HasLevel = lvl, true
 			pos = end
+		} else if lvl, _, ok := findHeaderLevel(line, pos, now); ok {
+			// Further into the header: the fields before it (thread,
+			// logger, stream) stay in the message.
+			tl.Level, tl.HasLevel = lvl, true
 		}
 	} else if lvl, end, ok := scanLevel(line, 0, false, false, &tl); ok {
 		tl.Level, tl.HasLevel = lvl, true
 		pos = end
+	} else if t, end, ok := findHeaderTime(line, now); ok {
+		// The time after other header fields (a host, a tag): the line
+		// stays whole as the message, so that those fields are kept.
+		tl.Time, tl.HasTime = t, true
+		if lvl, _, ok := scanLevel(line, end, true, false, &tl); ok {
+			tl.Level, tl.HasLevel = lvl, true
+		} else if lvl, _, ok := findHeaderLevel(line, end, now); ok {
+			tl.Level, tl.HasLevel = lvl, true
+		}
+		tl.Fields = nil // pid and tid read by scanLevel belong to a message kept whole
 	}
 	tl.Message = strings.TrimLeft(line[pos:], " \t")
 	if strings.TrimSpace(tl.Message) == "" {
