@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +64,46 @@ func TestTextHeaderShapes(t *testing.T) {
 				t.Errorf("empty message")
 			}
 		})
+	}
+}
+
+// TestTextHeaderProperty builds lines from header fields in random order
+// around a time and a level, followed by a message of prose that mentions
+// levels and times, and checks that the header's time and level are found.
+func TestTextHeaderProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 3))
+	at := time.Date(2024, 3, 1, 12, 0, 0, 123_000_000, time.UTC)
+	times := []string{"2024-03-01T12:00:00.123Z", "2024-03-01 12:00:00,123", "2024-03-01 12:00:00.123", "[2024-03-01 12:00:00.123]"}
+	before := []string{"app-3", "web-1", "[worker-2]", "node/a.b", "12345"}
+	between := []string{"-", "|", "4711", "[http-nio-8080-exec-7]", "billing.worker", "kernel:", "host-7", "app[1234]:", "(pool-1)", "stderr F"}
+	levels := []struct {
+		text  string
+		level storage.Level
+	}{{"ERROR", storage.LevelError}, {"WARNING", storage.LevelWarn}, {"[warn]", storage.LevelWarn}, {"INFO", storage.LevelInfo},
+		{"DEBUG", storage.LevelDebug}, {"[error]", storage.LevelError}, {"error:", storage.LevelError}, {"CRITICAL", storage.LevelFatal}}
+	prose := []string{"the", "job", "error", "failed", "warning", "retried", "at", "12:00:00", "returned", "ERROR", "code", "5", "user", "debug"}
+	for i := range 2000 {
+		var b strings.Builder
+		if rng.IntN(3) == 0 {
+			b.WriteString(before[rng.IntN(len(before))] + " ")
+		}
+		b.WriteString(times[rng.IntN(len(times))] + " ")
+		for range rng.IntN(3) {
+			b.WriteString(between[rng.IntN(len(between))] + " ")
+		}
+		lv := levels[rng.IntN(len(levels))]
+		b.WriteString(lv.text + " ")
+		b.WriteString("msg") // a plain word first: the header ends here
+		for range 1 + rng.IntN(8) {
+			b.WriteString(" " + prose[rng.IntN(len(prose))])
+		}
+		line := b.String()
+		tl := ParseTextLine(line, testNow)
+		if !tl.HasTime || !tl.Time.Equal(at) || !tl.HasLevel || tl.Level != lv.level {
+			t.Fatalf("line %d %q: time %v (%v) level %v (%v), want %v and %v", i, line, tl.Time, tl.HasTime, tl.Level, tl.HasLevel, at, lv.level)
+		}
+		if !strings.Contains(tl.Message, "msg") {
+			t.Fatalf("line %d %q: message %q lost the text", i, line, tl.Message)
+		}
 	}
 }
