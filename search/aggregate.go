@@ -144,12 +144,22 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 		}
 		g.Count += n
 	}
-	set, err := q.plan(ctx, q.node, true)
-	if err != nil {
-		return nil, err
-	}
 	var total int64
+	counted := false
+	if bySourceLevel(q.node, fields) {
+		// From block headers: no posting list, no entry.
+		if total, counted, err = q.countBySourceLevel(ctx, fields, add); err != nil {
+			return nil, err
+		}
+	}
+	var set *idSet
+	if !counted {
+		if set, err = q.plan(ctx, q.node, true); err != nil {
+			return nil, err
+		}
+	}
 	switch {
+	case counted:
 	case set != nil && set.exact && len(fields) == 1 && fields[0].indexed:
 		// The common case: count each index value's ids that are in the
 		// set, with no map per entry and no entry read.

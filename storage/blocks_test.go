@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -31,6 +32,13 @@ func TestBlocksAgainstReference(t *testing.T) {
 			spread = 40 * time.Hour
 		}
 		batch := makeEntries(rng, n, base, spread)
+		if i%5 == 1 { // many sources
+			for j := range batch {
+				if rng.IntN(2) == 0 {
+					batch[j].Source = fmt.Sprint("s-", rng.IntN(200))
+				}
+			}
+		}
 		if _, err := s.Append(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +81,9 @@ func TestBlocksAgainstReference(t *testing.T) {
 				lo.Seq, hi.Seq = lo.Seq+1, hi.Seq+1
 			}
 			checkScan(t, s, want, lo, hi)
+			checkSourceLevels(t, s, want, lo, hi)
 		}
+		checkSourceLevels(t, s, want, MinID, MaxID)
 		// Point reads: present ids, deleted ids, ids that never were.
 		var ids []ID
 		for range 500 {
@@ -110,6 +120,55 @@ func TestBlocksAgainstReference(t *testing.T) {
 	s = openTestStore(t, dir)
 	defer s.Close()
 	check(t, s)
+}
+
+func checkSourceLevels(t *testing.T, s *Store, want []Entry, lo, hi ID) {
+	t.Helper()
+	exp := map[string]SourceLevels{}
+	for _, e := range want {
+		if lo.Compare(e.ID) <= 0 && e.ID.Compare(hi) < 0 {
+			c := exp[e.Source]
+			c[slices.Index(Levels, e.Level)]++
+			exp[e.Source] = c
+		}
+	}
+	counts, ok, err := s.SourceLevelCounts(context.Background(), lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Fatalf("SourceLevelCounts(%s, %s): no counts", lo, hi)
+	}
+	got := map[string]SourceLevels{}
+	for src, c := range counts {
+		got[src] = *c
+	}
+	if !reflect.DeepEqual(got, exp) {
+		t.Fatalf("SourceLevelCounts(%s, %s):\n got %v\nwant %v", lo, hi, got, exp)
+	}
+}
+
+// TestSourceLevelCountsOfManySources checks that a block of more sources
+// than its header counts is counted when it lies at the range's edge, and
+// reported otherwise.
+func TestSourceLevelCountsOfManySources(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	batch := makeEntries(rng, 2000, t0, time.Hour)
+	for i := range batch {
+		batch[i].Source = fmt.Sprint("s-", i%300)
+	}
+	if _, err := s.Append(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(batch)
+	slices.SortFunc(want, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+	if _, ok, err := s.SourceLevelCounts(context.Background(), MinID, MaxID); err != nil || ok {
+		t.Fatalf("SourceLevelCounts over a block of 300 sources: ok %v, %v", ok, err)
+	}
+	checkSourceLevels(t, s, want, want[1].ID, want[len(want)-1].ID)
+	checkSourceLevels(t, s, want, MinID, want[len(want)-1].ID)
 }
 
 func idAt(entries []Entry, i int) ID {

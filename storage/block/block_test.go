@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -222,6 +223,7 @@ func checkHeader(t testing.TB, h Header, entries []logs.Entry) {
 	}
 	checkStats(t, h.Column(ColumnSources), sources)
 	checkStats(t, h.Column(ColumnMessages), messages)
+	checkSourceLevels(t, &h, entries)
 	var gotNames []string
 	for _, c := range h.Columns {
 		if c.Kind == ColumnField {
@@ -238,6 +240,108 @@ func checkHeader(t testing.TB, h Header, entries []logs.Entry) {
 		}
 		checkStats(t, c, byColumn[name])
 	}
+}
+
+// checkSourceLevels recomputes the per-source level counts, which a header
+// keeps for up to maxDict sources.
+func checkSourceLevels(t testing.TB, h *Header, entries []logs.Entry) {
+	t.Helper()
+	want := map[string][6]int{}
+	for _, e := range entries {
+		c := want[e.Source]
+		c[slices.Index(logs.Levels, e.Level)]++
+		want[e.Source] = c
+	}
+	got := map[string][6]int{}
+	ok := h.EachSourceLevels(func(src []byte, levels *[6]int) {
+		if _, dup := got[string(src)]; dup {
+			t.Fatalf("source %q twice", src)
+		}
+		got[string(src)] = *levels
+	})
+	peeked := map[string][6]int{}
+	ok2, err := EachSourceLevelsOf(h.Marshal(), func(src []byte, levels *[6]int) { peeked[string(src)] = *levels })
+	if err != nil || ok2 != ok || !reflect.DeepEqual(peeked, got) {
+		t.Fatalf("EachSourceLevelsOf = %v, %v, %v; EachSourceLevels = %v, %v", ok2, err, peeked, ok, got)
+	}
+	if ok != (len(want) <= maxDict) {
+		t.Fatalf("source level counts kept %v for %d sources", ok, len(want))
+	}
+	if ok && !reflect.DeepEqual(got, want) {
+		t.Fatalf("source level counts %v, want %v", got, want)
+	}
+}
+
+func TestSourceLevelsOfManySources(t *testing.T) {
+	entries := make([]logs.Entry, 600)
+	for i := range entries {
+		id := logs.ID{Nanos: 1e18 + int64(i), Seq: uint64(i)}
+		entries[i] = logs.Entry{ID: id, Time: id.Time(), Level: logs.Levels[i%6], Source: fmt.Sprint("s", i%(maxDict+1+i%2)), Message: "m"}
+	}
+	h := checkRoundTripHeader(t, entries)
+	checkSourceLevels(t, &h, entries)
+	for _, n := range []int{1, 2, maxDict} {
+		h := checkRoundTripHeader(t, entries[:n])
+		checkSourceLevels(t, &h, entries[:n])
+	}
+}
+
+// TestHeaderVersion1 reads a header of the first format, without per-source
+// level counts.
+func TestHeaderVersion1(t *testing.T) {
+	entries := make([]logs.Entry, 10)
+	for i := range entries {
+		id := logs.ID{Nanos: 1e18 + int64(i), Seq: uint64(i)}
+		entries[i] = logs.Entry{ID: id, Time: id.Time(), Level: logs.LevelInfo, Source: "api", Message: "m"}
+	}
+	h, _, err := Encode(entries, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := h.Marshal()
+	if !h.EachSourceLevels(func([]byte, *[6]int) {}) {
+		t.Fatal("no source level counts")
+	}
+	v1 := h.marshal(headerVersionV1)
+	if len(v1) != len(b)-len(h.sourceLevels) {
+		t.Fatalf("version 1 header of %d bytes, version 2 of %d", len(v1), len(b))
+	}
+	if ok, err := EachSourceLevelsOf(v1, func([]byte, *[6]int) {}); ok || err != nil {
+		t.Fatalf("EachSourceLevelsOf(version 1) = %v, %v", ok, err)
+	}
+	var old Header
+	if err := old.Unmarshal(v1); err != nil {
+		t.Fatalf("unmarshal version 1: %v", err)
+	}
+	if old.EachSourceLevels(func([]byte, *[6]int) {}) {
+		t.Fatal("version 1 header has source level counts")
+	}
+	if old.Count != h.Count || old.Levels != h.Levels || len(old.Columns) != len(h.Columns) {
+		t.Fatalf("version 1 header %+v, want %+v", old, h)
+	}
+	// Counts that do not add up are corrupt.
+	bad := slices.Clone(b)
+	at := bytes.Index(bad, h.sourceLevels) + len(h.sourceLevels) - 1
+	bad[at]++
+	if err := new(Header).Unmarshal(bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unmarshal with wrong source counts: %v", err)
+	}
+	if _, err := EachSourceLevelsOf(bad, func([]byte, *[6]int) { t.Fatal("counts of a corrupt header") }); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("EachSourceLevelsOf with wrong source counts: %v", err)
+	}
+}
+
+func checkRoundTripHeader(t *testing.T, entries []logs.Entry) Header {
+	t.Helper()
+	h, _, err := Encode(entries, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h2 Header
+	if err := h2.Unmarshal(h.Marshal()); err != nil {
+		t.Fatalf("unmarshal: %v", err)
+	}
+	return h2
 }
 
 func checkStats(t testing.TB, c *Column, values []logs.Value) {

@@ -122,6 +122,7 @@ func (b *builder) build(entries []logs.Entry, templates []uint32) (Header, []byt
 			return Header{}, nil, err
 		}
 	}
+	b.sourceLevels(entries)
 	for _, f := range b.fields {
 		c := Column{Kind: ColumnField, Name: f.name, Entries: f.entries, Values: len(f.kinds)}
 		f.stats(&c)
@@ -131,6 +132,25 @@ func (b *builder) build(entries []logs.Entry, templates []uint32) (Header, []byt
 		}
 	}
 	return *h, body, nil
+}
+
+// sourceLevels keeps the per-source level counts in the header when the
+// sources fit a dictionary, which is the case a count by source can use:
+// streams of a few hundred sources at most.
+func (b *builder) sourceLevels(entries []logs.Entry) {
+	s := &b.sources
+	if s.dict == nil {
+		return
+	}
+	counts := make([][6]int, len(s.order))
+	if len(s.order) == 1 {
+		counts[0] = b.h.Levels
+	} else {
+		for i := range entries {
+			counts[s.index[i]][levelIndex(entries[i].Level)]++
+		}
+	}
+	b.h.setSourceLevels(s.order, counts)
 }
 
 func (c Column) with(k ColumnKind) Column { c.Kind = k; return c }

@@ -1,17 +1,24 @@
 package block
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/logengine/logengine/storage/logs"
 )
 
 // headerVersion is the first byte of a marshalled header, so that a later
-// format can be told apart and migrated.
-const headerVersion = 1
+// format can be told apart and migrated. Version 2 added the per-source
+// level counts; version 1 headers still read, without them.
+const (
+	headerVersion   = 2
+	headerVersionV1 = 1
+)
 
 // ColumnKind says what a column holds.
 type ColumnKind uint8
@@ -76,6 +83,115 @@ type Header struct {
 	Tags []string
 	// Columns lists the columns in body order.
 	Columns []Column
+
+	// sourceLevels is the marshalled per-source level counts (see
+	// EachSourceLevels), nil when the block has more than maxDict sources
+	// or was written before they were kept. It stays marshalled because
+	// only counting reads it, and most headers are unmarshalled for a scan.
+	sourceLevels []byte
+}
+
+// EachSourceLevels calls fn with each source of the block and the number of
+// its entries of each level (in the order of logs.Levels), and reports
+// whether the header has those counts: they let a count by source and level
+// over whole blocks read no body. source is valid only during the call.
+func (h *Header) EachSourceLevels(fn func(source []byte, levels *[6]int)) bool {
+	if h.sourceLevels == nil {
+		return false
+	}
+	r := reader{b: h.sourceLevels}
+	var levels [6]int
+	for n := r.count(maxDict); n > 0 && r.err == nil; n-- {
+		src := r.bytes(r.count(r.len()))
+		for i := range levels {
+			levels[i] = int(r.uvarint())
+		}
+		if r.err == nil {
+			fn(src, &levels)
+		}
+	}
+	return true
+}
+
+// setSourceLevels keeps the per-source level counts of a block, with
+// levelsBySource[i] the counts of sources[i]. They are kept sorted by
+// source, so that reading them checks for duplicates without a map.
+func (h *Header) setSourceLevels(sources []string, levelsBySource [][6]int) {
+	order := make([]int, len(sources))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(sources[a], sources[b]) })
+	b := binary.AppendUvarint(nil, uint64(len(sources)))
+	for _, i := range order {
+		b = appendString(b, sources[i])
+		for _, n := range levelsBySource[i] {
+			b = binary.AppendUvarint(b, uint64(n))
+		}
+	}
+	h.sourceLevels = b
+}
+
+// readSourceLevels reads and checks the per-source level counts (sources
+// sorted and distinct, counts adding up to levels) and returns them
+// marshalled, nil when there are none. The result aliases r's input.
+func readSourceLevels(r *reader, levels [6]int) []byte {
+	start := r.b
+	n := r.count(maxDict)
+	if n == 0 || r.err != nil {
+		return nil
+	}
+	var sum [6]int
+	var prev []byte
+	for i := 0; i < n && r.err == nil; i++ {
+		src := r.bytes(r.count(r.len()))
+		if i > 0 && bytes.Compare(prev, src) >= 0 {
+			r.fail("source level counts: sources not sorted and distinct")
+		}
+		prev = src
+		for j := range sum {
+			sum[j] += r.count(MaxEntries)
+		}
+	}
+	if r.err == nil && sum != levels {
+		r.fail("source level counts do not add up to the level counts")
+	}
+	if r.err != nil {
+		return nil
+	}
+	return start[:len(start)-r.len()]
+}
+
+// EachSourceLevelsOf is EachSourceLevels on a marshalled header, reading
+// only what precedes the columns: counting whole blocks by source reads
+// hundreds of headers and needs nothing else of them. The counts are
+// checked before fn sees any. ok is false when the header has none.
+func EachSourceLevelsOf(b []byte, fn func(source []byte, levels *[6]int)) (ok bool, err error) {
+	r := reader{b: b}
+	version := r.byte()
+	if r.err == nil && version != headerVersion && version != headerVersionV1 {
+		return false, fmt.Errorf("block header: unknown version %d", version)
+	}
+	r.count(MaxEntries)
+	for range 4 { // the ID range
+		r.uvarint()
+	}
+	var levels [6]int
+	for i := range levels {
+		levels[i] = r.count(MaxEntries)
+	}
+	for n := r.count(r.len()); n > 0 && r.err == nil; n-- {
+		r.bytes(r.count(r.len())) // a tag
+	}
+	var section []byte
+	if version >= 2 {
+		section = readSourceLevels(&r, levels)
+	}
+	if r.err != nil {
+		return false, fmt.Errorf("block header: %w", r.err)
+	}
+	h := Header{sourceLevels: section}
+	return h.EachSourceLevels(fn), nil
 }
 
 // Column describes one column of a block. Statistics (Kinds and below) are
@@ -165,9 +281,13 @@ func (h *Header) BodyLength() int {
 
 // Marshal returns the binary form of the header. Offsets are not stored:
 // columns follow each other in the body.
-func (h *Header) Marshal() []byte {
+func (h *Header) Marshal() []byte { return h.marshal(headerVersion) }
+
+// marshal writes the header in a format version: 1 (only for tests of
+// reading old headers) has no per-source level counts.
+func (h *Header) marshal(version byte) []byte {
 	b := make([]byte, 0, 64+32*len(h.Columns))
-	b = append(b, headerVersion)
+	b = append(b, version)
 	b = binary.AppendUvarint(b, uint64(h.Count))
 	b = binary.AppendUvarint(b, uint64(h.MinID.Nanos))
 	b = binary.AppendUvarint(b, h.MinID.Seq)
@@ -179,6 +299,15 @@ func (h *Header) Marshal() []byte {
 	b = binary.AppendUvarint(b, uint64(len(h.Tags)))
 	for _, t := range h.Tags {
 		b = appendString(b, t)
+	}
+	// The per-source level counts precede the columns, so that counting
+	// reads them without the rest (EachSourceLevelsOf).
+	switch {
+	case version < 2:
+	case h.sourceLevels == nil:
+		b = binary.AppendUvarint(b, 0)
+	default:
+		b = append(b, h.sourceLevels...)
 	}
 	b = binary.AppendUvarint(b, uint64(len(h.Columns)))
 	for i := range h.Columns {
@@ -248,7 +377,7 @@ func appendValue(b []byte, v logs.Value) []byte {
 // needs. Unmarshal checks the whole header.
 func PeekRange(b []byte) (count int, minID, maxID logs.ID, err error) {
 	r := reader{b: b}
-	if v := r.byte(); r.err == nil && v != headerVersion {
+	if v := r.byte(); r.err == nil && v != headerVersion && v != headerVersionV1 {
 		return 0, logs.ID{}, logs.ID{}, fmt.Errorf("peek block header: unknown version %d", v)
 	}
 	count = r.count(MaxEntries)
@@ -269,8 +398,9 @@ func PeekRange(b []byte) (count int, minID, maxID logs.ID, err error) {
 func (h *Header) Unmarshal(b []byte) error {
 	*h = Header{}
 	r := reader{b: b}
-	if v := r.byte(); r.err == nil && v != headerVersion {
-		return fmt.Errorf("unmarshal block header: unknown version %d", v)
+	version := r.byte()
+	if r.err == nil && version != headerVersion && version != headerVersionV1 {
+		return fmt.Errorf("unmarshal block header: unknown version %d", version)
 	}
 	h.Count = r.count(MaxEntries)
 	h.MinID.Nanos = int64(r.uvarint())
@@ -290,6 +420,11 @@ func (h *Header) Unmarshal(b []byte) error {
 		h.Tags = make([]string, n)
 		for i := range h.Tags {
 			h.Tags[i] = r.string()
+		}
+	}
+	if version >= 2 {
+		if section := readSourceLevels(&r, h.Levels); section != nil {
+			h.sourceLevels = bytes.Clone(section)
 		}
 	}
 	if n := r.count(r.len()); n > 0 {

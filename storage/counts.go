@@ -1,0 +1,129 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/logengine/logengine/storage/block"
+)
+
+// SourceLevels is the number of entries of one source by level, in the
+// order of Levels.
+type SourceLevels [6]int64
+
+// SourceLevelCounts returns the number of entries in [lo, hi) of each
+// source by level. A block wholly in range counts from its header, reading
+// no body: a count by source of the errors of a day reads a few hundred
+// headers instead of every entry's source. Blocks at the range's edges
+// decode their IDs, levels and sources. When a block wholly in range has no
+// such counts (more than 256 sources, or written by an older release) it
+// returns ok false, and the caller counts another way: posting lists
+// answer faster than decoding every block.
+func (s *Store) SourceLevelCounts(ctx context.Context, lo, hi ID) (counts map[string]*SourceLevels, ok bool, err error) {
+	counts = map[string]*SourceLevels{}
+	if lo.Compare(hi) >= 0 {
+		return counts, true, nil
+	}
+	days, err := s.Days(lo.Nanos, hi.Nanos)
+	if err != nil {
+		return nil, false, err
+	}
+	of := func(src string) *SourceLevels {
+		c := counts[src]
+		if c == nil {
+			c = new(SourceLevels)
+			counts[src] = c
+		}
+		return c
+	}
+	add := func(src []byte, levels *[6]int) {
+		c := counts[string(src)] // no string allocated for a lookup
+		if c == nil {
+			c = of(string(src))
+		}
+		for i, n := range levels {
+			c[i] += int64(n)
+		}
+	}
+	ok = true
+	err = s.db.View(func(txn *badger.Txn) error {
+		for _, day := range days {
+			err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
+				r, err := decodeHeaderRecord(k, v)
+				if err != nil {
+					return err
+				}
+				switch {
+				case r.maxID.Compare(lo) < 0 || r.minID.Compare(hi) >= 0:
+					return nil
+				case r.minID.Compare(lo) < 0 || r.maxID.Compare(hi) >= 0:
+					return countEdgeBlock(txn, &r, lo, hi, of)
+				}
+				has, err := block.EachSourceLevelsOf(r.raw, add)
+				if err != nil {
+					return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+				}
+				if !has {
+					ok = false
+					return errNoCounts
+				}
+				return nil
+			})
+			if errors.Is(err, errNoCounts) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("count by source %s: %w", day, err)
+			}
+		}
+		return nil
+	})
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return counts, true, nil
+}
+
+// errNoCounts stops the iteration at a block without per-source counts.
+var errNoCounts = errors.New("a block without per-source counts")
+
+// countEdgeBlock adds the counts of a block's entries in [lo, hi) from its
+// IDs, levels and sources. r.raw may be valid only during the call.
+func countEdgeBlock(txn *badger.Txn, r *blockRef, lo, hi ID, of func(string) *SourceLevels) error {
+	h, err := r.header()
+	if err != nil {
+		return err
+	}
+	item, err := txn.Get(blockBodyKey(r.day, r.last))
+	if err != nil {
+		return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
+	}
+	return item.Value(func(body []byte) error {
+		ids, err := block.DecodeIDs(h, body)
+		if err != nil {
+			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+		}
+		levels, err := block.DecodeLevels(h, body)
+		if err != nil {
+			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+		}
+		sources, err := block.DecodeSources(h, body)
+		if err != nil {
+			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+		}
+		for i, id := range ids {
+			if lo.Compare(id) <= 0 && id.Compare(hi) < 0 {
+				l := slices.Index(Levels, levels[i])
+				if l < 0 {
+					return fmt.Errorf("block %s/%d: %w: level %d", r.day, r.last, block.ErrCorrupt, levels[i])
+				}
+				of(sources[i])[l]++
+			}
+		}
+		return nil
+	})
+}
