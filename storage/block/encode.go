@@ -126,6 +126,9 @@ func (b *builder) build(entries []logs.Entry, templates []uint32) (Header, []byt
 	for _, f := range b.fields {
 		c := Column{Kind: ColumnField, Name: f.name, Entries: f.entries, Values: len(f.kinds)}
 		f.stats(&c)
+		if c.Set == nil {
+			c.Filter = f.filter()
+		}
 		b.raw = f.append(b.raw[:0])
 		if err := add(c, b.raw); err != nil {
 			return Header{}, nil, err

@@ -231,6 +231,10 @@ type Column struct {
 	// are at most MaxSetValues and no string among them is longer than
 	// MaxSetValueBytes; it is nil otherwise.
 	Set []logs.Value
+	// Filter is a bloom filter of a field column's string and integer
+	// values when Set does not list them (see MayHaveString); nil for
+	// other columns and in headers written before filters were kept.
+	Filter []byte
 }
 
 // Column returns the column of a built-in kind, or nil when the block has
@@ -311,7 +315,7 @@ func (h *Header) marshal(version byte) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(h.Columns)))
 	for i := range h.Columns {
-		b = h.Columns[i].marshal(b)
+		b = h.Columns[i].marshal(b, version)
 	}
 	return b
 }
@@ -320,7 +324,7 @@ const (
 	statNaN = 1 << iota
 )
 
-func (c *Column) marshal(b []byte) []byte {
+func (c *Column) marshal(b []byte, version byte) []byte {
 	b = append(b, byte(c.Kind))
 	if c.Kind == ColumnField {
 		b = appendString(b, c.Name)
@@ -351,6 +355,10 @@ func (c *Column) marshal(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(c.Set)))
 	for _, v := range c.Set {
 		b = appendValue(b, v)
+	}
+	if version >= 2 {
+		b = binary.AppendUvarint(b, uint64(len(c.Filter)))
+		b = append(b, c.Filter...)
 	}
 	return b
 }
@@ -432,7 +440,7 @@ func (h *Header) Unmarshal(b []byte) error {
 		off := 0
 		for i := range h.Columns {
 			c := &h.Columns[i]
-			c.unmarshal(&r)
+			c.unmarshal(&r, version)
 			c.Offset = off
 			off += c.Length
 		}
@@ -449,7 +457,7 @@ func (h *Header) Unmarshal(b []byte) error {
 	return nil
 }
 
-func (c *Column) unmarshal(r *reader) {
+func (c *Column) unmarshal(r *reader, version byte) {
 	c.Kind = ColumnKind(r.byte())
 	if c.Kind == ColumnField {
 		c.Name = r.string()
@@ -478,6 +486,11 @@ func (c *Column) unmarshal(r *reader) {
 		c.Set = make([]logs.Value, n)
 		for i := range c.Set {
 			c.Set[i] = r.value()
+		}
+	}
+	if version >= 2 {
+		if n := r.count(maxFilterBytes); n > 0 {
+			c.Filter = bytes.Clone(r.bytes(n))
 		}
 	}
 }
