@@ -34,6 +34,11 @@ type invalidInput interface{ InvalidInput() bool }
 // answer 409.
 type conflict interface{ Conflict() bool }
 
+// unavailable is implemented by the domain packages' errors about a part
+// that is out of service for a while (a damaged keyword index being
+// rebuilt): they answer 503.
+type unavailable interface{ Unavailable() bool }
+
 // status maps every error to its HTTP status; it is the only place that
 // does.
 func status(err error) int {
@@ -41,6 +46,7 @@ func status(err error) int {
 	var he *echo.HTTPError
 	var ii invalidInput
 	var cf conflict
+	var un unavailable
 	switch {
 	case errors.As(err, &ae):
 		return ae.status
@@ -50,6 +56,8 @@ func status(err error) int {
 		return http.StatusBadRequest
 	case errors.As(err, &cf) && cf.Conflict():
 		return http.StatusConflict
+	case errors.As(err, &un) && un.Unavailable():
+		return http.StatusServiceUnavailable
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, storage.ErrOverloaded):

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,6 +38,10 @@ type Readiness struct {
 	CommittedSeq uint64 `json:"committed_seq"`
 	// Error says why the daemon is not ready; the handler sets it.
 	Error string `json:"error,omitempty"`
+	// IndexDamaged lists the days whose keyword index was found damaged
+	// and is being rebuilt from storage; the daemon is then "degraded":
+	// searches over those days read storage (exact, slower).
+	IndexDamaged []DamagedIndexDay `json:"index_damaged,omitempty"`
 	// IndexLagEntries and IndexLagSeconds are how many committed entries
 	// the keyword index has not covered yet, and how long the oldest of
 	// them has waited.
@@ -44,6 +49,16 @@ type Readiness struct {
 	IndexLagSeconds float64 `json:"index_lag_seconds"`
 	// Status is "ready" or "not ready"; the handler sets it.
 	Status string `json:"status"`
+}
+
+// DamagedIndexDay is a day whose keyword index is damaged.
+type DamagedIndexDay struct {
+	Day   string `json:"day"`
+	Error string `json:"error"`
+	// File is the damaged file under <data-dir>/index, or the day's
+	// directory when the damage was not pinned to one file.
+	File  string    `json:"file"`
+	Since time.Time `json:"since"`
 }
 
 // Stats is the answer of GET /api/v1/stats, totals for dashboards.
@@ -109,6 +124,12 @@ func (s *Server) readyz(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, ready)
 	}
 	ready.Status, ready.Error = "ready", ""
+	if len(ready.IndexDamaged) > 0 {
+		// Still 200: every answer stays exact (the damaged days are read
+		// from storage), so taking the node out of a load balancer would
+		// only move the load; the status and the list tell operators.
+		ready.Status = "degraded"
+	}
 	return c.JSON(http.StatusOK, ready)
 }
 

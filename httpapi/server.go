@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -134,6 +135,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	s.e.HideBanner = true
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleError
+	s.e.Use(s.recoverPanic)
 	if deps.Observer != nil {
 		s.e.Use(s.observe)
 	}
@@ -148,6 +150,27 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 	s.srv.RegisterOnShutdown(s.stopStreams)
 	return s, nil
+}
+
+// recoverPanic answers a request whose handler panicked with a 500 and a
+// JSON error, and logs the panic, rather than letting net/http drop the
+// connection. The domain packages contain their own faults (a damaged
+// index answers ErrShardDamaged); this is the last line.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				panic(r) // the handler's way to cut a streamed answer
+			}
+			s.opts.Logger.Error("request panicked", "method", c.Request().Method, "path", c.Path(), "panic", r, "stack", string(debug.Stack()))
+			err = errorf(http.StatusInternalServerError, "internal error: the request failed unexpectedly and is logged")
+		}()
+		return next(c)
+	}
 }
 
 // streamContext returns the context of an answer that streams until the

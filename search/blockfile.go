@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/logengine/logengine/storage"
 )
@@ -53,7 +54,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // blockMeta is what a shard keeps in memory per block: ~60 bytes, so a day
 // of 12M entries in blocks of 256 keeps under 3 MB.
 type blockMeta struct {
-	off       int64 // of the record's body
+	off       int64  // of the record's body
+	n         uint32 // the block's number, for blockChecks
 	min, max  storage.ID
 	count     uint32
 	idsLen    uint32
@@ -76,6 +78,50 @@ type blockFile struct {
 	mu    sync.RWMutex
 	metas []blockMeta // guarded by mu
 	size  int64       // end of the last record; guarded by mu
+
+	// checked says which records were verified against their checksum:
+	// only the tail is at open (see verifyTail), the others on first read.
+	checked blockChecks
+}
+
+// blockChecks is a set of block numbers safe for concurrent use, sized for
+// the most blocks a mapping can hold; past that every read is verified.
+type blockChecks struct {
+	chunks [maxBlocks/checkChunkBlocks + 1]atomic.Pointer[[checkChunkBlocks / 64]atomic.Uint64]
+}
+
+const (
+	// maxBlocks is the most records blockMapReserve holds: each has a
+	// header and at least one id (2 bytes) and a filter word (8 bytes).
+	maxBlocks        = blockMapReserve / (blockHeaderLen + 10)
+	checkChunkBlocks = 1 << 16
+)
+
+func (c *blockChecks) has(n uint32) bool {
+	i := int(n / checkChunkBlocks)
+	if i >= len(c.chunks) {
+		return false
+	}
+	ch := c.chunks[i].Load()
+	if ch == nil {
+		return false
+	}
+	bit := n % checkChunkBlocks
+	return ch[bit/64].Load()&(1<<(bit%64)) != 0
+}
+
+func (c *blockChecks) add(n uint32) {
+	i := int(n / checkChunkBlocks)
+	if i >= len(c.chunks) {
+		return
+	}
+	ch := c.chunks[i].Load()
+	if ch == nil {
+		c.chunks[i].CompareAndSwap(nil, new([checkChunkBlocks / 64]atomic.Uint64))
+		ch = c.chunks[i].Load()
+	}
+	bit := n % checkChunkBlocks
+	ch[bit/64].Or(1 << (bit % 64))
 }
 
 // openBlockFile opens (or creates) the block list in dir, cutting off a
@@ -110,6 +156,7 @@ func (bf *blockFile) load() error {
 		}
 		m := blockMeta{
 			off:       off + blockHeaderLen,
+			n:         uint32(len(bf.metas)),
 			idsLen:    binary.BigEndian.Uint32(hdr[4:]),
 			filterLen: binary.BigEndian.Uint32(hdr[8:]),
 			count:     binary.BigEndian.Uint32(hdr[12:]),
@@ -132,6 +179,7 @@ func (bf *blockFile) load() error {
 			if sum != binary.BigEndian.Uint32(hdr[:4]) {
 				break
 			}
+			bf.checked.add(m.n)
 		}
 		bf.metas = append(bf.metas, m)
 		off = next
@@ -180,7 +228,7 @@ func (bf *blockFile) appendBlocks(blocks []*builtBlock) (int, error) {
 		binary.BigEndian.PutUint32(hdr[48:], uint32(len(b.lists)))
 		binary.BigEndian.PutUint32(hdr[:4], crc32.Checksum(buf[at+4:], castagnoli))
 		metas = append(metas, blockMeta{
-			off: start + int64(at) + blockHeaderLen, min: b.ids[0], max: b.ids[len(b.ids)-1],
+			off: start + int64(at) + blockHeaderLen, n: uint32(first + len(metas)), min: b.ids[0], max: b.ids[len(b.ids)-1],
 			count: uint32(len(b.ids)), idsLen: uint32(idsLen), filterLen: uint32(filterLen),
 			listsLen: uint32(len(b.lists)),
 		})
@@ -190,6 +238,9 @@ func (bf *blockFile) appendBlocks(blocks []*builtBlock) (int, error) {
 	}
 	if err := bf.f.Sync(); err != nil {
 		return 0, fmt.Errorf("append %d blocks: %w", len(blocks), err)
+	}
+	for _, m := range metas {
+		bf.checked.add(m.n) // written from memory just now
 	}
 	bf.mu.Lock()
 	bf.metas = append(bf.metas, metas...)
@@ -219,8 +270,30 @@ func (bf *blockFile) read(off int64, n int) ([]byte, error) {
 	return buf, nil
 }
 
+// verify checks the block's record against its checksum the first time
+// any part of it is read. Records before the tail checked at open may have
+// rotted since they were written: a flipped bit in an id or a filter would
+// otherwise make a wrong answer, not an error.
+func (bf *blockFile) verify(m *blockMeta) error {
+	if bf.checked.has(m.n) {
+		return nil
+	}
+	rec, err := bf.read(m.off-blockHeaderLen, blockHeaderLen+int(m.idsLen)+int(m.filterLen)+int(m.listsLen))
+	if err != nil {
+		return fmt.Errorf("read block %d: %w", m.n, err)
+	}
+	if crc32.Checksum(rec[4:], castagnoli) != binary.BigEndian.Uint32(rec[:4]) {
+		return fmt.Errorf("%w: block %d at %d fails its checksum", errBlockDamaged, m.n, m.off-blockHeaderLen)
+	}
+	bf.checked.add(m.n)
+	return nil
+}
+
 // readIDs appends the ids of the block's first n entries to dst.
 func (bf *blockFile) readIDs(m *blockMeta, n int, dst []storage.ID) ([]storage.ID, error) {
+	if err := bf.verify(m); err != nil {
+		return dst, err
+	}
 	b, err := bf.read(m.off, int(m.idsLen))
 	if err != nil {
 		return dst, fmt.Errorf("read block ids: %w", err)
@@ -230,6 +303,9 @@ func (bf *blockFile) readIDs(m *blockMeta, n int, dst []storage.ID) ([]storage.I
 
 // readFilter returns the block's encoded filter (not to be written to).
 func (bf *blockFile) readFilter(m *blockMeta) ([]byte, error) {
+	if err := bf.verify(m); err != nil {
+		return nil, err
+	}
 	b, err := bf.read(m.off+int64(m.idsLen), int(m.filterLen))
 	if err != nil {
 		return nil, fmt.Errorf("read block filter: %w", err)
@@ -239,6 +315,9 @@ func (bf *blockFile) readFilter(m *blockMeta) ([]byte, error) {
 
 // readLists returns the block's entry lists (not to be written to).
 func (bf *blockFile) readLists(m *blockMeta) ([]byte, error) {
+	if err := bf.verify(m); err != nil {
+		return nil, err
+	}
 	b, err := bf.read(m.off+int64(m.idsLen)+int64(m.filterLen), int(m.listsLen))
 	if err != nil {
 		return nil, fmt.Errorf("read block entry lists: %w", err)

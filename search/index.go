@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"math/bits"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,6 +87,11 @@ type Index struct {
 	mu     sync.Mutex
 	shards map[storage.Day]*shard // every shard on disk or being created; guarded by mu
 	closed bool                   // guarded by mu
+	// damaged holds the shards found damaged and not rebuilt yet (see
+	// damage.go); guarded by mu.
+	damaged      map[storage.Day]ShardDamage
+	damagedTotal atomic.Uint64
+	damageCh     chan struct{} // receives when a shard is found damaged
 }
 
 // shard is one day's Bleve index and block list.
@@ -110,6 +117,9 @@ type shard struct {
 	// deletedSize is the size of the deleted list's whole chunks; written
 	// by Delete's one caller at a time.
 	deletedSize int64
+	// damaged is set once the shard is found damaged (Index.damage): the
+	// shard is then out of service until a rebuild replaces it.
+	damaged atomic.Pointer[shardDamagedError]
 }
 
 // OpenIndex opens the keyword index in dir (<data-dir>/index), creating the
@@ -129,7 +139,10 @@ func OpenIndex(dir string, logger *slog.Logger) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open keyword index: %w", err)
 	}
-	x := &Index{dir: dir, log: logger, shards: make(map[storage.Day]*shard)}
+	x := &Index{
+		dir: dir, log: logger, shards: make(map[storage.Day]*shard),
+		damaged: make(map[storage.Day]ShardDamage), damageCh: make(chan struct{}, 1),
+	}
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasSuffix(name, rebuildSuffix) {
@@ -215,6 +228,7 @@ func (x *Index) DropDay(day storage.Day) error {
 	x.mu.Lock()
 	if x.shards[day] == sh {
 		delete(x.shards, day)
+		delete(x.damaged, day)
 	}
 	x.mu.Unlock()
 	if err != nil {
@@ -700,13 +714,14 @@ func (x *Index) use(day storage.Day, create bool, fn func(sh *shard) error) (ok 
 		}
 		x.mu.Unlock()
 
+		if derr := sh.damaged.Load(); derr != nil {
+			// Out of service until the rebuild replaces it.
+			return true, derr
+		}
 		sh.mu.RLock()
 		if sh.idx == nil && !sh.gone {
 			sh.mu.RUnlock()
-			sh.mu.Lock()
-			err := sh.openLocked(create)
-			sh.mu.Unlock()
-			if err != nil {
+			if err := x.open(sh, create); err != nil {
 				return false, err
 			}
 			sh.mu.RLock()
@@ -716,15 +731,64 @@ func (x *Index) use(day storage.Day, create bool, fn func(sh *shard) error) (ok 
 			sh.mu.RUnlock()
 			continue
 		}
-		return true, sh.runLocked(fn)
+		return true, x.runLocked(sh, fn)
 	}
 }
 
+// open opens sh, turning a panic of Bleve opening damaged files, and any
+// damage found, into a damaged shard (see damage.go).
+func (x *Index) open(sh *shard, create bool) (err error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = x.damage(sh, "", fmt.Errorf("open keyword index of %s: %w", sh.day, recovered(r)))
+		}
+	}()
+	err = sh.openLocked(create)
+	if err == nil {
+		asyncShards.Store(sh.storeDir(), &asyncTarget{x: x, sh: sh})
+		return nil
+	}
+	var fe *fileError
+	switch {
+	case errors.Is(err, ErrIndexClosed), errors.Is(err, errShardFormat):
+		// An old release's shard is not damaged: recover rebuilds it.
+		return err
+	case errors.As(err, &fe):
+		return x.damage(sh, fe.file, err)
+	}
+	return x.damage(sh, "", err)
+}
+
+// fileError is an error found in one file of a shard, named relative to
+// the shard's directory.
+type fileError struct {
+	file string
+	err  error
+}
+
+func (e *fileError) Error() string { return e.file + ": " + e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
+
 // runLocked runs fn on sh, held shared by the caller, and releases it
-// however fn ends.
-func (sh *shard) runLocked(fn func(sh *shard) error) error {
+// however fn ends. This is the shard boundary: a panic of Bleve or zapx on
+// damaged files, or a block that does not decode, marks the shard damaged
+// and becomes an error. Faults on mapped memory (a file cut short under
+// its mapping) become panics for this goroutine too, and so errors.
+func (x *Index) runLocked(sh *shard, fn func(sh *shard) error) (err error) {
 	defer sh.mu.RUnlock()
-	return fn(sh)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = x.damage(sh, "", fmt.Errorf("keyword index of %s: %w", sh.day, recovered(r)))
+		}
+	}()
+	err = fn(sh)
+	if errors.Is(err, errBlockDamaged) {
+		err = x.damage(sh, blockFileName, err)
+	}
+	return err
 }
 
 // check opens the shard of day if it is not open yet. It reports false
@@ -761,7 +825,21 @@ func (x *Index) write(day storage.Day, docs []bleveDoc, seq uint64) error {
 		sh.seq.Store(seq)
 		return nil
 	})
+	if skipDamaged(err) {
+		// The rebuild the damage asked for reads these entries from
+		// storage; the shard records the damage on disk, so a restart
+		// before it rebuilds too.
+		return nil
+	}
 	return err
+}
+
+// skipDamaged reports whether a write or deletion that failed with err
+// may be skipped: the shard is damaged and that is recorded on disk, so its
+// rebuild from storage, now or after a restart, makes up for it.
+func skipDamaged(err error) bool {
+	var de *shardDamagedError
+	return errors.As(err, &de) && de.recorded
 }
 
 // writeBlocks indexes docs as blocks: the block list first, then one Bleve
@@ -786,8 +864,8 @@ func writeBlocks(idx bleve.Index, bf *blockFile, docs []bleveDoc, seq uint64) er
 			return err
 		}
 	}
-	b.SetInternal([]byte(seqInternalKey), binary.BigEndian.AppendUint64(nil, seq))
-	b.SetInternal([]byte(blocksInternalKey), binary.BigEndian.AppendUint64(nil, uint64(first+len(blocks))))
+	b.SetInternal([]byte(seqInternalKey), encodeRecord(seq))
+	b.SetInternal([]byte(blocksInternalKey), encodeRecord(uint64(first+len(blocks))))
 	return idx.Batch(b)
 }
 
@@ -851,6 +929,7 @@ func (x *Index) swap(day storage.Day, tmp string) error {
 	}
 	old := x.shards[day]
 	x.shards[day] = nsh
+	delete(x.damaged, day)
 	x.mu.Unlock()
 	if old != nil {
 		old.mu.Lock()
@@ -886,9 +965,12 @@ func (sh *shard) openLocked(create bool) error {
 	if sh.idx != nil || sh.gone {
 		return nil
 	}
-	idx, err := bleve.Open(sh.dir)
+	if cause, ok := readDamagedMarker(sh.dir); ok {
+		return &fileError{file: damagedFileName, err: fmt.Errorf("marked damaged before: %s", cause)}
+	}
+	idx, err := bleve.OpenUsing(sh.dir, openConfig())
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) && create {
-		idx, err = bleve.New(sh.dir, newIndexMapping())
+		idx, err = bleve.NewUsing(sh.dir, newIndexMapping(), bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, openConfig())
 		if err == nil {
 			if err = idx.SetInternal([]byte(formatInternalKey), []byte(shardFormat)); err != nil {
 				_ = idx.Close()
@@ -899,6 +981,15 @@ func (sh *shard) openLocked(create bool) error {
 		return fmt.Errorf("open keyword index of %s: %w", sh.day, err)
 	}
 	bf, err := sh.check(idx)
+	if err == nil {
+		var file string
+		if file, err = verifySegments(idx); err != nil && file != "" {
+			err = &fileError{file: file, err: err}
+		}
+		if err != nil {
+			_ = bf.close()
+		}
+	}
 	if err != nil {
 		_ = idx.Close()
 		return fmt.Errorf("open keyword index of %s: %w", sh.day, err)
@@ -932,8 +1023,12 @@ func (sh *shard) check(idx bleve.Index) (*blockFile, error) {
 			return nil, fmt.Errorf("record format: %w", err)
 		}
 	}
-	if len(v) == 8 {
-		sh.seq.Store(binary.BigEndian.Uint64(v))
+	if len(v) > 0 {
+		seq, err := decodeRecord(v)
+		if err != nil {
+			return nil, &fileError{file: "store/root.bolt", err: fmt.Errorf("sequence record: %w", err)}
+		}
+		sh.seq.Store(seq)
 	}
 	deleted, size, err := loadDeleted(sh.dir)
 	if err != nil {
@@ -945,22 +1040,64 @@ func (sh *shard) check(idx bleve.Index) (*blockFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read block count: %w", err)
 	}
+	var blocks uint64
+	if len(n) > 0 {
+		if blocks, err = decodeRecord(n); err != nil {
+			return nil, &fileError{file: "store/root.bolt", err: fmt.Errorf("block count record: %w", err)}
+		}
+	}
 	bf, err := openBlockFile(sh.dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(n) == 8 && uint64(len(bf.snapshot())) < binary.BigEndian.Uint64(n) {
+	if uint64(len(bf.snapshot())) < blocks {
 		_ = bf.close()
-		return nil, fmt.Errorf("%w: its block list holds %d blocks, the index refers to %d", errShardUnusable, len(bf.snapshot()), binary.BigEndian.Uint64(n))
+		return nil, &fileError{file: blockFileName, err: fmt.Errorf("%w: its block list holds %d blocks, the index refers to %d", errShardUnusable, len(bf.snapshot()), blocks)}
 	}
 	return bf, nil
 }
 
-func (sh *shard) closeLocked() error {
+// encodeRecord encodes a shard's sequence or block count: 8 bytes
+// big-endian and their CRC-32C, so that a flipped bit in Bleve's internal
+// store (which has no checksums of its own) is found rather than trusted:
+// a sequence too high would skip entries, and a count too low would hide
+// lost blocks.
+func encodeRecord(v uint64) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 12), v)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// decodeRecord decodes what encodeRecord wrote, or the 8 bytes without a
+// checksum that earlier releases wrote.
+func decodeRecord(b []byte) (uint64, error) {
+	switch len(b) {
+	case 8:
+		return binary.BigEndian.Uint64(b), nil
+	case 12:
+		if crc32.Checksum(b[:8], castagnoli) != binary.BigEndian.Uint32(b[8:]) {
+			return 0, errors.New("fails its checksum")
+		}
+		return binary.BigEndian.Uint64(b), nil
+	}
+	return 0, fmt.Errorf("is %d bytes, not 8 or 12", len(b))
+}
+
+func (sh *shard) closeLocked() (err error) {
 	if sh.idx == nil {
 		return nil
 	}
-	err := sh.idx.Close()
+	// Closing a damaged shard (before its rebuild replaces it) may read
+	// its damaged files: what fails there must not take the process down.
+	defer func() {
+		if r := recover(); r != nil {
+			sh.idx, sh.blocks = nil, nil
+			err = fmt.Errorf("close keyword index of %s: %w", sh.day, recovered(r))
+		}
+	}()
+	if v, ok := asyncShards.Load(sh.storeDir()); ok && v.(*asyncTarget).sh == sh {
+		asyncShards.Delete(sh.storeDir())
+	}
+	err = sh.idx.Close()
 	if sh.blocks != nil {
 		err = errors.Join(err, sh.blocks.close())
 	}

@@ -38,6 +38,9 @@ func (x *Index) Delete(ids []storage.ID) error {
 		_, err := x.use(day, false, func(sh *shard) error {
 			return sh.addDeleted(list)
 		})
+		if skipDamaged(err) {
+			continue // its rebuild reads storage, where they are gone
+		}
 		if err != nil {
 			return fmt.Errorf("delete %d entries from keyword index of %s: %w", len(list), day, err)
 		}

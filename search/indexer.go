@@ -179,6 +179,8 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		case <-ix.nudge:
 			ix.serveDeletes(ctx, cp)
 			return 1, nil
+		case <-ix.index.damageFound():
+			return 1, ix.rebuildDamaged(ctx)
 		default:
 			if gathering = ix.gatherFor(cp); gathering > 0 {
 				return 0, nil
@@ -204,9 +206,30 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			}
 		case <-ix.nudge:
 			ix.serveDeletes(ctx, cp)
+		case <-ix.index.damageFound():
+			if err := ix.rebuildDamaged(ctx); err != nil && ctx.Err() == nil {
+				ix.log.Error("keyword index: rebuilding a damaged shard failed; will retry", "err", err)
+			}
 		case <-ctx.Done():
 		}
 	})
+}
+
+// rebuildDamaged rebuilds from storage the shards found damaged, the way
+// recover rebuilds a missing one. It runs in Run, between steps, like
+// every write to the index: the entries of the steps that skipped the
+// damaged shard (see Index.write) are in storage, and so in the rebuild.
+// When a rebuild fails the damage is signalled again, so that Run retries
+// it after its backoff (step) or at its next wake.
+func (ix *Indexer) rebuildDamaged(ctx context.Context) error {
+	for _, d := range ix.index.Damaged() {
+		ix.log.Warn("rebuilding damaged keyword index shard from storage", "day", d.Day.String(), "file", d.File)
+		if err := ix.rebuildDay(ctx, d.Day); err != nil {
+			ix.index.signalDamage()
+			return err
+		}
+	}
+	return nil
 }
 
 // gatherDelay is how long a few committed entries wait for more before they

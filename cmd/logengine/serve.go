@@ -259,6 +259,12 @@ func (d *daemon) registerGauges() {
 		_, age := d.indexer.Lag()
 		return age.Seconds()
 	})
+	d.metrics.GaugeFunc("logengine_index_shards_damaged", "Days whose keyword index shard was found damaged and is not rebuilt yet (searches over them read storage).", func() float64 {
+		return float64(len(d.index.Damaged()))
+	})
+	d.metrics.CounterFunc("logengine_index_shard_damage_total", "Times a keyword index shard was found damaged and taken out of service for a rebuild.", func() float64 {
+		return float64(d.index.DamagedTotal())
+	})
 	d.metrics.GaugeFunc("logengine_storage_bytes", "Bytes the Badger database takes on disk.", func() float64 {
 		return float64(d.store.DiskBytes())
 	})
@@ -396,6 +402,11 @@ func (d *daemon) Ready() (httpapi.Readiness, error) {
 		CommittedSeq:    d.store.HighSeq(),
 		IndexLagEntries: seqs,
 		IndexLagSeconds: age.Seconds(),
+	}
+	for _, dmg := range d.index.Damaged() {
+		r.IndexDamaged = append(r.IndexDamaged, httpapi.DamagedIndexDay{
+			Day: dmg.Day.String(), File: dmg.File, Error: dmg.Cause, Since: dmg.Since.UTC(),
+		})
 	}
 	if !d.ready {
 		return r, errors.New("starting")
