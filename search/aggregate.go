@@ -357,10 +357,8 @@ func (q *query) eachMatch(ctx context.Context, set *idSet, cols []string, partia
 			}
 			return true
 		}
-		if partial {
-			return q.e.store.ScanColumns(ctx, q.lo, q.hi, false, cols, match)
-		}
-		return q.e.store.Scan(ctx, q.lo, q.hi, false, match)
+		spec := storage.ScanSpec{Lo: q.lo, Hi: q.hi, Columns: partial, Fields: cols, MayMatch: headerFilter(q.node)}
+		return q.e.store.ScanWhere(ctx, spec, match)
 	}
 	ids, err := q.list(ctx, set)
 	if err != nil {

@@ -506,10 +506,8 @@ func (q *query) matchScan(node Node) *matchScan {
 }
 
 func (m *matchScan) scan(ctx context.Context, lo, hi storage.ID, desc bool, fn func(*storage.Entry) bool) error {
-	if m.partial {
-		return m.e.store.ScanColumns(ctx, lo, hi, desc, m.cols, fn)
-	}
-	return m.e.store.Scan(ctx, lo, hi, desc, fn)
+	spec := storage.ScanSpec{Lo: lo, Hi: hi, Reverse: desc, Columns: m.partial, Fields: m.cols, MayMatch: headerFilter(m.node)}
+	return m.e.store.ScanWhere(ctx, spec, fn)
 }
 
 // take keeps e if it matches, and returns how many matched so far.

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,6 +106,13 @@ var bench1MQueries = []bench1MQuery{
 		}
 		return len(res.Entries), nil
 	}},
+	{"j_trace_id_needle", func(ctx context.Context, e *Engine) (int, error) {
+		res, err := e.Search(ctx, Request{Query: "trace_id:" + bench1MTraceID(654321), From: bench1MDay, To: bench1MDay.Add(24 * time.Hour), Limit: 100})
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Entries), nil
+	}},
 	{"i_one_host_status_count", func(ctx context.Context, e *Engine) (int, error) {
 		res, err := e.Aggregate(ctx, AggRequest{Query: "host:web-7 status:404", GroupBy: []string{"level"}, From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
 		if err != nil {
@@ -186,7 +194,7 @@ func buildBench1M(tb testing.TB) (*bench1MEnv, error) {
 		batch := make([]storage.Entry, 0, 1000)
 		for i := range bench1MLogs {
 			t := bench1MDay.Add(time.Duration(i) * (24 * time.Hour / bench1MLogs)) // 86.4 µs apart
-			batch = append(batch, bench1MEntry(g.Next(t)))
+			batch = append(batch, bench1MEntry(g.Next(t), i))
 			if len(batch) == cap(batch) || i == bench1MLogs-1 {
 				if _, err := store.Append(ctx, batch); err != nil {
 					return nil, err
@@ -211,7 +219,7 @@ func buildBench1M(tb testing.TB) (*bench1MEnv, error) {
 	return env, nil
 }
 
-func bench1MEntry(l loggen.Log) storage.Entry {
+func bench1MEntry(l loggen.Log, i int) storage.Entry {
 	level, _ := storage.ParseLevelName(l.Level)
 	return storage.Entry{
 		Time: l.Time, Level: level, Source: l.Source, Message: l.Message, Tags: l.Tags,
@@ -219,8 +227,18 @@ func bench1MEntry(l loggen.Log) storage.Entry {
 			{Name: "host", Value: storage.String(l.Host)},
 			{Name: "status", Value: storage.Int(int64(l.Status))},
 			{Name: "latency_ms", Value: storage.Int(int64(l.Latency))},
+			{Name: "trace_id", Value: storage.String(bench1MTraceID(i))},
 		},
 	}
+}
+
+// bench1MTraceID is the trace id of the i-th log: distinct for every log,
+// as request ids are.
+func bench1MTraceID(i int) string {
+	x := uint64(i) + 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return fmt.Sprintf("%016x", x^x>>31)
 }
 
 // TestEngineLatency1M prints the median latency of each query of issue 3

@@ -110,6 +110,18 @@ func (r *blockRef) header() (*block.Header, error) {
 	return r.h, nil
 }
 
+// refused reports whether mayMatch (when set) refuses the block.
+func (r *blockRef) refused(mayMatch func(*block.Header) bool) (bool, error) {
+	if mayMatch == nil {
+		return false, nil
+	}
+	h, err := r.header()
+	if err != nil {
+		return false, err
+	}
+	return !mayMatch(h), nil
+}
+
 func encodeHeaderRecord(first uint64, h *block.Header) []byte {
 	hb := h.Marshal()
 	b := make([]byte, 0, binary.MaxVarintLen64+len(hb))
@@ -484,7 +496,10 @@ func (h *cursorHeap) Pop() any {
 // scanBlocks calls fn with the entries of day's blocks whose IDs fall in
 // [lo, hi), in ID order (descending when reverse), and reports whether fn
 // stopped the scan.
-func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, reverse bool, decode decodeFunc, fn func(*Entry) bool) (stop bool, err error) {
+// mayMatch, when set, is asked when a block is about to be opened (not for
+// every block up front: a newest-first search with a limit opens few of a
+// day's blocks); a block it refuses is not read.
+func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, reverse bool, decode decodeFunc, mayMatch func(*block.Header) bool, fn func(*Entry) bool) (stop bool, err error) {
 	refs, err := dayHeaders(ctx, txn, day, lo, hi)
 	if err != nil || len(refs) == 0 {
 		return false, err
@@ -518,12 +533,18 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 					// entry emitted. Every block that holds an entry
 					// beyond it is among refs.
 					if reverse {
-						return scanWindows(ctx, txn, refs, lo, rest, true, decode, fn)
+						return scanWindows(ctx, txn, refs, lo, rest, true, decode, mayMatch, fn)
 					}
-					return scanWindows(ctx, txn, refs, rest, hi, false, decode, fn)
+					return scanWindows(ctx, txn, refs, rest, hi, false, decode, mayMatch, fn)
 				}
 			}
 			next++
+			if skip, err := r.refused(mayMatch); err != nil || skip {
+				if err != nil {
+					return true, err
+				}
+				continue
+			}
 			var dst []Entry
 			if len(free) > 0 {
 				dst, free = free[len(free)-1], free[:len(free)-1]
@@ -595,7 +616,7 @@ func nextID(id ID) ID {
 // overlap it, keeps copies of their entries inside it, sorts and emits them.
 // A block is decoded once per window it overlaps: slower, but its memory is
 // one window's entries and one decoded block.
-func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi ID, reverse bool, decode decodeFunc, fn func(*Entry) bool) (bool, error) {
+func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi ID, reverse bool, decode decodeFunc, mayMatch func(*block.Header) bool, fn func(*Entry) bool) (bool, error) {
 	var window, buf []Entry
 	for lo.Compare(hi) < 0 {
 		if err := ctx.Err(); err != nil {
@@ -617,6 +638,12 @@ func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi I
 		for i := range refs {
 			r := &refs[i]
 			if r.maxID.Compare(wlo) < 0 || r.minID.Compare(whi) >= 0 {
+				continue
+			}
+			if skip, err := r.refused(mayMatch); err != nil || skip {
+				if err != nil {
+					return true, err
+				}
 				continue
 			}
 			entries, err := readBlockWith(txn, r, decode, buf)

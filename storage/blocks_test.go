@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/logengine/logengine/storage/block"
 )
 
 // TestBlocksAgainstReference appends commits of random sizes (some larger
@@ -82,6 +84,7 @@ func TestBlocksAgainstReference(t *testing.T) {
 			}
 			checkScan(t, s, want, lo, hi)
 			checkSourceLevels(t, s, want, lo, hi)
+			checkScanWhere(t, s, want, lo, hi, rng.IntN(2) == 0)
 		}
 		checkSourceLevels(t, s, want, MinID, MaxID)
 		// Point reads: present ids, deleted ids, ids that never were.
@@ -286,5 +289,43 @@ func TestScanManyOverlappingBlocks(t *testing.T) {
 			lo.Seq, hi.Seq = lo.Seq+1, hi.Seq+1
 		}
 		checkScan(t, s, want, lo, hi)
+		checkScanWhere(t, s, want, lo, hi, rng.IntN(2) == 0)
+	}
+}
+
+// checkScanWhere scans with a block filter that accepts the blocks holding
+// some "db" entry (or, from headers without those counts, every block):
+// the "db" entries in range must all come, in order; others may.
+func checkScanWhere(t *testing.T, s *Store, want []Entry, lo, hi ID, reverse bool) {
+	t.Helper()
+	var exp, got []ID
+	for _, e := range want {
+		if e.Source == "db" && lo.Compare(e.ID) <= 0 && e.ID.Compare(hi) < 0 {
+			exp = append(exp, e.ID)
+		}
+	}
+	if reverse {
+		slices.Reverse(exp)
+	}
+	refused := 0
+	spec := ScanSpec{Lo: lo, Hi: hi, Reverse: reverse, Columns: true, MayMatch: func(h *block.Header) bool {
+		found := false
+		known := h.EachSourceLevels(func(src []byte, _ *[6]int) { found = found || string(src) == "db" })
+		if known && !found {
+			refused++
+		}
+		return !known || found
+	}}
+	err := s.ScanWhere(context.Background(), spec, func(e *Entry) bool {
+		if e.Source == "db" {
+			got = append(got, e.ID)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, exp) {
+		t.Fatalf("ScanWhere(%s, %s, reverse %v): %d db entries, want %d", lo, hi, reverse, len(got), len(exp))
 	}
 }

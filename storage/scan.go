@@ -46,7 +46,7 @@ func (s *Store) Days(from, to int64) ([]Day, error) {
 // descending when reverse is set, until fn returns false. The entry passed
 // to fn is reused between calls: copy what must outlive the call.
 func (s *Store) Scan(ctx context.Context, lo, hi ID, reverse bool, fn func(e *Entry) bool) error {
-	return s.scan(ctx, lo, hi, reverse, block.DecodeInto, fn)
+	return s.scan(ctx, lo, hi, reverse, block.DecodeInto, nil, fn)
 }
 
 // ScanColumns is Scan for entries without their messages and with only the
@@ -55,12 +55,35 @@ func (s *Store) Scan(ctx context.Context, lo, hi ID, reverse bool, fn func(e *En
 // sources and tags reads several times less. Fetch what matches whole with
 // GetMany.
 func (s *Store) ScanColumns(ctx context.Context, lo, hi ID, reverse bool, fields []string, fn func(e *Entry) bool) error {
-	return s.scan(ctx, lo, hi, reverse, func(dst []Entry, h *block.Header, body []byte) ([]Entry, error) {
-		return block.DecodeColumnsInto(dst, h, body, fields)
-	}, fn)
+	return s.ScanWhere(ctx, ScanSpec{Lo: lo, Hi: hi, Reverse: reverse, Columns: true, Fields: fields}, fn)
 }
 
-func (s *Store) scan(ctx context.Context, lo, hi ID, reverse bool, decode decodeFunc, fn func(e *Entry) bool) error {
+// ScanSpec says what ScanWhere reads.
+type ScanSpec struct {
+	Lo, Hi  ID
+	Reverse bool
+	// Columns reads entries without messages and with only Fields, as
+	// ScanColumns does; otherwise entries are whole.
+	Columns bool
+	Fields  []string
+	// MayMatch, when set, is asked with each block's header whether any
+	// of its entries may be wanted: a block it refuses is not read. A
+	// query on a trace id, a status or a level skips most of a day so.
+	MayMatch func(h *block.Header) bool
+}
+
+// ScanWhere is Scan or ScanColumns over the blocks spec.MayMatch accepts.
+func (s *Store) ScanWhere(ctx context.Context, spec ScanSpec, fn func(e *Entry) bool) error {
+	decode := decodeFunc(block.DecodeInto)
+	if spec.Columns {
+		decode = func(dst []Entry, h *block.Header, body []byte) ([]Entry, error) {
+			return block.DecodeColumnsInto(dst, h, body, spec.Fields)
+		}
+	}
+	return s.scan(ctx, spec.Lo, spec.Hi, spec.Reverse, decode, spec.MayMatch, fn)
+}
+
+func (s *Store) scan(ctx context.Context, lo, hi ID, reverse bool, decode decodeFunc, mayMatch func(*block.Header) bool, fn func(e *Entry) bool) error {
 	if lo.Compare(hi) >= 0 {
 		return nil
 	}
@@ -73,7 +96,7 @@ func (s *Store) scan(ctx context.Context, lo, hi ID, reverse bool, decode decode
 	}
 	return s.db.View(func(txn *badger.Txn) error {
 		for _, day := range days {
-			stop, err := scanBlocks(ctx, txn, day, lo, hi, reverse, decode, fn)
+			stop, err := scanBlocks(ctx, txn, day, lo, hi, reverse, decode, mayMatch, fn)
 			if err != nil {
 				return fmt.Errorf("scan %s: %w", day, err)
 			}
