@@ -1,7 +1,7 @@
 package block
 
 import (
-	"encoding/binary"
+	"slices"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -9,21 +9,21 @@ import (
 )
 
 // A field column with more distinct values than its header lists (Set)
-// keeps a bloom filter of its string and integer values, so that a search
-// for one trace id or user id among the millions of a day skips the blocks
-// that cannot hold it without reading them. 10 bits per value and 7 probes
+// keeps a bloom filter of its strings, so that a search for one trace id
+// or user name among the millions of a day skips the blocks that cannot
+// hold it without reading them. 10 bits per value and 7 probes
 // give about 1% false positives: a needle among 3,000 blocks of a day
 // decodes about 30 columns besides its own.
 const (
 	filterBitsPerValue = 10
 	filterProbes       = 7
-	// maxFilterBytes bounds a filter (a block of 4,096 distinct values
-	// needs 5,120 bytes); a corrupt header cannot claim more.
+	// maxFilterBytes bounds a filter, so that a corrupt header cannot
+	// claim more.
 	maxFilterBytes = MaxEntries*filterBitsPerValue/8 + 8
 )
 
-// Filter keys: a kind byte, so that the string "42" and the integer 42 are
-// different keys, as they are different values.
+// stringFilterKey hashes a string with a kind byte first, so that other
+// kinds can share a filter later without their keys meeting.
 func stringFilterKey(h *xxhash.Digest, s string) uint64 {
 	h.Reset()
 	_, _ = h.Write([]byte{'s'})
@@ -31,18 +31,11 @@ func stringFilterKey(h *xxhash.Digest, s string) uint64 {
 	return h.Sum64()
 }
 
-func intFilterKey(h *xxhash.Digest, n int64) uint64 {
-	var b [9]byte
-	b[0] = 'i'
-	binary.LittleEndian.PutUint64(b[1:], uint64(n))
-	h.Reset()
-	_, _ = h.Write(b[:])
-	return h.Sum64()
-}
-
 // buildFilter returns a bloom filter of the hashed keys.
 func buildFilter(keys []uint64) []byte {
-	n := max(8, (len(keys)*filterBitsPerValue+7)/8)
+	// Capped: a field repeated in entries can have more values than a
+	// block has entries, and a header must stay within what reads allow.
+	n := min(max(8, (len(keys)*filterBitsPerValue+7)/8), maxFilterBytes)
 	f := make([]byte, n)
 	bits := uint64(n) * 8
 	for _, k := range keys {
@@ -102,17 +95,15 @@ func (c *Column) MayHaveInt(n int64) bool {
 		}
 		return false
 	}
-	if c.Filter == nil {
-		return true
-	}
-	var d xxhash.Digest
-	return filterHas(c.Filter, intFilterKey(&d, n))
+	return true
 }
 
-// filter returns the bloom filter of the column's strings and integers, nil
-// when it has neither.
+// filter returns the bloom filter of the column's strings, nil when it has
+// none. Integers have none: their range in the header serves ranges and
+// the numbers most searched by equality (statuses, codes), and a filter of
+// latencies and sizes would cost more disk than it saves reads.
 func (f *fieldColumn) filter() []byte {
-	if !f.kindSet.Has(logs.KindString) && !f.kindSet.Has(logs.KindInt) {
+	if !f.kindSet.Has(logs.KindString) {
 		return nil
 	}
 	var d xxhash.Digest
@@ -126,19 +117,8 @@ func (f *fieldColumn) filter() []byte {
 			keys = append(keys, stringFilterKey(&d, s))
 		}
 	}
-	if f.intSet != nil {
-		for n := range f.intSet {
-			keys = append(keys, intFilterKey(&d, n))
-		}
-	} else {
-		for b := f.ints; len(b) > 0; {
-			n, k := binary.Varint(b)
-			if k <= 0 {
-				break // written by add: cannot happen
-			}
-			keys = append(keys, intFilterKey(&d, n))
-			b = b[k:]
-		}
-	}
-	return buildFilter(keys)
+	// Repeated values (when there are too many to count exactly) would
+	// size the filter by values instead of distinct values.
+	slices.Sort(keys)
+	return buildFilter(slices.Compact(keys))
 }

@@ -231,9 +231,9 @@ type Column struct {
 	// are at most MaxSetValues and no string among them is longer than
 	// MaxSetValueBytes; it is nil otherwise.
 	Set []logs.Value
-	// Filter is a bloom filter of a field column's string and integer
-	// values when Set does not list them (see MayHaveString); nil for
-	// other columns and in headers written before filters were kept.
+	// Filter is a bloom filter of a field column's strings when Set does
+	// not list them (see MayHaveString); nil for other columns and in
+	// headers written before filters were kept.
 	Filter []byte
 }
 
