@@ -202,6 +202,8 @@ func (h *geoHook) maybeReload(now time.Time) {
 		"built", db.reader.Metadata.BuildTime().UTC())
 }
 
+func (h *geoHook) addsFields() int { return len(geoNames) }
+
 func (h *geoHook) Apply(e *storage.Entry) bool {
 	h.maybeReload(h.now())
 	s, ok := addressText(e, h.field)

@@ -46,7 +46,7 @@ func newClock() *clock {
 	c.ns.Store(testNow.UnixNano())
 	return c
 }
-func (c *clock) now() time.Time           { return time.Unix(0, c.ns.Load()) }
+func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // syncBuffer collects log output written from several goroutines.

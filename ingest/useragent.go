@@ -58,6 +58,8 @@ func compileUserAgent(at string, st *Step) (Hook, error) {
 	return &uaHook{parser: useragent.NewParser(), field: field, names: names, cache: cache}, nil
 }
 
+func (h *uaHook) addsFields() int { return len(uaNames) }
+
 func (h *uaHook) Apply(e *storage.Entry) bool {
 	v, ok := e.Field(h.field)
 	// Access logs write "-" for a request without the header.
