@@ -362,6 +362,8 @@ func staticValue(v any) (storage.Value, bool) {
 	return storage.Value{}, false
 }
 
+func (h addHook) addsFields() int { return len(h.fields) }
+
 func (h addHook) Apply(e *storage.Entry) bool {
 	for _, f := range h.fields {
 		if _, ok := e.Field(f.Name); !ok {
