@@ -3,10 +3,12 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/logengine/logengine/storage"
 )
@@ -42,12 +44,18 @@ type Hook interface {
 //	    detect: [email, card, bearer]  # default: all three; [none] for patterns only
 //	    patterns: ['secret=\S+']
 //	    replacement: '[REDACTED]'
+//	  - type: geoip                    # location and network of an address
+//	    field: remote_addr             # the default
+//	    database: /var/lib/GeoIP/GeoLite2-City.mmdb
+//	  - type: useragent                # browser, OS, device, bot
+//	    field: user_agent              # the default
 type PipelineConfig []Step
 
 // Step is one step of the pipeline. Type chooses what it does and which of
 // the other keys it takes.
 type Step struct {
-	// Type is add, drop_below, drop, keep, extract, rename or redact.
+	// Type is add, drop_below, drop, keep, extract, rename, redact, geoip
+	// or useragent.
 	Type string `yaml:"type" json:"type"`
 	// Fields (add) are set on entries that do not have them already:
 	// strings, numbers or booleans.
@@ -58,7 +66,9 @@ type Step struct {
 	// knows.
 	Level string `yaml:"level,omitempty" json:"level,omitempty"`
 	// Field (drop, keep, extract, redact) is what the step looks at: a
-	// field name, "source", or "message" (the default).
+	// field name, "source", or "message" (the default). For geoip it is
+	// the field holding the address (default remote_addr), for useragent
+	// the one holding the user agent (default user_agent).
 	Field string `yaml:"field,omitempty" json:"field,omitempty"`
 	// Regex (drop, keep, extract) is in RE2 syntax; extract needs named
 	// groups, (?P<name>...).
@@ -74,12 +84,48 @@ type Step struct {
 	Patterns []string `yaml:"patterns,omitempty" json:"patterns,omitempty"`
 	// Replacement (redact) replaces what is redacted; default "[REDACTED]".
 	Replacement string `yaml:"replacement,omitempty" json:"replacement,omitempty"`
+	// Database (geoip) is the path of a MaxMind DB file: GeoLite2 or
+	// GeoIP2 City, Country or ASN, DB-IP lite, IPinfo. It is read again
+	// when it changes on disk.
+	Database string `yaml:"database,omitempty" json:"database,omitempty"`
+	// Language (geoip) chooses the country and city names, for databases
+	// that have several; default "en", which is also the fallback.
+	Language string `yaml:"language,omitempty" json:"language,omitempty"`
+	// Names (geoip, useragent) renames the fields the step adds, by key:
+	// country_iso, country, city, lat, lon, asn, as_org (default
+	// geo.<key>) or browser, browser_version, os, os_version, device, bot
+	// (default ua.<key>). An empty name leaves that field out.
+	Names map[string]string `yaml:"names,omitempty" json:"names,omitempty"`
+	// CacheSize (geoip, useragent) is how many distinct addresses or user
+	// agents the step remembers; 0 means DefaultEnrichCacheSize.
+	CacheSize int `yaml:"cache_size,omitempty" json:"cache_size,omitempty"`
+}
+
+// PipelineOptions are what the steps need from the daemon besides their
+// configuration.
+type PipelineOptions struct {
+	// Logger receives what steps report while running, such as a geoip
+	// database reloaded or one that could not be; nil discards it.
+	Logger *slog.Logger
+	// Now tells geoip steps when to look at their database file again;
+	// nil means time.Now.
+	Now func() time.Time
 }
 
 // Pipeline runs the hooks of a configuration in order. A nil *Pipeline
 // keeps every entry unchanged.
 type Pipeline struct {
 	hooks []Hook
+	// grow is the most fields the enrichment steps add to an entry. Apply
+	// makes room for them once: each step appending on its own would
+	// grow the slice two or three times per entry, and on access logs
+	// that garbage cost more than the lookups.
+	grow int
+}
+
+// fieldAdder is a hook that adds up to addsFields fields to an entry.
+type fieldAdder interface {
+	addsFields() int
 }
 
 var _ Hook = (*Pipeline)(nil)
@@ -88,6 +134,9 @@ var _ Hook = (*Pipeline)(nil)
 func (p *Pipeline) Apply(e *storage.Entry) bool {
 	if p == nil {
 		return true
+	}
+	if p.grow > 0 {
+		e.Fields = slices.Grow(e.Fields, p.grow)
 	}
 	for _, h := range p.hooks {
 		if !h.Apply(e) {
@@ -104,18 +153,33 @@ func (c PipelineConfig) Validate() error {
 	return err
 }
 
-// NewPipeline compiles a configuration. All mistakes are reported at once,
-// each naming its step and key.
+// NewPipeline compiles a configuration with default options.
 func NewPipeline(c PipelineConfig) (*Pipeline, error) {
+	return OpenPipeline(c, PipelineOptions{})
+}
+
+// OpenPipeline compiles a configuration, opening the files that steps
+// name (geoip databases). All mistakes are reported at once, each naming
+// its step and key.
+func OpenPipeline(c PipelineConfig, opts PipelineOptions) (*Pipeline, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	p := &Pipeline{}
 	var errs []error
 	for i, st := range c {
-		h, err := st.compile(fmt.Sprintf("pipeline[%d]", i))
+		h, err := st.compile(fmt.Sprintf("pipeline[%d]", i), opts)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		p.hooks = append(p.hooks, h)
+		if a, ok := h.(fieldAdder); ok {
+			p.grow += a.addsFields()
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -141,6 +205,10 @@ func (st *Step) keysOf() []string {
 	add("detect", len(st.Detect) > 0)
 	add("patterns", len(st.Patterns) > 0)
 	add("replacement", st.Replacement != "")
+	add("database", st.Database != "")
+	add("language", st.Language != "")
+	add("names", len(st.Names) > 0)
+	add("cache_size", st.CacheSize != 0)
 	return keys
 }
 
@@ -153,9 +221,11 @@ var stepKeys = map[string][]string{
 	"extract":    {"field", "regex"},
 	"rename":     {"from", "to"},
 	"redact":     {"field", "detect", "patterns", "replacement"},
+	"geoip":      {"field", "database", "language", "names", "cache_size"},
+	"useragent":  {"field", "names", "cache_size"},
 }
 
-func (st *Step) compile(at string) (Hook, error) {
+func (st *Step) compile(at string, opts PipelineOptions) (Hook, error) {
 	allowed, ok := stepKeys[st.Type]
 	if !ok {
 		types := make([]string, 0, len(stepKeys))
@@ -211,6 +281,10 @@ func (st *Step) compile(at string) (Hook, error) {
 		return renameHook{from: st.From, to: st.To}, nil
 	case "redact":
 		return compileRedact(at, st)
+	case "geoip":
+		return compileGeoIP(at, st, opts)
+	case "useragent":
+		return compileUserAgent(at, st)
 	}
 	return nil, fmt.Errorf("BUG: %s.type %q has no compiler", at, st.Type)
 }
@@ -287,6 +361,8 @@ func staticValue(v any) (storage.Value, bool) {
 	}
 	return storage.Value{}, false
 }
+
+func (h addHook) addsFields() int { return len(h.fields) }
 
 func (h addHook) Apply(e *storage.Entry) bool {
 	for _, f := range h.fields {

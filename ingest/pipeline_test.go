@@ -196,7 +196,7 @@ func TestPipelineConfigErrors(t *testing.T) {
 		cfg  PipelineConfig
 		want string
 	}{
-		{"unknown type", PipelineConfig{{Type: "explode"}}, `pipeline[0].type: "explode" is not one of add, drop, drop_below, extract, keep, redact, rename`},
+		{"unknown type", PipelineConfig{{Type: "explode"}}, `pipeline[0].type: "explode" is not one of add, drop, drop_below, extract, geoip, keep, redact, rename, useragent`},
 		{"bad regex", PipelineConfig{{Type: "add", Tags: []string{"x"}}, {Type: "drop_below", Level: "info"}, {Type: "drop", Regex: "("}}, "pipeline[2].regex: error parsing regexp"},
 		{"missing regex", PipelineConfig{{Type: "keep"}}, "pipeline[0].regex: is required"},
 		{"no named group", PipelineConfig{{Type: "extract", Regex: `(\d+)`}}, "pipeline[0].regex: has no named group"},

@@ -634,6 +634,64 @@ func TestWebUI(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#mute-form button[type="submit"]`)),
 		)
 		b.wait("the muted rule", `document.querySelector("#rules-table .muted-tag")`, 15*time.Second)
+
+		// The notifier form shows the fields of the type chosen and sends
+		// only those.
+		addNotifier := func(name, typ string, fields map[string]string) {
+			b.do("open the notifier form for "+typ,
+				chromedp.Click(chromedp.ID("new-notifier")),
+				chromedp.WaitVisible(chromedp.ID("notifier-dialog")),
+				chromedp.SendKeys(chromedp.CSS(`#notifier-form [name="name"]`), name),
+			)
+			var ok bool
+			b.eval(`(() => { const s = document.querySelector('#notifier-form [name="type"]'); s.value = "`+typ+`";
+				s.dispatchEvent(new Event("change")); return true; })()`, &ok)
+			for field, value := range fields {
+				b.do("fill in "+field, chromedp.SendKeys(chromedp.CSS(`#notifier-form [name="`+field+`"]`), value))
+			}
+			b.do("add the "+typ+" notifier", chromedp.Click(chromedp.CSS(`#notifier-form button[type="submit"]`)))
+			b.wait("the "+typ+" notifier in the table", `Array.from(document.querySelectorAll("#notifiers-table tbody th")).some(th => th.textContent === "`+name+`")`, 15*time.Second)
+		}
+		var hidden bool
+		b.eval(`(() => { document.getElementById("new-notifier").click();
+			const shown = (n) => !document.querySelector('#notifier-form [name="' + n + '"]').closest("label").hidden;
+			const r = shown("url") && shown("secret") && !shown("from") && !shown("subject") && !shown("username");
+			document.getElementById("notifier-dialog").close(); return r; })()`, &hidden)
+		if !hidden {
+			b.fail("the webhook form shows fields of other types, or hides its own")
+		}
+		addNotifier("ops-mail", "email", map[string]string{"url": "smtp://127.0.0.1:2525", "from": "logengine@example.com",
+			"to": "oncall@example.com, ops@example.com", "cc": "lead@example.com", "username": "logengine", "secret": "smtp-password"})
+		addNotifier("ops-nats", "nats", map[string]string{"url": "nats://127.0.0.1:4222", "subject": "logengine.alerts", "secret": "nats-token"})
+		b.wait("the NATS subject in the table", `document.querySelector('#notifiers-table tr[data-name="ops-nats"]').textContent.includes("logengine.alerts")`, 5*time.Second)
+		code, body = d.do(http.MethodGet, "/api/v1/notifiers", "", nil)
+		var got struct {
+			Notifiers []struct {
+				Name, Type, URL, From, Username, Subject string
+				To, Cc                                   []string
+				SecretSet                                bool `json:"secret_set"`
+			} `json:"notifiers"`
+		}
+		if err := json.Unmarshal(body, &got); code != http.StatusOK || err != nil {
+			b.fail("GET /api/v1/notifiers: %d %s %v", code, body, err)
+		}
+		byName := map[string]int{}
+		for i, n := range got.Notifiers {
+			byName[n.Name] = i
+		}
+		mail, nats := got.Notifiers[byName["ops-mail"]], got.Notifiers[byName["ops-nats"]]
+		if mail.Type != "email" || mail.URL != "smtp://127.0.0.1:2525" || mail.From != "logengine@example.com" ||
+			!slices.Equal(mail.To, []string{"oncall@example.com", "ops@example.com"}) || !slices.Equal(mail.Cc, []string{"lead@example.com"}) ||
+			mail.Username != "logengine" || !mail.SecretSet || mail.Subject != "" {
+			b.fail("e-mail notifier made on the page: %s", body)
+		}
+		if nats.Type != "nats" || nats.URL != "nats://127.0.0.1:4222" || nats.Subject != "logengine.alerts" || !nats.SecretSet ||
+			nats.From != "" || len(nats.To) != 0 || nats.Username != "" {
+			b.fail("NATS notifier made on the page: %s", body)
+		}
+		if strings.Contains(string(body), "smtp-password") || strings.Contains(string(body), "nats-token") {
+			b.fail("the API shows a notifier secret: %s", body)
+		}
 		b.checkNoErrors()
 	})
 }

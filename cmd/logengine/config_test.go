@@ -58,6 +58,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad log level", file: "log_level: loud\n", want: "log_level"},
 		{name: "tls half", file: "tls: {cert: a.pem}\n", want: "tls"},
 		{name: "bad pipeline", file: "pipeline:\n  - type: nonsense\n", want: "pipeline[0]"},
+		{name: "missing geoip database", file: "pipeline:\n  - {type: useragent}\n  - {type: geoip, database: /nonexistent/GeoLite2-City.mmdb}\n",
+			want: "pipeline[1].database: /nonexistent/GeoLite2-City.mmdb does not exist"},
+		{name: "geoip without database", file: "pipeline:\n  - {type: geoip, field: client_ip}\n", want: "pipeline[0].database: is required"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -175,7 +175,9 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	topts.Logger = log
 	d.trimmer = journal.NewTrimmer(d.store, []journal.Checkpointer{d.indexer, d.alerts}, topts)
 
-	pipeline, err := ingest.NewPipeline(cfg.Pipeline)
+	// The logger hears of geoip databases reloaded, or kept because the
+	// new file could not be opened.
+	pipeline, err := ingest.OpenPipeline(cfg.Pipeline, ingest.PipelineOptions{Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,27 @@ import { errorPosition } from "./query.js";
 const REFRESH_MS = 10000;
 const HISTORY_LIMIT = 200;
 
+// NOTIFIER_TYPES describes the URL and secret of each notifier type for
+// the form; the other fields are chosen by their data-types attribute.
+const NOTIFIER_TYPES = {
+  webhook: {
+    urlLabel: "URL", urlPlaceholder: "https://hooks.example.com/logengine", urlHelp: "",
+    secretLabel: "Secret", secretHelp: "Webhook bodies are signed with HMAC-SHA256 of this secret (X-Logengine-Signature). Never shown again.",
+  },
+  alertmanager: {
+    urlLabel: "URL", urlPlaceholder: "http://alertmanager:9093", urlHelp: "The Alertmanager's base URL; /api/v2/alerts is added.",
+    secretLabel: "Secret", secretHelp: "",
+  },
+  email: {
+    urlLabel: "SMTP server", urlPlaceholder: "smtp://mail.example.com:587", urlHelp: "smtp://host:587 uses STARTTLS, smtps://host:465 TLS from the start.",
+    secretLabel: "Password", secretHelp: "The SMTP password of the username. Never shown again.",
+  },
+  nats: {
+    urlLabel: "NATS server", urlPlaceholder: "nats://nats.example.com:4222", urlHelp: "nats://host:4222, or tls://host:4222 for TLS. Published with JetStream when a stream takes the subject.",
+    secretLabel: "Token or password", secretHelp: "A token, or the password of the username. Never shown again.",
+  },
+};
+
 const list = (v, key) => (Array.isArray(v) ? v : (v && v[key]) || []);
 
 export class AlertsView {
@@ -26,6 +47,7 @@ export class AlertsView {
     $("#rule-form").addEventListener("submit", (e) => this.saveRule(e));
     $("#mute-form").addEventListener("submit", (e) => this.saveMute(e));
     $("#notifier-form").addEventListener("submit", (e) => this.saveNotifier(e));
+    $("#notifier-form").elements.type.addEventListener("change", () => this.showNotifierFields());
     for (const d of document.querySelectorAll("dialog")) {
       d.addEventListener("click", (e) => {
         if (e.target.closest("[data-close]")) d.close();
@@ -190,7 +212,7 @@ export class AlertsView {
         { dataset: { name: n.name } },
         h("th", { scope: "row" }, n.name),
         h("td", null, n.type),
-        h("td", { class: "mono" }, n.url),
+        h("td", { class: "mono" }, notifierTarget(n)),
         h("td", null, n.secret_set ? "set" : h("span", { class: "sub" }, "—")),
         h(
           "td",
@@ -375,16 +397,42 @@ export class AlertsView {
   openNotifier() {
     const f = $("#notifier-form");
     f.reset();
+    this.showNotifierFields();
     $("#notifier-error").hidden = true;
     $("#notifier-dialog").showModal();
     f.elements.name.focus();
+  }
+
+  // showNotifierFields shows the fields the chosen type takes and hides
+  // (and disables, so they are neither sent nor checked) the others.
+  showNotifierFields() {
+    const f = $("#notifier-form");
+    const type = f.elements.type.value;
+    const t = NOTIFIER_TYPES[type];
+    for (const el of f.querySelectorAll("[data-types]")) {
+      const shown = el.dataset.types.split(" ").includes(type);
+      el.hidden = !shown;
+      for (const input of el.querySelectorAll("input")) input.disabled = !shown;
+    }
+    $("#notifier-url-label").textContent = t.urlLabel;
+    f.elements.url.placeholder = t.urlPlaceholder;
+    $("#url-help").textContent = t.urlHelp;
+    $("#url-help").hidden = !t.urlHelp;
+    $("#notifier-secret-label").textContent = t.secretLabel;
+    $("#secret-help").textContent = t.secretHelp;
   }
 
   async saveNotifier(e) {
     e.preventDefault();
     const el = $("#notifier-form").elements;
     const body = { name: el.name.value.trim(), type: el.type.value, url: el.url.value.trim() };
-    if (el.secret.value) body.secret = el.secret.value;
+    // Disabled fields belong to other types; empty ones are left out so
+    // the server's defaults and checks apply.
+    const text = (name) => (el[name].disabled ? "" : el[name].value.trim());
+    const addresses = (name) => text(name).split(",").map((a) => a.trim()).filter(Boolean);
+    for (const name of ["from", "subject", "username", "ca_file"]) if (text(name)) body[name] = text(name);
+    for (const name of ["to", "cc"]) if (addresses(name).length) body[name] = addresses(name);
+    if (!el.secret.disabled && el.secret.value) body.secret = el.secret.value;
     try {
       await request("POST", "/api/v1/notifiers", { body });
     } catch (err) {
@@ -396,4 +444,12 @@ export class AlertsView {
     toast("Added notifier " + body.name);
     this.refresh();
   }
+}
+
+// notifierTarget is where a notifier sends: its URL, with the recipients
+// of an e-mail notifier or the subject of a NATS one.
+function notifierTarget(n) {
+  if (n.type === "email" && n.to && n.to.length) return n.url + " → " + n.to.join(", ");
+  if (n.type === "nats" && n.subject) return n.url + " → " + n.subject;
+  return n.url;
 }
