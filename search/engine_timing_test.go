@@ -113,6 +113,13 @@ var bench1MQueries = []bench1MQuery{
 		}
 		return len(res.Entries), nil
 	}},
+	{"k_common_word_count_day", func(ctx context.Context, e *Engine) (int, error) {
+		res, err := e.Aggregate(ctx, AggRequest{Query: "database", GroupBy: []string{"level"}, From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
+		if err != nil {
+			return 0, err
+		}
+		return int(res.Total), nil
+	}},
 	{"i_one_host_status_count", func(ctx context.Context, e *Engine) (int, error) {
 		res, err := e.Aggregate(ctx, AggRequest{Query: "host:web-7 status:404", GroupBy: []string{"level"}, From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
 		if err != nil {

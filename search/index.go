@@ -315,6 +315,15 @@ func firstEntries(n int) entrySet {
 
 func (s *entrySet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
 
+// count returns the number of entries in the set.
+func (s *entrySet) count() int {
+	n := 0
+	for _, w := range s {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
 // blockSel is what a query selects of one block: entries that surely match
 // and entries that may (disjoint).
 type blockSel struct {
@@ -438,6 +447,17 @@ func (sh *shard) candidates(ctx context.Context, q Keywords, lo, hi storage.ID, 
 		}
 	}
 	slices.SortFunc(nums, func(a, b int) int { return metas[a].min.Compare(metas[b].min) })
+	// Room for every selected id at once: a common word selects a tenth
+	// of a day's entries, and growing the lists by appending copied them
+	// over and over.
+	var sure, maybe int
+	for _, n := range nums {
+		sel := set[n]
+		sure += sel.sure.count()
+		maybe += sel.maybe.count()
+	}
+	c.Sure = slices.Grow(c.Sure, sure)
+	c.Maybe = slices.Grow(c.Maybe, maybe)
 	deleted := sh.deletedIDs()
 	var ids []storage.ID
 	for i, n := range nums {
