@@ -41,6 +41,14 @@ package storage
 // (the next stage) rather than a seek by sequence.
 // Deletions rewrite the blocks that hold deleted entries, each in its own
 // transaction under the same key.
+//
+// What headers answer alone. A header keeps, besides level counts and tags,
+// each source's entries by level (up to 256 sources; SourceLevelCounts), so
+// a count by source over whole blocks reads no body, and per field column a
+// value set or a bloom filter of its strings plus numeric ranges, so a scan
+// skips the blocks that cannot hold a match (ScanWhere). These are per block
+// written at commit: a block per stream would make them sharper (one source,
+// fewer values), which is what the merger is for.
 
 import (
 	"bytes"
