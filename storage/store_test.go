@@ -39,6 +39,7 @@ func makeEntries(rng *rand.Rand, n int, base time.Time, spread time.Duration) []
 			Level:   Levels[rng.IntN(len(Levels))],
 			Source:  sources[rng.IntN(len(sources))],
 			Message: fmt.Sprintf("request %d took %dms", i, rng.IntN(1000)),
+			Pattern: uint32(rng.IntN(3)), // 0: none
 			Fields: []Field{
 				{Name: "host", Value: String(fmt.Sprintf("web-%d", rng.IntN(5)))},
 				{Name: "status", Value: Int(int64(200 + 100*rng.IntN(4)))},

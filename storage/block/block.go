@@ -109,8 +109,9 @@ var ErrCorrupt = errors.New("corrupt block")
 
 // Encode encodes entries as one block: they must belong to one UTC day, be
 // sorted by ID (time, then sequence) with no ID twice, and have each Time
-// agree with their ID, as storage hands them out. templates is either nil or
-// holds one template id per entry (0 = none). The header and the body are
+// agree with their ID, as storage hands them out. templates is either nil
+// (the entries' Pattern ids are stored) or holds one template id per entry
+// (0 = none), which Decode gives back as the entries' Pattern. The header and the body are
 // returned apart; the body's columns are located by the header.
 func Encode(entries []logs.Entry, templates []uint32) (Header, []byte, error) {
 	if err := validate(entries, templates); err != nil {

@@ -105,6 +105,9 @@ func decodeSome(dst []logs.Entry, h *Header, body []byte, message bool, keep fun
 	if err := decodeTags(h, body, func(i int, tags []string) { entries[i].Tags = tags }); err != nil {
 		return nil, err
 	}
+	if err := decodeTemplates(h, body, func(i int, t uint32) { entries[i].Pattern = t }); err != nil {
+		return nil, err
+	}
 	lay, err := decodeLayouts(h, body)
 	if err != nil {
 		return nil, err
@@ -238,33 +241,41 @@ func DecodeTemplates(h *Header, body []byte) ([]uint32, error) {
 		return nil, fmt.Errorf("decode block templates: %w", err)
 	}
 	out := make([]uint32, h.Count)
+	if err := decodeTemplates(h, body, func(i int, t uint32) { out[i] = t }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decodeTemplates calls set with each entry's non-zero template id.
+func decodeTemplates(h *Header, body []byte, set func(i int, t uint32)) error {
 	c := h.Column(ColumnTemplates)
 	if c == nil {
-		return out, nil
+		return nil
 	}
 	raw, err := columnBytes(c, body)
 	if err != nil {
-		return nil, fmt.Errorf("decode block templates of %s: %w", h.MinID, err)
+		return fmt.Errorf("decode block templates of %s: %w", h.MinID, err)
 	}
 	r := reader{b: raw}
 	nonZero := 0
-	for i := range out {
+	for i := 0; i < h.Count && r.err == nil; i++ {
 		v := r.uvarint()
 		if v > math.MaxUint32 {
 			r.fail("template id over 32 bits")
 		}
-		if v != 0 {
+		if v != 0 && r.err == nil {
 			nonZero++
+			set(i, uint32(v))
 		}
-		out[i] = uint32(v)
 	}
 	if err := r.done(); err != nil {
-		return nil, fmt.Errorf("decode block templates of %s: %w", h.MinID, err)
+		return fmt.Errorf("decode block templates of %s: %w", h.MinID, err)
 	}
 	if nonZero != c.Entries {
-		return nil, fmt.Errorf("decode block templates of %s: %w: %d non-zero ids, header says %d", h.MinID, ErrCorrupt, nonZero, c.Entries)
+		return fmt.Errorf("decode block templates of %s: %w: %d non-zero ids, header says %d", h.MinID, ErrCorrupt, nonZero, c.Entries)
 	}
-	return out, nil
+	return nil
 }
 
 // FieldValues holds one field column of a block: the values of entry i are

@@ -41,6 +41,17 @@ type builder struct {
 }
 
 func (b *builder) build(entries []logs.Entry, templates []uint32) (Header, []byte, error) {
+	if templates == nil {
+		for i := range entries {
+			if entries[i].Pattern != 0 {
+				templates = make([]uint32, len(entries))
+				for j := range entries {
+					templates[j] = entries[j].Pattern
+				}
+				break
+			}
+		}
+	}
 	n := len(entries)
 	h := &b.h
 	h.Count = n

@@ -184,6 +184,9 @@ type Entry struct {
 	Message string
 	Tags    []string
 	Fields  []Field
+	// Pattern is the id of the entry's message template, 0 for none:
+	// stored in the block's templates column.
+	Pattern uint32
 }
 
 // Field returns the value of the named field.
