@@ -258,14 +258,22 @@ func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blo
 
 // decodeFunc decodes a block body into dst's array when it is large
 // enough: block.DecodeInto, or a partial decode.
-type decodeFunc func(dst []Entry, h *block.Header, body []byte) ([]Entry, error)
+// bufs, when not nil, is reused too (block.Buffers): the caller is done with
+// the entries it last decoded with them.
+type decodeFunc func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte) ([]Entry, error)
+
+// decodeWhole decodes whole entries. It does not reuse buffers: callers of
+// whole scans keep copies of entries (*e), whose fields must stay theirs.
+func decodeWhole(dst []Entry, _ *block.Buffers, h *block.Header, body []byte) ([]Entry, error) {
+	return block.DecodeInto(dst, h, body)
+}
 
 // readBlock reads and decodes the body of r.
 func readBlock(txn *badger.Txn, r *blockRef) ([]Entry, error) {
-	return readBlockWith(txn, r, block.DecodeInto, nil)
+	return readBlockWith(txn, r, decodeWhole, nil, nil)
 }
 
-func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc, dst []Entry) ([]Entry, error) {
+func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc, dst []Entry, bufs *block.Buffers) ([]Entry, error) {
 	item, err := txn.Get(blockBodyKey(r.day, r.last))
 	if err != nil {
 		return nil, fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
@@ -277,7 +285,7 @@ func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc, dst []Entry)
 	var entries []Entry
 	err = item.Value(func(body []byte) error {
 		var err error
-		entries, err = decode(dst, h, body)
+		entries, err = decode(dst, bufs, h, body)
 		return err
 	})
 	if err != nil {
@@ -466,9 +474,16 @@ func (s *Store) getIDs(ctx context.Context, ids []ID, fn func(e *Entry) bool) er
 
 // cursor walks one decoded block of a scan.
 type cursor struct {
-	entries []Entry
+	decoded
 	i, end  int // forward: i < end; reverse: i > end
 	reverse bool
+}
+
+// decoded is a block's entries and the buffers they were decoded with,
+// which serve the next block once the merge is done with them.
+type decoded struct {
+	entries []Entry
+	bufs    *block.Buffers
 }
 
 func (c *cursor) id() ID { return c.entries[c.i].ID }
@@ -518,7 +533,7 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 		slices.SortFunc(refs, func(a, b blockRef) int { return a.minID.Compare(b.minID) })
 	}
 	var h cursorHeap
-	var free [][]Entry // arrays of finished blocks, for the next ones
+	var free []decoded // arrays and buffers of finished blocks, for the next ones
 	next, n := 0, 0
 	// rest is where what is not emitted yet begins (forward) or ends
 	// (reverse, exclusive).
@@ -553,21 +568,23 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 				}
 				continue
 			}
-			var dst []Entry
+			var d decoded
 			if len(free) > 0 {
-				dst, free = free[len(free)-1], free[:len(free)-1]
+				d, free = free[len(free)-1], free[:len(free)-1]
+			} else {
+				d.bufs = new(block.Buffers)
 			}
-			entries, err := readBlockWith(txn, r, decode, dst)
+			entries, err := readBlockWith(txn, r, decode, d.entries, d.bufs)
 			if err != nil {
 				return true, err
 			}
 			from, _ := slices.BinarySearchFunc(entries, lo, func(e Entry, id ID) int { return e.ID.Compare(id) })
 			to, _ := slices.BinarySearchFunc(entries, hi, func(e Entry, id ID) int { return e.ID.Compare(id) })
 			if from >= to {
-				free = append(free, entries)
+				free = append(free, decoded{entries, d.bufs})
 				continue
 			}
-			c := &cursor{entries: entries, i: from, end: to, reverse: reverse}
+			c := &cursor{decoded: decoded{entries, d.bufs}, i: from, end: to, reverse: reverse}
 			if reverse {
 				c.i, c.end = to-1, from-1
 			}
@@ -595,7 +612,7 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 		} else {
 			// fn saw its last entry: its array serves the next block.
 			heap.Pop(&h)
-			free = append(free, c.entries)
+			free = append(free, c.decoded)
 		}
 	}
 }
@@ -626,6 +643,7 @@ func nextID(id ID) ID {
 // one window's entries and one decoded block.
 func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi ID, reverse bool, decode decodeFunc, mayMatch func(*block.Header) bool, fn func(*Entry) bool) (bool, error) {
 	var window, buf []Entry
+	bufs := new(block.Buffers) // entries are copied out before the next block
 	for lo.Compare(hi) < 0 {
 		if err := ctx.Err(); err != nil {
 			return true, err
@@ -654,7 +672,7 @@ func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi I
 				}
 				continue
 			}
-			entries, err := readBlockWith(txn, r, decode, buf)
+			entries, err := readBlockWith(txn, r, decode, buf, bufs)
 			if err != nil {
 				return true, err
 			}

@@ -62,7 +62,7 @@ func TestBlocksAgainstReference(t *testing.T) {
 		// Without messages, with only the fields asked for.
 		var cols []Entry
 		err := s.ScanColumns(ctx, MinID, MaxID, true, []string{"status", "ok"}, func(e *Entry) bool {
-			cols = append(cols, *e)
+			cols = append(cols, cloneEntry(e)) // its fields are reused
 			return true
 		})
 		if err != nil {

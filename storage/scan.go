@@ -46,14 +46,14 @@ func (s *Store) Days(from, to int64) ([]Day, error) {
 // descending when reverse is set, until fn returns false. The entry passed
 // to fn is reused between calls: copy what must outlive the call.
 func (s *Store) Scan(ctx context.Context, lo, hi ID, reverse bool, fn func(e *Entry) bool) error {
-	return s.scan(ctx, lo, hi, reverse, block.DecodeInto, nil, fn)
+	return s.scan(ctx, lo, hi, reverse, decodeWhole, nil, fn)
 }
 
 // ScanColumns is Scan for entries without their messages and with only the
 // named fields (each with all its values): it decompresses neither the
 // message column nor the other fields, so a query on fields, levels,
 // sources and tags reads several times less. Fetch what matches whole with
-// GetMany.
+// GetMany. The entry's Fields (not only the entry) are reused between calls.
 func (s *Store) ScanColumns(ctx context.Context, lo, hi ID, reverse bool, fields []string, fn func(e *Entry) bool) error {
 	return s.ScanWhere(ctx, ScanSpec{Lo: lo, Hi: hi, Reverse: reverse, Columns: true, Fields: fields}, fn)
 }
@@ -63,7 +63,8 @@ type ScanSpec struct {
 	Lo, Hi  ID
 	Reverse bool
 	// Columns reads entries without messages and with only Fields, as
-	// ScanColumns does; otherwise entries are whole.
+	// ScanColumns does (their Fields reused between calls); otherwise
+	// entries are whole.
 	Columns bool
 	Fields  []string
 	// MayMatch, when set, is asked with each block's header whether any
@@ -74,10 +75,10 @@ type ScanSpec struct {
 
 // ScanWhere is Scan or ScanColumns over the blocks spec.MayMatch accepts.
 func (s *Store) ScanWhere(ctx context.Context, spec ScanSpec, fn func(e *Entry) bool) error {
-	decode := decodeFunc(block.DecodeInto)
+	decode := decodeFunc(decodeWhole)
 	if spec.Columns {
-		decode = func(dst []Entry, h *block.Header, body []byte) ([]Entry, error) {
-			return block.DecodeColumnsInto(dst, h, body, spec.Fields)
+		decode = func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte) ([]Entry, error) {
+			return block.DecodeColumnsWith(dst, bufs, h, body, spec.Fields)
 		}
 	}
 	return s.scan(ctx, spec.Lo, spec.Hi, spec.Reverse, decode, spec.MayMatch, fn)

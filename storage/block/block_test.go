@@ -377,6 +377,40 @@ func TestHeaderVersion1(t *testing.T) {
 	}
 }
 
+// TestDecodeColumnsWithBuffers decodes random blocks one after the other
+// with the same buffers and arrays, as a scan does, and compares each with
+// a decode of its own.
+func TestDecodeColumnsWithBuffers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var bufs Buffers
+	var dst []logs.Entry
+	for it := range 200 {
+		entries, templates := randomBlock(rng)
+		h, body, err := Encode(entries, templates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range h.Columns {
+			if c.Kind == ColumnField && rng.IntN(2) == 0 {
+				names = append(names, c.Name)
+			}
+		}
+		want, err := DecodeColumns(&h, body, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeColumnsWith(dst, &bufs, &h, body, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(comparableEntries(got), comparableEntries(want)) {
+			t.Fatalf("block %d: decoded with reused buffers differs", it)
+		}
+		dst = got
+	}
+}
+
 func checkRoundTripHeader(t *testing.T, entries []logs.Entry) Header {
 	t.Helper()
 	h, _, err := Encode(entries, nil)

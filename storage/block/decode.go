@@ -3,6 +3,7 @@ package block
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/logengine/logengine/storage/logs"
@@ -48,7 +49,7 @@ func DecodeColumnsInto(dst []logs.Entry, h *Header, body []byte, fields []string
 		}
 		return false
 	}
-	entries, err := decodeSome(dst, h, body, false, keep)
+	entries, err := decodeSome(dst, nil, h, body, false, keep)
 	if err != nil {
 		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
 	}
@@ -56,7 +57,7 @@ func DecodeColumnsInto(dst []logs.Entry, h *Header, body []byte, fields []string
 }
 
 func decode(h *Header, body []byte) ([]logs.Entry, error) {
-	return decodeSome(nil, h, body, true, nil)
+	return decodeSome(nil, nil, h, body, true, nil)
 }
 
 // DecodeInto is Decode into dst's array when it is large enough (see
@@ -65,7 +66,55 @@ func DecodeInto(dst []logs.Entry, h *Header, body []byte) ([]logs.Entry, error) 
 	if err := checkBody(h, body); err != nil {
 		return nil, fmt.Errorf("decode block: %w", err)
 	}
-	entries, err := decodeSome(dst, h, body, true, nil)
+	entries, err := decodeSome(dst, nil, h, body, true, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
+	}
+	return entries, nil
+}
+
+// Buffers keeps what decoding a block allocates besides its entries (their
+// fields and the field columns' values) for the next block, for a caller
+// that decodes block after block and is done with one block's entries
+// before it decodes another with the same Buffers: a scan of a day's
+// columns allocated ~200 bytes per entry otherwise, and spent a third of
+// its time allocating and clearing them.
+type Buffers struct {
+	fields []logs.Field
+	values [][]logs.Value
+}
+
+func (b *Buffers) fieldSlice(n int) []logs.Field {
+	if b == nil {
+		return make([]logs.Field, n)
+	}
+	if cap(b.fields) < n {
+		b.fields = make([]logs.Field, n)
+	}
+	return b.fields[:n]
+}
+
+// valueSlice returns room for the values of field column c of a block.
+func (b *Buffers) valueSlice(c, n int) []logs.Value {
+	if b == nil {
+		return make([]logs.Value, n)
+	}
+	for len(b.values) <= c {
+		b.values = append(b.values, nil)
+	}
+	if cap(b.values[c]) < n {
+		b.values[c] = make([]logs.Value, n)
+	}
+	return b.values[c][:n]
+}
+
+// DecodeColumnsWith is DecodeColumnsInto reusing bufs (see Buffers).
+func DecodeColumnsWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, fields []string) ([]logs.Entry, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block: %w", err)
+	}
+	keep := func(name string) bool { return slices.Contains(fields, name) }
+	entries, err := decodeSome(dst, bufs, h, body, false, keep)
 	if err != nil {
 		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
 	}
@@ -74,7 +123,7 @@ func DecodeInto(dst []logs.Entry, h *Header, body []byte) ([]logs.Entry, error) 
 
 // decodeSome decodes the block, the messages only when message is set and
 // the fields keep keeps (every field when keep is nil).
-func decodeSome(dst []logs.Entry, h *Header, body []byte, message bool, keep func(string) bool) ([]logs.Entry, error) {
+func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message bool, keep func(string) bool) ([]logs.Entry, error) {
 	ids, err := decodeIDs(h, body)
 	if err != nil {
 		return nil, err
@@ -127,12 +176,12 @@ func decodeSome(dst []logs.Entry, h *Header, body []byte, message bool, keep fun
 			continue
 		}
 		kept[c] = true
-		if values[c], err = decodeFieldValues(&fields[c], body); err != nil {
+		if values[c], err = decodeFieldValues(&fields[c], body, bufs.valueSlice(c, fields[c].Values)); err != nil {
 			return nil, err
 		}
 		total += fields[c].Values
 	}
-	backing := make([]logs.Field, total)
+	backing := bufs.fieldSlice(total)
 	next := make([]int, len(fields))
 	for i := range entries {
 		l := lay.layouts[lay.entry(i)]
@@ -359,7 +408,7 @@ func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
 	if sum != uint64(col.Values) || entries != uint64(col.Entries) {
 		return FieldValues{}, fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, name, sum, entries, col.Values, col.Entries)
 	}
-	values, err := decodeFieldValues(col, body)
+	values, err := decodeFieldValues(col, body, nil)
 	if err != nil {
 		return FieldValues{}, err
 	}
@@ -647,7 +696,8 @@ func (l *layouts) check(h *Header) error {
 
 // decodeFieldValues decodes a field column's values, whose number the
 // header gives (and the layouts were checked to agree with).
-func decodeFieldValues(c *Column, body []byte) ([]logs.Value, error) {
+// values is room for them, or nil.
+func decodeFieldValues(c *Column, body []byte, values []logs.Value) ([]logs.Value, error) {
 	raw, err := columnBytes(c, body)
 	if err != nil {
 		return nil, err
@@ -681,7 +731,9 @@ func decodeFieldValues(c *Column, body []byte) ([]logs.Value, error) {
 	}
 	// Each kind's values come apart; they are dealt back to their
 	// positions by walking the kinds.
-	values := make([]logs.Value, n)
+	if len(values) != n {
+		values = make([]logs.Value, n)
+	}
 	if perKind == nil {
 		// One kind, the usual case: no positions to walk.
 		switch {
