@@ -34,6 +34,12 @@ type invalidInput interface{ InvalidInput() bool }
 // answer 409.
 type conflict interface{ Conflict() bool }
 
+// tooLarge is implemented by the domain packages' errors about a valid
+// request that needs more than the configuration allows (a group-by over
+// too many distinct keys): they answer 422, and their message says how to
+// narrow the request.
+type tooLarge interface{ TooLarge() bool }
+
 // status maps every error to its HTTP status; it is the only place that
 // does.
 func status(err error) int {
@@ -41,6 +47,7 @@ func status(err error) int {
 	var he *echo.HTTPError
 	var ii invalidInput
 	var cf conflict
+	var tl tooLarge
 	switch {
 	case errors.As(err, &ae):
 		return ae.status
@@ -50,6 +57,8 @@ func status(err error) int {
 		return http.StatusBadRequest
 	case errors.As(err, &cf) && cf.Conflict():
 		return http.StatusConflict
+	case errors.As(err, &tl) && tl.TooLarge():
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, storage.ErrOverloaded):
