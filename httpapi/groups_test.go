@@ -98,7 +98,7 @@ func TestAggregateTypedKeys(t *testing.T) {
 // than the configured memory allows answers 422 naming the limit and how to
 // narrow the query.
 func TestAggregateGroupLimit(t *testing.T) {
-	s := groupsServer(t, 16<<10, 2000) // 16 KiB: some 160 groups
+	s := groupsServer(t, 16<<10, 2000) // 16 KiB: some 110 groups
 	for _, path := range []string{
 		"/api/v1/aggregate?group_by=trace_id&" + groupsRange,
 		"/api/v1/histogram?group_by=trace_id&interval=1m&" + groupsRange,
