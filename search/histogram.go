@@ -56,9 +56,19 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		}
 	}
 	keys := &keyDict{ids: map[string]uint32{}, budget: budget}
+	// With both ends given the buckets are known before any match is read,
+	// and matches are counted as they stream: memory holds the groups, not
+	// the matches.
+	var h *histogram
+	if !req.From.IsZero() && !req.To.IsZero() {
+		if h, err = newHistogram(req.From, req.To, histInterval(req.Interval, req.From, req.To)); err != nil {
+			return nil, err
+		}
+		h.budget = budget
+	}
 
-	var points []int64     // times of the matches read
-	var keyed []keyedPoint // times and group keys of the matches read
+	var points []int64     // times of the matches read, without h
+	var keyed []keyedPoint // times and group keys of the matches read, without h
 	minN, maxN, found := int64(math.MaxInt64), int64(math.MinInt64), false
 	if !fromIndex {
 		var names []string
@@ -68,7 +78,11 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		}
 		key := make([]byte, 0, 256)
 		err := q.forEachMatch(ctx, set, names, func(en *storage.Entry) {
-			points = append(points, en.ID.Nanos)
+			if h != nil {
+				h.add(en.ID.Nanos, 1)
+			} else {
+				points = append(points, en.ID.Nanos)
+			}
 			if field == nil {
 				return
 			}
@@ -76,7 +90,13 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 				if k[0] == keyMissing {
 					return
 				}
-				if id, ok := keys.id(k); ok {
+				// Past the budget, the budget has stopped the scan.
+				id, ok := keys.id(k)
+				switch {
+				case !ok:
+				case h != nil:
+					h.addGroup(en.ID.Nanos, id, 1)
+				default:
 					keyed = append(keyed, keyedPoint{en.ID.Nanos, id})
 				}
 			})
@@ -120,15 +140,12 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 	default:
 		to = from.Add(time.Hour)
 	}
-	interval := req.Interval
-	if interval <= 0 {
-		interval = autoInterval(to.Sub(from))
+	if h == nil {
+		if h, err = newHistogram(from, to, histInterval(req.Interval, from, to)); err != nil {
+			return nil, err
+		}
+		h.budget = budget
 	}
-	h, err := newHistogram(from, to, interval)
-	if err != nil {
-		return nil, err
-	}
-	h.budget = budget
 
 	if !fromIndex {
 		for _, p := range points {
@@ -184,6 +201,14 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		return nil, err
 	}
 	return h.result(keys)
+}
+
+// histInterval is the interval asked for, or one chosen for the range.
+func histInterval(interval time.Duration, from, to time.Time) time.Duration {
+	if interval > 0 {
+		return interval
+	}
+	return autoInterval(to.Sub(from))
 }
 
 // span returns the times of the first and last entry of an exact set, and
