@@ -39,6 +39,12 @@ type conflict interface{ Conflict() bool }
 // rebuilt): they answer 503.
 type unavailable interface{ Unavailable() bool }
 
+// tooLarge is implemented by the domain packages' errors about a valid
+// request that needs more than the configuration allows (a group-by over
+// too many distinct keys): they answer 422, and their message says how to
+// narrow the request.
+type tooLarge interface{ TooLarge() bool }
+
 // status maps every error to its HTTP status; it is the only place that
 // does.
 func status(err error) int {
@@ -47,6 +53,7 @@ func status(err error) int {
 	var ii invalidInput
 	var cf conflict
 	var un unavailable
+	var tl tooLarge
 	switch {
 	case errors.As(err, &ae):
 		return ae.status
@@ -58,6 +65,8 @@ func status(err error) int {
 		return http.StatusConflict
 	case errors.As(err, &un) && un.Unavailable():
 		return http.StatusServiceUnavailable
+	case errors.As(err, &tl) && tl.TooLarge():
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, storage.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, storage.ErrOverloaded):

@@ -334,17 +334,28 @@ func (s *Server) histogram(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	type keyCount struct {
+		Key   any   `json:"key"`
+		Count int64 `json:"count"`
+	}
+	// groups names each group by its key's text, as JSON object keys must
+	// be; by_key keeps the key's type ("200" and 200 apart).
 	type bucket struct {
 		Start  string           `json:"start"`
 		Count  int64            `json:"count"`
 		Groups map[string]int64 `json:"groups,omitempty"`
+		ByKey  []keyCount       `json:"by_key,omitempty"`
 	}
 	out := struct {
 		Interval string   `json:"interval"`
 		Buckets  []bucket `json:"buckets"`
 	}{Interval: duration.Format(res.Interval), Buckets: []bucket{}}
 	for _, b := range res.Buckets {
-		out.Buckets = append(out.Buckets, bucket{Start: b.Start.UTC().Format(time.RFC3339Nano), Count: b.Count, Groups: b.Groups})
+		o := bucket{Start: b.Start.UTC().Format(time.RFC3339Nano), Count: b.Count, Groups: b.Groups}
+		for _, kc := range b.ByKey {
+			o.ByKey = append(o.ByKey, keyCount{Key: kc.Key, Count: kc.Count})
+		}
+		out.Buckets = append(out.Buckets, o)
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -1,12 +1,9 @@
 package search
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/logengine/logengine/storage"
@@ -40,83 +37,84 @@ func (e *Engine) groupFields(names []string) ([]groupField, error) {
 	return out, nil
 }
 
-// entryKeys returns the group keys of one field of an entry: one per
-// distinct tag for tag (a nil key without tags), the value for others (nil
-// when missing). See typedKey for fields.
-func entryKeys(f groupField, e *storage.Entry) []any {
-	switch f.name {
+// appendEntryKeys calls add with every composite key of an entry, encoded
+// after key: the cross product of its keys per field (an entry with two
+// tags counts in both). A key is the level name, the source, each distinct
+// tag, or a field's value keeping its type; an entry without the field (or
+// without tags) has the missing key, null in answers. add must copy the
+// key to keep it.
+func appendEntryKeys(fields []groupField, e *storage.Entry, key []byte, add func([]byte)) {
+	if len(fields) == 0 {
+		add(key)
+		return
+	}
+	rest := fields[1:]
+	switch fields[0].name {
 	case FieldLevel:
-		return []any{e.Level.String()}
+		appendEntryKeys(rest, e, appendStringKey(key, e.Level.String()), add)
 	case FieldSource:
-		return []any{e.Source}
+		appendEntryKeys(rest, e, appendStringKey(key, e.Source), add)
 	case FieldTag:
 		if len(e.Tags) == 0 {
-			return []any{nil}
+			appendEntryKeys(rest, e, append(key, keyMissing), add)
 		}
-		keys := make([]any, 0, len(e.Tags))
 		for i, t := range e.Tags {
 			if !slices.Contains(e.Tags[:i], t) {
-				keys = append(keys, t)
+				appendEntryKeys(rest, e, appendStringKey(key, t), add)
 			}
 		}
-		return keys
+	default:
+		if v, ok := userField(e, fields[0].name); ok {
+			appendEntryKeys(rest, e, appendValueKey(key, v), add)
+		} else {
+			appendEntryKeys(rest, e, append(key, keyMissing), add)
+		}
 	}
-	if v, ok := userField(e, f.name); ok {
-		return []any{typedKey(v.Text())}
-	}
-	return []any{nil}
 }
 
-// indexKey is the group key of an index value: typed for fields.
-func indexKey(f groupField, value string) any {
-	if f.kind == storage.IndexField {
-		return typedKey(value)
+// indexKeys tells how to key the values of each field's secondary index,
+// which keeps a value's text and not its type, and reports false when the
+// text does not tell: a field whose values in range include both strings
+// and other kinds, where "404" may be the string or the number. strs[i] is
+// set when field i's values are all strings (built-ins always are).
+func (q *query) indexKeys(ctx context.Context, fields []groupField) (strs []bool, ok bool, err error) {
+	strs = make([]bool, len(fields))
+	for i, f := range fields {
+		if f.kind != storage.IndexField {
+			strs[i] = true
+			continue
+		}
+		kinds, err := q.e.store.FieldKinds(ctx, f.name, q.lo, q.hi)
+		if err != nil {
+			return nil, false, err
+		}
+		others := kinds.Has(storage.KindInt) || kinds.Has(storage.KindFloat) || kinds.Has(storage.KindBool)
+		if kinds.Has(storage.KindString) && others {
+			return nil, false, nil
+		}
+		strs[i] = !others
 	}
-	return value
+	return strs, true, nil
 }
 
-// typedKey is the group key of a field value in its text form (Value.Text,
-// the form indexes keep): a number for the text of a number, a boolean for
-// true and false, else the text. Values group as field:value matches them,
-// numbers by value: the integer 404, the float 404.0 and the string "404"
-// are one group, keyed 404. It is the same whether the key comes from an
-// index or from the entry.
-func typedKey(s string) any {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && storage.Int(n).Text() == s {
-		return n
+// appendIndexKey appends the key of an index value of f (see indexKeys).
+func appendIndexKey(dst []byte, f groupField, value string, str bool) []byte {
+	if f.kind != storage.IndexField {
+		return appendStringKey(dst, value)
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && storage.Float(f).Text() == s {
-		return f
-	}
-	switch s {
-	case "true":
-		return true
-	case "false":
-		return false
-	}
-	return s
+	return appendTextKey(dst, value, str)
 }
 
-// keyText is a group key as histograms name groups.
-func keyText(k any) string {
-	if k == nil {
-		return ""
-	}
-	return fmt.Sprint(k)
-}
-
-func groupKey(key []any) string {
-	var b strings.Builder
-	for _, k := range key {
-		fmt.Fprintf(&b, "%T:%v\x00", k, k)
-	}
-	return b.String()
+// groupBudget returns the budget of one group-by, which cancel stops.
+func (e *Engine) groupBudget(what string, cancel context.CancelFunc) *groupBudget {
+	return &groupBudget{max: e.opts.MaxGroupBytes, what: what, cancel: cancel}
 }
 
 // Aggregate counts the matching entries by the group-by fields, largest
 // groups first, ties in the order of their keys. When the query and the
 // group-by fields can be answered from the secondary and keyword indexes,
-// no entry is read.
+// no entry is read. The groups are counted in a hash table bounded by
+// MaxGroupBytes: beyond it the answer is a LimitError.
 func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
@@ -134,70 +132,57 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 	if err != nil {
 		return nil, err
 	}
-	counts := map[string]*Group{}
-	add := func(key []any, n int64) {
-		k := groupKey(key)
-		g := counts[k]
-		if g == nil {
-			g = &Group{Key: key}
-			counts[k] = g
-		}
-		g.Count += n
-	}
+	budget := e.groupBudget("group_by="+strings.Join(req.GroupBy, ","), cancel)
+	counter := newGroupCounter(budget)
 	var total int64
 	counted := false
 	if bySourceLevel(q.node, fields) {
 		// From block headers: no posting list, no entry.
-		if total, counted, err = q.countBySourceLevel(ctx, fields, add); err != nil {
+		if total, counted, err = q.countBySourceLevel(ctx, fields, counter); err != nil {
 			return nil, err
 		}
 	}
 	var set *idSet
+	var strs []bool
+	fromIndex := false
 	if !counted {
 		if set, err = q.plan(ctx, q.node, true); err != nil {
 			return nil, err
 		}
+		fromIndex = set != nil && set.exact && allIndexed(fields) && len(fields) <= maxIndexGroupFields
+		if fromIndex {
+			if strs, fromIndex, err = q.indexKeys(ctx, fields); err != nil {
+				return nil, err
+			}
+		}
 	}
 	switch {
 	case counted:
-	case set != nil && set.exact && len(fields) == 1 && fields[0].indexed:
+	case fromIndex && len(fields) == 1:
 		// The common case: count each index value's ids that are in the
 		// set, with no map per entry and no entry read.
-		total, err = q.countByIndex(ctx, set, fields[0], add)
-	case set != nil && set.exact && allIndexed(fields) && len(fields) <= maxIndexGroupFields:
+		total, err = q.countByIndex(ctx, set, fields[0], strs[0], counter)
+	case fromIndex:
 		if _, err = q.list(ctx, set); err == nil {
 			total = int64(len(set.ids))
-			err = q.groupFromIndexes(ctx, set, fields, add)
+			err = q.groupFromIndexes(ctx, set, fields, strs, counter)
 		}
 	default:
+		key := make([]byte, 0, 256) // reused while keys fit
+		add := func(k []byte) { counter.add(k, 1) }
 		err = q.forEachMatch(ctx, set, groupFieldNames(fields), func(en *storage.Entry) {
 			total++
-			forEachKey(fields, en, nil, func(key []any) { add(key, 1) })
+			appendEntryKeys(fields, en, key[:0], add)
 		})
 	}
+	if err = budget.check(err); err != nil {
+		return nil, err
+	}
+	groups, other, err := counter.top(req.Limit)
 	if err != nil {
 		return nil, err
 	}
-
-	groups := make([]Group, 0, len(counts))
-	for _, g := range counts {
-		groups = append(groups, *g)
-	}
-	slices.SortFunc(groups, func(a, b Group) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return strings.Compare(groupKey(a.Key), groupKey(b.Key))
-	})
-	res := &AggResult{Total: total}
-	for i, g := range groups {
-		if i < req.Limit {
-			res.Groups = append(res.Groups, g)
-		} else {
-			res.Other += g.Count
-		}
-	}
-	return res, nil
+	return &AggResult{Groups: groups, Total: total, Other: other}, nil
 }
 
 func allIndexed(fields []groupField) bool {
@@ -212,7 +197,7 @@ func allIndexed(fields []groupField) bool {
 // countByIndex counts the entries of an exact set by one indexed field from
 // its posting lists, and returns how many entries the set holds. For the
 // set of every entry, a list wholly in range counts from its header.
-func (q *query) countByIndex(ctx context.Context, set *idSet, f groupField, add func([]any, int64)) (int64, error) {
+func (q *query) countByIndex(ctx context.Context, set *idSet, f groupField, str bool, counter *groupCounter) (int64, error) {
 	var total int64
 	switch {
 	case !set.all:
@@ -223,8 +208,9 @@ func (q *query) countByIndex(ctx context.Context, set *idSet, f groupField, add 
 			return 0, err
 		}
 	}
-	perValue := map[string]int64{}
+	var seen int64 // ids counted in some group
 	var buf []storage.ID
+	var key []byte
 	err := q.e.store.PostingLists(ctx, f.kind, f.name, q.lo, q.hi, func(l *storage.PostingList) error {
 		var n int64
 		if set.all && l.Within(q.lo, q.hi) {
@@ -239,18 +225,18 @@ func (q *query) countByIndex(ctx context.Context, set *idSet, f groupField, add 
 				n = int64(set.countIn(buf))
 			}
 		}
-		if n > 0 {
-			perValue[l.Value] += n
+		if n == 0 {
+			return nil
+		}
+		seen += n
+		key = appendIndexKey(key[:0], f, l.Value, str)
+		if !counter.add(key, n) {
+			return counter.budget.err
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
-	}
-	var seen int64 // ids counted in some group
-	for v, n := range perValue {
-		add([]any{indexKey(f, v)}, n)
-		seen += n
 	}
 	switch f.kind {
 	case storage.IndexLevel:
@@ -258,10 +244,10 @@ func (q *query) countByIndex(ctx context.Context, set *idSet, f groupField, add 
 			total = seen // every entry has one level
 		}
 	case storage.IndexField:
-		// Entries without the field form the nil group, as they do when
-		// entries are read. An entry has at most one value of a field.
+		// Entries without the field form the missing group, as they do
+		// when entries are read. An entry has at most one value of a field.
 		if missing := total - seen; missing > 0 {
-			add([]any{nil}, missing)
+			counter.add([]byte{keyMissing}, missing)
 		}
 	case storage.IndexTag:
 		// An entry with several tags is in several lists: count those
@@ -271,7 +257,7 @@ func (q *query) countByIndex(ctx context.Context, set *idSet, f groupField, add 
 			return 0, err
 		}
 		if missing := total - tagged; missing > 0 {
-			add([]any{nil}, missing)
+			counter.add([]byte{keyMissing}, missing)
 		}
 	}
 	return total, nil
@@ -313,18 +299,6 @@ func (q *query) count(ctx context.Context) (int64, error) {
 		return err
 	})
 	return n, err
-}
-
-// forEachKey calls add with every composite key of an entry: the cross
-// product of its keys per field (an entry with two tags counts in both).
-func forEachKey(fields []groupField, e *storage.Entry, prefix []any, add func([]any)) {
-	if len(fields) == 0 {
-		add(slices.Clone(prefix))
-		return
-	}
-	for _, k := range entryKeys(fields[0], e) {
-		forEachKey(fields[1:], e, append(prefix, k), add)
-	}
 }
 
 func groupFieldNames(fields []groupField) []string {
@@ -379,51 +353,69 @@ const maxIndexGroupFields = 4
 // groupFromIndexes counts the entries of a listed set by several indexed
 // fields without reading them: each field's posting lists become a column
 // of value numbers by sequence, and composite keys are tuples of those.
-func (q *query) groupFromIndexes(ctx context.Context, set *idSet, fields []groupField, add func([]any, int64)) error {
+func (q *query) groupFromIndexes(ctx context.Context, set *idSet, fields []groupField, strs []bool, counter *groupCounter) error {
 	cols := make([]*valueColumn, len(fields))
 	for i, f := range fields {
-		c, err := q.column(ctx, set, f)
+		c, err := q.column(ctx, set, f, strs[i])
 		if err != nil {
 			return err
 		}
 		cols[i] = c
 	}
+	// The tuples are groups too: each new one is charged to the budget,
+	// as the composite key it becomes.
 	counts := map[[maxIndexGroupFields]uint32]int64{}
 	var key [maxIndexGroupFields]uint32
-	var walk func(seq uint64, i int)
-	walk = func(seq uint64, i int) {
+	var walk func(seq uint64, i int) bool
+	walk = func(seq uint64, i int) bool {
 		if i == len(cols) {
+			if _, ok := counts[key]; !ok && !counter.budget.charge(groupOverhead) {
+				return false
+			}
 			counts[key]++
-			return
+			return true
 		}
 		first, more := cols[i].get(seq)
 		key[i] = first
-		walk(seq, i+1)
+		if !walk(seq, i+1) {
+			return false
+		}
 		for _, v := range more {
 			key[i] = v
-			walk(seq, i+1)
-		}
-	}
-	for _, id := range set.ids {
-		walk(id.Seq, 0)
-	}
-	for k, n := range counts {
-		keys := make([]any, len(cols))
-		for i, c := range cols {
-			if k[i] > 0 {
-				keys[i] = c.dict[k[i]-1]
+			if !walk(seq, i+1) {
+				return false
 			}
 		}
-		add(keys, n)
+		return true
+	}
+	for _, id := range set.ids {
+		if !walk(id.Seq, 0) {
+			return counter.budget.err
+		}
+	}
+	var buf []byte
+	for k, n := range counts {
+		buf = buf[:0]
+		for i, c := range cols {
+			if k[i] == 0 {
+				buf = append(buf, keyMissing)
+			} else {
+				buf = append(buf, c.dict[k[i]-1]...)
+			}
+		}
+		if !counter.add(buf, n) {
+			return counter.budget.err
+		}
 	}
 	return nil
 }
 
 // valueColumn maps the sequences of a set's entries onto the numbers of
 // their values of one field: 0 for none, else 1 + the value's place in
-// dict. Entries with several values (tags) have the others in more.
+// dict, which holds their encoded keys. Entries with several values (tags)
+// have the others in more.
 type valueColumn struct {
-	dict   []any
+	dict   [][]byte
 	base   uint64
 	dense  []uint32          // by seq - base, when the set's sequences are dense enough
 	sparse map[uint64]uint32 // otherwise
@@ -464,7 +456,7 @@ func (c *valueColumn) set(seq uint64, v uint32) {
 }
 
 // column builds the value column of one indexed field for a listed set.
-func (q *query) column(ctx context.Context, set *idSet, f groupField) (*valueColumn, error) {
+func (q *query) column(ctx context.Context, set *idSet, f groupField, str bool) (*valueColumn, error) {
 	c := &valueColumn{}
 	if len(set.ids) > 0 {
 		minSeq, maxSeq := set.ids[0].Seq, set.ids[0].Seq
@@ -492,7 +484,7 @@ func (q *query) column(ctx context.Context, set *idSet, f groupField) (*valueCol
 			}
 			if v == 0 {
 				if v = numbers[l.Value]; v == 0 {
-					c.dict = append(c.dict, indexKey(f, l.Value))
+					c.dict = append(c.dict, appendIndexKey(nil, f, l.Value, str))
 					v = uint32(len(c.dict))
 					numbers[l.Value] = v
 				}

@@ -42,6 +42,11 @@ type EngineOptions struct {
 	// all time. The time budget bounds their cost anyway;
 	// this is for operators who want wide queries refused up front.
 	MaxRange time.Duration
+	// MaxGroupBytes bounds the memory of the groups of one aggregation,
+	// grouped histogram or facet count (limits.max_group_bytes): a query
+	// with more distinct keys fails with a LimitError, never runs out of
+	// memory. Zero means DefaultMaxGroupBytes.
+	MaxGroupBytes int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -71,6 +76,9 @@ func NewEngine(store *storage.Store, index keywordIndex, progress indexProgress,
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxGroupBytes <= 0 {
+		opts.MaxGroupBytes = DefaultMaxGroupBytes
 	}
 	return &Engine{store: store, index: index, progress: progress, opts: opts, scanFirst: scanFirst, exportPage: MaxLimit}
 }

@@ -3,6 +3,7 @@ package search
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -34,7 +35,9 @@ import (
 
 // propIndexedFields are the fields besides level, source and tags that the
 // store keeps posting lists for.
-var propIndexedFields = []string{"host", "code"}
+// host holds only strings, latency only numbers, code every kind: the
+// index answers group-bys on the first two, and the entries on code.
+var propIndexedFields = []string{"host", "code", "latency"}
 
 // propEnv is a store, a keyword index and an indexer that can be stopped,
 // plus every entry appended, as the reference sees them.
@@ -124,14 +127,19 @@ var (
 	propTags    = []string{"prod", "test", "eu", "p", "canary"}
 	propHosts   = []string{"web-1", "web-10", "web-2", "db-1", "Web-1"}
 	propUsers   = []string{"alice", "bob", "Alice", "carol"}
-	// codes mixes every kind, and numbers whose text forms differ by kind.
+	// codes mixes every kind, numbers whose text forms differ by kind,
+	// strings that look like numbers and bools, and integers beyond 2^53
+	// as strings and as numbers.
 	propCodes = []storage.Value{
 		storage.Int(404), storage.Int(404), storage.Int(500), storage.Int(2000000), storage.Int(0), storage.Int(-3),
 		storage.Float(404), storage.Float(0.5), storage.Float(2e6), storage.Float(math.Copysign(0, -1)), storage.Float(12.25),
 		storage.String("404"), storage.String("007"), storage.String("abc"), storage.String("2e+06"),
 		storage.Bool(true), storage.Bool(false), storage.Float(math.NaN()), storage.Float(math.Inf(1)), storage.String("NaN"),
+		storage.String("true"), storage.String("false"), storage.String("9007199254740993"), storage.Int(9007199254740993),
+		storage.Float(9007199254740992), storage.String("0.5"),
 	}
-	propStatus  = []storage.Value{storage.Int(200), storage.Int(404), storage.Int(500), storage.String("404"), storage.Float(503)}
+	propStatus = []storage.Value{storage.Int(200), storage.Int(404), storage.Int(500), storage.String("404"), storage.Float(503),
+		storage.String("200"), storage.Bool(true), storage.String("true")}
 	propLatency = []storage.Value{storage.Float(0.5), storage.Float(12.25), storage.Float(100), storage.Int(20), storage.Int(7)}
 )
 
@@ -471,9 +479,10 @@ func propSorted(matches []*storage.Entry, sort Sort) []storage.ID {
 
 // propKeys returns the group keys of one group-by name for an entry, the
 // reference semantics of aggregations: the level name; the source; each
-// distinct tag; a field's value as field:value matches it (numbers by value,
-// so the integer 404, the float 404.0 and the string "404" are one group,
-// keyed by the number). nil stands for an entry without the field.
+// distinct tag; a field's value keeping its type (a string stays a string
+// however it looks; a number is an int64 when its text is an integer, else
+// a float64; a float JSON cannot write is the string of its text). nil
+// stands for an entry without the field.
 func propKeys(name string, e *storage.Entry) []any {
 	switch name {
 	case "level", "severity":
@@ -496,17 +505,53 @@ func propKeys(name string, e *storage.Entry) []any {
 	if !ok {
 		return []any{nil}
 	}
-	s := v.Text()
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && strconv.FormatInt(n, 10) == s {
+	switch v.Kind {
+	case storage.KindString:
+		return []any{v.Str}
+	case storage.KindBool:
+		return []any{v.Bool}
+	case storage.KindInt:
+		return []any{v.Int}
+	}
+	if math.IsNaN(v.Float) || math.IsInf(v.Float, 0) {
+		return []any{v.Text()}
+	}
+	if n, err := strconv.ParseInt(v.Text(), 10, 64); err == nil && strconv.FormatInt(n, 10) == v.Text() {
 		return []any{n}
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && strconv.FormatFloat(f, 'g', -1, 64) == s {
-		return []any{f}
+	return []any{v.Float}
+}
+
+// propKeyOrder is the order of keys with equal counts: by component,
+// missing, false, true, numbers, strings, then by text (each text after
+// its length).
+func propKeyOrder(key []any) string {
+	var b []byte
+	for _, k := range key {
+		switch k := k.(type) {
+		case nil:
+			b = append(b, 0)
+		case bool:
+			if k {
+				b = append(b, 2)
+			} else {
+				b = append(b, 1)
+			}
+		case int64, float64:
+			t := fmt.Sprint(k)
+			if f, ok := k.(float64); ok {
+				t = strconv.FormatFloat(f, 'g', -1, 64)
+			}
+			b = append(b, 3)
+			b = binary.AppendUvarint(b, uint64(len(t)))
+			b = append(b, t...)
+		case string:
+			b = append(b, 4)
+			b = binary.AppendUvarint(b, uint64(len(k)))
+			b = append(b, k...)
+		}
 	}
-	if b, err := strconv.ParseBool(s); err == nil && strconv.FormatBool(b) == s {
-		return []any{b}
-	}
-	return []any{s}
+	return string(b)
 }
 
 func propAggregate(matches []*storage.Entry, groupBy []string, limit int) *AggResult {
@@ -514,7 +559,7 @@ func propAggregate(matches []*storage.Entry, groupBy []string, limit int) *AggRe
 	var walk func(e *storage.Entry, i int, key []any)
 	walk = func(e *storage.Entry, i int, key []any) {
 		if i == len(groupBy) {
-			k := groupKey(key)
+			k := propKeyOrder(key)
 			if counts[k] == nil {
 				counts[k] = &Group{Key: slices.Clone(key)}
 			}
@@ -536,7 +581,7 @@ func propAggregate(matches []*storage.Entry, groupBy []string, limit int) *AggRe
 		if c := cmp.Compare(b.Count, a.Count); c != 0 {
 			return c
 		}
-		return strings.Compare(groupKey(a.Key), groupKey(b.Key))
+		return strings.Compare(propKeyOrder(a.Key), propKeyOrder(b.Key))
 	})
 	if limit <= 0 {
 		limit = 10
@@ -588,12 +633,14 @@ func propHistogram(matches []*storage.Entry, req HistRequest, now time.Time) *Hi
 	for start := first; start < to.UnixNano(); start += step {
 		res.Buckets = append(res.Buckets, HistBucket{Start: time.Unix(0, start).UTC()})
 	}
+	byKey := make([]map[string]*KeyCount, len(res.Buckets))
 	for _, e := range matches {
 		n := e.ID.Nanos
 		if n < from.UnixNano() || n >= to.UnixNano() {
 			continue
 		}
-		b := &res.Buckets[(n-first)/step]
+		i := (n - first) / step
+		b := &res.Buckets[i]
 		b.Count++
 		if req.GroupBy == "" {
 			continue
@@ -604,9 +651,30 @@ func propHistogram(matches []*storage.Entry, req HistRequest, now time.Time) *Hi
 			}
 			if b.Groups == nil {
 				b.Groups = map[string]int64{}
+				byKey[i] = map[string]*KeyCount{}
 			}
-			b.Groups[fmt.Sprint(k)]++
+			text := fmt.Sprint(k)
+			if f, ok := k.(float64); ok {
+				text = strconv.FormatFloat(f, 'g', -1, 64)
+			}
+			b.Groups[text]++
+			o := propKeyOrder([]any{k})
+			if byKey[i][o] == nil {
+				byKey[i][o] = &KeyCount{Key: k}
+			}
+			byKey[i][o].Count++
 		}
+	}
+	for i, m := range byKey {
+		for _, kc := range m {
+			res.Buckets[i].ByKey = append(res.Buckets[i].ByKey, *kc)
+		}
+		slices.SortFunc(res.Buckets[i].ByKey, func(a, b KeyCount) int {
+			if c := cmp.Compare(b.Count, a.Count); c != 0 {
+				return c
+			}
+			return strings.Compare(propKeyOrder([]any{a.Key}), propKeyOrder([]any{b.Key}))
+		})
 	}
 	return res
 }
@@ -791,6 +859,14 @@ func describeGroups(gs []Group) string {
 	return b.String()
 }
 
+func describeKeyCounts(kcs []KeyCount) string {
+	var b strings.Builder
+	for _, kc := range kcs {
+		fmt.Fprintf(&b, "%T(%v)=%d ", kc.Key, kc.Key, kc.Count)
+	}
+	return b.String()
+}
+
 func (pc *propChecker) checkHistogram() {
 	pc.t.Helper()
 	g := pc.g
@@ -826,6 +902,9 @@ func (pc *propChecker) checkHistogram() {
 		}
 		if !gb.Start.Equal(wb.Start) || gb.Count != wb.Count || !reflect.DeepEqual(gb.Groups, wb.Groups) {
 			pc.fail("%s: bucket %d: got %s %d %v, want %s %d %v", what, i, gb.Start, gb.Count, gb.Groups, wb.Start, wb.Count, wb.Groups)
+		}
+		if !reflect.DeepEqual(gb.ByKey, wb.ByKey) {
+			pc.fail("%s: bucket %d: got typed groups %s, want %s", what, i, describeKeyCounts(gb.ByKey), describeKeyCounts(wb.ByKey))
 		}
 	}
 }

@@ -58,22 +58,16 @@ const (
 
 type facetCounter struct {
 	facet  Facet
-	values map[string]*Group
+	values map[string]int64 // by encoded key, as aggregations count
 }
 
-func (c *facetCounter) add(key any) {
-	k := groupKey([]any{key})
-	g := c.values[k]
-	if g == nil {
-		if len(c.values) >= MaxFacetValues {
-			c.facet.Truncated = true
-			c.facet.Other++
-			return
-		}
-		g = &Group{Key: []any{key}}
-		c.values[k] = g
+func (c *facetCounter) add(key []byte) {
+	if _, ok := c.values[string(key)]; !ok && len(c.values) >= MaxFacetValues {
+		c.facet.Truncated = true
+		c.facet.Other++
+		return
 	}
-	g.Count++
+	c.values[string(key)]++
 }
 
 // Facets counts, over every entry matching req, each field and its values.
@@ -116,21 +110,24 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 				res.FieldsTruncated = true
 				return nil
 			}
-			c = &facetCounter{facet: Facet{Field: name}, values: map[string]*Group{}}
+			c = &facetCounter{facet: Facet{Field: name}, values: map[string]int64{}}
 			counters[name] = c
 		}
 		return c
 	}
+	var key []byte
 	count := func(en *storage.Entry) {
 		res.Total++
 		if c := counter(FieldLevel); c != nil {
 			c.facet.Count++
-			c.add(en.Level.String())
+			key = appendStringKey(key[:0], en.Level.String())
+			c.add(key)
 		}
 		if en.Source != "" {
 			if c := counter(FieldSource); c != nil {
 				c.facet.Count++
-				c.add(en.Source)
+				key = appendStringKey(key[:0], en.Source)
+				c.add(key)
 			}
 		}
 		if len(en.Tags) > 0 {
@@ -138,7 +135,8 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 				c.facet.Count++
 				for i, t := range en.Tags {
 					if !slices.Contains(en.Tags[:i], t) {
-						c.add(t)
+						key = appendStringKey(key[:0], t)
+						c.add(key)
 					}
 				}
 			}
@@ -149,7 +147,8 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 			}
 			if c := counter(f.Name); c != nil {
 				c.facet.Count++
-				c.add(typedKey(f.Value.Text()))
+				key = appendValueKey(key[:0], f.Value)
+				c.add(key)
 			}
 		}
 	}
@@ -162,23 +161,14 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 		return nil, err
 	}
 	for _, c := range counters {
-		groups := make([]Group, 0, len(c.values))
-		for _, g := range c.values {
-			groups = append(groups, *g)
+		// The values are bounded by MaxFacetValues, not by a budget.
+		values := groupCounter{counts: c.values}
+		top, other, err := values.top(req.Limit)
+		if err != nil {
+			return nil, err
 		}
-		slices.SortFunc(groups, func(a, b Group) int {
-			if d := cmp.Compare(b.Count, a.Count); d != 0 {
-				return d
-			}
-			return strings.Compare(groupKey(a.Key), groupKey(b.Key))
-		})
-		for i, g := range groups {
-			if i < req.Limit {
-				c.facet.Values = append(c.facet.Values, g)
-			} else {
-				c.facet.Other += g.Count
-			}
-		}
+		c.facet.Values = top
+		c.facet.Other += other
 		res.Facets = append(res.Facets, c.facet)
 	}
 	builtin := map[string]int{FieldLevel: 0, FieldSource: 1, FieldTag: 2}

@@ -1,9 +1,12 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/logengine/logengine/storage"
@@ -14,11 +17,14 @@ const maxBuckets = 100000
 
 // Histogram counts matching entries per time bucket. Buckets start at
 // multiples of the interval since the Unix epoch and cover [From, To); an
-// open end is the time of the first or last match. Groups are named by the
-// key's text; entries without the group-by field are in no group.
+// open end is the time of the first or last match. Groups are keyed as in
+// aggregations (ByKey) and named by the key's text (Groups); entries
+// without the group-by field are in no group. The groups of all buckets
+// are bounded by MaxGroupBytes, as an aggregation's.
 func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
+	budget := e.groupBudget("group_by="+req.GroupBy+" (histogram)", cancel)
 	q, err := e.rangeQuery(ctx, req.Query, req.From, req.To)
 	if err != nil {
 		return nil, err
@@ -36,29 +42,66 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		return nil, err
 	}
 	// From the indexes alone when the set is exact and the group-by field
-	// (if any) indexed; else from the matching entries.
+	// (if any) indexed, with index values whose text tells their type;
+	// else from the matching entries.
 	fromIndex := set != nil && set.exact && (field == nil || field.indexed)
+	str := false
+	if fromIndex && field != nil {
+		var strs []bool
+		if strs, fromIndex, err = q.indexKeys(ctx, []groupField{*field}); err != nil {
+			return nil, err
+		}
+		if fromIndex {
+			str = strs[0]
+		}
+	}
+	keys := &keyDict{ids: map[string]uint32{}, budget: budget}
+	// With both ends given the buckets are known before any match is read,
+	// and matches are counted as they stream: memory holds the groups, not
+	// the matches.
+	var h *histogram
+	if !req.From.IsZero() && !req.To.IsZero() {
+		if h, err = newHistogram(req.From, req.To, histInterval(req.Interval, req.From, req.To)); err != nil {
+			return nil, err
+		}
+		h.budget = budget
+	}
 
-	var points []int64     // times of the matches read
-	var keyed []keyedPoint // times and group keys of the matches read
+	var points []int64     // times of the matches read, without h
+	var keyed []keyedPoint // times and group keys of the matches read, without h
 	minN, maxN, found := int64(math.MaxInt64), int64(math.MinInt64), false
 	if !fromIndex {
 		var names []string
+		var fields []groupField
 		if field != nil {
-			names = []string{field.name}
+			names, fields = []string{field.name}, []groupField{*field}
 		}
+		key := make([]byte, 0, 256)
 		err := q.forEachMatch(ctx, set, names, func(en *storage.Entry) {
-			points = append(points, en.ID.Nanos)
+			if h != nil {
+				h.add(en.ID.Nanos, 1)
+			} else {
+				points = append(points, en.ID.Nanos)
+			}
 			if field == nil {
 				return
 			}
-			for _, k := range entryKeys(*field, en) {
-				if k != nil {
-					keyed = append(keyed, keyedPoint{en.ID.Nanos, keyText(k)})
+			appendEntryKeys(fields, en, key[:0], func(k []byte) {
+				if k[0] == keyMissing {
+					return
 				}
-			}
+				// Past the budget, the budget has stopped the scan.
+				id, ok := keys.id(k)
+				switch {
+				case !ok:
+				case h != nil:
+					h.addGroup(en.ID.Nanos, id, 1)
+				default:
+					keyed = append(keyed, keyedPoint{en.ID.Nanos, id})
+				}
+			})
 		})
-		if err != nil {
+		if err = budget.check(err); err != nil {
 			return nil, err
 		}
 		for _, p := range points {
@@ -97,13 +140,11 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 	default:
 		to = from.Add(time.Hour)
 	}
-	interval := req.Interval
-	if interval <= 0 {
-		interval = autoInterval(to.Sub(from))
-	}
-	h, err := newHistogram(from, to, interval)
-	if err != nil {
-		return nil, err
+	if h == nil {
+		if h, err = newHistogram(from, to, histInterval(req.Interval, from, to)); err != nil {
+			return nil, err
+		}
+		h.budget = budget
 	}
 
 	if !fromIndex {
@@ -111,14 +152,16 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 			h.add(p, 1)
 		}
 		for _, p := range keyed {
-			h.addGroup(p.nanos, p.key, 1)
+			if !h.addGroup(p.nanos, p.key, 1) {
+				return nil, budget.err
+			}
 		}
-		return h.result(), nil
+		return h.result(keys)
 	}
 	if set.all {
 		// Every entry has one level: the level lists hold every id.
 		err = q.e.store.PostingLists(ctx, storage.IndexLevel, "", q.lo, q.hi, func(l *storage.PostingList) error {
-			return h.addList(l, q.lo, q.hi, nil)
+			return h.addList(l, q.lo, q.hi, -1)
 		})
 	} else {
 		for _, id := range set.ids {
@@ -127,32 +170,45 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 	}
 	if err == nil && field != nil {
 		f := *field
-		var key string
+		var key uint32
 		var last string
+		var buf []byte
 		first := true
 		err = q.e.store.PostingLists(ctx, f.kind, f.name, q.lo, q.hi, func(l *storage.PostingList) error {
 			if first || l.Value != last {
-				first, last, key = false, l.Value, keyText(indexKey(f, l.Value))
+				first, last = false, l.Value
+				var ok bool
+				if key, ok = keys.id(appendIndexKey(buf[:0], f, l.Value, str)); !ok {
+					return budget.err
+				}
 			}
 			if set.all {
-				return h.addList(l, q.lo, q.hi, &key)
+				return h.addList(l, q.lo, q.hi, int64(key))
 			}
 			var err error
 			if h.buf, err = l.AppendIDs(h.buf[:0], q.lo, q.hi); err != nil {
 				return err
 			}
 			for _, id := range h.buf {
-				if set.has(id) {
-					h.addGroup(id.Nanos, key, 1)
+				if set.has(id) && !h.addGroup(id.Nanos, key, 1) {
+					return budget.err
 				}
 			}
 			return nil
 		})
 	}
-	if err != nil {
+	if err = budget.check(err); err != nil {
 		return nil, err
 	}
-	return h.result(), nil
+	return h.result(keys)
+}
+
+// histInterval is the interval asked for, or one chosen for the range.
+func histInterval(interval time.Duration, from, to time.Time) time.Duration {
+	if interval > 0 {
+		return interval
+	}
+	return autoInterval(to.Sub(from))
 }
 
 // span returns the times of the first and last entry of an exact set, and
@@ -185,7 +241,35 @@ func (q *query) span(ctx context.Context, set *idSet) (minN, maxN int64, found b
 
 type keyedPoint struct {
 	nanos int64
-	key   string
+	key   uint32 // in the histogram's keyDict
+}
+
+// keyDict numbers the distinct encoded keys of a histogram's groups, each
+// charged to the budget once.
+type keyDict struct {
+	ids    map[string]uint32
+	keys   []string
+	budget *groupBudget
+}
+
+// id returns the number of key, and false when the budget is spent.
+func (d *keyDict) id(key []byte) (uint32, bool) {
+	if id, ok := d.ids[string(key)]; ok {
+		return id, true
+	}
+	if !d.budget.charge(int64(len(key)) + groupOverhead) {
+		return 0, false
+	}
+	id := uint32(len(d.keys))
+	d.keys = append(d.keys, string(key))
+	d.ids[d.keys[id]] = id
+	return id, true
+}
+
+// bucketKey is one group of one bucket.
+type bucketKey struct {
+	bucket int
+	key    uint32
 }
 
 // histogram is a histogram being counted.
@@ -194,6 +278,8 @@ type histogram struct {
 	first, step int64 // start of the first bucket, and the interval
 	fromN, toN  int64 // the range counted
 	buckets     []HistBucket
+	groups      map[bucketKey]int64 // each charged to budget
+	budget      *groupBudget
 	buf         []storage.ID // reused to decode posting lists
 }
 
@@ -215,44 +301,53 @@ func newHistogram(from, to time.Time, interval time.Duration) (*histogram, error
 	return h, nil
 }
 
-// bucket returns the bucket of a time, nil outside the range.
-func (h *histogram) bucket(nanos int64) *HistBucket {
+// bucketIndex returns the bucket of a time, -1 outside the range.
+func (h *histogram) bucketIndex(nanos int64) int {
 	if nanos < h.fromN || nanos >= h.toN {
-		return nil
+		return -1
 	}
-	return &h.buckets[(nanos-h.first)/h.step]
+	return int((nanos - h.first) / h.step)
 }
 
 func (h *histogram) add(nanos, n int64) {
-	if b := h.bucket(nanos); b != nil {
-		b.Count += n
+	if i := h.bucketIndex(nanos); i >= 0 {
+		h.buckets[i].Count += n
 	}
 }
 
-func (h *histogram) addGroup(nanos int64, key string, n int64) {
-	if b := h.bucket(nanos); b != nil {
-		if b.Groups == nil {
-			b.Groups = map[string]int64{}
-		}
-		b.Groups[key] += n
+// addGroup counts n entries of the group key at a time, and reports false
+// once the budget is spent.
+func (h *histogram) addGroup(nanos int64, key uint32, n int64) bool {
+	i := h.bucketIndex(nanos)
+	if i < 0 {
+		return true
 	}
+	bk := bucketKey{i, key}
+	if h.groups == nil {
+		h.groups = map[bucketKey]int64{}
+	}
+	if _, ok := h.groups[bk]; !ok && !h.budget.charge(groupOverhead) {
+		return false
+	}
+	h.groups[bk] += n
+	return true
 }
 
 // addList counts the ids of a posting list in [lo, hi) into the counts, or
-// into the group key when it is set. A list wholly in one bucket (most are:
-// a commit's entries arrive together) counts from its header.
-func (h *histogram) addList(l *storage.PostingList, lo, hi storage.ID, key *string) error {
-	add := func(nanos, n int64) {
-		if key == nil {
+// into the group key when it is not negative. A list wholly in one bucket
+// (most are: a commit's entries arrive together) counts from its header.
+func (h *histogram) addList(l *storage.PostingList, lo, hi storage.ID, key int64) error {
+	add := func(nanos, n int64) error {
+		if key < 0 {
 			h.add(nanos, n)
-		} else {
-			h.addGroup(nanos, *key, n)
+		} else if !h.addGroup(nanos, uint32(key), n) {
+			return h.budget.err
 		}
+		return nil
 	}
 	if l.Within(lo, hi) {
-		if b := h.bucket(l.MinNanos); b != nil && b == h.bucket(l.MaxNanos) {
-			add(l.MinNanos, int64(l.Count))
-			return nil
+		if b := h.bucketIndex(l.MinNanos); b >= 0 && b == h.bucketIndex(l.MaxNanos) {
+			return add(l.MinNanos, int64(l.Count))
 		}
 	}
 	var err error
@@ -260,13 +355,52 @@ func (h *histogram) addList(l *storage.PostingList, lo, hi storage.ID, key *stri
 		return err
 	}
 	for _, id := range h.buf {
-		add(id.Nanos, 1)
+		if err := add(id.Nanos, 1); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func (h *histogram) result() *HistResult {
-	return &HistResult{Interval: h.interval, Buckets: h.buckets}
+// result returns the buckets with their groups: typed in ByKey, largest
+// first, ties in key order; by text in Groups, where keys of different
+// types with one text ("404" and 404) add up.
+func (h *histogram) result(keys *keyDict) (*HistResult, error) {
+	decoded := make([]any, len(keys.keys))
+	for i, k := range keys.keys {
+		key, err := decodeKey(k)
+		if err != nil {
+			return nil, err
+		}
+		decoded[i] = key[0]
+	}
+	type counted struct {
+		key   uint32
+		count int64
+	}
+	byBucket := map[int][]counted{}
+	for bk, n := range h.groups {
+		b := &h.buckets[bk.bucket]
+		if b.Groups == nil {
+			b.Groups = map[string]int64{}
+		}
+		b.Groups[keyText(decoded[bk.key])] += n
+		byBucket[bk.bucket] = append(byBucket[bk.bucket], counted{bk.key, n})
+	}
+	for i, gs := range byBucket {
+		slices.SortFunc(gs, func(x, y counted) int {
+			if c := cmp.Compare(y.count, x.count); c != 0 {
+				return c
+			}
+			return strings.Compare(keys.keys[x.key], keys.keys[y.key])
+		})
+		b := &h.buckets[i]
+		b.ByKey = make([]KeyCount, len(gs))
+		for j, g := range gs {
+			b.ByKey[j] = KeyCount{Key: decoded[g.key], Count: g.count}
+		}
+	}
+	return &HistResult{Interval: h.interval, Buckets: h.buckets}, nil
 }
 
 func floorTo(n, step int64) int64 {

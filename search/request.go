@@ -82,11 +82,15 @@ type AggRequest struct {
 
 // Group is one group of an aggregation: its key (one value per group-by
 // field) and count. Keys are the level name, the source, each of an
-// entry's tags, or a field's value as field:value matches it: a number
-// (int64 or float64) for the text of a number, so that the integer 404,
-// the float 404.0 and the string "404" are one group 404; a bool for true
-// and false; else the string. nil stands for entries without the field
-// (or without tags). Groups with equal counts are ordered by key.
+// entry's tags, or a field's value keeping its type: a string stays a
+// string however it looks ("404", "true", "9007199254740993"); a number is
+// an int64 when its text is an integer, else a float64, so that the
+// integer 404 and the float 404.0, which JSON writes alike, are one group
+// 404, apart from the string "404"; a bool is a bool. A float that JSON
+// cannot write (NaN, ±Inf) is the string of its text, as entries show it.
+// nil stands for entries without the field (or without tags). Groups with
+// equal counts are ordered by key: missing, false, true, numbers, strings,
+// then by text.
 type Group struct {
 	Key   []any
 	Count int64
@@ -107,13 +111,22 @@ type HistRequest struct {
 	GroupBy  string        // optional split
 }
 
-// HistBucket is one bucket of a histogram. Groups counts its entries by
-// the group-by field's key in text form (see Group); entries without the
-// field are in Count but in no group.
+// HistBucket is one bucket of a histogram. ByKey counts its entries by the
+// group-by field's key (typed as in Group), largest first, ties in key
+// order; Groups counts them by the key's text, where keys of different
+// types with one text ("404" and 404) add up. Entries without the field
+// are in Count but in no group.
 type HistBucket struct {
 	Start  time.Time
 	Count  int64
 	Groups map[string]int64
+	ByKey  []KeyCount
+}
+
+// KeyCount is one group of a histogram bucket.
+type KeyCount struct {
+	Key   any
+	Count int64
 }
 
 // HistResult is the answer to a HistRequest; empty buckets included.

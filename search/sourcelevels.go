@@ -72,13 +72,14 @@ func onlySourceLevel(n Node) bool {
 // source and level, on an entry that has only those. It returns the number
 // of matching entries, or false when the store cannot count the range so
 // (and add was not called).
-func (q *query) countBySourceLevel(ctx context.Context, fields []groupField, add func([]any, int64)) (int64, bool, error) {
+func (q *query) countBySourceLevel(ctx context.Context, fields []groupField, counter *groupCounter) (int64, bool, error) {
 	counts, ok, err := q.e.store.SourceLevelCounts(ctx, q.lo, q.hi)
 	if err != nil || !ok {
 		return 0, false, err
 	}
 	var total int64
 	probe := storage.Entry{}
+	var key []byte
 	for src, byLevel := range counts {
 		for i, n := range byLevel {
 			if n == 0 {
@@ -88,15 +89,15 @@ func (q *query) countBySourceLevel(ctx context.Context, fields []groupField, add
 			if !Match(q.node, &probe) {
 				continue
 			}
-			key := make([]any, len(fields))
-			for j, f := range fields {
+			key = key[:0]
+			for _, f := range fields {
 				if f.name == FieldLevel {
-					key[j] = probe.Level.String()
+					key = appendStringKey(key, probe.Level.String())
 				} else {
-					key[j] = src
+					key = appendStringKey(key, src)
 				}
 			}
-			add(key, n)
+			counter.add(key, n)
 			total += n
 		}
 	}

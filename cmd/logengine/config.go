@@ -20,6 +20,7 @@ import (
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/duration"
 	"github.com/logengine/logengine/retention"
+	"github.com/logengine/logengine/search"
 )
 
 // Config is the daemon's whole configuration: defaults, then the YAML file,
@@ -70,6 +71,10 @@ type Config struct {
 		// MaxQueryRange refuses searches spanning more time; zero keeps
 		// all-time searches, which the query timeout bounds anyway.
 		MaxQueryRange Duration `yaml:"max_query_range"`
+		// MaxGroupBytes bounds the memory of the groups of one
+		// aggregation or grouped histogram, in bytes: a group-by over more
+		// distinct keys answers 422 instead of running out of memory.
+		MaxGroupBytes int64 `yaml:"max_group_bytes"`
 		// MaxFuture rejects entries stamped further ahead than this.
 		MaxFuture Duration `yaml:"max_future"`
 		// RatePerSecond and Burst bound requests per API key (per client
@@ -153,6 +158,7 @@ func DefaultConfig() Config {
 	c.Limits.MaxInflightBytes = 32 << 20
 	c.Limits.QueryTimeout = Duration(30 * time.Second)
 	c.Limits.MaxFuture = Duration(24 * time.Hour)
+	c.Limits.MaxGroupBytes = search.DefaultMaxGroupBytes
 	c.Alerting.EvalInterval = Duration(time.Minute)
 	return c
 }
@@ -224,6 +230,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.QueryTimeout <= 0 {
 		errs = append(errs, errors.New("limits.query_timeout: must be positive, e.g. 30s"))
+	}
+	if c.Limits.MaxGroupBytes < 1<<20 {
+		errs = append(errs, errors.New("limits.max_group_bytes: must be at least 1048576 (1 MiB), e.g. 268435456 (256 MiB)"))
 	}
 	if c.Limits.MaxQueryRange < 0 {
 		errs = append(errs, errors.New("limits.max_query_range: must be 0 (no limit) or positive, e.g. 31d"))
@@ -386,6 +395,7 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		tlsCert     = fs.String("tls-cert", "", "TLS certificate file (PEM)")
 		tlsKey      = fs.String("tls-key", "", "TLS key file (PEM)")
 		maxBody     = fs.Int64("max-body-bytes", def.Limits.MaxBodyBytes, "largest ingest request body")
+		maxGroups   = fs.Int64("max-group-bytes", def.Limits.MaxGroupBytes, "memory of the groups of one aggregation or grouped histogram; beyond it 422")
 		queryTO     = def.Limits.QueryTimeout
 		queryRange  = def.Limits.MaxQueryRange
 		logLevel    = fs.String("log-level", def.LogLevel, "debug, info, warn or error")
@@ -433,6 +443,8 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.TLS.Key = *tlsKey
 		case "max-body-bytes":
 			cfg.Limits.MaxBodyBytes = *maxBody
+		case "max-group-bytes":
+			cfg.Limits.MaxGroupBytes = *maxGroups
 		case "query-timeout":
 			cfg.Limits.QueryTimeout = queryTO
 		case "max-query-range":

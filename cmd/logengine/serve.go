@@ -158,8 +158,9 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		log.Error("an interrupted per-source deletion could not be finished; its days are skipped by per-source retention until it is", "err", err)
 	}
 	d.engine = search.NewEngine(d.store, d.index, d.indexer, search.EngineOptions{
-		Timeout:  time.Duration(cfg.Limits.QueryTimeout),
-		MaxRange: time.Duration(cfg.Limits.MaxQueryRange),
+		Timeout:       time.Duration(cfg.Limits.QueryTimeout),
+		MaxRange:      time.Duration(cfg.Limits.MaxQueryRange),
+		MaxGroupBytes: cfg.Limits.MaxGroupBytes,
 	})
 	aopts := alerting.DefaultOptions()
 	aopts.RulesFile = cfg.Alerting.RulesFile

@@ -4,15 +4,11 @@
 
 import { get, request, download, withParams, ApiError } from "./api.js";
 import { $, h, fmtNumber, toast } from "./dom.js";
-import { term } from "./query.js";
+import { term, valueLabel } from "./query.js";
 import { fmtTime, parseTS, resolve } from "./time.js";
 
 const CONTEXT_STEP = 20;
 const FIELDS_KEY = "logengine.fieldsPanel";
-
-function stringify(v) {
-  return typeof v === "string" ? v : JSON.stringify(v);
-}
 
 // Fields is the collapsible panel of the match's fields. Values load from
 // /api/v1/facets over the whole match, only while the panel is open.
@@ -107,8 +103,11 @@ export class Fields {
       "ul",
       { class: "facet-values", id, hidden: !open },
       f.values.map((v) => {
-        const t = term(name, v.value);
-        const shown = v.value === null ? "(none)" : stringify(v.value);
+        // A string key stays a string here, however it looks: the filter
+        // of "9007199254740993" is that text, not a number rounded by
+        // JavaScript.
+        const t = v.value === null ? null : term(name, v.value);
+        const shown = valueLabel(v.value);
         const pct = f.count ? Math.round((v.count / f.count) * 100) : 0;
         return h(
           "li",

@@ -8,6 +8,23 @@ export function quoteValue(v) {
   return '"' + s.replace(/[\\"]/g, (c) => "\\" + c) + '"';
 }
 
+// valueLabel shows a value of the API (a facet value, an aggregation key)
+// so that values of different types stay apart: a string that would read
+// as a number, a bool or null is quoted ("200" next to 200); other strings
+// are shown bare; null, a missing field, is "(none)". The filter built from
+// a value uses the value itself (term), never this label.
+export function valueLabel(v) {
+  if (v === null || v === undefined) return "(none)";
+  if (typeof v !== "string") return JSON.stringify(v);
+  let parsed;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    return v;
+  }
+  return typeof parsed === "string" ? v : JSON.stringify(v);
+}
+
 const fieldNameRe = /^[\p{L}_@][\p{L}\p{N}_@.-]*$/u;
 
 // term is the filter for one value of an entry's attribute.
