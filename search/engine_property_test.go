@@ -3,7 +3,6 @@ package search
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -543,12 +542,14 @@ func propKeyOrder(key []any) string {
 				t = strconv.FormatFloat(f, 'g', -1, 64)
 			}
 			b = append(b, 3)
-			b = binary.AppendUvarint(b, uint64(len(t)))
-			b = append(b, t...)
+			b = append(b, strings.ReplaceAll(t, "\x00", "\x00\xff")...)
+			b = append(b, 0, 0)
 		case string:
+			// Text order: a string's bytes (0 escaped), then an end that
+			// sorts before any byte.
 			b = append(b, 4)
-			b = binary.AppendUvarint(b, uint64(len(k)))
-			b = append(b, k...)
+			b = append(b, strings.ReplaceAll(k, "\x00", "\x00\xff")...)
+			b = append(b, 0, 0)
 		}
 	}
 	return string(b)

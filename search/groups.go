@@ -3,7 +3,6 @@ package search
 import (
 	"container/heap"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -12,7 +11,8 @@ import (
 )
 
 // Group keys are counted in their encoded form: one component per group-by
-// field, each a tag byte and, for numbers and strings, the length and text.
+// field, each a tag byte and, for numbers and strings, the text (see
+// appendKeyText).
 // A string stays a string however it looks ("404", "true",
 // "9007199254740993"); numbers are one group per text form, so the integer
 // 404 and the float 404.0, which JSON writes alike, are one group keyed
@@ -27,10 +27,19 @@ const (
 	keyString
 )
 
+// appendKeyText appends a tag and a text that sorts as the text does: its
+// bytes with 0 escaped as 0 0xFF, ended by 0 0. A length prefix would put
+// "web" before "auth" among groups of equal counts.
 func appendKeyText(dst []byte, tag byte, s string) []byte {
 	dst = append(dst, tag)
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			dst = append(dst, 0, 0xFF)
+		} else {
+			dst = append(dst, s[i])
+		}
+	}
+	return append(dst, 0, 0)
 }
 
 // appendStringKey appends the key of a string.
@@ -40,11 +49,9 @@ func appendStringKey(dst []byte, s string) []byte { return appendKeyText(dst, ke
 func appendValueKey(dst []byte, v storage.Value) []byte {
 	switch v.Kind {
 	case storage.KindInt:
-		dst = append(dst, keyNumber, 0)
-		n := len(dst)
-		dst = strconv.AppendInt(dst, v.Int, 10)
-		dst[n-1] = byte(len(dst) - n) // an int64 has at most 20 digits: one varint byte
-		return dst
+		dst = append(dst, keyNumber)
+		dst = strconv.AppendInt(dst, v.Int, 10) // no zero byte to escape
+		return append(dst, 0, 0)
 	case storage.KindFloat:
 		if math.IsInf(v.Float, 0) || math.IsNaN(v.Float) {
 			return appendKeyText(dst, keyString, v.Text())
@@ -104,12 +111,26 @@ func decodeKey(k string) ([]any, error) {
 		default:
 			return nil, fmt.Errorf("BUG: group key tag %d", tag)
 		}
-		n, w := binary.Uvarint([]byte(k[:min(len(k), binary.MaxVarintLen64)]))
-		if w <= 0 || uint64(len(k)-w) < n {
-			return nil, fmt.Errorf("BUG: group key of %d bytes cut short", len(k))
+		var b []byte
+		ended := false
+		for len(k) >= 2 {
+			if k[0] != 0 {
+				b = append(b, k[0])
+				k = k[1:]
+				continue
+			}
+			if k[1] == 0xFF {
+				b = append(b, 0)
+				k = k[2:]
+				continue
+			}
+			k, ended = k[2:], true
+			break
 		}
-		text := k[w : w+int(n)]
-		k = k[w+int(n):]
+		if !ended {
+			return nil, fmt.Errorf("BUG: group key cut short")
+		}
+		text := string(b)
 		if tag == keyString {
 			out = append(out, text)
 			continue

@@ -211,3 +211,27 @@ func TestGroupLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyOrderIsTextOrder: groups of equal counts are listed by key, and a
+// string key sorts as its text, zero bytes and prefixes included.
+func TestKeyOrderIsTextOrder(t *testing.T) {
+	texts := []string{"", "\x00", "\x00\x00", "\x00a", "a", "a\x00", "a\x00b", "ab", "auth", "b", "web", "web\xff", "\xff"}
+	for i, a := range texts {
+		ka := string(appendStringKey(nil, a))
+		got, err := decodeKey(ka)
+		if err != nil || len(got) != 1 || got[0] != a {
+			t.Fatalf("decodeKey(key(%q)) = %v, %v", a, got, err)
+		}
+		for _, b := range texts[i+1:] {
+			if kb := string(appendStringKey(nil, b)); ka >= kb {
+				t.Fatalf("key(%q) does not sort before key(%q)", a, b)
+			}
+			// Composite keys sort by their first component first.
+			ca := string(appendStringKey(appendStringKey(nil, a), "zzz"))
+			cb := string(appendStringKey(appendStringKey(nil, b), ""))
+			if ca >= cb {
+				t.Fatalf("key(%q, zzz) does not sort before key(%q, \"\")", a, b)
+			}
+		}
+	}
+}
