@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -454,10 +455,27 @@ func srchCheckAggregates(t *testing.T, d *daemon, logs []srchLog, base time.Time
 		}
 		b["count"] = json.Number(fmt.Sprint(n))
 		if n > 0 {
+			// by_key: the same groups with typed keys, largest first,
+			// ties by key.
+			keys := make([]string, 0, len(groups))
+			for k := range groups {
+				keys = append(keys, k)
+			}
+			slices.SortFunc(keys, func(a, b string) int {
+				if c := cmp.Compare(groups[b].(int), groups[a].(int)); c != 0 {
+					return c
+				}
+				return strings.Compare(a, b)
+			})
+			var byKey []any
+			for _, k := range keys {
+				byKey = append(byKey, map[string]any{"key": k, "count": json.Number(fmt.Sprint(groups[k]))})
+			}
 			for k, v := range groups {
 				groups[k] = json.Number(fmt.Sprint(v))
 			}
 			b["groups"] = groups
+			b["by_key"] = byKey
 		}
 		buckets = append(buckets, b)
 	}
