@@ -1,0 +1,161 @@
+package patterns
+
+// Wildcard marks a variable part of a template. A message that holds the
+// literal text "<*>" in a token matches a wildcard there, which is what a
+// reader of the template would expect.
+const Wildcard = "<*>"
+
+// masker turns a message into its masked form: the tokens (split on
+// whitespace) with every part that looks variable replaced by Wildcard,
+// joined by single spaces. It writes into buffers it reuses, so that a
+// message of a known template is looked up without allocating.
+type masker struct {
+	// key is the masked form of the last message.
+	key []byte
+	// ends holds, for each token of key, the offset just past its end.
+	ends []int
+}
+
+// isSpace reports the bytes that separate tokens. Only ASCII white space:
+// messages are split the same way whatever their encoding.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// isDelim reports the punctuation that separates the parts of a token that
+// are masked one by one: "uid=0," keeps "uid", "=" and "," and masks "0",
+// "[10.0.0.1]" keeps its brackets, "host:port" keeps its colon. The dot,
+// slash, dash and underscore are not delimiters: they hold together the
+// addresses, paths, versions and identifiers a log varies in.
+func isDelim(c byte) bool {
+	switch c {
+	case '=', ':', ',', ';', '(', ')', '[', ']', '{', '}', '"', '\'', '|', '<', '>':
+		return true
+	}
+	return false
+}
+
+// mask computes the masked form of msg into m.key and m.ends. Past
+// maxTokens tokens, the rest of the message is one more wildcard token.
+func (m *masker) mask(msg string, maxTokens int) {
+	m.key = m.key[:0]
+	m.ends = m.ends[:0]
+	i := 0
+	for {
+		for i < len(msg) && isSpace(msg[i]) {
+			i++
+		}
+		if i == len(msg) {
+			return
+		}
+		if len(m.ends) > 0 {
+			m.key = append(m.key, ' ')
+		}
+		if len(m.ends) == maxTokens {
+			m.key = append(m.key, Wildcard...)
+			m.ends = append(m.ends, len(m.key))
+			return
+		}
+		i = m.token(msg, i)
+		m.ends = append(m.ends, len(m.key))
+	}
+}
+
+// token masks the token of msg that starts at i and returns the offset
+// just past it.
+func (m *masker) token(msg string, i int) int {
+	start := i // of the current part
+	var prev byte
+	for i < len(msg) && !isSpace(msg[i]) {
+		c := msg[i]
+		if !isDelim(c) {
+			i++
+			continue
+		}
+		m.part(msg[start:i], prev)
+		// A quoted value is one variable, spaces included, when it opens
+		// a value: tag="View Lock", 'a b', ("x y"). Its words vary in
+		// number, which would otherwise split one template into several.
+		if (c == '"' || c == '\'') && i == start && i+1 < len(msg) {
+			if q := quoteEnd(msg, i+1, c); q > 0 && q > i+1 {
+				m.key = append(m.key, c)
+				m.key = append(m.key, Wildcard...)
+				m.key = append(m.key, c)
+				i = q + 1
+				start = i
+				prev = c
+				continue
+			}
+		}
+		m.key = append(m.key, c)
+		prev = c
+		i++
+		start = i
+	}
+	m.part(msg[start:i], prev)
+	return i
+}
+
+// quoteEnd returns the offset of the quote q that closes a value opened
+// just before from, or -1. The closing quote must end a token or be
+// followed by punctuation, so that an apostrophe inside prose ("don't")
+// does not swallow the rest of the line, and the value must be short.
+func quoteEnd(msg string, from int, q byte) int {
+	const maxQuoted = 256
+	for j := from; j < len(msg) && j-from <= maxQuoted; j++ {
+		if msg[j] != q {
+			continue
+		}
+		if j+1 == len(msg) || isSpace(msg[j+1]) || isDelim(msg[j+1]) || msg[j+1] == '.' {
+			return j
+		}
+		return -1
+	}
+	return -1
+}
+
+// part appends the masked form of one part of a token, prev being the
+// delimiter just before it (0 at the start of the token).
+func (m *masker) part(p string, prev byte) {
+	if variable(p, prev) {
+		m.key = append(m.key, Wildcard...)
+	} else {
+		m.key = append(m.key, p...)
+	}
+}
+
+// variable reports whether a part of a token is a value rather than a
+// word of the message's text. The classes follow from what varies
+// between two logs of one statement:
+//   - anything holding a digit: numbers, sizes, durations (10ms), dates,
+//     times, addresses, ports, versions, UUIDs, hex ids, numbered names
+//     (blk_123, worker-7), since a word with a digit is almost never prose;
+//   - the value of key=value, the way logfmt and most "k=v" logs write
+//     their fields;
+//   - absolute paths and URLs (a slash first, another further on);
+//   - long runs of hex digits without a decimal one (hashes, ids).
+func variable(p string, prev byte) bool {
+	if p == "" {
+		return false
+	}
+	if prev == '=' {
+		return true
+	}
+	hex := 0
+	slashes := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= '0' && c <= '9':
+			return true
+		case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+			hex++
+		case c == '/':
+			slashes++
+		}
+	}
+	if p[0] == '/' && slashes >= 2 {
+		return true
+	}
+	return len(p) >= 12 && hex == len(p)
+}
