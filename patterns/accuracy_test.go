@@ -133,7 +133,8 @@ func groupingAccuracy(truth []string, pred []uint64) float64 {
 // returns each line's template id, resolved through merges.
 func mineSystem(tb testing.TB, sys loghubSystem) ([]uint64, *Miner) {
 	tb.Helper()
-	m, err := New(DefaultConfig())
+	cfg := DefaultConfig()
+	m, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func (m *masker) token(msg string, i int) int {
 		// A quoted value is one variable, spaces included, when it opens
 		// a value: tag="View Lock", 'a b', ("x y"). Its words vary in
 		// number, which would otherwise split one template into several.
-		if (c == '"' || c == '\'') && i == start && i+1 < len(msg) {
+		if (c == '"' || c == '\'') && i == start && prev == '=' && i+1 < len(msg) {
 			if q := quoteEnd(msg, i+1, c); q > 0 && q > i+1 {
 				m.key = append(m.key, c)
 				m.key = append(m.key, Wildcard...)
@@ -138,9 +138,6 @@ func variable(p string, prev byte) bool {
 	if p == "" {
 		return false
 	}
-	if prev == '=' {
-		return true
-	}
 	hex := 0
 	slashes := 0
 	for i := 0; i < len(p); i++ {
@@ -157,5 +154,43 @@ func variable(p string, prev byte) bool {
 	if p[0] == '/' && slashes >= 2 {
 		return true
 	}
-	return len(p) >= 12 && hex == len(p)
+	if dottedName(p) {
+		return true
+	}
+	if len(p) >= 12 && hex == len(p) {
+		return true
+	}
+	return calendarWord(p)
+}
+
+// dottedName reports a name made of dotted parts: a host name, a Java
+// class or package, a file name with its extension. A dot that only ends
+// the part ("done.", "available...") is punctuation.
+func dottedName(p string) bool {
+	for i := 1; i+1 < len(p); i++ {
+		if p[i] == '.' && isAlnum(p[i-1]) && isAlnum(p[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$'
+}
+
+// calendarWord reports the names of months and week days, in the forms
+// timestamps print them: they are parts of a date, which is a value.
+func calendarWord(p string) bool {
+	if len(p) < 3 || len(p) > 9 || p[0] < 'A' || p[0] > 'Z' {
+		return false
+	}
+	switch p {
+	case "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
+		"January", "February", "March", "April", "June", "July", "August", "September", "October", "November", "December",
+		"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
+		"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday":
+		return true
+	}
+	return false
 }

@@ -23,9 +23,11 @@
 package patterns
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +48,10 @@ type Config struct {
 	// MaxTokens is how many tokens of a message are compared; the rest of
 	// a longer message is one wildcard. It bounds the cost of huge lines.
 	MaxTokens int
+	// Variants is how many different words a position of a template may
+	// hold before it is a variable: below it, each word makes a template
+	// of its own ("cupsd startup succeeded", "cupsd shutdown succeeded").
+	Variants int
 	// CacheSize bounds the masked forms remembered per source for the
 	// lookup without allocation; when full, the cache starts over.
 	CacheSize int
@@ -59,10 +65,11 @@ const OverflowSource = "\x00overflow"
 // (see accuracy_test.go) with bounds that keep a source under a few MB.
 func DefaultConfig() Config {
 	return Config{
-		Similarity:   0.5,
+		Similarity:   0.6,
 		MaxTemplates: 2000,
 		MaxSources:   10000,
 		MaxTokens:    128,
+		Variants:     4,
 		CacheSize:    8192,
 	}
 }
@@ -78,6 +85,8 @@ func (c Config) Validate() error {
 		return errors.New("patterns: max sources must be at least 1")
 	case c.MaxTokens < 1:
 		return errors.New("patterns: max tokens must be at least 1")
+	case c.Variants < 2:
+		return errors.New("patterns: variants must be at least 2")
 	case c.CacheSize < 1:
 		return errors.New("patterns: cache size must be at least 1")
 	}
@@ -152,21 +161,23 @@ type Miner struct {
 type source struct {
 	name string
 
-	// mu guards every field below and the mutable fields of the
-	// templates of this source.
+	// mu guards every field below, the clusters of this source and the
+	// mutable fields of its templates.
 	mu sync.Mutex
 	masker
 	// cache maps a masked form to the template its message got.
 	cache map[string]*template
-	// groups holds the live templates by token count and first token.
-	groups map[groupKey][]*template
-	live   int
+	// groups holds the clusters by token count and first token.
+	groups map[groupKey][]*cluster
+	// live counts the templates of the source that are neither merged
+	// nor evicted.
+	live int
 	// clock counts the messages of the source; a template's lastSeen is
 	// read on it to find the least recently seen one.
 	clock uint64
 }
 
-// groupKey is where a template sits: only templates of the same length
+// groupKey is where a cluster sits: only clusters of the same length
 // and first token are compared, which keeps the comparisons few and keeps
 // statements that start differently apart.
 type groupKey struct {
@@ -174,11 +185,33 @@ type groupKey struct {
 	first string
 }
 
-// template is a template of a source. Its fields are guarded by its
+// cluster is the messages of a group similar enough to come from one
+// statement of a program. Each position of its tokens is
+//   - literal: every message had the same token there;
+//   - pinned: messages had a few different words there (values holds
+//     them), such as start/stop, true/false or a state name. These are
+//     part of what a log says: each combination of them is a template of
+//     its own;
+//   - free (the token is Wildcard): it holds a value, masked or not, or
+//     more than Config.Variants different words.
+//
+// Freeing a position merges the templates that differed only there.
+type cluster struct {
+	key    groupKey
+	tokens []string
+	values [][]string
+	// children maps the words of a message at the pinned positions
+	// (see childKey) to their template.
+	children map[string]*template
+}
+
+// template is a template of a source: a cluster's tokens with the words
+// of its pinned positions filled in. Its fields are guarded by its
 // source's lock, except id and src which never change.
 type template struct {
 	id       uint64
 	src      *source
+	cluster  *cluster
 	tokens   []string
 	count    uint64
 	lastSeen uint64
@@ -202,8 +235,9 @@ func New(cfg Config) (*Miner, error) {
 
 // Add mines message of source and returns the id of its template, and
 // whether the message started that template. The id of a template does not
-// change as it generalises; after a merge, it is the id of the template
-// merged into (see Resolve for the ids handed out before).
+// change as it generalises; a repeated message gets the same id. When
+// templates merge, the messages of each get the id of the oldest (see
+// Resolve for the ids handed out before).
 func (m *Miner) Add(sourceName, message string) (id uint64, isNew bool) {
 	s := m.source(sourceName)
 	s.mu.Lock()
@@ -259,11 +293,11 @@ func newSource(name string) *source {
 	return &source{
 		name:   name,
 		cache:  make(map[string]*template),
-		groups: make(map[groupKey][]*template),
+		groups: make(map[groupKey][]*cluster),
 	}
 }
 
-// addSlow places the masked message in s.key among the templates of s. It
+// addSlow places the masked message in s.key among the clusters of s. It
 // allocates: it runs once per distinct masked form (up to cache resets).
 func (m *Miner) addSlow(s *source) (uint64, bool) {
 	key := string(s.key)
@@ -278,93 +312,217 @@ func (m *Miner) addSlow(s *source) (uint64, bool) {
 		g.first = tokens[0]
 	}
 
-	best, bestScore := (*template)(nil), -1.0
-	for _, t := range s.groups[g] {
-		score := similarity(t.tokens, tokens)
-		if score > bestScore {
-			best, bestScore = t, score
+	var best *cluster
+	bestScore := -1.0
+	for _, c := range s.groups[g] {
+		if score := c.similarity(tokens); score > bestScore {
+			best, bestScore = c, score
 		}
 	}
-	isNew := false
 	if best != nil && bestScore >= m.cfg.Similarity {
-		generalise(best, tokens)
+		if changed := best.absorb(tokens, m.cfg.Variants); changed {
+			m.rekey(s, best)
+		}
 	} else {
-		best = m.create(s, g, tokens)
+		best = &cluster{
+			key:      g,
+			tokens:   slices.Clone(tokens),
+			values:   make([][]string, len(tokens)),
+			children: make(map[string]*template),
+		}
+		s.groups[g] = append(s.groups[g], best)
+	}
+
+	ck := best.childKey(tokens)
+	t, ok := best.children[ck]
+	isNew := false
+	if !ok {
+		t = m.create(s, best, ck, best.childTokens(tokens))
 		isNew = true
 	}
-	best.count++
-	best.lastSeen = s.clock
+	t.count++
+	t.lastSeen = s.clock
 	if len(s.cache) >= m.cfg.CacheSize {
 		clear(s.cache)
 	}
-	s.cache[key] = best
-	return best.id, isNew
+	s.cache[key] = t
+	return t.id, isNew
 }
 
-// similarity is the share of the positions of a message where a template
-// has the same token or a wildcard. Counting the wildcards lets a message
-// join a template whose variable positions are known; the threshold still
-// requires the literal positions to mostly agree.
-func similarity(tmpl, msg []string) float64 {
-	if len(tmpl) == 0 {
+// similarity is the share of the positions of a message that agree with
+// c: the same literal token, one of the words of a pinned position, or a
+// masked value where c is free. A free position does not agree with any
+// word, so that a template made general by a few messages does not
+// swallow unrelated ones of the same length.
+func (c *cluster) similarity(msg []string) float64 {
+	if len(c.tokens) == 0 {
 		return 1
 	}
 	same := 0
-	for i, tok := range tmpl {
-		if tok == msg[i] || tok == Wildcard {
+	for i, tok := range c.tokens {
+		switch {
+		case c.values[i] != nil:
+			if slices.Contains(c.values[i], msg[i]) {
+				same++
+			}
+		case tok == msg[i]:
 			same++
 		}
 	}
-	return float64(same) / float64(len(tmpl))
+	return float64(same) / float64(len(c.tokens))
 }
 
-// generalise makes the positions where t and msg differ wildcards.
-func generalise(t *template, msg []string) {
-	for i, tok := range t.tokens {
-		if tok != msg[i] && tok != Wildcard {
-			t.tokens[i] = Wildcard
+// absorb takes msg into c: a literal position where msg differs is
+// pinned, a pinned position learns msg's word, and one with
+// Config.Variants words is freed. It reports whether a position changed
+// state, which changes the keys of the templates of c.
+func (c *cluster) absorb(msg []string, variants int) bool {
+	changed := false
+	for i, tok := range c.tokens {
+		vals := c.values[i]
+		if tok == Wildcard || msg[i] == tok && vals == nil || slices.Contains(vals, msg[i]) {
+			continue
 		}
+		changed = true
+		// A token that holds a masked value is a value: a position
+		// where it differs holds a value, not a word to pin.
+		if strings.Contains(tok, Wildcard) || strings.Contains(msg[i], Wildcard) || slices.ContainsFunc(vals, hasWildcard) {
+			c.free(i)
+			continue
+		}
+		if vals == nil {
+			vals = []string{tok}
+		}
+		vals = append(vals, msg[i])
+		if len(vals) >= variants {
+			c.free(i)
+			continue
+		}
+		c.values[i] = vals
+	}
+	return changed
+}
+
+func hasWildcard(tok string) bool { return strings.Contains(tok, Wildcard) }
+
+// free makes position i of c a wildcard.
+func (c *cluster) free(i int) {
+	c.tokens[i] = Wildcard
+	c.values[i] = nil
+}
+
+// childKey encodes the words of msg at the pinned positions of c, each
+// prefixed by its length so that no two lists encode the same.
+func (c *cluster) childKey(msg []string) string {
+	var b []byte
+	for i, vals := range c.values {
+		if vals != nil {
+			b = strconv.AppendInt(b, int64(len(msg[i])), 10)
+			b = append(b, ':')
+			b = append(b, msg[i]...)
+		}
+	}
+	return string(b)
+}
+
+// childTokens returns the template of msg in c: c's tokens with the words
+// of msg at the pinned positions.
+func (c *cluster) childTokens(msg []string) []string {
+	out := slices.Clone(c.tokens)
+	for i, vals := range c.values {
+		if vals != nil {
+			out[i] = msg[i]
+		}
+	}
+	return out
+}
+
+// rekey brings the templates of c in line with the states of its
+// positions: freed positions become wildcards, and the templates that now
+// agree everywhere are merged into the oldest of them, which keeps its id.
+func (m *Miner) rekey(s *source, c *cluster) {
+	kids := make([]*template, 0, len(c.children))
+	for _, t := range c.children {
+		kids = append(kids, t)
+	}
+	slices.SortFunc(kids, func(a, b *template) int { return cmp.Compare(a.id, b.id) })
+	clear(c.children)
+	for _, t := range kids {
+		for i, tok := range c.tokens {
+			if tok == Wildcard {
+				t.tokens[i] = Wildcard
+			}
+		}
+		ck := c.childKey(t.tokens)
+		older, ok := c.children[ck]
+		if !ok {
+			c.children[ck] = t
+			continue
+		}
+		older.count += t.count
+		older.lastSeen = max(older.lastSeen, t.lastSeen)
+		t.into = older
+		t.tokens = nil
+		s.live--
+		m.merged.Add(1)
 	}
 }
 
-// create starts a template of tokens in group g of s, dropping the least
-// recently seen template of s first if s is full.
-func (m *Miner) create(s *source, g groupKey, tokens []string) *template {
+// create starts a template of tokens under key ck of c, dropping the
+// least recently seen template of s first if s is full.
+func (m *Miner) create(s *source, c *cluster, ck string, tokens []string) *template {
 	if s.live >= m.cfg.MaxTemplates {
-		m.evictOldest(s)
+		m.evictOldest(s, c)
 	}
 	m.mu.Lock()
 	m.nextID++
-	t := &template{id: m.nextID, src: s, tokens: tokens}
+	t := &template{id: m.nextID, src: s, cluster: c, tokens: tokens}
 	m.byID[t.id] = t
 	m.mu.Unlock()
-	s.groups[g] = append(s.groups[g], t)
+	c.children[ck] = t
 	s.live++
 	m.created.Add(1)
 	return t
 }
 
-// evictOldest drops the least recently seen template of s. Its id is
-// forgotten; the cache entries that point to it are dropped when next hit.
-func (m *Miner) evictOldest(s *source) {
+// evictOldest drops the least recently seen template of s, and its
+// cluster if that was its last template, unless the cluster is keep (the
+// one a template is about to be made in). The evicted id is forgotten; the
+// cache entries that point to it are dropped when next hit.
+func (m *Miner) evictOldest(s *source, keep *cluster) {
 	var oldest *template
-	var og groupKey
-	for g, ts := range s.groups {
-		for _, t := range ts {
-			if oldest == nil || t.lastSeen < oldest.lastSeen {
-				oldest, og = t, g
+	var oldestKey string
+	for _, cs := range s.groups {
+		for _, c := range cs {
+			for ck, t := range c.children {
+				if oldest == nil || t.lastSeen < oldest.lastSeen {
+					oldest, oldestKey = t, ck
+				}
 			}
 		}
 	}
 	if oldest == nil {
 		return
 	}
-	s.removeFromGroup(og, oldest)
+	c := oldest.cluster
+	delete(c.children, oldestKey)
+	if len(c.children) == 0 && c != keep {
+		cs := s.groups[c.key]
+		if i := slices.Index(cs, c); i >= 0 {
+			cs = slices.Delete(cs, i, i+1)
+		}
+		if len(cs) == 0 {
+			delete(s.groups, c.key)
+		} else {
+			s.groups[c.key] = cs
+		}
+	}
 	oldest.gone = true
+	s.live--
 	m.mu.Lock()
 	delete(m.byID, oldest.id)
-	// The aliases of merged templates point to the evicted one: forget
-	// them too, so that byID holds no template of a bounded source forever.
+	// The ids merged into the evicted template go with it, so that byID
+	// holds nothing of a bounded source forever.
 	for id, t := range m.byID {
 		if t.src == s && t.into != nil && live(t) == oldest {
 			delete(m.byID, id)
@@ -372,20 +530,6 @@ func (m *Miner) evictOldest(s *source) {
 	}
 	m.mu.Unlock()
 	m.evicted.Add(1)
-}
-
-// removeFromGroup takes t out of group g.
-func (s *source) removeFromGroup(g groupKey, t *template) {
-	ts := s.groups[g]
-	if i := slices.Index(ts, t); i >= 0 {
-		ts = slices.Delete(ts, i, i+1)
-	}
-	if len(ts) == 0 {
-		delete(s.groups, g)
-	} else {
-		s.groups[g] = ts
-	}
-	s.live--
 }
 
 // Resolve returns the id of the live template that holds the messages
@@ -440,20 +584,19 @@ func (m *Miner) Templates(sourceName string) []Template {
 	}
 	s.mu.Lock()
 	var out []Template
-	for _, ts := range s.groups {
-		for _, t := range ts {
-			out = append(out, t.export())
+	for _, cs := range s.groups {
+		for _, c := range cs {
+			for _, t := range c.children {
+				out = append(out, t.export())
+			}
 		}
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b Template) int {
 		if a.Count != b.Count {
-			if a.Count > b.Count {
-				return -1
-			}
-			return 1
+			return cmp.Compare(b.Count, a.Count)
 		}
-		return int(a.ID) - int(b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return out
 }
