@@ -1,5 +1,7 @@
 package patterns
 
+import "strings"
+
 // Wildcard marks a variable part of a template. A message that holds the
 // literal text "<*>" in a token matches a wildcard there, which is what a
 // reader of the template would expect.
@@ -40,6 +42,7 @@ func isDelim(c byte) bool {
 func (m *masker) mask(msg string, maxTokens int) {
 	m.key = m.key[:0]
 	m.ends = m.ends[:0]
+	afterValue := false
 	i := 0
 	for {
 		for i < len(msg) && isSpace(msg[i]) {
@@ -56,23 +59,35 @@ func (m *masker) mask(msg string, maxTokens int) {
 			m.ends = append(m.ends, len(m.key))
 			return
 		}
-		i = m.token(msg, i)
+		start := len(m.key)
+		i = m.token(msg, i, afterValue)
+		isValue := string(m.key[start:]) == Wildcard
+		if isValue && afterValue {
+			// A run of values is one value: a list of ids, a date
+			// and its time, a number and its unit. Its length varies
+			// from one log of a statement to the next.
+			m.key = m.key[:start-1]
+			continue
+		}
+		afterValue = isValue
 		m.ends = append(m.ends, len(m.key))
 	}
 }
 
 // token masks the token of msg that starts at i and returns the offset
 // just past it.
-func (m *masker) token(msg string, i int) int {
+func (m *masker) token(msg string, i int, afterValue bool) int {
 	start := i // of the current part
 	var prev byte
+	first := true
 	for i < len(msg) && !isSpace(msg[i]) {
 		c := msg[i]
 		if !isDelim(c) {
 			i++
 			continue
 		}
-		m.part(msg[start:i], prev)
+		m.part(msg[start:i], prev, first && afterValue)
+		first = false
 		// A quoted value is one variable, spaces included, when it opens
 		// a value: tag="View Lock", 'a b', ("x y"). Its words vary in
 		// number, which would otherwise split one template into several.
@@ -92,7 +107,7 @@ func (m *masker) token(msg string, i int) int {
 		i++
 		start = i
 	}
-	m.part(msg[start:i], prev)
+	m.part(msg[start:i], prev, first && afterValue)
 	return i
 }
 
@@ -115,9 +130,11 @@ func quoteEnd(msg string, from int, q byte) int {
 }
 
 // part appends the masked form of one part of a token, prev being the
-// delimiter just before it (0 at the start of the token).
-func (m *masker) part(p string, prev byte) {
-	if variable(p, prev) {
+// delimiter just before it (0 at the start of the token). afterNumber
+// tells that the part starts a token that follows a value, where a unit
+// is part of that value.
+func (m *masker) part(p string, prev byte, afterValue bool) {
+	if variable(p, prev) || afterValue && unit(p) {
 		m.key = append(m.key, Wildcard...)
 	} else {
 		m.key = append(m.key, p...)
@@ -177,6 +194,26 @@ func dottedName(p string) bool {
 
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$'
+}
+
+// unit reports the units of sizes, durations and rates that follow a
+// number: "12.5 KB", "300 ms". The size of a block varies in its unit as
+// much as in its number.
+func unit(p string) bool {
+	if len(p) > 4 {
+		return false
+	}
+	for _, u := range units {
+		if strings.EqualFold(p, u) {
+			return true
+		}
+	}
+	return false
+}
+
+var units = []string{
+	"b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib",
+	"ns", "us", "µs", "ms", "s", "sec", "secs", "min", "mins", "h", "%",
 }
 
 // calendarWord reports the names of months and week days, in the forms

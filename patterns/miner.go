@@ -384,14 +384,16 @@ func (c *cluster) absorb(msg []string, variants int) bool {
 			continue
 		}
 		changed = true
-		// A token that holds a masked value is a value: a position
-		// where it differs holds a value, not a word to pin.
-		if strings.Contains(tok, Wildcard) || strings.Contains(msg[i], Wildcard) || slices.ContainsFunc(vals, hasWildcard) {
-			c.free(i)
-			continue
-		}
 		if vals == nil {
 			vals = []string{tok}
+		}
+		// Tokens that differ only in their masked values ("(<*>)" and
+		// "()", "id=<*>" and "id=") hold a value: the position is free.
+		// Those that differ in their words ("(uid=<*>)" and
+		// "LOGIN(uid=<*>)") are words to pin.
+		if slices.ContainsFunc(vals, func(v string) bool { return sameShape(v, msg[i]) }) {
+			c.free(i)
+			continue
 		}
 		vals = append(vals, msg[i])
 		if len(vals) >= variants {
@@ -403,7 +405,37 @@ func (c *cluster) absorb(msg []string, variants int) bool {
 	return changed
 }
 
-func hasWildcard(tok string) bool { return strings.Contains(tok, Wildcard) }
+// sameShape reports whether a and b, one of them at least holding a
+// wildcard, differ only where the wildcards are: one matches the other
+// when a wildcard stands for any text.
+func sameShape(a, b string) bool {
+	if !strings.Contains(a, Wildcard) && !strings.Contains(b, Wildcard) {
+		return false
+	}
+	return globMatch(a, b) || globMatch(b, a)
+}
+
+// globMatch reports whether s matches pattern, where each Wildcard of
+// pattern matches any text, empty included.
+func globMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, Wildcard)
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, p := range parts[1 : len(parts)-1] {
+		j := strings.Index(s, p)
+		if j < 0 {
+			return false
+		}
+		s = s[j+len(p):]
+	}
+	return len(s) >= len(last) && strings.HasSuffix(s, last)
+}
 
 // free makes position i of c a wildcard.
 func (c *cluster) free(i int) {
