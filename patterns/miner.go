@@ -175,6 +175,9 @@ type source struct {
 	// clock counts the messages of the source; a template's lastSeen is
 	// read on it to find the least recently seen one.
 	clock uint64
+	// merged holds the templates merged into another, whose ids are
+	// aliases to keep across restarts.
+	merged []*template
 }
 
 // groupKey is where a cluster sits: only clusters of the same length
@@ -391,7 +394,7 @@ func (c *cluster) absorb(msg []string, variants int) bool {
 		// "()", "id=<*>" and "id=") hold a value: the position is free.
 		// Those that differ in their words ("(uid=<*>)" and
 		// "LOGIN(uid=<*>)") are words to pin.
-		if slices.ContainsFunc(vals, func(v string) bool { return sameShape(v, msg[i]) }) {
+		if slices.ContainsFunc(vals, func(v string) bool { return sameShape(v, msg[i]) || valueOfKey(v, msg[i]) }) {
 			c.free(i)
 			continue
 		}
@@ -413,6 +416,19 @@ func sameShape(a, b string) bool {
 		return false
 	}
 	return globMatch(a, b) || globMatch(b, a)
+}
+
+// valueOfKey reports whether a and b, one of them at least holding a
+// wildcard, differ only in the value of a key=value.
+func valueOfKey(a, b string) bool {
+	if !strings.Contains(a, Wildcard) && !strings.Contains(b, Wildcard) {
+		return false
+	}
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n > 1 && a[n-1] == '='
 }
 
 // globMatch reports whether s matches pattern, where each Wildcard of
@@ -495,6 +511,7 @@ func (m *Miner) rekey(s *source, c *cluster) {
 		older.lastSeen = max(older.lastSeen, t.lastSeen)
 		t.into = older
 		t.tokens = nil
+		s.merged = append(s.merged, t)
 		s.live--
 		m.merged.Add(1)
 	}
@@ -551,15 +568,17 @@ func (m *Miner) evictOldest(s *source, keep *cluster) {
 	}
 	oldest.gone = true
 	s.live--
+	// The ids merged into the evicted template go with it, so that
+	// nothing of a bounded source is kept forever.
 	m.mu.Lock()
 	delete(m.byID, oldest.id)
-	// The ids merged into the evicted template go with it, so that byID
-	// holds nothing of a bounded source forever.
-	for id, t := range m.byID {
-		if t.src == s && t.into != nil && live(t) == oldest {
-			delete(m.byID, id)
+	s.merged = slices.DeleteFunc(s.merged, func(t *template) bool {
+		if live(t) != oldest {
+			return false
 		}
-	}
+		delete(m.byID, t.id)
+		return true
+	})
 	m.mu.Unlock()
 	m.evicted.Add(1)
 }
