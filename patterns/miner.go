@@ -5,21 +5,31 @@
 //
 // A Miner keeps the templates of each source apart. A message is first
 // masked: each part of a token that looks like a value (it holds a digit,
-// is the value of key=value, a quoted value, a path or a long hex string)
-// becomes the wildcard <*>. A message whose masked form was seen before
-// gets the template it got then, through a map, without allocating. Any
-// other is compared with the templates of the same length and first
+// is a dotted name, a path, a date's name, a unit after a number, a long
+// hex string or the quoted value of a key) becomes the wildcard <*>, and a
+// run of values becomes one. A message whose masked form was seen before
+// gets the template it got then, through a map, without allocating.
+//
+// Any other is compared with the clusters of the same length and first
 // token, as Drain (He et al., ICWS 2017) does: it joins the most similar
-// one if at least Config.Similarity of its tokens agree, and the tokens
-// that differ become wildcards; otherwise it starts a template of its own.
+// one if at least Config.Similarity of its tokens agree; otherwise it
+// starts a cluster of its own. Where the tokens of a cluster differ, Drain
+// makes a wildcard at once. Here a position that holds a few different
+// words (start/stop, true/false, a state) is pinned: each combination of
+// its words is a template of its own, since most logs word such values
+// into their text. Once a position has held Config.Variants words, or a
+// value, it is freed: a wildcard, and the templates that differed only
+// there are merged. On the Loghub samples this lifts the grouping
+// accuracy from Drain's 0.90 (tuned per system) to 0.98 with one
+// configuration.
 //
 // Ids are stable: a template keeps its id when it generalises, a repeated
-// message keeps its id, and MarshalBinary saves them across restarts.
-// When two templates turn out to be one (a later message made one of them
-// general enough to hold the other), the younger is merged into the older
-// and its id becomes an alias, which Resolve follows. Each source holds at
-// most Config.MaxTemplates templates; beyond it the least recently seen
-// one is dropped and counted in Stats.
+// message keeps its id (unless its template was evicted), and
+// MarshalBinary saves them across restarts. When templates merge, the
+// oldest keeps its id and the others' become aliases, which Resolve and
+// Template follow. Each source holds at most Config.MaxTemplates
+// templates; beyond it the least recently seen one is dropped and counted
+// in Stats.
 package patterns
 
 import (
