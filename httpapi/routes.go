@@ -33,6 +33,9 @@ func (s *Server) routes() {
 		e.GET("/api/v1/facets", s.facets, query)
 		e.GET("/api/v1/logs/:id/context", s.logContext, query)
 	}
+	if s.deps.Patterns != nil {
+		e.GET("/api/v1/patterns", s.patterns, query)
+	}
 	if s.deps.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.deps.Metrics), query)
 	}

@@ -91,6 +91,9 @@ type Deps struct {
 	Explorer Explorer
 	// Saved, when set, keeps the web UI's saved searches (see saved.go).
 	Saved SavedSearches
+	// Patterns, when set, serves the message templates of a match (see
+	// patterns.go).
+	Patterns PatternLister
 }
 
 // Observer records request counts and query latencies.

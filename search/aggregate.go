@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -15,6 +16,8 @@ type groupField struct {
 	name    string
 	kind    storage.IndexKind
 	indexed bool
+	// resolve maps stored template ids onto live ones, for pattern.
+	resolve func(uint64) (uint64, bool)
 }
 
 func (e *Engine) groupFields(names []string) ([]groupField, error) {
@@ -28,6 +31,8 @@ func (e *Engine) groupFields(names []string) ([]groupField, error) {
 			out[i] = groupField{name: n, kind: storage.IndexSource, indexed: true}
 		case FieldTag, "tags":
 			out[i] = groupField{name: FieldTag, kind: storage.IndexTag, indexed: true}
+		case FieldPattern:
+			out[i] = groupField{name: n, resolve: e.resolver()}
 		case FieldMessage, FieldTimestamp, "time", FieldID:
 			return nil, &InputError{Msg: fmt.Sprintf("group_by=%s: cannot group by %s; use level, source, tag or a field name (or the histogram for time)", n, n)}
 		default:
@@ -54,6 +59,12 @@ func appendEntryKeys(fields []groupField, e *storage.Entry, key []byte, add func
 		appendEntryKeys(rest, e, appendStringKey(key, e.Level.String()), add)
 	case FieldSource:
 		appendEntryKeys(rest, e, appendStringKey(key, e.Source), add)
+	case FieldPattern:
+		if e.Pattern == 0 {
+			appendEntryKeys(rest, e, append(key, keyMissing), add)
+		} else {
+			appendEntryKeys(rest, e, appendStringKey(key, patterns.FormatID(resolvePattern(fields[0].resolve, e.Pattern))), add)
+		}
 	case FieldTag:
 		if len(e.Tags) == 0 {
 			appendEntryKeys(rest, e, append(key, keyMissing), add)

@@ -70,6 +70,8 @@ func blockMayMatch(n Node, h *block.Header) bool {
 		switch n.Field {
 		case FieldTag:
 			return len(h.Tags) > 0
+		case FieldPattern:
+			return h.Column(block.ColumnTemplates) != nil
 		case FieldLevel, FieldSeverity, FieldSource, FieldMessage, FieldTimestamp, FieldID:
 			return true
 		}
@@ -118,6 +120,8 @@ func equalMayMatch(n *Equal, h *block.Header) bool {
 	case FieldTag:
 		_, found := slices.BinarySearch(h.Tags, lit.Text)
 		return found
+	case FieldPattern:
+		return h.Column(block.ColumnTemplates) != nil // no entry of the block has one otherwise
 	case FieldMessage, FieldTimestamp, FieldID:
 		return true
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logengine/logengine/internal/duration"
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -47,8 +48,20 @@ type EngineOptions struct {
 	// with more distinct keys fails with a LimitError, never runs out of
 	// memory. Zero means DefaultMaxGroupBytes.
 	MaxGroupBytes int64
+	// Templates names and resolves message template ids (the daemon's
+	// patterns.Miner); nil: pattern ids match as stored, with no text.
+	Templates Templates
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// Templates is what the engine needs of the template miner.
+type Templates interface {
+	// Resolve returns the live id of a template id (itself, or the
+	// template it was merged into), false when it is unknown.
+	Resolve(id uint64) (uint64, bool)
+	// Template returns the live template of an id.
+	Template(id uint64) (patterns.Template, bool)
 }
 
 // Engine plans and executes searches and aggregations over the store and
@@ -171,6 +184,7 @@ func (e *Engine) newQuery(ctx context.Context, q string, lo, hi storage.ID, wait
 			return nil, fmt.Errorf("wait for the index: %w", err)
 		}
 	}
+	e.prepare(node)
 	qu := &query{e: e, node: node, lo: lo, hi: hi, inRange: map[Node]bool{}}
 	for _, r := range Requirements(node) {
 		qu.narrow(r)
@@ -828,6 +842,8 @@ func (q *query) equal(ctx context.Context, n *Equal) (*idSet, error) {
 		iv = storage.IndexValue{Kind: storage.IndexSource, Value: n.Value.Text}
 	case n.Field == FieldTag:
 		iv = storage.IndexValue{Kind: storage.IndexTag, Value: n.Value.Text}
+	case n.Field == FieldPattern:
+		return nil, nil // no index: the scan reads the templates column
 	case q.e.store.IsIndexedField(n.Field):
 		return q.equalIndexed(ctx, n)
 	default:
@@ -1089,4 +1105,41 @@ func difference(a, b []storage.ID) []storage.ID {
 		out = append(out, id)
 	}
 	return out
+}
+
+// resolver returns the function that maps stored template ids onto live
+// ones, nil without a miner.
+func (e *Engine) resolver() func(uint64) (uint64, bool) {
+	if e.opts.Templates == nil {
+		return nil
+	}
+	return e.opts.Templates.Resolve
+}
+
+// prepare gives the pattern terms of a parsed query the engine's resolver.
+func (e *Engine) prepare(n Node) {
+	resolve := e.resolver()
+	if resolve == nil {
+		return
+	}
+	var walk func(Node)
+	walk = func(n Node) {
+		switch n := n.(type) {
+		case *Equal:
+			if n.Field == FieldPattern {
+				n.resolve = resolve
+			}
+		case *And:
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *Or:
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *Not:
+			walk(n.Node)
+		}
+	}
+	walk(n)
 }

@@ -112,6 +112,8 @@ func (m *matcher) exists(field string) bool {
 	switch field {
 	case FieldLevel, FieldSeverity, FieldTimestamp, FieldID:
 		return true
+	case FieldPattern:
+		return e.Pattern != 0
 	case FieldSource:
 		return e.Source != ""
 	case FieldMessage:
@@ -141,6 +143,8 @@ func (m *matcher) equal(n *Equal) bool {
 		return e.Time.Equal(lit.Time)
 	case FieldID:
 		return e.ID.String() == lit.Text
+	case FieldPattern:
+		return e.Pattern != 0 && resolvePattern(n.resolve, e.Pattern) == uint64(lit.Int)
 	case FieldMessage:
 		return false // the parser makes message values Word, Phrase or Prefix
 	}
@@ -274,4 +278,15 @@ func userField(e *storage.Entry, name string) (storage.Value, bool) {
 		return e.Field(rest)
 	}
 	return storage.Value{}, false
+}
+
+// resolvePattern returns the live template id of a stored one: templates
+// merge, and the ids stored before a merge become aliases.
+func resolvePattern(resolve func(uint64) (uint64, bool), id uint32) uint64 {
+	if resolve != nil {
+		if live, ok := resolve(uint64(id)); ok {
+			return live
+		}
+	}
+	return uint64(id)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -280,6 +281,9 @@ func (p *parser) term(t token) (Node, error) {
 		}
 		return p.messageTerm(t)
 	}
+	if field == FieldPattern && (t.star || t.op != opMatch) {
+		return nil, p.errorf(t.valuePos, "use pattern:p3f9 (pattern:* for entries with any)", "a pattern id is matched whole, with ':'")
+	}
 	if t.star {
 		if t.op != opMatch {
 			return nil, p.errorf(t.starPos, "", "'*' in a comparison")
@@ -356,6 +360,13 @@ func (p *parser) literal(field string, t token) (Literal, error) {
 			return Literal{}, p.errorf(t.valuePos, "an id has 26 characters of Crockford base32", "invalid id %q", t.value)
 		}
 		lit.Text = id.String()
+	case FieldPattern:
+		id, err := patterns.ParseID(t.value)
+		if err != nil {
+			return Literal{}, p.errorf(t.valuePos, "a pattern id is p and base-36 digits, as /api/v1/patterns lists them (p3f9)", "invalid pattern id %q", t.value)
+		}
+		lit.Text = patterns.FormatID(id)
+		lit.Int = int64(id) // ids fit: the store keeps 32 bits
 	default:
 		parseNumber(&lit)
 		if field == FieldSeverity && !lit.IsNumber {

@@ -39,6 +39,7 @@ const (
 	FieldMessage   = "message"   // only in Exists: message words become Word, Phrase, Prefix
 	FieldTimestamp = "timestamp" // the entry time
 	FieldID        = "id"        // the entry id, in its 26-character text form
+	FieldPattern   = "pattern"   // the id of the message's template (patterns.FormatID)
 )
 
 // UserFieldPrefix names a field of the entry's Fields explicitly, for one
@@ -50,7 +51,7 @@ const UserFieldPrefix = "fields."
 // fields, aliases included.
 var ownFields = map[string]bool{
 	FieldLevel: true, FieldSeverity: true, FieldSource: true, FieldTag: true, "tags": true,
-	FieldMessage: true, FieldTimestamp: true, "time": true, FieldID: true,
+	FieldMessage: true, FieldTimestamp: true, "time": true, FieldID: true, FieldPattern: true,
 }
 
 // CanonicalField returns the name under which a field is looked up:
@@ -99,6 +100,11 @@ type Exists struct {
 type Equal struct {
 	Field string
 	Value Literal
+
+	// resolve, for pattern, maps a stored template id onto the live one
+	// (templates merge, and the older id becomes an alias); set by the
+	// engine when a query is prepared, nil matches ids as stored.
+	resolve func(uint64) (uint64, bool)
 }
 
 // ValuePrefix is `field:value*`: the field's value in its text form
