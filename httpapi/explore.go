@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/logengine/logengine/internal/entryjson"
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
@@ -33,7 +34,7 @@ type Explorer interface {
 const exportWriteTimeout = 30 * time.Second
 
 // baseCSVColumns are the CSV columns of every export; fields= adds more
-// (a client field, or id, severity, tags, or fields for all the client
+// (a client field, or id, severity, tags, pattern, or fields for all the client
 // fields as one JSON object).
 var baseCSVColumns = []string{"timestamp", "level", "source", "message"}
 
@@ -209,6 +210,10 @@ func csvCell(e *storage.Entry, col string) string {
 		s = e.Message
 	case "tags":
 		s = strings.Join(e.Tags, ",")
+	case "pattern":
+		if e.Pattern != 0 {
+			s = patterns.FormatID(uint64(e.Pattern))
+		}
 	case "fields":
 		m := make(map[string]any, len(e.Fields))
 		for _, f := range e.Fields {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -146,6 +147,10 @@ type decoder struct {
 	entryForm bool
 	topID     jval
 	topIDSet  bool
+	// topPattern is a top-level "pattern" string: in the entry form, the
+	// template id an export wrote, which the importing daemon mines anew.
+	topPattern    jval
+	topPatternSet bool
 
 	fieldChunk []storage.Field
 	tagChunk   []string
@@ -190,6 +195,7 @@ func (dc *decoder) jsonEntry(line string) (storage.Entry, error) {
 	dc.tagsSet = false
 	dc.entryForm = false
 	dc.topIDSet = false
+	dc.topPatternSet = false
 	sc := &dc.sc
 	sc.reset(line)
 	sc.ws()
@@ -298,6 +304,10 @@ func (dc *decoder) topMember(key string) {
 	case key == "id" && sc.peek() == '"':
 		if v, ok := dc.scalar(); ok {
 			dc.topID, dc.topIDSet = v, true
+		}
+	case key == "pattern" && sc.peek() == '"':
+		if v, ok := dc.scalar(); ok {
+			dc.topPattern, dc.topPatternSet = v, true
 		}
 	case key == "fields":
 		switch c := sc.peek(); c {
@@ -638,6 +648,13 @@ func (dc *decoder) finish() (storage.Entry, error) {
 	if dc.topIDSet {
 		if _, err := storage.ParseID(dc.topID.s); !dc.entryForm || err != nil {
 			dc.addField("id", dc.topID.value(), dc.topID.special)
+		}
+	}
+	// Likewise the template id of an exported entry: ids are the exporting
+	// daemon's, and this one gives the entry its own.
+	if dc.topPatternSet {
+		if _, err := patterns.ParseID(dc.topPattern.s); !dc.entryForm || err != nil {
+			dc.addField("pattern", dc.topPattern.value(), dc.topPattern.special)
 		}
 	}
 	if dc.err != nil {

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/logengine/logengine/storage"
@@ -67,6 +70,15 @@ type Appender interface {
 	Append(ctx context.Context, entries []storage.Entry) ([]storage.ID, error)
 }
 
+// Patterns gives entries the id of their message template.
+type Patterns interface {
+	// Add returns the id of the template of message in source.
+	Add(source, message string) (id uint64, isNew bool)
+	// Sync returns once the ids up to id cannot be given to another
+	// template after a crash.
+	Sync(ctx context.Context, id uint64) error
+}
+
 // Service decodes, checks, enriches and stores batches.
 type Service struct {
 	store    Appender
@@ -80,6 +92,11 @@ type Service struct {
 	bulk      BulkOptions
 	loki      LokiOptions
 	onCommit  []func([]storage.Entry)
+	patterns  Patterns
+	log       *slog.Logger
+	// idOverflow is set once a template id too large for an entry was
+	// logged.
+	idOverflow atomic.Bool
 }
 
 // ServiceOptions configures a Service.
@@ -104,6 +121,10 @@ type ServiceOptions struct {
 	// committed it (IDs set). They may keep the entries: the service does
 	// not change them afterwards.
 	OnCommit []func(entries []storage.Entry)
+	// Patterns, when set, gives every stored entry the id of its message
+	// template (Entry.Pattern), mined after the pipeline has run.
+	Patterns Patterns
+	Logger   *slog.Logger
 }
 
 // NewService returns a service that appends to store.
@@ -114,9 +135,13 @@ func NewService(store Appender, opts ServiceOptions) *Service {
 	if opts.MaxFuture <= 0 {
 		opts.MaxFuture = 24 * time.Hour
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	return &Service{store: store, pipeline: opts.Pipeline, limits: opts.Limits, now: opts.Now,
 		observe: opts.Observe, retention: opts.Retention, maxFuture: opts.MaxFuture,
-		bulk: opts.Bulk, loki: opts.Loki, onCommit: opts.OnCommit}
+		bulk: opts.Bulk, loki: opts.Loki, onCommit: opts.OnCommit,
+		patterns: opts.Patterns, log: opts.Logger}
 }
 
 // Ingest decodes the body and stores every valid entry. Invalid records are
@@ -156,6 +181,7 @@ func (s *Service) IngestResults(ctx context.Context, format Format, size int, re
 	var res Response
 	var reasons map[string]int
 	entries := make([]storage.Entry, 0, len(results))
+	var maxPattern uint64 // the highest template id of the batch
 	now := s.now()
 	for i := range results {
 		r := &results[i]
@@ -180,9 +206,22 @@ func (s *Service) IngestResults(ctx context.Context, format Format, size int, re
 			res.Dropped++
 			continue
 		}
+		if s.patterns != nil {
+			var id uint64
+			r.Entry.Pattern, id = s.pattern(&r.Entry)
+			maxPattern = max(maxPattern, id)
+		}
 		entries = append(entries, r.Entry)
 	}
 	if len(entries) > 0 {
+		// An acknowledged entry's template id must survive a crash: the
+		// state that holds it is saved before the entry is stored. Ids an
+		// earlier save covers return at once.
+		if maxPattern > 0 {
+			if err := s.patterns.Sync(ctx, maxPattern); err != nil {
+				return Response{}, fmt.Errorf("save the message templates of the batch: %w", err)
+			}
+		}
 		ids, err := s.store.Append(ctx, entries)
 		if err != nil {
 			return Response{}, err
@@ -205,6 +244,21 @@ func (s *Service) IngestResults(ctx context.Context, format Format, size int, re
 		s.observe(format, size, &res, reasons)
 	}
 	return res, nil
+}
+
+// pattern mines the template of e and returns the id to store and the id
+// the miner gave (0 when it does not fit an entry's 32 bits).
+func (s *Service) pattern(e *storage.Entry) (uint32, uint64) {
+	id, _ := s.patterns.Add(e.Source, e.Message)
+	if id > math.MaxUint32 {
+		// Over four billion templates made: entries go on without one
+		// rather than with a wrong one.
+		if !s.idOverflow.Swap(true) {
+			s.log.Error("message template ids exceed 32 bits; new entries are stored without a pattern", "id", id)
+		}
+		return 0, 0
+	}
+	return uint32(id), id
 }
 
 // ErrTime marks an entry whose timestamp is outside what the daemon keeps.

@@ -90,12 +90,25 @@ func TestKillRestartKeepsEveryAcknowledgedEntry(t *testing.T) {
 			t.Errorf("entry %q present %d times", msg, n)
 		}
 	}
+	// Every entry carries a pattern; the numbered NDJSON lines share one.
+	batchPattern := ""
 	for _, e := range got {
 		w, ok := want[e.Message]
 		if !ok {
 			continue
 		}
 		e.ID = ""
+		if !strings.HasPrefix(e.Pattern, "p") {
+			t.Errorf("entry %q: pattern %q, want p and base-36 digits", e.Message, e.Pattern)
+		}
+		if strings.HasPrefix(e.Message, "ndjson ") && e.Message != "ndjson last" {
+			if batchPattern == "" {
+				batchPattern = e.Pattern
+			} else if e.Pattern != batchPattern {
+				t.Errorf("entry %q: pattern %s, other lines of its template %s", e.Message, e.Pattern, batchPattern)
+			}
+		}
+		e.Pattern = ""
 		if !reflect.DeepEqual(e, w) {
 			t.Errorf("entry %q:\n got %+v\nwant %+v", e.Message, e, w)
 		}

@@ -205,6 +205,7 @@ type entry struct {
 	Message   string         `json:"message"`
 	Tags      []string       `json:"tags"`
 	Fields    map[string]any `json:"fields"`
+	Pattern   string         `json:"pattern,omitempty"`
 }
 
 type page struct {

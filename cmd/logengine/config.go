@@ -95,6 +95,15 @@ type Config struct {
 	Syslog SyslogConfig `yaml:"syslog"`
 	// Alerting configures alert evaluation and notifications.
 	Alerting AlertingConfig `yaml:"alerting"`
+	// Patterns configures the mining of message templates at ingest.
+	Patterns PatternsConfig `yaml:"patterns"`
+}
+
+// PatternsConfig is the patterns section of the configuration.
+type PatternsConfig struct {
+	// Enabled gives every entry stored from now on the id of its message
+	// template ("pattern"); off, entries are stored without one.
+	Enabled bool `yaml:"enabled"`
 }
 
 // AlertingConfig is the alerting section of the configuration.
@@ -160,6 +169,7 @@ func DefaultConfig() Config {
 	c.Limits.MaxFuture = Duration(24 * time.Hour)
 	c.Limits.MaxGroupBytes = search.DefaultMaxGroupBytes
 	c.Alerting.EvalInterval = Duration(time.Minute)
+	c.Patterns.Enabled = true
 	return c
 }
 
@@ -406,6 +416,7 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		syslogUDP   = fs.String("syslog-udp", "", "listen for syslog over UDP on this address")
 		rulesFile   = fs.String("alerting-rules-file", "", "YAML file of alert rules and notifiers (see data/alert-rules.example.yaml)")
 		evalEvery   = def.Alerting.EvalInterval
+		patternsOn  = fs.Bool("patterns", def.Patterns.Enabled, "mine message templates at ingest (the pattern of each entry)")
 	)
 	fs.Var(&evalEvery, "alerting-eval-interval", "how often every alert rule is evaluated on exact counts")
 	fs.Var(&retention, "retention", "how long logs are kept (30d, 12h; 0 keeps forever)")
@@ -463,6 +474,8 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Alerting.RulesFile = *rulesFile
 		case "alerting-eval-interval":
 			cfg.Alerting.EvalInterval = evalEvery
+		case "patterns":
+			cfg.Patterns.Enabled = *patternsOn
 		}
 	}
 	if err := cfg.Validate(); err != nil {

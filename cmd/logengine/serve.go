@@ -25,6 +25,7 @@ import (
 	"github.com/logengine/logengine/internal/journal"
 	"github.com/logengine/logengine/metrics"
 	"github.com/logengine/logengine/migrations"
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/retention"
 	"github.com/logengine/logengine/saved"
 	"github.com/logengine/logengine/search"
@@ -78,8 +79,15 @@ type daemon struct {
 	// retention runs from cron and from the admin endpoint.
 	retention *retention.Policy
 	trimmer   *journal.Trimmer
-	rate      rateTracker
-	ready     bool
+	// miner and patternSaver are nil when patterns are disabled. The
+	// saver runs until stopPatterns; close saves once more after ingest
+	// has stopped and before Badger closes.
+	miner        *patterns.Miner
+	patternSaver *patterns.Saver
+	stopPatterns context.CancelFunc
+	patternsDone chan struct{}
+	rate         rateTracker
+	ready        bool
 
 	// Background work (cron jobs, a reindex request) runs on bgCtx: it
 	// ends when the daemon stops, before the cron jobs are waited for and
@@ -182,6 +190,13 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if err != nil {
 		return nil, err
 	}
+	var minedPatterns ingest.Patterns
+	if cfg.Patterns.Enabled {
+		if err := d.openPatterns(); err != nil {
+			return nil, err
+		}
+		minedPatterns = templateMining{d.miner, d.patternSaver}
+	}
 	svc := ingest.NewService(d.store, ingest.ServiceOptions{
 		Limits:    cfg.Limits.Ingest,
 		Pipeline:  pipeline,
@@ -195,6 +210,8 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		Observe: func(f ingest.Format, n int, res *ingest.Response, reasons map[string]int) {
 			d.metrics.ObserveIngest(f.String(), n, res.Accepted, res.Dropped, reasons)
 		},
+		Patterns: minedPatterns,
+		Logger:   log,
 	})
 	d.registerGauges()
 
@@ -253,6 +270,76 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	return d, nil
 }
 
+// patternsBucket holds the template miner's state, in the database so
+// that backups include it.
+const patternsBucket = "patterns"
+
+// templateMining is what ingest needs of the miner and its saver.
+type templateMining struct {
+	*patterns.Miner
+	*patterns.Saver
+}
+
+var _ ingest.Patterns = templateMining{}
+
+// openPatterns loads the template miner's state and starts its saver.
+func (d *daemon) openPatterns() error {
+	m, err := patterns.New(patterns.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	b := d.store.Bucket(patternsBucket)
+	state, err := b.Get(patterns.StateKey)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		// A new database, or one of a release before patterns.
+	case err != nil:
+		return fmt.Errorf("load message templates: %w", err)
+	default:
+		if err := m.UnmarshalBinary(state); err != nil {
+			// Starting over would give known ids to new templates: the
+			// stored entries would name the wrong ones.
+			return fmt.Errorf("load message templates (%d bytes): %w", len(state), err)
+		}
+	}
+	d.miner = m
+	d.patternSaver = patterns.NewSaver(m, b, patterns.SaverOptions{Logger: d.log})
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopPatterns = cancel
+	d.patternsDone = make(chan struct{})
+	go func() {
+		defer close(d.patternsDone)
+		_ = d.patternSaver.Run(ctx)
+	}()
+	d.registerPatternMetrics()
+	return nil
+}
+
+// closePatterns stops the saver and saves the templates a last time; ingest
+// must have stopped.
+func (d *daemon) closePatterns() error {
+	if d.patternSaver == nil {
+		return nil
+	}
+	d.stopPatterns()
+	<-d.patternsDone
+	return d.patternSaver.Save()
+}
+
+func (d *daemon) registerPatternMetrics() {
+	stat := func(f func(patterns.Stats) float64) func() float64 {
+		return func() float64 { return f(d.miner.Stats()) }
+	}
+	d.metrics.GaugeFunc("logengine_patterns_templates", "Message templates held by the miner, over all sources.", stat(func(s patterns.Stats) float64 { return float64(s.Templates) }))
+	d.metrics.GaugeFunc("logengine_patterns_sources", "Sources whose templates are mined apart.", stat(func(s patterns.Stats) float64 { return float64(s.Sources) }))
+	d.metrics.CounterFunc("logengine_patterns_created_total", "Message templates started since the daemon started.", stat(func(s patterns.Stats) float64 { return float64(s.Created) }))
+	d.metrics.CounterFunc("logengine_patterns_merged_total", "Message templates merged into another (their id is an alias).", stat(func(s patterns.Stats) float64 { return float64(s.Merged) }))
+	d.metrics.CounterFunc("logengine_patterns_evicted_total", "Message templates dropped by the per-source bound.", stat(func(s patterns.Stats) float64 { return float64(s.Evicted) }))
+	d.metrics.CounterFunc("logengine_patterns_overflow_total", "Messages of sources beyond the bound on sources, mined together.", stat(func(s patterns.Stats) float64 { return float64(s.Overflow) }))
+	d.metrics.CounterFunc("logengine_patterns_saves_total", "Saves of the template state.", func() float64 { return float64(d.patternSaver.Stats().Saves) })
+	d.metrics.CounterFunc("logengine_patterns_save_failures_total", "Failed saves of the template state (ingest of new templates fails meanwhile).", func() float64 { return float64(d.patternSaver.Stats().Failures) })
+}
+
 func (d *daemon) registerGauges() {
 	d.metrics.GaugeFunc("logengine_index_lag_entries", "Acknowledged entries the keyword index has not covered yet.", func() float64 {
 		n, _ := d.indexer.Lag()
@@ -304,7 +391,8 @@ func (d *daemon) registerAlertingMetrics() {
 // live tails, which would otherwise last as long as their clients), cron
 // (its running jobs end with bgCtx), alerting (its evaluator saves its
 // checkpoint; undelivered notifications stay in the outbox), the indexer,
-// the Bleve index, Badger.
+// the template saver (a last save, once nothing ingests), the Bleve index,
+// Badger.
 func (d *daemon) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	indexCtx, stopIndexer := context.WithCancel(context.Background())
@@ -389,6 +477,8 @@ func (d *daemon) close() error {
 	if d.alerts != nil {
 		errs = append(errs, d.alerts.Close())
 	}
+	// After HTTP and syslog (no more templates), before Badger.
+	errs = append(errs, d.closePatterns())
 	if d.index != nil {
 		errs = append(errs, d.index.Close())
 	}

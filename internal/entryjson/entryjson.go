@@ -7,6 +7,7 @@ package entryjson
 import (
 	"time"
 
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -20,6 +21,10 @@ type Entry struct {
 	Message   string         `json:"message"`
 	Tags      []string       `json:"tags"`
 	Fields    map[string]any `json:"fields"`
+	// Pattern is the id of the message template ("p3f9"); empty, and left
+	// out, for entries stored without one (patterns disabled, or written
+	// by a release before them).
+	Pattern string `json:"pattern,omitempty"`
 }
 
 // From returns the output form of e. Tags and Fields are never null, so
@@ -37,6 +42,9 @@ func From(e *storage.Entry) Entry {
 	}
 	for _, f := range e.Fields {
 		j.Fields[f.Name] = f.Value.Interface()
+	}
+	if e.Pattern != 0 {
+		j.Pattern = patterns.FormatID(uint64(e.Pattern))
 	}
 	return j
 }
