@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -212,6 +213,7 @@ func (g *propGen) entry() storage.Entry {
 	add(0.6, "status", propStatus[g.pick(len(propStatus))])
 	add(0.5, "latency", propLatency[g.pick(len(propLatency))])
 	add(0.3, "user", storage.String(propUsers[g.pick(len(propUsers))]))
+	e.Pattern = uint32(g.pick(8)) // 0: none; some ids are aliases (propAliases)
 	g.rng.Shuffle(len(e.Fields), func(i, j int) { e.Fields[i], e.Fields[j] = e.Fields[j], e.Fields[i] })
 	return e
 }
@@ -338,7 +340,12 @@ func (g *propGen) phrase() string {
 }
 
 func (g *propGen) builtinEqual() string {
-	switch g.pick(5) {
+	switch g.pick(6) {
+	case 5:
+		if g.chance(0.2) {
+			return "pattern:*"
+		}
+		return "pattern:" + patterns.FormatID(uint64(1+g.pick(8)))
 	case 0:
 		names := []string{"trace", "debug", "info", "warn", "warning", "error", "ERR", "fatal", "critical", "notice"}
 		return "level:" + names[g.pick(len(names))]
@@ -456,7 +463,11 @@ func propMatches(entries []storage.Entry, node Node, from, to time.Time) []*stor
 		if !from.IsZero() && e.Time.Before(from) || !to.IsZero() && !e.Time.Before(to) {
 			continue
 		}
-		if Match(node, e) {
+		// Stored template ids resolve to live ones; the engine resolves
+		// them in the query instead (Equal.resolve).
+		c := *e
+		c.Pattern = propResolve(e.Pattern)
+		if Match(node, &c) {
 			out = append(out, e)
 		}
 	}
@@ -484,6 +495,11 @@ func propSorted(matches []*storage.Entry, sort Sort) []storage.ID {
 // stands for an entry without the field.
 func propKeys(name string, e *storage.Entry) []any {
 	switch name {
+	case "pattern":
+		if e.Pattern == 0 {
+			return []any{nil}
+		}
+		return []any{patterns.FormatID(uint64(propResolve(e.Pattern)))}
 	case "level", "severity":
 		return []any{e.Level.String()}
 	case "source":
@@ -820,7 +836,30 @@ func (pc *propChecker) diffIDs(got, want []storage.ID) string {
 	return b.String()
 }
 
-var propGroupNames = []string{"level", "source", "tag", "host", "code", "status", "latency", "user", "nothing", "severity"}
+var propGroupNames = []string{"level", "source", "tag", "host", "code", "status", "latency", "user", "nothing", "severity", "pattern"}
+
+// propAliases are template ids merged into others, as the miner's merges
+// leave them.
+var propAliases = map[uint32]uint32{5: 2, 7: 3, 6: 5} // 6 → 5 → 2
+
+func propResolve(id uint32) uint32 {
+	for {
+		live, ok := propAliases[id]
+		if !ok {
+			return id
+		}
+		id = live
+	}
+}
+
+// propTemplates resolves ids through propAliases and names none.
+type propTemplates struct{}
+
+func (propTemplates) Resolve(id uint64) (uint64, bool) {
+	return uint64(propResolve(uint32(id))), true
+}
+
+func (propTemplates) Template(uint64) (patterns.Template, bool) { return patterns.Template{}, false }
 
 func (pc *propChecker) checkAggregate() {
 	pc.t.Helper()
@@ -955,10 +994,10 @@ func TestEngineProperty(t *testing.T) {
 			g.appendBatches(600 + g.pick(400))
 			env.waitIndexed()
 
-			caughtUp := NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock})
+			caughtUp := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 			pc := &propChecker{t: t, g: g, c: propCase{"index caught up", caughtUp}, seed: seed}
 			pc.run(150, 60, 40)
-			planned := NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock})
+			planned := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 			planned.scanFirst = 0
 			pc.c = propCase{"index caught up, no scan before planning", planned}
 			pc.run(100, 0, 0)
@@ -970,13 +1009,13 @@ func TestEngineProperty(t *testing.T) {
 			if env.ix.IndexedSeq() >= env.store.HighSeq() {
 				t.Fatal("the indexer was stopped but covers everything")
 			}
-			pc.c = propCase{"index lagging, tail checked by hand", NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock})}
+			pc.c = propCase{"index lagging, tail checked by hand", NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})}
 			pc.run(100, 40, 25)
-			lagging := NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock})
+			lagging := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 			lagging.scanFirst = 0
 			pc.c = propCase{"index lagging, no scan before planning", lagging}
 			pc.run(80, 0, 0)
-			pc.c = propCase{"index lagging past MaxTail, scanned", NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock, MaxTail: 20})}
+			pc.c = propCase{"index lagging past MaxTail, scanned", NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock, MaxTail: 20})}
 			pc.run(60, 25, 15)
 		})
 	}
@@ -1010,7 +1049,7 @@ func TestEnginePagingWhileIngesting(t *testing.T) {
 	}
 	env.append(batch)
 	env.startIndexer()
-	eng := NewEngine(env.store, env.index, env.ix, EngineOptions{Now: propClock})
+	eng := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 
 	for _, q := range []string{"", "level>=info", "timeout OR error OR user", "-tag:prod"} {
 		for sort := SortTimeDesc; sort <= SortSeverityAsc; sort++ {

@@ -148,3 +148,68 @@ func TestPatternsDisabled(t *testing.T) {
 		t.Errorf("entry has pattern %v with patterns disabled", p)
 	}
 }
+
+// TestPatternsAPI: the patterns of a query with their exact counts and
+// texts, pattern:<id> finding exactly a template's lines, group_by=pattern,
+// and clear errors for a malformed id.
+func TestPatternsAPI(t *testing.T) {
+	d := startDaemon(t, t.TempDir())
+	ids := patternsByKind(t, d, 1) // 20 lines of each of four kinds
+	var res struct {
+		Patterns []struct {
+			ID       string  `json:"id"`
+			Template *string `json:"template"`
+			Parts    []struct {
+				Text     string `json:"text"`
+				Variable bool   `json:"variable"`
+			} `json:"parts"`
+			Source    string `json:"source"`
+			Count     int    `json:"count"`
+			FirstSeen string `json:"first_seen"`
+			LastSeen  string `json:"last_seen"`
+		} `json:"patterns"`
+		Total int `json:"total"`
+		Other int `json:"other"`
+	}
+	d.getJSON("/api/v1/patterns?q=source:auth", &res)
+	if res.Total != 40 || res.Other != 0 || len(res.Patterns) != 2 {
+		t.Fatalf("patterns of source:auth: %+v", res)
+	}
+	for _, p := range res.Patterns {
+		if p.Count != 20 || p.Source != "auth" || p.Template == nil || p.FirstSeen == "" || p.LastSeen == "" {
+			t.Fatalf("pattern %+v", p)
+		}
+		if p.ID != ids["login"] && p.ID != ids["denied"] {
+			t.Fatalf("pattern %s is neither of auth's templates %v", p.ID, ids)
+		}
+		variable := false
+		for _, part := range p.Parts {
+			variable = variable || part.Variable
+		}
+		if !strings.Contains(*p.Template, "<*>") || !variable {
+			t.Fatalf("template %q (parts %+v) marks no variable part", *p.Template, p.Parts)
+		}
+	}
+	if got := d.all("q=pattern:" + ids["timeout"]); len(got) != 20 {
+		t.Fatalf("pattern:%s found %d lines, want 20", ids["timeout"], len(got))
+	}
+	var agg struct {
+		Buckets []struct {
+			Key   any `json:"key"`
+			Count int `json:"count"`
+		} `json:"buckets"`
+	}
+	d.getJSON("/api/v1/aggregate?group_by=pattern&q=source:api", &agg)
+	if len(agg.Buckets) != 2 || agg.Buckets[0].Count != 20 || agg.Buckets[1].Count != 20 {
+		t.Fatalf("group_by=pattern: %+v", agg)
+	}
+	for _, q := range []string{"pattern:3f9", "pattern>p1", "pattern:p1*"} {
+		code, body := d.do(http.MethodGet, "/api/v1/logs?q="+strings.ReplaceAll(q, ">", "%3E"), "", nil)
+		var e struct {
+			Error string `json:"error"`
+		}
+		if code != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error, "pattern") {
+			t.Errorf("q=%s: %d %s, want 400 naming the pattern", q, code, body)
+		}
+	}
+}

@@ -165,10 +165,18 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if err := d.retention.FinishInterrupted(ctx); err != nil {
 		log.Error("an interrupted per-source deletion could not be finished; its days are skipped by per-source retention until it is", "err", err)
 	}
+	var templates search.Templates
+	if cfg.Patterns.Enabled {
+		if err := d.openPatterns(); err != nil {
+			return nil, err
+		}
+		templates = d.miner // not a nil *Miner in an interface: only when mining
+	}
 	d.engine = search.NewEngine(d.store, d.index, d.indexer, search.EngineOptions{
 		Timeout:       time.Duration(cfg.Limits.QueryTimeout),
 		MaxRange:      time.Duration(cfg.Limits.MaxQueryRange),
 		MaxGroupBytes: cfg.Limits.MaxGroupBytes,
+		Templates:     templates,
 	})
 	aopts := alerting.DefaultOptions()
 	aopts.RulesFile = cfg.Alerting.RulesFile
@@ -191,10 +199,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		return nil, err
 	}
 	var minedPatterns ingest.Patterns
-	if cfg.Patterns.Enabled {
-		if err := d.openPatterns(); err != nil {
-			return nil, err
-		}
+	if d.miner != nil {
 		minedPatterns = templateMining{d.miner, d.patternSaver}
 	}
 	svc := ingest.NewService(d.store, ingest.ServiceOptions{
@@ -231,6 +236,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		Tailer:   d.engine,
 		Explorer: d.engine,
 		Saved:    saved.New(d.store),
+		Patterns: d.engine,
 		Health:   d,
 		Admin:    d,
 		Metrics:  d.metrics.Handler(),
