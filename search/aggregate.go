@@ -335,7 +335,7 @@ func (q *query) eachMatch(ctx context.Context, set *idSet, cols []string, partia
 	// Every entry in range, each to be checked: a scan reads them in
 	// order, and only the columns the query needs, where fetching each by
 	// id would decode its whole block again.
-	if set == nil || set.all && !set.exact {
+	if set == nil || set.all {
 		match := func(e *storage.Entry) bool {
 			if Match(q.node, e) {
 				fn(e)

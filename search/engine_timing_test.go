@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logengine/logengine/internal/loggen"
+	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/storage"
 )
 
@@ -120,6 +121,20 @@ var bench1MQueries = []bench1MQuery{
 		}
 		return int(res.Total), nil
 	}},
+	{"l_patterns_day", func(ctx context.Context, e *Engine) (int, error) {
+		res, err := e.Patterns(ctx, PatternsRequest{From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
+		if err != nil {
+			return 0, err
+		}
+		return int(res.Total), nil
+	}},
+	{"m_patterns_errors_day", func(ctx context.Context, e *Engine) (int, error) {
+		res, err := e.Patterns(ctx, PatternsRequest{Query: "level:error", From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
+		if err != nil {
+			return 0, err
+		}
+		return int(res.Total), nil
+	}},
 	{"i_one_host_status_count", func(ctx context.Context, e *Engine) (int, error) {
 		res, err := e.Aggregate(ctx, AggRequest{Query: "host:web-7 status:404", GroupBy: []string{"level"}, From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
 		if err != nil {
@@ -198,10 +213,17 @@ func buildBench1M(tb testing.TB) (*bench1MEnv, error) {
 		// Batches of 1,000 in time order, as a live stream arrives, while
 		// the indexer runs.
 		g := loggen.New(1)
+		miner, err := patterns.New(patterns.DefaultConfig())
+		if err != nil {
+			return nil, err
+		}
 		batch := make([]storage.Entry, 0, 1000)
 		for i := range bench1MLogs {
 			t := bench1MDay.Add(time.Duration(i) * (24 * time.Hour / bench1MLogs)) // 86.4 µs apart
-			batch = append(batch, bench1MEntry(g.Next(t), i))
+			e := bench1MEntry(g.Next(t), i)
+			id, _ := miner.Add(e.Source, e.Message) // as ingest does
+			e.Pattern = uint32(id)
+			batch = append(batch, e)
 			if len(batch) == cap(batch) || i == bench1MLogs-1 {
 				if _, err := store.Append(ctx, batch); err != nil {
 					return nil, err
