@@ -54,10 +54,6 @@ func (e *Engine) Patterns(ctx context.Context, req PatternsRequest) (*PatternsRe
 	if err != nil {
 		return nil, err
 	}
-	set, err := q.plan(ctx, q.node, true)
-	if err != nil {
-		return nil, err
-	}
 	type seen struct {
 		count       int64
 		first, last time.Time
@@ -66,28 +62,51 @@ func (e *Engine) Patterns(ctx context.Context, req PatternsRequest) (*PatternsRe
 	byID := map[uint64]*seen{}
 	resolve := e.resolver()
 	res := &PatternsResult{}
-	err = q.forEachMatch(ctx, set, nil, func(en *storage.Entry) {
-		res.Total++
-		if en.Pattern == 0 {
-			res.Other++
-			return
-		}
-		id := resolvePattern(resolve, en.Pattern)
+	counted, err := e.patternsFromHeaders(ctx, q, func(id uint64, n int64, first, last time.Time) {
 		s := byID[id]
 		if s == nil {
-			s = &seen{first: en.Time, last: en.Time, source: strings.Clone(en.Source)}
+			s = &seen{first: first, last: last}
 			byID[id] = s
 		}
-		s.count++
-		if en.Time.Before(s.first) {
-			s.first = en.Time
+		s.count += n
+		if first.Before(s.first) {
+			s.first = first
 		}
-		if en.Time.After(s.last) {
-			s.last = en.Time
+		if last.After(s.last) {
+			s.last = last
 		}
-	})
+	}, res)
 	if err != nil {
 		return nil, err
+	}
+	if !counted {
+		set, err := q.plan(ctx, q.node, true)
+		if err != nil {
+			return nil, err
+		}
+		err = q.forEachMatch(ctx, set, nil, func(en *storage.Entry) {
+			res.Total++
+			if en.Pattern == 0 {
+				res.Other++
+				return
+			}
+			id := resolvePattern(resolve, en.Pattern)
+			s := byID[id]
+			if s == nil {
+				s = &seen{first: en.Time, last: en.Time, source: strings.Clone(en.Source)}
+				byID[id] = s
+			}
+			s.count++
+			if en.Time.Before(s.first) {
+				s.first = en.Time
+			}
+			if en.Time.After(s.last) {
+				s.last = en.Time
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	ids := make([]uint64, 0, len(byID))
 	for id := range byID {
@@ -105,7 +124,7 @@ func (e *Engine) Patterns(ctx context.Context, req PatternsRequest) (*PatternsRe
 			res.Other += s.count
 			continue
 		}
-		pc := PatternCount{ID: patterns.FormatID(id), Source: s.source, Count: s.count, FirstSeen: s.first, LastSeen: s.last}
+		pc := PatternCount{ID: patterns.FormatID(id), Source: s.source, Count: s.count, FirstSeen: s.first.UTC(), LastSeen: s.last.UTC()}
 		if e.opts.Templates != nil {
 			if t, ok := e.opts.Templates.Template(id); ok {
 				pc.Template, pc.Parts, pc.Known = t.Text, t.Parts(), true
@@ -117,4 +136,74 @@ func (e *Engine) Patterns(ctx context.Context, req PatternsRequest) (*PatternsRe
 		res.Patterns = append(res.Patterns, pc)
 	}
 	return res, nil
+}
+
+// patternsFromHeaders counts the matches by template from the blocks'
+// template counts when the query reads nothing of an entry but its level
+// (or nothing: every entry), and reports false when it cannot (another
+// term, or blocks without the counts), having added nothing. A template
+// belongs to one source, which the miner names; the counts do not.
+func (e *Engine) patternsFromHeaders(ctx context.Context, q *query, add func(id uint64, n int64, first, last time.Time), res *PatternsResult) (bool, error) {
+	if !onlyLevel(q.node) {
+		return false, nil
+	}
+	byID, none, ok, err := e.store.TemplateCounts(ctx, q.lo, q.hi)
+	if err != nil || !ok {
+		return false, err
+	}
+	resolve := e.resolver()
+	var probe storage.Entry
+	match := [6]bool{}
+	for l, level := range storage.Levels {
+		probe.Level = level
+		match[l] = Match(q.node, &probe)
+		if match[l] {
+			res.Total += none[l]
+			res.Other += none[l]
+		}
+	}
+	for raw, st := range byID {
+		id := resolvePattern(resolve, raw)
+		for l := range match {
+			if !match[l] || st.Count[l] == 0 {
+				continue
+			}
+			res.Total += st.Count[l]
+			add(id, st.Count[l], time.Unix(0, st.First[l]), time.Unix(0, st.Last[l]))
+		}
+	}
+	return true, nil
+}
+
+// onlyLevel reports whether n reads nothing of an entry but its level.
+func onlyLevel(n Node) bool {
+	switch n := n.(type) {
+	case *MatchAll:
+		return true
+	case *Exists:
+		return n.Field == FieldLevel || n.Field == FieldSeverity
+	case *Equal:
+		return n.Field == FieldLevel || n.Field == FieldSeverity
+	case *ValuePrefix:
+		return n.Field == FieldLevel || n.Field == FieldSeverity
+	case *Compare:
+		return n.Field == FieldLevel || n.Field == FieldSeverity
+	case *Not:
+		return onlyLevel(n.Node)
+	case *And:
+		for _, c := range n.Nodes {
+			if !onlyLevel(c) {
+				return false
+			}
+		}
+		return true
+	case *Or:
+		for _, c := range n.Nodes {
+			if !onlyLevel(c) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -84,6 +84,7 @@ func TestBlocksAgainstReference(t *testing.T) {
 			}
 			checkScan(t, s, want, lo, hi)
 			checkSourceLevels(t, s, want, lo, hi)
+			checkTemplateCounts(t, s, want, lo, hi)
 			checkScanWhere(t, s, want, lo, hi, rng.IntN(2) == 0)
 		}
 		checkSourceLevels(t, s, want, MinID, MaxID)
@@ -327,5 +328,41 @@ func checkScanWhere(t *testing.T, s *Store, want []Entry, lo, hi ID, reverse boo
 	}
 	if !slices.Equal(got, exp) {
 		t.Fatalf("ScanWhere(%s, %s, reverse %v): %d db entries, want %d", lo, hi, reverse, len(got), len(exp))
+	}
+}
+
+func checkTemplateCounts(t *testing.T, s *Store, want []Entry, lo, hi ID) {
+	t.Helper()
+	exp := map[uint32]TemplateStats{}
+	var none SourceLevels
+	for _, e := range want {
+		if lo.Compare(e.ID) > 0 || e.ID.Compare(hi) >= 0 {
+			continue
+		}
+		l := slices.Index(Levels, e.Level)
+		if e.Pattern == 0 {
+			none[l]++
+			continue
+		}
+		st := exp[e.Pattern]
+		if st.Count[l] == 0 || e.ID.Nanos < st.First[l] {
+			st.First[l] = e.ID.Nanos
+		}
+		if st.Count[l] == 0 || e.ID.Nanos > st.Last[l] {
+			st.Last[l] = e.ID.Nanos
+		}
+		st.Count[l]++
+		exp[e.Pattern] = st
+	}
+	byID, gotNone, ok, err := s.TemplateCounts(context.Background(), lo, hi)
+	if err != nil || !ok {
+		t.Fatalf("TemplateCounts(%s, %s): ok %v, %v", lo, hi, ok, err)
+	}
+	got := map[uint32]TemplateStats{}
+	for id, st := range byID {
+		got[id] = *st
+	}
+	if !reflect.DeepEqual(got, exp) || gotNone != none {
+		t.Fatalf("TemplateCounts(%s, %s):\n got %v none %v\nwant %v none %v", lo, hi, got, gotNone, exp, none)
 	}
 }

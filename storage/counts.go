@@ -127,3 +127,129 @@ func countEdgeBlock(txn *badger.Txn, r *blockRef, lo, hi ID, of func(string) *So
 		return nil
 	})
 }
+
+// TemplateStats is what a range's blocks say of one template id, per level
+// (in the order of Levels): its entries and the first and last of their
+// times (nanoseconds).
+type TemplateStats struct {
+	Count       [6]int64
+	First, Last [6]int64
+}
+
+// TemplateCounts returns the entries in [lo, hi) of each template id by
+// level, with their first and last times, and the entries without one by
+// level. Blocks wholly in range count from their headers, the others
+// decode IDs, levels and template ids. ok is false when a block wholly in
+// range keeps no template counts (an older header, or more than 1,024
+// templates): the caller counts another way.
+func (s *Store) TemplateCounts(ctx context.Context, lo, hi ID) (byID map[uint32]*TemplateStats, none SourceLevels, ok bool, err error) {
+	byID = map[uint32]*TemplateStats{}
+	if lo.Compare(hi) >= 0 {
+		return byID, none, true, nil
+	}
+	days, err := s.Days(lo.Nanos, hi.Nanos)
+	if err != nil {
+		return nil, none, false, err
+	}
+	add := func(id uint32, l int, n, first, last int64) {
+		st := byID[id]
+		if st == nil {
+			st = &TemplateStats{}
+			byID[id] = st
+		}
+		if st.Count[l] == 0 || first < st.First[l] {
+			st.First[l] = first
+		}
+		if st.Count[l] == 0 || last > st.Last[l] {
+			st.Last[l] = last
+		}
+		st.Count[l] += n
+	}
+	ok = true
+	err = s.db.View(func(txn *badger.Txn) error {
+		for _, day := range days {
+			err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
+				r, err := decodeHeaderRecord(k, v)
+				if err != nil {
+					return err
+				}
+				switch {
+				case r.maxID.Compare(lo) < 0 || r.minID.Compare(hi) >= 0:
+					return nil
+				case r.minID.Compare(lo) < 0 || r.maxID.Compare(hi) >= 0:
+					return countEdgeTemplates(txn, &r, lo, hi, add, &none)
+				}
+				var templated [6]int64
+				levels, has, err := block.EachTemplateLevelOf(r.raw, func(id uint32, tl block.TemplateLevel) {
+					l := slices.Index(Levels, tl.Level)
+					templated[l] += int64(tl.Count)
+					add(id, l, int64(tl.Count), tl.First, tl.Last)
+				})
+				if err != nil {
+					return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+				}
+				if !has {
+					ok = false
+					return errNoCounts
+				}
+				for l := range levels {
+					none[l] += int64(levels[l]) - templated[l]
+				}
+				return nil
+			})
+			if errors.Is(err, errNoCounts) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("count by template %s: %w", day, err)
+			}
+		}
+		return nil
+	})
+	if err != nil || !ok {
+		return nil, none, false, err
+	}
+	return byID, none, true, nil
+}
+
+// countEdgeTemplates adds the template counts of a block's entries in
+// [lo, hi). r.raw may be valid only during the call.
+func countEdgeTemplates(txn *badger.Txn, r *blockRef, lo, hi ID, add func(id uint32, l int, n, first, last int64), none *SourceLevels) error {
+	h, err := r.header()
+	if err != nil {
+		return err
+	}
+	item, err := txn.Get(blockBodyKey(r.day, r.last))
+	if err != nil {
+		return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
+	}
+	return item.Value(func(body []byte) error {
+		ids, err := block.DecodeIDs(h, body)
+		if err != nil {
+			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+		}
+		levels, err := block.DecodeLevels(h, body)
+		if err != nil {
+			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+		}
+		templates, err := block.DecodeTemplates(h, body)
+		if err != nil {
+			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+		}
+		for i, id := range ids {
+			if lo.Compare(id) > 0 || id.Compare(hi) >= 0 {
+				continue
+			}
+			l := slices.Index(Levels, levels[i])
+			if l < 0 {
+				return fmt.Errorf("block %s/%d: %w: level %d", r.day, r.last, block.ErrCorrupt, levels[i])
+			}
+			if templates[i] == 0 {
+				none[l]++
+			} else {
+				add(templates[i], l, 1, id.Nanos, id.Nanos)
+			}
+		}
+		return nil
+	})
+}

@@ -75,6 +75,7 @@ func checkRoundTrip(t testing.TB, entries []logs.Entry, templates []uint32) (Hea
 		t.Fatalf("entries differ")
 	}
 	checkHeader(t, h, entries)
+	checkTemplateLevels(t, &h2, got)
 	checkColumns(t, &h2, body, got, templates)
 	checkDecodeColumns(t, &h2, body, want)
 	return h, body
@@ -369,8 +370,14 @@ func TestHeaderVersion1(t *testing.T) {
 	bad := slices.Clone(b)
 	at := bytes.Index(bad, h.sourceLevels) + len(h.sourceLevels) - 1
 	bad[at]++
-	if err := new(Header).Unmarshal(bad); !errors.Is(err, ErrCorrupt) {
+	// Reading a header does not check them (most reads need none); using
+	// them does.
+	var badh Header
+	if err := badh.Unmarshal(bad); err != nil {
 		t.Fatalf("unmarshal with wrong source counts: %v", err)
+	}
+	if badh.EachSourceLevels(func([]byte, *[6]int) { t.Fatal("counts of a corrupt header") }) {
+		t.Fatal("wrong source counts used")
 	}
 	if _, err := EachSourceLevelsOf(bad, func([]byte, *[6]int) { t.Fatal("counts of a corrupt header") }); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("EachSourceLevelsOf with wrong source counts: %v", err)
@@ -898,4 +905,43 @@ func decodeAll(t testing.TB, hb, body []byte) error {
 		}
 	}
 	return first
+}
+
+// checkTemplateLevels recomputes the per-template counts of a header from
+// the decoded entries' pattern ids.
+func checkTemplateLevels(t testing.TB, h *Header, entries []logs.Entry) {
+	t.Helper()
+	type key struct {
+		id    uint32
+		level logs.Level
+	}
+	want := map[key]TemplateLevel{}
+	ids := map[uint32]bool{}
+	for _, e := range entries {
+		if e.Pattern == 0 {
+			continue
+		}
+		ids[e.Pattern] = true
+		k := key{e.Pattern, e.Level}
+		tl, ok := want[k]
+		if !ok {
+			tl = TemplateLevel{Level: e.Level, First: e.ID.Nanos, Last: e.ID.Nanos}
+		}
+		tl.Count++
+		tl.First, tl.Last = min(tl.First, e.ID.Nanos), max(tl.Last, e.ID.Nanos)
+		want[k] = tl
+	}
+	got := map[key]TemplateLevel{}
+	ok := h.EachTemplateLevel(func(id uint32, tl TemplateLevel) { got[key{id, tl.Level}] = tl })
+	if ok != (len(ids) <= maxHeaderTemplates) {
+		t.Fatalf("template counts kept %v for %d templates", ok, len(ids))
+	}
+	if ok && !reflect.DeepEqual(got, want) {
+		t.Fatalf("template counts %v, want %v", got, want)
+	}
+	peeked := map[key]TemplateLevel{}
+	levels, ok2, err := EachTemplateLevelOf(h.Marshal(), func(id uint32, tl TemplateLevel) { peeked[key{id, tl.Level}] = tl })
+	if err != nil || ok2 != ok || !reflect.DeepEqual(peeked, got) || levels != h.Levels {
+		t.Fatalf("EachTemplateLevelOf = %v, %v, %d counts; EachTemplateLevel = %v, %d", ok2, err, len(peeked), ok, len(got))
+	}
 }

@@ -134,6 +134,7 @@ func (b *builder) build(entries []logs.Entry, templates []uint32) (Header, []byt
 		}
 	}
 	b.sourceLevels(entries)
+	h.setTemplateLevels(entries, templates)
 	for _, f := range b.fields {
 		c := Column{Kind: ColumnField, Name: f.name, Entries: f.entries, Values: len(f.kinds)}
 		f.stats(&c)

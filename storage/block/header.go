@@ -89,6 +89,9 @@ type Header struct {
 	// or was written before they were kept. It stays marshalled because
 	// only counting reads it, and most headers are unmarshalled for a scan.
 	sourceLevels []byte
+	// templateLevels is the marshalled per-template counts (see
+	// EachTemplateLevel), nil when not kept.
+	templateLevels []byte
 }
 
 // EachSourceLevels calls fn with each source of the block and the number of
@@ -96,7 +99,9 @@ type Header struct {
 // whether the header has those counts: they let a count by source and level
 // over whole blocks read no body. source is valid only during the call.
 func (h *Header) EachSourceLevels(fn func(source []byte, levels *[6]int)) bool {
-	if h.sourceLevels == nil {
+	// Checked here, when used, not when the header is read: most headers
+	// are read for a scan that needs none of it.
+	if h.sourceLevels == nil || readSourceLevels(&reader{b: h.sourceLevels}, h.Levels) == nil {
 		return false
 	}
 	r := reader{b: h.sourceLevels}
@@ -185,13 +190,30 @@ func EachSourceLevelsOf(b []byte, fn func(source []byte, levels *[6]int)) (ok bo
 	}
 	var section []byte
 	if version >= 2 {
-		section = readSourceLevels(&r, levels)
+		section, _ = readSections(&r)
+		if section != nil {
+			if readSourceLevels(&reader{b: section}, levels) == nil {
+				return false, fmt.Errorf("block header: %w: source level counts", ErrCorrupt)
+			}
+		}
 	}
 	if r.err != nil {
 		return false, fmt.Errorf("block header: %w", r.err)
 	}
-	h := Header{sourceLevels: section}
+	h := Header{Levels: levels, sourceLevels: section}
 	return h.EachSourceLevels(fn), nil
+}
+
+// readSections reads the per-source and per-template count sections of a
+// version 2 header, unchecked (nil when absent). They alias r's input.
+func readSections(r *reader) (sources, templates []byte) {
+	if n := r.count(r.len()); n > 0 {
+		sources = r.bytes(n)
+	}
+	if n := r.count(r.len()); n > 0 {
+		templates = r.bytes(n)
+	}
+	return sources, templates
 }
 
 // Column describes one column of a block. Statistics (Kinds and below) are
@@ -306,12 +328,13 @@ func (h *Header) marshal(version byte) []byte {
 	}
 	// The per-source level counts precede the columns, so that counting
 	// reads them without the rest (EachSourceLevelsOf).
-	switch {
-	case version < 2:
-	case h.sourceLevels == nil:
-		b = binary.AppendUvarint(b, 0)
-	default:
+	// Each behind its length, so that reading a header skips them
+	// without parsing them.
+	if version >= 2 {
+		b = binary.AppendUvarint(b, uint64(len(h.sourceLevels)))
 		b = append(b, h.sourceLevels...)
+		b = binary.AppendUvarint(b, uint64(len(h.templateLevels)))
+		b = append(b, h.templateLevels...)
 	}
 	b = binary.AppendUvarint(b, uint64(len(h.Columns)))
 	for i := range h.Columns {
@@ -431,9 +454,7 @@ func (h *Header) Unmarshal(b []byte) error {
 		}
 	}
 	if version >= 2 {
-		if section := readSourceLevels(&r, h.Levels); section != nil {
-			h.sourceLevels = bytes.Clone(section)
-		}
+		h.sourceLevels, h.templateLevels = readSections(&r)
 	}
 	if n := r.count(r.len()); n > 0 {
 		h.Columns = make([]Column, n)
