@@ -137,7 +137,7 @@ func loadInto(dir string, r io.Reader) (BackupSummary, error) {
 	if err != nil {
 		return BackupSummary{}, err
 	}
-	fr := newFramedReader(r)
+	fr := newFramedReader(r, true)
 	err = s.db.Load(fr, 256)
 	// The reader's fault is the cause when there is one: Badger reports it
 	// bare, or as a decoding error of the bytes before it.

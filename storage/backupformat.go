@@ -174,7 +174,11 @@ type BackupSummary struct {
 // own records on, markers removed, so that Badger's Load sees the stream it
 // knows. A damaged or truncated stream ends with an error instead of io.EOF.
 type framedReader struct {
-	r   io.Reader
+	r io.Reader
+	// chain is set when the stream must be a whole chain (a restore): it
+	// must start with a full backup.
+	chain bool
+
 	off uint64 // bytes of r consumed, for messages
 
 	pending []byte // what Read still has to hand out
@@ -190,8 +194,8 @@ type framedReader struct {
 	lastVer uint64 // version of the last end marker
 }
 
-func newFramedReader(r io.Reader) *framedReader {
-	return &framedReader{r: r, crc: crc32.New(castagnoli)}
+func newFramedReader(r io.Reader, chain bool) *framedReader {
+	return &framedReader{r: r, chain: chain, crc: crc32.New(castagnoli)}
 }
 
 func (f *framedReader) Read(p []byte) (int, error) {
@@ -285,7 +289,7 @@ func (f *framedReader) marker(m backupMarker, at uint64) error {
 			return fmt.Errorf("the backups do not follow on: backup %d starts after version %d but the one before it ends at %d; a backup in between is missing",
 				f.sum.Backups+1, m.Since, f.lastVer)
 		}
-		if !f.ended && f.sum.Records == 0 && m.Since > 0 {
+		if f.chain && !f.ended && f.sum.Records == 0 && m.Since > 0 {
 			return fmt.Errorf("the stream starts with an incremental backup (since %d): give the full backup first, then the incremental ones in order (cat full.bak incr.bak | logengine restore --in -)", m.Since)
 		}
 		f.open, f.begin = true, m
@@ -310,9 +314,9 @@ func (f *framedReader) marker(m backupMarker, at uint64) error {
 }
 
 // CheckBackup reads a backup stream to its end and checks it as a restore
-// would, without loading it anywhere.
+// would, without loading it anywhere; an incremental backup alone passes.
 func CheckBackup(r io.Reader) (BackupSummary, error) {
-	f := newFramedReader(r)
+	f := newFramedReader(r, false)
 	if _, err := io.Copy(io.Discard, f); err != nil {
 		return f.sum, err
 	}
