@@ -64,7 +64,7 @@ func TestIncrementalBackupUnderLoad(t *testing.T) {
 	want := s.HighSeq()
 	s.Close()
 	dir := filepath.Join(t.TempDir(), "r")
-	if err := Restore(dir, io.MultiReader(&full, &incr)); err != nil {
+	if _, err := Restore(dir, io.MultiReader(&full, &incr)); err != nil {
 		t.Fatal(err)
 	}
 	r := openTestStore(t, dir)

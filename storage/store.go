@@ -134,6 +134,10 @@ func Open(opts Options) (*Store, error) {
 	if opts.BlockCacheBytes <= 0 {
 		opts.BlockCacheBytes = 256 << 20
 	}
+	// A restore killed half way leaves a partial store: never serve it.
+	if err := CheckNoInterruptedRestore(opts.Dir); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -40,6 +40,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer os.Remove(tmp)
 	w := bufio.NewWriterSize(f, 1<<20)
 	var next uint64
+	checkDownload := false
 	if *server != "" {
 		c := newClient(*server, *key)
 		resp, err := c.do(ctx, http.MethodGet, "/api/v1/admin/backup?since="+strconv.FormatUint(*since, 10), "", nil)
@@ -53,6 +54,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("backup: download: %w", err)
 		}
 		next, _ = strconv.ParseUint(resp.Header.Get("X-Backup-Version"), 10, 64)
+		checkDownload = true
 	} else {
 		s, err := openExisting(*dataDir, true)
 		if err != nil {
@@ -79,11 +81,29 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
+	// A connection that drops between two records looks like a complete
+	// answer to HTTP: read the download through before naming it a backup.
+	if checkDownload {
+		if err := checkBackupFile(tmp); err != nil {
+			return fmt.Errorf("backup: the server's answer: %w; no backup was written", err)
+		}
+	}
 	if err := os.Rename(tmp, *out); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	fmt.Fprintf(stdout, "backup written to %s; for the next incremental backup use --since %d\n", *out, next)
 	return nil
+}
+
+func checkBackupFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// The answer of a server older than the end marker passes unchecked.
+	_, err = storage.CheckBackup(bufio.NewReaderSize(f, 1<<20))
+	return err
 }
 
 // openExisting opens the store of a data directory that must exist, for the
@@ -113,6 +133,9 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errors.New("give --data-dir and --in")
 	}
+	if err := checkRestoreFinished(*dataDir); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	if entries, err := os.ReadDir(*dataDir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("restore: %s is not empty; restore into a new or empty directory (logengine never overwrites data)", *dataDir)
 	}
@@ -125,11 +148,29 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer f.Close()
 		r = f
 	}
-	if err := storage.Restore(dbDir(*dataDir), bufio.NewReaderSize(r, 1<<20)); err != nil {
-		return err
+	// The restore is all or nothing: on any error the data directory is
+	// left as it was (new, empty or missing).
+	sum, err := storage.Restore(dbDir(*dataDir), bufio.NewReaderSize(r, 1<<20))
+	if err != nil {
+		return fmt.Errorf("restore: %w; %s is left as it was", err, *dataDir)
 	}
-	fmt.Fprintf(stdout, "restored into %s; start the daemon on it and the keyword index is rebuilt\n", *dataDir)
+	if sum.UncheckedRecords > 0 {
+		fmt.Fprintf(stderr, "warning: %d of the %d records restored come from a backup without an end marker (written by an older logengine): "+
+			"it could not be checked for truncation or damage; if that backup may be incomplete, restore an older one or take a new backup\n",
+			sum.UncheckedRecords, sum.Records)
+	}
+	fmt.Fprintf(stdout, "restored %d backups (%d records) into %s; start the daemon on it and the keyword index is rebuilt\n", sum.Backups, sum.Records, *dataDir)
 	_ = ctx
+	return nil
+}
+
+// checkRestoreFinished refuses a data directory that an interrupted restore
+// left, and says what to do with it.
+func checkRestoreFinished(dataDir string) error {
+	if err := storage.CheckNoInterruptedRestore(dbDir(dataDir)); err != nil {
+		return fmt.Errorf("data directory %s: %w; it must not be served: delete the directory and run `logengine restore --data-dir %s --in BACKUP` again, or start on another --data-dir",
+			dataDir, err, dataDir)
+	}
 	return nil
 }
 

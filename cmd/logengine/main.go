@@ -1,5 +1,5 @@
 // Command logengine is the log analytics daemon and its command-line client:
-// serve, ingest, query, backup, restore, migrate and version.
+// serve, ingest, query, backup, restore, migrate, verify and version.
 package main
 
 import (
@@ -26,6 +26,7 @@ Usage:
   logengine backup   (--server URL | --data-dir DIR) --out FILE [--since N]
   logengine restore  --data-dir DIR --in FILE
   logengine migrate  --data-dir DIR [--dry-run]
+  logengine verify   --data-dir DIR   (checks a stopped daemon's data; exit 1 when damaged)
   logengine healthcheck [--server URL | --config FILE]   (exit 0 when the daemon answers /healthz;
                         without --server, the address and TLS of serve's configuration)
   logengine version
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRestore(ctx, rest, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":

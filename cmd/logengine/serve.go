@@ -133,6 +133,11 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	// Checked here, before anything is created in the directory, to say
+	// what to do; the store would refuse it too.
+	if err := checkRestoreFinished(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	sopts := storage.DefaultOptions(dbDir(cfg.DataDir))
 	sopts.SyncWrites = cfg.SyncWrites
 	sopts.IndexedFields = cfg.IndexedFields
