@@ -446,7 +446,7 @@ func (r *pointReader) get(id ID) (*Entry, error) {
 // order given, within one transaction.
 func (s *Store) getIDs(ctx context.Context, ids []ID, fn func(e *Entry) bool) error {
 	gen := s.blocks.generation()
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		r := pointReader{txn: txn, cache: &s.blocks, gen: gen}
 		defer r.close()
 		for i, id := range ids {
@@ -793,7 +793,7 @@ func (s *Store) rewriteBlocks(ctx context.Context, ids []ID) error {
 	defer s.blocks.invalidate()
 	for day, gone := range byDay {
 		var refs []blockRef
-		err := s.db.View(func(txn *badger.Txn) error {
+		err := s.view(func(txn *badger.Txn) error {
 			var err error
 			refs, err = dayHeaders(ctx, txn, day, MinID, MaxID)
 			return err

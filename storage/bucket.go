@@ -49,7 +49,7 @@ func (b *Bucket) Delete(key string) error {
 // is valid only during the call.
 func (b *Bucket) Scan(ctx context.Context, prefix string, fn func(key string, value []byte) error) error {
 	p := b.key(prefix)
-	err := b.s.db.View(func(txn *badger.Txn) error {
+	err := b.s.view(func(txn *badger.Txn) error {
 		return iterate(ctx, txn, p, func(k, v []byte) error {
 			return fn(string(k[len(b.prefix):]), v)
 		})

@@ -50,7 +50,7 @@ func (s *Store) SourceLevelCounts(ctx context.Context, lo, hi ID) (counts map[st
 		}
 	}
 	ok = true
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
 			err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
 				r, err := decodeHeaderRecord(k, v)

@@ -72,7 +72,7 @@ func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID
 		// The source's posting lists of the day are read once, in commit
 		// order, from one snapshot: the steps rewrite them meanwhile, but
 		// the snapshot still hands each list over exactly once.
-		err := s.db.View(func(txn *badger.Txn) error {
+		err := s.view(func(txn *badger.Txn) error {
 			return iterate(ctx, txn, postingPrefix(day, kindSource, "", source), func(k, v []byte) error {
 				var err error
 				if pending, err = decodePostings(pending, v, binary.BigEndian.Uint64(k[len(k)-8:]), lo, hi); err != nil {
@@ -130,7 +130,7 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 	defer wb.Cancel()
 	for day, gone := range byDay {
 		var list []ID
-		err := s.db.View(func(txn *badger.Txn) error {
+		err := s.view(func(txn *badger.Txn) error {
 			return iterate(ctx, txn, postingDayPrefix(day), func(k, v []byte) error {
 				_, lmin, lmax, _, err := postingHeader(v)
 				if err != nil {
@@ -210,7 +210,7 @@ func (s *Store) markDeleted(stamp int64) error {
 // stamp, and which deletions are done.
 func (s *Store) tombstoneRecords(ctx context.Context) (stamps []int64, records map[int64][][]byte, done map[int64]bool, err error) {
 	records, done = map[int64][][]byte{}, map[int64]bool{}
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
 		opts.Prefix = []byte{nsTombstone}

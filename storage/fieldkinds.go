@@ -27,7 +27,7 @@ func (s *Store) FieldKinds(ctx context.Context, name string, lo, hi ID) (KindSet
 	if err != nil {
 		return 0, err
 	}
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
 			refs, err := dayHeaders(ctx, txn, day, lo, hi)
 			if err != nil {

@@ -54,7 +54,7 @@ func decodeJournal(v []byte, after uint64, dst []ID) ([]ID, error) {
 // fetching them finds nothing.
 func (s *Store) ReadJournal(ctx context.Context, after uint64, max int) ([]ID, error) {
 	var ids []ID
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte{nsJournal}
 		it := txn.NewIterator(opts)
@@ -122,7 +122,7 @@ func (s *Store) TrimJournal(ctx context.Context, upTo uint64) (int, error) {
 // on, whose last sequence is at most upTo.
 func (s *Store) journalKeysUpTo(ctx context.Context, from []byte, upTo uint64, max int) ([][]byte, error) {
 	var keys [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte{nsJournal}
 		opts.PrefetchValues = false
@@ -146,7 +146,7 @@ func (s *Store) journalKeysUpTo(ctx context.Context, from []byte, upTo uint64, m
 func (s *Store) JournalStart(ctx context.Context) (uint64, error) {
 	high := s.HighSeq()
 	start := high + 1
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte{nsJournal}
 		opts.PrefetchSize = 1
@@ -217,7 +217,7 @@ func (s *Store) SetCheckpoint(consumer string, seq uint64) error {
 
 func (s *Store) getRaw(key []byte) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
 		if err != nil {
 			return err

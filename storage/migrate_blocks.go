@@ -40,7 +40,7 @@ func (s *Store) MigrateToBlocks(ctx context.Context, log *slog.Logger) (int, err
 // legacyDays lists the days that still have entries under old keys.
 func (s *Store) legacyDays(ctx context.Context) ([]Day, error) {
 	var days []Day
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.IteratorOptions{Prefix: []byte{nsEntry}}
 		it := txn.NewIterator(opts)
 		defer it.Close()
@@ -66,7 +66,7 @@ func (s *Store) legacyDays(ctx context.Context) ([]Day, error) {
 // follow those already written.
 func (s *Store) migrateDay(ctx context.Context, day Day) (int, error) {
 	var ids []ID
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		prefix := entryDayPrefix(day)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()

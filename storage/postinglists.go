@@ -80,7 +80,7 @@ func (s *Store) PostingLists(ctx context.Context, kind IndexKind, name string, l
 	if err != nil {
 		return err
 	}
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
 			prefix := append(postingDayPrefix(day), byte(kind))
 			if kind == IndexField {

@@ -117,7 +117,7 @@ func (s *Store) Postings(ctx context.Context, iv IndexValue, lo, hi ID) ([]ID, e
 		return nil, err
 	}
 	var ids []ID
-	err = s.db.View(func(txn *badger.Txn) error {
+	err = s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
 			prefix := postingPrefix(day, byte(iv.Kind), iv.Name, value)
 			n := len(ids)
@@ -154,7 +154,7 @@ func (s *Store) IndexValues(ctx context.Context, kind IndexKind, name string, lo
 		return err
 	}
 	var ids []ID
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
 			prefix := append(postingDayPrefix(day), byte(kind))
 			if kind == IndexField {

@@ -21,7 +21,7 @@ var (
 // [from, to) (nanoseconds).
 func (s *Store) Days(from, to int64) ([]Day, error) {
 	var days []Day
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte{nsDay}
 		opts.PrefetchValues = false
@@ -95,7 +95,7 @@ func (s *Store) scan(ctx context.Context, lo, hi ID, reverse bool, decode decode
 	if reverse {
 		slices.Reverse(days)
 	}
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
 			stop, err := scanBlocks(ctx, txn, day, lo, hi, reverse, decode, mayMatch, fn)
 			if err != nil {

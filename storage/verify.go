@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -208,4 +209,41 @@ func checkRecord(txn *badger.Txn, key, v []byte) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// ErrDamaged is the error of a read that found a storage file damaged.
+var ErrDamaged = errors.New("storage is damaged")
+
+// view runs fn in a read transaction. It is the storage boundary for
+// reads: Badger trusts its files, and a damaged one can make it panic (or
+// fault on mapped memory) in the reading goroutine. That must fail the
+// request with an error naming the file and the way out, not crash the
+// daemon.
+func (s *Store) view(fn func(txn *badger.Txn) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			perr := fmt.Errorf("panic: %v", r)
+			err = fmt.Errorf("%w: reading %s failed (%v): stop the daemon, run `logengine verify --data-dir` on its data directory, and restore from a backup",
+				ErrDamaged, filepath.Join(s.opts.Dir, badgerFileIn(perr, "a table or value log")), perr)
+		}
+	}()
+	return s.db.View(fn)
+}
+
+// badgerFileIn returns the name of the Badger file an error mentions, or
+// def when it names none.
+func badgerFileIn(err error, def string) string {
+	for _, w := range strings.FieldsFunc(err.Error(), func(r rune) bool {
+		return r == ' ' || r == ':' || r == ',' || r == '"' || r == '(' || r == ')' || r == '\''
+	}) {
+		base := filepath.Base(w)
+		if strings.HasSuffix(base, ".sst") || strings.HasSuffix(base, ".vlog") || strings.HasSuffix(base, ".mem") || base == "MANIFEST" || base == "KEYREGISTRY" {
+			return base
+		}
+	}
+	if strings.Contains(err.Error(), "MANIFEST") || strings.Contains(err.Error(), "manifest") {
+		return "MANIFEST"
+	}
+	return def
 }

@@ -1,0 +1,55 @@
+package storage
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// BenchmarkChecksumMode compares a full scan of a store with and without
+// Badger's checksum check on block reads, with a block cache too small to
+// hold the store, so that blocks are read (and checked) from disk.
+//
+//	go test -run '^$' -bench BenchmarkChecksumMode -benchtime 5x ./storage
+func BenchmarkChecksumMode(b *testing.B) {
+	dir := b.TempDir()
+	ctx := context.Background()
+	s := openTestStore(b, dir)
+	const total, batch = 300_000, 1000
+	start := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < total/batch; i++ {
+		entries, _ := loggenEntries(batch, start.Add(time.Duration(i)*time.Second))
+		if _, err := s.Append(ctx, entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	defer func(m options.ChecksumVerificationMode) { checksumMode = m }(checksumMode)
+	for _, bc := range []struct {
+		name string
+		mode options.ChecksumVerificationMode
+	}{{"none", options.NoVerification}, {"OnBlockRead", options.OnBlockRead}} {
+		b.Run(bc.name, func(b *testing.B) {
+			checksumMode = bc.mode
+			opts := DefaultOptions(dir)
+			opts.BlockCacheBytes = 1 << 20
+			s, err := Open(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				n := 0
+				if err := s.Scan(ctx, MinID, MaxID, false, func(*Entry) bool { n++; return true }); err != nil || n != total {
+					b.Fatalf("scanned %d of %d: %v", n, total, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*total), "ns/entry")
+		})
+	}
+}
