@@ -1230,6 +1230,26 @@ func TestWebUIPatterns(t *testing.T) {
 		b.checkNoErrors()
 	})
 
+	t.Run("open range and errors", func(t *testing.T) {
+		b.t = t
+		// With no range start the sparklines span the matches, and the
+		// first bucket stands for the start.
+		b.do("open the patterns of all time", chromedp.Navigate(d.url+"/?range=all&tab=patterns"))
+		b.wait("the patterns", `document.querySelectorAll("#patterns-table tbody tr .pat-trend polyline").length === 4 &&
+			!document.getElementById("patterns-panel").hasAttribute("aria-busy")`, 20*time.Second)
+		rows := readRows()
+		if rows[0].Count != "20" || rows[0].New || !rows[2].New {
+			b.fail("the patterns of all time: %+v", rows)
+		}
+		b.search("(level:error")
+		b.wait("the error", `/^Patterns unavailable: /.test(document.getElementById("patterns-status").textContent) &&
+			document.querySelectorAll("#patterns-table tbody tr").length === 0`, 10*time.Second)
+		if b.text("#query-error") == "" {
+			b.fail("no syntax error under the search bar")
+		}
+		b.checkNoErrors()
+	})
+
 	t.Run("helpers", func(t *testing.T) {
 		b.t = t
 		var got struct {
