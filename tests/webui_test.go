@@ -1227,6 +1227,10 @@ func TestWebUIPatterns(t *testing.T) {
 		if r := readRows(); r[0].ID != billing.ID || r[0].Share != "100%" {
 			b.fail("the patterns of pattern:%s: %+v", billing.ID, r)
 		}
+		// Back goes to the patterns of the search before the click.
+		b.eval(`history.back()`, nil)
+		b.wait("the four patterns again", `document.getElementById("q").value === "" && document.querySelectorAll("#patterns-table tbody tr").length === 4 &&
+			!document.getElementById("patterns-panel").hasAttribute("aria-busy") && document.getElementById("results-body").hidden`, 20*time.Second)
 		b.checkNoErrors()
 	})
 

@@ -121,9 +121,11 @@ export class Patterns {
     try {
       const res = await get("/api/v1/patterns", { q: p.q, from: p.from, to: p.to, limit: LIMIT }, ctl.signal);
       if (ctl.signal.aborted) return;
-      this.shown = p;
       this.render(res);
       if (res.patterns.length) await this.trends(p, res.patterns, ctl);
+      // Only a finished table counts as shown: one left while its trends
+      // were loading loads again when the tab is opened again.
+      if (!ctl.signal.aborted) this.shown = p;
     } catch (err) {
       if (ctl.signal.aborted || err.name === "AbortError") return;
       this.body.replaceChildren();
@@ -153,7 +155,7 @@ export class Patterns {
         "td",
         { class: "pat-cell" },
         h("button", { type: "button", class: "pat-template" }, tmpl),
-        h("span", { class: "pat-new", hidden: true, title: "" }, "new"),
+        h("span", { class: "pat-new", hidden: true }, "new"),
       ),
       h("td", { class: "num pat-count" }, fmtNumber(pt.count)),
       h("td", { class: "num pat-share" }, shareLabel(pt.count, total)),
