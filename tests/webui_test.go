@@ -1060,3 +1060,235 @@ func TestWebUIExplore(t *testing.T) {
 		b.checkNoErrors()
 	})
 }
+
+// TestWebUIPatterns opens the Patterns tab on logs of four templates: the
+// rows with their counts, shares and marked variable parts, a template
+// holding markup shown as text, the template that first appears late in
+// the range marked new, the tab kept in the URL, and a click that filters
+// by the template and shows its logs. It also checks the tab's helpers in
+// the page, as TestWebUIHistogramAxis checks the axis's.
+func TestWebUIPatterns(t *testing.T) {
+	b := newBrowser(t)
+	d := startDaemon(t, t.TempDir())
+	now := time.Now().UTC()
+	// The range runs from a minute before the oldest log to a minute after
+	// now: every template but the payments one matches in its first
+	// bucket.
+	from := now.Add(-41 * time.Minute)
+	to := now.Add(time.Minute)
+	var lines []string
+	add := func(ago time.Duration, level, source, msg string) {
+		e := map[string]any{"timestamp": now.Add(-ago).Format(time.RFC3339Nano), "level": level, "source": source, "message": msg}
+		line, _ := json.Marshal(e)
+		lines = append(lines, string(line))
+	}
+	for i := range 20 {
+		add(40*time.Minute-time.Duration(i)*2*time.Minute, "info", "auth", fmt.Sprintf("user %d logged in from 10.0.0.%d", 100+i, i+1))
+	}
+	for i := range 12 {
+		add(40*time.Minute-time.Duration(i)*3*time.Minute, "warn", "api", fmt.Sprintf("cache miss for key %d after %dms", 5000+i*7, 10+i))
+	}
+	for i := range 5 {
+		add(8*time.Minute-time.Duration(i)*time.Minute, "error", "billing", fmt.Sprintf("payment %d declined: card expired", 900+i))
+	}
+	for i := range 3 {
+		add(39*time.Minute-time.Duration(i)*10*time.Minute, "error", "web", fmt.Sprintf("widget <b>%d</b> failed to render", 40+i))
+	}
+	code, a := d.ingest("application/x-ndjson", strings.Join(lines, "\n"), "wait=indexed")
+	if code != http.StatusOK || a.Accepted != len(lines) {
+		t.Fatalf("ingest: %d %+v", code, a)
+	}
+
+	type patternRow struct {
+		ID       string   `json:"id"`
+		Template string   `json:"template"`
+		Vars     []string `json:"vars"`
+		Count    string   `json:"count"`
+		Share    string   `json:"share"`
+		Source   string   `json:"source"`
+		New      bool     `json:"new"`
+		Points   int      `json:"points"`
+		Markup   int      `json:"markup"` // elements other than the marked parts inside the template
+	}
+	readRows := func() []patternRow {
+		var rows []patternRow
+		b.eval(`Array.from(document.querySelectorAll("#patterns-table tbody tr")).map(tr => {
+			const tmpl = tr.querySelector(".pat-template");
+			const line = tr.querySelector(".pat-trend polyline");
+			return {id: tr.dataset.pattern, template: tmpl.textContent,
+			  vars: Array.from(tmpl.querySelectorAll(".pat-var")).map(v => v.textContent),
+			  count: tr.querySelector(".pat-count").textContent, share: tr.querySelector(".pat-share").textContent,
+			  source: tr.querySelector(".pat-source").textContent, new: !tr.querySelector(".pat-new").hidden,
+			  points: line ? line.getAttribute("points").trim().split(/\s+/).length : 0,
+			  markup: tmpl.querySelectorAll(":not(.pat-var)").length};
+		})`, &rows)
+		return rows
+	}
+
+	t.Run("tab", func(t *testing.T) {
+		b.t = t
+		b.do("open the page", chromedp.Navigate(fmt.Sprintf("%s/?from=%d&to=%d", d.url, from.UnixMilli(), to.UnixMilli())))
+		b.wait("the first rows", `document.querySelectorAll("#results-rows .row").length > 0`, 20*time.Second)
+		b.waitResults()
+		b.do("open the Patterns tab", chromedp.Click(chromedp.ID("tab-patterns")))
+		b.wait("the patterns and their sparklines", `document.querySelectorAll("#patterns-table tbody tr").length > 0 &&
+			!document.getElementById("patterns-panel").hasAttribute("aria-busy")`, 20*time.Second)
+		var state struct {
+			Tab          string `json:"tab"`
+			ResultsShown bool   `json:"resultsShown"`
+			Selected     string `json:"selected"`
+			Status       string `json:"status"`
+		}
+		b.eval(`({tab: new URLSearchParams(location.search).get("tab"), resultsShown: !document.getElementById("results-body").hidden,
+			selected: document.querySelector('.tabs [aria-selected="true"]').id, status: document.getElementById("patterns-status").textContent})`, &state)
+		if state.Tab != "patterns" || state.ResultsShown || state.Selected != "tab-patterns" {
+			b.fail("after opening the tab: %+v", state)
+		}
+		if !strings.HasPrefix(state.Status, "4 patterns in 40 logs") {
+			b.fail("the status is %q, want 4 patterns in 40 logs", state.Status)
+		}
+		rows := readRows()
+		want := []struct {
+			source, literal, count, share string
+			vars                          int
+			isNew                         bool
+		}{
+			{"auth", "logged in from", "20", "50%", 2, false},
+			{"api", "cache miss for key", "12", "30%", 2, false},
+			{"billing", "declined: card expired", "5", "13%", 1, true},
+			{"web", "failed to render", "3", "7.5%", 1, false},
+		}
+		if len(rows) != len(want) {
+			b.fail("%d pattern rows, want %d: %+v", len(rows), len(want), rows)
+		}
+		for i, w := range want {
+			r := rows[i]
+			if r.Source != w.source || !strings.Contains(r.Template, w.literal) || r.Count != w.count || r.Share != w.share {
+				b.fail("row %d is %+v, want source %s, %q, count %s, share %s", i, r, w.source, w.literal, w.count, w.share)
+			}
+			if len(r.Vars) != w.vars || strings.Contains(r.Template, "<*>") {
+				b.fail("row %d (%q) has %d marked parts %q, want %d and no raw wildcard", i, r.Template, len(r.Vars), r.Vars, w.vars)
+			}
+			if r.New != w.isNew {
+				b.fail("row %d (%q) marked new: %v, want %v", i, r.Template, r.New, w.isNew)
+			}
+			if r.Points < 2 {
+				b.fail("row %d (%q) has a sparkline of %d points", i, r.Template, r.Points)
+			}
+			if r.Markup != 0 {
+				b.fail("row %d (%q) holds %d elements besides its marked parts", i, r.Template, r.Markup)
+			}
+		}
+		// The markup of the web logs is text, not elements.
+		if !strings.Contains(rows[3].Template, "<b>") {
+			b.fail("the web template %q lost its markup text", rows[3].Template)
+		}
+		// The tab survives opening the link.
+		var href string
+		b.eval(`location.href`, &href)
+		b.do("open the link", chromedp.Navigate(href))
+		b.wait("the patterns", `document.querySelectorAll("#patterns-table tbody tr").length === 4 &&
+			!document.getElementById("patterns-panel").hasAttribute("aria-busy") && document.getElementById("results-body").hidden`, 20*time.Second)
+		b.checkNoErrors()
+	})
+
+	t.Run("click", func(t *testing.T) {
+		b.t = t
+		rows := readRows()
+		if len(rows) != 4 {
+			b.fail("%d pattern rows, want 4", len(rows))
+		}
+		billing := rows[2]
+		b.do("click the payments pattern", chromedp.Click(chromedp.CSS(`#patterns-table tr[data-pattern="`+billing.ID+`"] .pat-template`)))
+		b.waitResults()
+		var st struct {
+			Q            string `json:"q"`
+			Tab          string `json:"tab"`
+			ResultsShown bool   `json:"resultsShown"`
+		}
+		b.eval(`({q: document.getElementById("q").value, tab: new URLSearchParams(location.search).get("tab") || "",
+			resultsShown: !document.getElementById("results-body").hidden})`, &st)
+		if st.Q != "pattern:"+billing.ID || st.Tab != "" || !st.ResultsShown {
+			b.fail("after the click: %+v, want the query pattern:%s and the logs shown", st, billing.ID)
+		}
+		got := b.rows()
+		if len(got) != 5 {
+			b.fail("%d rows after the click, want the 5 payment logs: %+v", len(got), got)
+		}
+		for _, r := range got {
+			if r.Source != "billing" || !strings.HasSuffix(r.Message, "declined: card expired") {
+				b.fail("a row of pattern:%s is %+v", billing.ID, r)
+			}
+		}
+		// Back to the patterns: only the one template matches the query now.
+		b.do("open the Patterns tab", chromedp.Click(chromedp.ID("tab-patterns")))
+		b.wait("the one pattern", `document.querySelectorAll("#patterns-table tbody tr").length === 1 &&
+			!document.getElementById("patterns-panel").hasAttribute("aria-busy")`, 20*time.Second)
+		if r := readRows(); r[0].ID != billing.ID || r[0].Share != "100%" {
+			b.fail("the patterns of pattern:%s: %+v", billing.ID, r)
+		}
+		// Back goes to the patterns of the search before the click.
+		b.eval(`history.back()`, nil)
+		b.wait("the four patterns again", `document.getElementById("q").value === "" && document.querySelectorAll("#patterns-table tbody tr").length === 4 &&
+			!document.getElementById("patterns-panel").hasAttribute("aria-busy") && document.getElementById("results-body").hidden`, 20*time.Second)
+		b.checkNoErrors()
+	})
+
+	t.Run("open range and errors", func(t *testing.T) {
+		b.t = t
+		// With no range start the sparklines span the matches, and the
+		// first bucket stands for the start.
+		b.do("open the patterns of all time", chromedp.Navigate(d.url+"/?range=all&tab=patterns"))
+		b.wait("the patterns", `document.querySelectorAll("#patterns-table tbody tr .pat-trend polyline").length === 4 &&
+			!document.getElementById("patterns-panel").hasAttribute("aria-busy")`, 20*time.Second)
+		rows := readRows()
+		if rows[0].Count != "20" || rows[0].New || !rows[2].New {
+			b.fail("the patterns of all time: %+v", rows)
+		}
+		b.search("(level:error")
+		b.wait("the error", `/^Patterns unavailable: /.test(document.getElementById("patterns-status").textContent) &&
+			document.querySelectorAll("#patterns-table tbody tr").length === 0`, 10*time.Second)
+		if b.text("#query-error") == "" {
+			b.fail("no syntax error under the search bar")
+		}
+		b.checkNoErrors()
+	})
+
+	t.Run("helpers", func(t *testing.T) {
+		b.t = t
+		var got struct {
+			Parts   []map[string]any `json:"parts"`
+			Unknown int              `json:"unknown"`
+			Shares  []string         `json:"shares"`
+			New     []bool           `json:"isNew"`
+			Points  string           `json:"points"`
+			Query   []string         `json:"query"`
+		}
+		b.eval(`import("/ui/js/patterns.js").then(m => ({
+			parts: m.templateParts({template: "user <*> logged in from <*>"}),
+			unknown: m.templateParts({template: null}).length,
+			shares: [m.shareLabel(1, 3), m.shareLabel(3, 40), m.shareLabel(1, 5000), m.shareLabel(0, 5), m.shareLabel(3, 0), m.shareLabel(5, 5)],
+			isNew: [m.isNew(1000, 0, 500), m.isNew(400, 0, 500), m.isNew(1000, NaN, 500), m.isNew(1000, 0, NaN)],
+			points: m.sparkPoints([0, 2, 1], 100, 22),
+			query: [m.patternsQuery("", ["p1", "p2"]), m.patternsQuery("level:error OR source:api", ["p1"])],
+		}))`, &got)
+		parts, _ := json.Marshal(got.Parts)
+		wantParts, _ := json.Marshal([]map[string]any{{"text": "user "}, {"text": "<*>", "variable": true}, {"text": " logged in from "}, {"text": "<*>", "variable": true}})
+		if string(parts) != string(wantParts) || got.Unknown != 0 {
+			b.fail("templateParts: %s, %d parts of an unknown template", parts, got.Unknown)
+		}
+		if !slices.Equal(got.Shares, []string{"33%", "7.5%", "<0.1%", "0%", "0%", "100%"}) {
+			b.fail("shareLabel: %q", got.Shares)
+		}
+		if !slices.Equal(got.New, []bool{true, false, false, false}) {
+			b.fail("isNew: %v", got.New)
+		}
+		if got.Points != "0,21 50,1 100,11" {
+			b.fail("sparkPoints: %q", got.Points)
+		}
+		if !slices.Equal(got.Query, []string{"(pattern:p1 OR pattern:p2)", "(level:error OR source:api) (pattern:p1)"}) {
+			b.fail("patternsQuery: %q", got.Query)
+		}
+		b.checkNoErrors()
+	})
+}

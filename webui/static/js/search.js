@@ -1,5 +1,5 @@
-// The search view: query bar, time range, histogram, results and the live
-// tail.
+// The search view: query bar, time range, histogram, results (the logs or
+// their patterns) and the live tail.
 
 import { get, tail, ApiError } from "./api.js";
 import { $, $$, h, fmtNumber, toast } from "./dom.js";
@@ -8,6 +8,7 @@ import { Results } from "./table.js";
 import { addTerm, errorPosition } from "./query.js";
 import { resolve, pickInterval, parseDuration, toLocalInput, fromLocalInput, fmtTime } from "./time.js";
 import { Fields, Context, Saved, exportLinks, onExport, pinnedRange, copyText } from "./explore.js";
+import { Patterns } from "./patterns.js";
 
 const FIRST_PAGE = 300;
 const NEXT_PAGE = 1000;
@@ -55,6 +56,16 @@ export class SearchView {
       onColumn: (f, on) => this.setColumns(on ? [...this.results.columns, f] : this.results.columns.filter((c) => c !== f), true),
       columns: () => this.results.columns,
     });
+    this.patterns = new Patterns({
+      onPick: (t) => {
+        this.q.value = addTerm(this.q.value, t);
+        this.setTab("logs");
+        this.run({ push: true });
+      },
+    });
+    this.tab = "logs";
+    for (const b of $$(".tabs [data-tab]")) b.addEventListener("click", () => this.chooseTab(b.dataset.tab));
+    $(".tabs").addEventListener("keydown", (e) => this.tabKeys(e));
     this.context = new Context();
     this.saved = new Saved({ current: () => this.savedForm(), open: (s) => this.openSaved(s) });
     for (const f of ["csv", "ndjson"]) $("#export-" + f).addEventListener("click", onExport);
@@ -97,6 +108,7 @@ export class SearchView {
     this.q.value = sp.get("q") || "";
     const r = sp.get("range");
     this.setColumns(sp.get("cols") ? sp.get("cols").split(",").filter(Boolean) : [], false);
+    this.setTab(sp.get("tab") === "patterns" && sp.get("live") !== "1" ? "patterns" : "logs");
     if (sp.has("from") || sp.has("to")) {
       const f = parseInt(sp.get("from"), 10);
       const t = parseInt(sp.get("to"), 10);
@@ -121,11 +133,46 @@ export class SearchView {
       if (this.range.to != null) sp.set("to", this.range.to);
     } else if (this.range.preset !== "1h") sp.set("range", this.range.preset);
     if (this.results.columns.length) sp.set("cols", this.results.columns.join(","));
+    if (this.tab !== "logs") sp.set("tab", this.tab);
     if (this.live) sp.set("live", "1");
     const url = "/" + (sp.toString() ? "?" + sp : "");
     if (url === location.pathname + location.search) return;
     if (push) history.pushState(null, "", url);
     else if (replace) history.replaceState(null, "", url);
+  }
+
+  // setTab shows the logs or the patterns of the search.
+  setTab(tab) {
+    this.tab = tab;
+    for (const b of $$(".tabs [data-tab]")) {
+      const on = b.dataset.tab === tab;
+      b.setAttribute("aria-selected", on ? "true" : "false");
+      b.tabIndex = on ? 0 : -1;
+    }
+    $("#results-body").hidden = tab !== "logs";
+    // The fields panel belongs to the logs; the patterns have their own
+    // counts.
+    $("#fields-toggle").hidden = tab !== "logs";
+    this.patterns.setVisible(tab === "patterns");
+  }
+
+  // chooseTab switches tabs at the user's request; the URL keeps the tab
+  // as it keeps the query, without a new history entry.
+  chooseTab(tab) {
+    if (tab === this.tab || (tab === "patterns" && this.live)) return;
+    this.setTab(tab);
+    this.toURL(false, true);
+  }
+
+  tabKeys(e) {
+    const tabs = $$(".tabs [data-tab]");
+    const i = tabs.indexOf(document.activeElement);
+    if (i < 0 || (e.key !== "ArrowRight" && e.key !== "ArrowLeft")) return;
+    e.preventDefault();
+    const next = tabs[(i + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+    if (next.disabled) return;
+    next.focus();
+    this.chooseTab(next.dataset.tab);
   }
 
   setRange(r) {
@@ -220,6 +267,7 @@ export class SearchView {
     const p = this.params();
     this.current = p;
     exportLinks(p);
+    this.patterns.update(p);
     this.cursor = "";
     this.loadingMore = false;
     this.results.hasMore = false;
@@ -387,6 +435,9 @@ export class SearchView {
     this.pauseBtn.hidden = false;
     this.setPaused(false);
     $("#range").disabled = true;
+    // Patterns count a fixed range; the tail has none, so live shows logs.
+    this.setTab("logs");
+    $("#tab-patterns").disabled = true;
     this.results.hasMore = false;
     this.toURL(push, !push);
     this.connect();
@@ -404,6 +455,7 @@ export class SearchView {
     this.liveBtn.classList.remove("on");
     this.pauseBtn.hidden = true;
     $("#range").disabled = false;
+    $("#tab-patterns").disabled = false;
     if (run) this.run({ push: true });
   }
 
