@@ -88,6 +88,76 @@ func stampRank(p string) int {
 	return rankEpoch
 }
 
+// parseHeaderTime recognises a time at the start of s as parseLeadingTime
+// does, and besides the forms that only stand further into a header or
+// that parseLeadingTime does not know: a bracketed time with its zone after
+// a blank ("[2024-03-01 12:00:00 +0000]", as gunicorn writes it) and the
+// day written before the month's name ("01 Mar 2024 12:00:00.123",
+// "01-Mar-2024 12:00:00", "[01/Mar/2024 12:00:00]"). It returns the rank
+// of the time too.
+func parseHeaderTime(s string, now time.Time) (t time.Time, end, rank int, logcat, ok bool) {
+	if t, end, logcat, ok := parseLeadingTime(s, now); ok && end > 0 {
+		return t, end, stampRank(s), logcat, true
+	}
+	p, off := s, 0
+	if s[0] == '[' {
+		p, off = s[1:], 1
+	}
+	var n int
+	if t, n, ok = parseDayMonthYear(p); !ok {
+		if off == 0 {
+			return time.Time{}, 0, 0, false, false
+		}
+		if t, n, _, ok = parseLeadingTime(p, now); !ok || n == 0 {
+			return time.Time{}, 0, 0, false, false
+		}
+	}
+	end = off + n
+	if off == 1 && end+1 < len(s) && s[end] == ' ' {
+		if zone, zn, ok := parseZone(s[end+1:]); ok {
+			t = t.Add(-time.Duration(zone) * time.Second)
+			end += 1 + zn
+		}
+	}
+	if off == 1 {
+		if end >= len(s) || s[end] != ']' {
+			return time.Time{}, 0, 0, false, false
+		}
+		end++
+	}
+	if end < len(s) && (isLetter(s[end]) || isDigit(s[end])) || !storable(t) {
+		return time.Time{}, 0, 0, false, false
+	}
+	return t, end, rankDated, false, true
+}
+
+// parseDayMonthYear parses a day, a month's name and a year separated by
+// blanks, dashes or slashes, then a clock: "01 Mar 2024 12:00:00.123",
+// "1-Mar-2024 12:00:00", "01/Mar/2024 12:00:00".
+func parseDayMonthYear(p string) (time.Time, int, bool) {
+	d, i, ok := parseDay(p, 0)
+	if !ok || p[0] == ' ' || i+13 > len(p) {
+		return time.Time{}, 0, false
+	}
+	sep := p[i]
+	if sep != ' ' && sep != '-' && sep != '/' || p[i+4] != sep || !isLetter(p[i+1]) {
+		return time.Time{}, 0, false
+	}
+	mo, ok := monthByName(p[i+1:])
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	y, ok := atoiN(p, i+5, 4)
+	if !ok || !validDate(y, mo, d) || p[i+9] != ' ' {
+		return time.Time{}, 0, false
+	}
+	h, mi, sec, nanos, end, ok := parseClock(p, i+10)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, nanos, time.UTC), end, true
+}
+
 // span is a header field walked over: s[start:end].
 type span struct {
 	start, end int
@@ -140,10 +210,24 @@ func walkHeader(s string, i int, now time.Time, h *headerScan) {
 				h.setLevel(s, lvl, i, end)
 				return
 			}
+			if lvl, end, ok := paddedLevel(s, i); ok {
+				h.setLevel(s, lvl, i, end)
+				return
+			}
+			// A klog line inside a container runtime's: its level letter
+			// and time ("E0301 12:00:00.123456").
+			var gl TextLine
+			if lvl, end, ok := parseGlogPrefix(s[i:], now, &gl); ok {
+				if rankNoYear > h.rank {
+					h.time, h.rank = gl.Time, rankNoYear
+				}
+				h.setLevel(s, lvl, i, i+end)
+				return
+			}
 		}
 		if h.rank < rankDated && startsTime(s[i]) {
-			if t, tend, logcat, ok := parseLeadingTime(s[i:], now); ok && tend > 0 {
-				if r := stampRank(s[i:]); r > h.rank {
+			if t, tend, r, logcat, ok := parseHeaderTime(s[i:], now); ok {
+				if r > h.rank {
 					if h.rank > rankNone && !h.skip(h.timeStart, h.timeEnd, false) {
 						return
 					}
@@ -179,11 +263,11 @@ func walkHeader(s string, i int, now time.Time, h *headerScan) {
 			// A file name or tag glued to the time by a colon, as grep
 			// and tail write them: "app.log:2024-03-01 12:00:00".
 			if k := strings.IndexByte(tok, ':'); k > 0 && k+1 < len(tok) && isDigit(tok[k+1]) {
-				if t, tend, _, ok := parseLeadingTime(s[i+k+1:], now); ok && tend > 0 {
+				if t, tend, r, _, ok := parseHeaderTime(s[i+k+1:], now); ok {
 					if !h.skip(i, i+k+1, false) {
 						return
 					}
-					h.time, h.rank, h.timeStart, h.timeEnd, h.msg = t, stampRank(s[i+k+1:]), i+k+1, i+k+1+tend, i+k+1+tend
+					h.time, h.rank, h.timeStart, h.timeEnd, h.msg = t, r, i+k+1, i+k+1+tend, i+k+1+tend
 					i = h.timeEnd
 					n = 0
 					continue
@@ -275,6 +359,22 @@ func headerLevelWord(s string, i int) (storage.Level, int, bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// paddedLevel reads a level name in lower or title case that is padded to
+// a column (followed by a tab or by two blanks), as loggers that align
+// their header write it ("Error       0x0"). Prose does not pad its words,
+// so the padding marks the word as a header field.
+func paddedLevel(s string, i int) (storage.Level, int, bool) {
+	j := i
+	for j < len(s) && isLetter(s[j]) {
+		j++
+	}
+	if j == i || j+1 >= len(s) || !(s[j] == '\t' || s[j] == ' ' && s[j+1] == ' ') {
+		return 0, 0, false
+	}
+	lvl, ok := coreLevelByName(s[i:j])
+	return lvl, j, ok
 }
 
 func startsTime(c byte) bool { return isDigit(c) || c == '[' || isLetter(c) }

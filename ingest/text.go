@@ -258,6 +258,14 @@ func scanLevel(s string, i int, afterTime, logcat bool, tl *TextLine) (storage.L
 		i = skipBlanks(s, j)
 	}
 	lvl, end, ok := levelToken(s, i, afterTime, logcat || nids > 0)
+	if !ok && logcat && nids == 0 && i+1 < len(s) && s[i+1] == '/' {
+		// logcat's brief and time formats: "D/Tag( 1702): message".
+		lvl, ok = letterLevel(s[i])
+		end = i + 2
+		if ok {
+			return lvl, end, true
+		}
+	}
 	if !ok {
 		return 0, 0, false
 	}
@@ -268,14 +276,25 @@ func scanLevel(s string, i int, afterTime, logcat bool, tl *TextLine) (storage.L
 }
 
 // afterLevel skips the separators between a level ending at s[end] and the
-// message: blanks, a colon, a "-" or "|".
+// message: blanks, a colon, then a "-", "--" or "|" standing alone (Ruby's
+// Logger writes "INFO -- : message").
 func afterLevel(s string, end int) int {
 	end = skipBlanks(s, end)
 	if end < len(s) && s[end] == ':' {
 		end = skipBlanks(s, end+1)
 	}
-	if end+1 < len(s) && (s[end] == '-' || s[end] == '|') && s[end+1] == ' ' {
-		end = skipBlanks(s, end+1)
+	for range 2 {
+		n := 0
+		switch {
+		case strings.HasPrefix(s[end:], "-- "):
+			n = 2
+		case end+1 < len(s) && (s[end] == '-' || s[end] == '|' || s[end] == ':') && s[end+1] == ' ':
+			n = 1
+		}
+		if n == 0 {
+			break
+		}
+		end = skipBlanks(s, end+n)
 	}
 	return end
 }
@@ -305,8 +324,8 @@ func levelToken(s string, i int, afterTime, letters bool) (storage.Level, int, b
 			return 0, 0, false
 		}
 		word := strings.TrimSpace(s[i+1 : i+1+j])
-		if k := strings.LastIndexByte(word, ':'); k >= 0 {
-			word = word[k+1:] // Apache 2.4: [module:level]
+		if k := strings.LastIndexAny(word, ":/"); k >= 0 {
+			word = word[k+1:] // Apache 2.4's [module:level], log4j's [thread/level]
 		}
 		if lvl, ok := levelByName(word); ok {
 			return lvl, i + j + 2, true
