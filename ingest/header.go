@@ -225,7 +225,7 @@ func walkHeader(s string, i int, now time.Time, h *headerScan) {
 				return
 			}
 		}
-		if h.rank < rankDated && startsTime(s[i]) {
+		if startsTime(s[i]) {
 			if t, tend, r, logcat, ok := parseHeaderTime(s[i:], now); ok {
 				if r > h.rank {
 					if h.rank > rankNone && !h.skip(h.timeStart, h.timeEnd, false) {

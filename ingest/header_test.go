@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +260,85 @@ func TestTextHeaderProperty(t *testing.T) {
 		if !strings.Contains(tl.Message, "msg") {
 			t.Fatalf("line %d %q: message %q lost the text", i, line, tl.Message)
 		}
+	}
+}
+
+// TestTextHeaderPrefersDatedTime: of several times in a header, the one
+// written with a full date and a clock is kept; among equals, the first.
+// The others stay in the header text.
+func TestTextHeaderPrefersDatedTime(t *testing.T) {
+	at := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		line   string
+		time   time.Time
+		header string
+		msg    string
+	}{
+		{"dated after syslog", "Mar  1 11:00:00 lb1 haproxy[4711]: 10.0.0.1:5000 [01/Mar/2024:12:00:00] fe be/srv 200",
+			at, "Mar  1 11:00:00 lb1 haproxy[4711]: 10.0.0.1:5000", "fe be/srv 200"},
+		{"dated after epoch", "1709290800 host-1 2024-03-01T12:00:00Z ERROR x", at, "1709290800 host-1", "x"},
+		{"dated after logcat", "03-01 11:00:00.000 web-1 2024-03-01 12:00:00 INFO x", at, "03-01 11:00:00.000 web-1", "x"},
+		{"dated before syslog", "2024-03-01T12:00:00Z web-1 Mar  1 11:00:00 INFO x", at, "web-1 Mar  1 11:00:00", "x"},
+		{"two dated: the first", "2024-03-01T12:00:00Z stderr F 2024/03/01 11:00:00 [error] x", at, "stderr F 2024/03/01 11:00:00", "x"},
+		{"syslog before epoch", "Mar  1 12:00:00 web-1 1709290800 ERROR x", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), "web-1 1709290800", "x"},
+		{"dated after prefix and epoch", "host-1 1709290800 2024-03-01T12:00:00Z WARN x", at, "host-1 1709290800", "x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tl := ParseTextLine(tt.line, testNow)
+			if !tl.HasTime || !tl.Time.Equal(tt.time) {
+				t.Errorf("time %v (%v), want %v", tl.Time, tl.HasTime, tt.time)
+			}
+			if tl.Header != tt.header || tl.Message != tt.msg {
+				t.Errorf("header %q message %q, want %q %q", tl.Header, tl.Message, tt.header, tt.msg)
+			}
+		})
+	}
+}
+
+// TestTextHeaderKept: what the walk passed over to reach the time and the
+// level is kept: numbers between them as pid and tid, the rest as the
+// header, stored as a field unless the limits leave no room for it.
+func TestTextHeaderKept(t *testing.T) {
+	tests := []struct {
+		line   string
+		header string
+		fields map[string]any
+	}{
+		{"2024-03-01 12:00:00,123 [http-nio-8080-exec-7] ERROR com.acme.OrderService - timeout", "[http-nio-8080-exec-7]", map[string]any{}},
+		{"2024-03-01 12:00:00,123 - billing.worker - WARNING - retry", "billing.worker", map[string]any{}},
+		{"app-3 2024-03-01T12:00:00Z kernel: [WARN] thermal throttling", "app-3 kernel:", map[string]any{}},
+		{"2024-03-01 12:00:00.123 UTC [4711] LOG:  checkpoint", "", map[string]any{"pid": int64(4711)}},
+		{"2024-03-01 12:00:00 1234 5678 8765 ERROR three ids", "8765", map[string]any{"pid": int64(1234), "tid": int64(5678)}},
+		{"2024-03-01 12:00:00 [main] 1234 WARN x", "[main]", map[string]any{"pid": int64(1234)}},
+		{"2024-03-01T12:00:00Z stdout F hello", "stdout F", map[string]any{}},
+		{"host-1 2024-03-01T12:00:00Z 4711 started", "host-1", map[string]any{}},
+		{"2024-03-01T12:00:00Z 5 users logged in", "", map[string]any{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			tl := ParseTextLine(tt.line, testNow)
+			if tl.Header != tt.header {
+				t.Errorf("header %q, want %q", tl.Header, tt.header)
+			}
+			if got := fieldMap(storage.Entry{Fields: tl.Fields}); !reflect.DeepEqual(got, tt.fields) {
+				t.Errorf("fields %v, want %v", got, tt.fields)
+			}
+		})
+	}
+
+	d := testDefaults()
+	line := "2024-03-01 12:00:00 [main] 1234 5678 ERROR x"
+	rs := DecodeText([]byte(line), d, Limits{})
+	want := map[string]any{"pid": int64(1234), "tid": int64(5678), "header": "[main]"}
+	if got := fieldMap(rs[0].Entry); rs[0].Err != nil || !reflect.DeepEqual(got, want) || rs[0].Entry.Message != "x" {
+		t.Errorf("entry %+v (%v), fields %v, want %v", rs[0].Entry, rs[0].Err, got, want)
+	}
+	// Fields a walked header yields are left out, not the line rejected,
+	// when the limits leave no room for them.
+	rs = DecodeText([]byte(line), d, Limits{MaxFields: 1, MaxValueBytes: 4})
+	if got := fieldMap(rs[0].Entry); rs[0].Err != nil || !reflect.DeepEqual(got, map[string]any{"pid": int64(1234)}) {
+		t.Errorf("tight limits: %+v (%v), fields %v", rs[0].Entry, rs[0].Err, got)
 	}
 }
