@@ -293,7 +293,11 @@ func (h *headerScan) setLevel(s string, lvl storage.Level, start, end int) {
 		if !sp.number || sp.start < h.timeEnd {
 			continue
 		}
-		v, err := strconv.ParseInt(strings.Trim(s[sp.start:sp.end], "[]"), 10, 64)
+		tok := s[sp.start:sp.end]
+		if tok[0] == '[' {
+			tok = tok[1 : len(tok)-1] // isNumberToken saw both brackets
+		}
+		v, err := strconv.ParseInt(tok, 10, 64)
 		if err != nil {
 			continue
 		}
@@ -305,8 +309,8 @@ func (h *headerScan) setLevel(s string, lvl storage.Level, start, end int) {
 }
 
 // header returns the header fields walked over before the message, as
-// written, joined by single spaces; separators and the ids taken as pid
-// and tid are left out.
+// written; separators and the ids taken as pid and tid are left out, and
+// fields that stand apart are joined by single spaces.
 func (h *headerScan) header(s string) string {
 	// A time given up for a better one was remembered out of order.
 	spans := h.skipped[:h.nskipped]
@@ -315,22 +319,46 @@ func (h *headerScan) header(s string) string {
 			spans[j], spans[j-1] = spans[j-1], spans[j]
 		}
 	}
-	var b strings.Builder
+	kept := spans[:0]
 	for _, sp := range spans {
-		if sp.end <= sp.start || sp.end > h.msg {
+		if sp.end <= sp.start || sp.end > h.msg || isSeparator(s[sp.start:sp.end]) {
 			continue
 		}
-		tok := s[sp.start:sp.end]
-		switch strings.TrimRight(tok, " \t") {
-		case "-", "|", ":", "--", "*":
-			continue
+		kept = append(kept, sp)
+	}
+	if len(kept) == 0 {
+		return ""
+	}
+	// Fields next to each other (only blanks between them) are returned
+	// as the line has them, without copying.
+	contiguous := true
+	for k := 1; k < len(kept) && contiguous; k++ {
+		for j := kept[k-1].end; j < kept[k].start; j++ {
+			if s[j] != ' ' && s[j] != '\t' {
+				contiguous = false
+				break
+			}
 		}
-		if b.Len() > 0 {
+	}
+	if contiguous {
+		return s[kept[0].start:kept[len(kept)-1].end]
+	}
+	var b strings.Builder
+	for k, sp := range kept {
+		if k > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(tok)
+		b.WriteString(s[sp.start:sp.end])
 	}
 	return b.String()
+}
+
+func isSeparator(tok string) bool {
+	switch tok {
+	case "-", "|", ":", "--", "*":
+		return true
+	}
+	return false
 }
 
 // runtimeTag recognises the stream and tag a container runtime writes

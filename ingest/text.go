@@ -201,7 +201,11 @@ func (tl *TextLine) fromHeader(line string, h *headerScan) int {
 	if h.hasLevel {
 		tl.Level, tl.HasLevel = h.level, true
 	}
-	tl.Fields = append(tl.Fields, h.fields...)
+	if tl.Fields == nil {
+		tl.Fields = h.fields
+	} else {
+		tl.Fields = append(tl.Fields, h.fields...)
+	}
 	tl.optional = len(h.fields)
 	tl.Header = h.header(line)
 	return h.msg
