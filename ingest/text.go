@@ -150,7 +150,6 @@ func ParseTextLine(line string, now time.Time) TextLine {
 	}
 	var tl TextLine
 	pos := 0
-	var h headerScan
 	if lvl, end, ok := parseGlogPrefix(line, now, &tl); ok {
 		tl.Level, tl.HasLevel = lvl, true
 		pos = end
@@ -163,7 +162,8 @@ func ParseTextLine(line string, now time.Time) TextLine {
 		} else {
 			// Further into the header: past a thread, a logger, a
 			// stream, or to a better time.
-			h = headerScan{time: t, rank: stampRank(line), timeEnd: pos, msg: pos}
+			// (headerScan is large: it is zeroed only on this path.)
+			h := headerScan{time: t, rank: stampRank(line), timeEnd: pos, msg: pos}
 			h.runtimeTag(line)
 			walkHeader(line, h.msg, now, &h)
 			pos = tl.fromHeader(line, &h)
@@ -172,13 +172,14 @@ func ParseTextLine(line string, now time.Time) TextLine {
 		tl.Level, tl.HasLevel = lvl, true
 		pos = end
 		// A time may follow the level, past a thread in brackets.
-		h = headerScan{level: lvl, hasLevel: true, msg: end}
+		h := headerScan{level: lvl, hasLevel: true, msg: end}
 		if walkHeader(line, end, now, &h); h.rank > rankNone {
 			pos = tl.fromHeader(line, &h)
 		}
 	} else {
 		// The time after other header fields: a host, a tag, a record
 		// number, a file name.
+		var h headerScan
 		walkHeader(line, 0, now, &h)
 		if h.rank > rankNone {
 			pos = tl.fromHeader(line, &h)
