@@ -32,12 +32,12 @@ import (
 // not thrown away: numbers between the time and the level are the pid and
 // tid, as in the simple forms, and the rest is TextLine.Header.
 
-// headerTokens bounds the tokens walked with nothing recognised: before
-// the time, and after it before the level.
+// headerTokens bounds the header fields walked over with nothing
+// recognised: before the time, and after it before the level.
 const headerTokens = 6
 
-// headerBytes bounds how far into the line a header token may start, and
-// how long one may be.
+// headerBytes bounds how far into the line a header field walked over may
+// start, and how long one may be.
 const headerBytes = 160
 
 // maxSkipped bounds the header fields remembered while walking; the walk
@@ -194,9 +194,11 @@ func (h *headerScan) skip(start, end int, number bool) bool {
 // looked for.
 func walkHeader(s string, i int, now time.Time, h *headerScan) {
 	findLevel := !h.hasLevel
-	for n := 0; n < headerTokens && i < len(s) && i < headerBytes; {
+	// n counts the header fields walked over since the last time found: a
+	// time or a level may follow the last one allowed.
+	for n := 0; i < len(s); {
 		i = skipBlanks(s, i)
-		if i >= len(s) || i >= headerBytes {
+		if i >= len(s) {
 			return
 		}
 		// Away from the time only the unmistakable level forms count:
@@ -249,7 +251,7 @@ func walkHeader(s string, i int, now time.Time, h *headerScan) {
 					continue
 				}
 				// An equal or weaker time is one more header field.
-				if !h.skip(i, i+tend, false) {
+				if n >= headerTokens || !h.skip(i, i+tend, false) {
 					return
 				}
 				i += tend
@@ -274,7 +276,7 @@ func walkHeader(s string, i int, now time.Time, h *headerScan) {
 				}
 			}
 		}
-		if !headerToken(tok) || !h.skip(i, end, isNumberToken(tok)) {
+		if n >= headerTokens || i >= headerBytes || !headerToken(tok) || !h.skip(i, end, isNumberToken(tok)) {
 			return
 		}
 		i = end
