@@ -342,3 +342,34 @@ func TestTextHeaderKept(t *testing.T) {
 		t.Errorf("tight limits: %+v (%v), fields %v", rs[0].Entry, rs[0].Err, got)
 	}
 }
+
+// TestStampRank: stampRank follows parseLeadingTime's choice of form, so
+// every form it recognises is ranked by how much of the moment it writes.
+func TestStampRank(t *testing.T) {
+	tests := []struct {
+		stamp string
+		rank  int
+	}{
+		{"2024-03-01T12:00:00Z", rankDated},
+		{"2024/03/01 12:00:00", rankDated},
+		{"[2024-03-01 12:00:00,123]", rankDated},
+		{"081109 203615", rankDated},
+		{"17/06/09 20:10:40", rankDated},
+		{"[10/Oct/2000:13:55:36 -0700]", rankDated},
+		{"[Sun Dec 04 04:47:44 2005]", rankDated},
+		{"Sun Dec  4 04:47:44 2005", rankDated},
+		{"01 Mar 2024 12:00:00", rankDated},
+		{"Jun 14 15:16:01", rankNoYear},
+		{"Jun  4 15:16:01", rankNoYear},
+		{"03-17 16:13:38.811", rankNoYear},
+		{"1709294400", rankEpoch},
+		{"1709294400.123", rankEpoch},
+		{"1709294400123", rankEpoch},
+	}
+	for _, tt := range tests {
+		_, end, rank, _, ok := parseHeaderTime(tt.stamp+" x", testNow)
+		if !ok || end != len(tt.stamp) || rank != tt.rank {
+			t.Errorf("%q: end %d rank %d (%v), want %d %d", tt.stamp, end, rank, ok, len(tt.stamp), tt.rank)
+		}
+	}
+}

@@ -265,10 +265,8 @@ func scanLevel(s string, i int, afterTime, logcat bool, tl *TextLine) (storage.L
 	lvl, end, ok := levelToken(s, i, afterTime, logcat || nids > 0)
 	if !ok && logcat && nids == 0 && i+1 < len(s) && s[i+1] == '/' {
 		// logcat's brief and time formats: "D/Tag( 1702): message".
-		lvl, ok = letterLevel(s[i])
-		end = i + 2
-		if ok {
-			return lvl, end, true
+		if lvl, ok := letterLevel(s[i]); ok {
+			return lvl, i + 2, true
 		}
 	}
 	if !ok {
