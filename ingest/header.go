@@ -17,10 +17,12 @@ import (
 // token by token.
 //
 // How the header ends: at the level (what follows it, after a closing
-// ":", "-" or "|", is the message), or at the first token that reads like
-// a word of prose rather than a header field (see headerToken), or after
-// headerTokens tokens with nothing recognised, or headerBytes into the
-// line. A time or level word after that point is the message's, not the
+// ":", "-", "--" or "|", is the message), or at the first token that reads
+// like a word of prose rather than a header field (see headerToken), or
+// after headerTokens fields with nothing recognised, or headerBytes into
+// the line. Away from the time a level counts only in a form no sentence
+// starts with: upper case, bracketed, before a colon, or padded to a
+// column. A time or level word after that point is the message's, not the
 // line's: "2024-03-01T12:00:00Z GET /api ERROR 500" stops at "GET".
 //
 // Where the message starts: after the last thing recognised. When a level
@@ -50,9 +52,11 @@ const maxSkipped = 24
 // equals, the first. A time with a written date and clock is preferred
 // because it is unambiguous: one without a year has its year guessed, and
 // a bare number of epoch seconds may as well be a request id or a counter
-// that happens to have ten digits. Programs that add their own dated stamp
-// after a shorter one (a syslog relay's "Mar  1 12:00:00", a runtime's
-// receive time) are telling the moment they wrote the line.
+// that happens to have ten digits. A program that writes its own dated
+// stamp after a shorter one (a syslog relay's "Mar  1 12:00:00") tells the
+// moment more exactly than the relay does. Among two dated stamps the
+// first is kept: a container runtime's comes first and carries a zone and
+// nanoseconds, the program's after it often neither.
 const (
 	rankNone   = iota
 	rankEpoch  // epoch seconds or milliseconds

@@ -162,28 +162,17 @@ func ParseTextLine(line string, now time.Time) TextLine {
 		} else {
 			// Further into the header: past a thread, a logger, a
 			// stream, or to a better time.
-			// (headerScan is large: it is zeroed only on this path.)
-			h := headerScan{time: t, rank: stampRank(line), timeEnd: pos, msg: pos}
-			h.runtimeTag(line)
-			walkHeader(line, h.msg, now, &h)
-			pos = tl.fromHeader(line, &h)
+			pos = tl.walkFrom(line, pos, now)
 		}
 	} else if lvl, end, ok := scanLevel(line, 0, false, false, &tl); ok {
 		tl.Level, tl.HasLevel = lvl, true
 		pos = end
 		// A time may follow the level, past a thread in brackets.
-		h := headerScan{level: lvl, hasLevel: true, msg: end}
-		if walkHeader(line, end, now, &h); h.rank > rankNone {
-			pos = tl.fromHeader(line, &h)
-		}
+		pos = tl.walkFrom(line, pos, now)
 	} else {
 		// The time after other header fields: a host, a tag, a record
 		// number, a file name.
-		var h headerScan
-		walkHeader(line, 0, now, &h)
-		if h.rank > rankNone {
-			pos = tl.fromHeader(line, &h)
-		}
+		pos = tl.walkFrom(line, 0, now)
 	}
 	tl.Message = strings.TrimLeft(line[pos:], " \t")
 	if strings.TrimSpace(tl.Message) == "" {
@@ -191,6 +180,26 @@ func ParseTextLine(line string, now time.Time) TextLine {
 		tl.Header = "" // the line kept whole holds it
 	}
 	return tl
+}
+
+// walkFrom walks the header of line from line[i:], knowing what tl has
+// found before i (a time ending at i, or a level), and returns where the
+// message starts. It is kept out of ParseTextLine, and out of line, so
+// that the large headerScan is not part of ParseTextLine's frame, which
+// every line would then pay to set up.
+//
+//go:noinline
+func (tl *TextLine) walkFrom(line string, i int, now time.Time) int {
+	h := headerScan{msg: i}
+	switch {
+	case tl.HasTime:
+		h.time, h.rank, h.timeEnd = tl.Time, stampRank(line), i
+		h.runtimeTag(line)
+	case tl.HasLevel:
+		h.level, h.hasLevel = tl.Level, true
+	}
+	walkHeader(line, h.msg, now, &h)
+	return tl.fromHeader(line, &h)
 }
 
 // fromHeader takes what walking the header found and returns where the
