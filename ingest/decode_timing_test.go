@@ -105,3 +105,35 @@ func BenchmarkDecodeText(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/log")
 }
+
+// headerLogs returns n text lines whose time or level stands further into
+// the header: after a thread, a logger, a host, a container runtime's
+// prefix, or a pid in brackets.
+func headerLogs(n int) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&b, "2026-11-26 10:00:%02d,%03d [http-nio-8080-exec-%d] ERROR com.acme.OrderService - order %d failed: upstream timeout\n", i%60, i%1000, i%8, i)
+		case 1:
+			fmt.Fprintf(&b, "2026-11-26T10:00:%02d.%03dZ stderr F 2026/11/26 10:00:%02d [error] 12#12: *%d connect() failed\n", i%60, i%1000, i%60, i)
+		case 2:
+			fmt.Fprintf(&b, "web-%d 2026-11-26T10:00:%02dZ kernel: [WARN] thermal throttling on cpu %d\n", i%9, i%60, i%8)
+		case 3:
+			fmt.Fprintf(&b, "2026-11-26 10:00:%02d.%03d UTC [%d] LOG:  checkpoint complete: wrote %d buffers\n", i%60, i%1000, 1000+i, i)
+		}
+	}
+	return b.Bytes()
+}
+
+func BenchmarkDecodeTextHeaders(b *testing.B) {
+	body := headerLogs(1000)
+	d := Defaults{Now: func() time.Time { return testNow }}
+	dst := make([]Result, 0, 1000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dst = AppendText(dst[:0], body, d, Limits{})
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/log")
+}

@@ -125,3 +125,128 @@ func loghubLevels(tb testing.TB, path string) []string {
 	}
 	return out
 }
+
+// TestLoghubAgreement decodes every Loghub sample as text/plain and
+// compares what is stored with the authors' structured CSV: the timestamp
+// (rebuilt from the CSV's date and time columns with time.Parse, so
+// independently of the parser) and, where the CSV has a level, the level.
+// It logs the table the README shows.
+func TestLoghubAgreement(t *testing.T) {
+	logs, _ := filepath.Glob(filepath.Join(loghubDir, "*", "*_2k.log"))
+	if len(logs) == 0 {
+		t.Skipf("no Loghub samples under %s", loghubDir)
+	}
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	d := Defaults{Now: func() time.Time { return now }}
+	var table strings.Builder
+	table.WriteString("\n| sample | lines | timestamp agrees | level agrees |\n| --- | ---: | ---: | ---: |\n")
+	for _, logPath := range logs {
+		system := filepath.Base(filepath.Dir(logPath))
+		raw, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := loghubRows(t, logPath+"_structured.csv")
+		results := DecodeText(raw, d, Limits{})
+		if len(results) != len(rows) {
+			t.Fatalf("%s: %d entries but %d CSV rows", system, len(results), len(rows))
+		}
+		var timeOK, levelOK, levelRows int
+		var mismatches []string
+		for i, r := range results {
+			row := rows[i]
+			if r.Err != nil {
+				t.Fatalf("%s line %d: %v", system, r.Line, r.Err)
+			}
+			want, dated, err := loghubTime(row)
+			if err != nil {
+				t.Fatalf("%s row %d: %v", system, i+1, err)
+			}
+			got := r.Entry.Time
+			if !dated { // the year is not in the line: compare the rest
+				got = got.AddDate(want.Year()-got.Year(), 0, 0)
+			}
+			if got.Equal(want) {
+				timeOK++
+			} else if len(mismatches) < 5 {
+				mismatches = append(mismatches, fmt.Sprintf("line %d: time %s, want %s", r.Line, r.Entry.Time, want))
+			}
+			if v, ok := row["Level"]; ok {
+				wantLevel, has := loghubLevel(t, v)
+				if !has {
+					continue // Linux: the column holds the host
+				}
+				levelRows++
+				if r.Entry.Level == wantLevel {
+					levelOK++
+				} else if len(mismatches) < 5 {
+					mismatches = append(mismatches, fmt.Sprintf("line %d: level %s, want %s", r.Line, r.Entry.Level, v))
+				}
+			}
+		}
+		levelCell := "no level in the CSV"
+		if levelRows > 0 {
+			levelCell = percent(levelOK, levelRows)
+		}
+		fmt.Fprintf(&table, "| %s | %d | %s | %s |\n", system, len(rows), percent(timeOK, len(rows)), levelCell)
+		if timeOK*100 < 99*len(rows) || levelRows > 0 && levelOK*100 < 99*levelRows {
+			t.Errorf("%s below 99%%:\n%s", system, strings.Join(mismatches, "\n"))
+		}
+	}
+	t.Log(table.String())
+}
+
+func percent(n, of int) string {
+	return fmt.Sprintf("%d/%d (%.1f%%)", n, of, 100*float64(n)/float64(of))
+}
+
+// loghubTime rebuilds a row's time from its date and time columns and
+// reports whether the line writes the year.
+func loghubTime(row map[string]string) (time.Time, bool, error) {
+	var parts []string
+	for _, col := range []string{"Month", "Date", "Day", "Time"} {
+		if v, ok := row[col]; ok {
+			parts = append(parts, strings.TrimSpace(v))
+		}
+	}
+	s := strings.Join(parts, " ")
+	for _, l := range []struct {
+		layout string
+		dated  bool
+	}{
+		{"2006-01-02 15:04:05,000", true},  // log4j
+		{"Mon Jan 02 15:04:05 2006", true}, // Apache ctime
+		{"060102 150405", true},            // HDFS
+		{"06/01/02 15:04:05", true},        // Spark
+		{"01-02 15:04:05.000", false},      // logcat
+		{"Jan 2 15:04:05", false},          // syslog
+	} {
+		if t, err := time.Parse(l.layout, s); err == nil {
+			return t, l.dated, nil
+		}
+	}
+	return time.Time{}, false, fmt.Errorf("no reference layout for %q", s)
+}
+
+// loghubRows returns the rows of a structured CSV keyed by column name.
+func loghubRows(tb testing.TB, path string) []map[string]string {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	out := make([]map[string]string, 0, len(rows)-1)
+	for _, r := range rows[1:] {
+		m := make(map[string]string, len(r))
+		for i, name := range rows[0] {
+			m[name] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out
+}

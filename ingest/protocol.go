@@ -109,10 +109,20 @@ func (dc *decoder) parseMessage(e *storage.Entry, hasSource bool) {
 			e.Source = tl.Source
 		}
 	}
-	for _, f := range tl.Fields {
-		if !dc.hasField(f.Name) {
+	strict := len(tl.Fields) - tl.optional
+	for k, f := range tl.Fields {
+		switch {
+		case dc.hasField(f.Name):
+		case k < strict:
 			dc.addField(f.Name, f.Value, false)
+		default:
+			dc.addOptionalField(f.Name, f.Value)
 		}
+	}
+	// The header fields the message no longer starts with, when the record
+	// has room for them.
+	if tl.Header != "" && !dc.hasField("header") {
+		dc.addOptionalField("header", storage.String(tl.Header))
 	}
 }
 

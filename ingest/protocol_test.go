@@ -168,6 +168,17 @@ func TestDecodeBulk(t *testing.T) {
 			time: "2008-11-09T20:36:15Z", level: storage.LevelWarn, source: "logs-hdfs", message: "dfs.DataNode: slow",
 		}},
 	}, {
+		name: "parse_message keeps the header fields walked over to reach the level",
+		body: `{"index":{"_index":"logs-java"}}
+{"MESSAGE":"2026-11-26 10:00:00,123 [http-nio-8080-exec-7] 4711 ERROR com.acme.OrderService - timeout","@timestamp":"2026-11-26T17:10:42+00:00"}
+`,
+		parse: true,
+		ops:   []string{"index"},
+		want: []wantEntry{{
+			time: "2026-11-26T10:00:00.123Z", level: storage.LevelError, source: "logs-java", message: "com.acme.OrderService - timeout",
+			fields: map[string]any{"index": "logs-java", "pid": int64(4711), "header": "[http-nio-8080-exec-7]"},
+		}},
+	}, {
 		name: "rsyslog omelasticsearch: blank lines, escaped slashes, CR kept",
 		body: "{\"index\":{\"_index\": \"logs-rsyslog\",\"_type\":\"events\"}}\n" +
 			`{"@timestamp":"2026-11-26T17:13:20.042289+00:00", "host":"vm", "source":"hdfs", "severity":"info", "message":"17\/06\/09 20:10:40 INFO x\r"}` + "\n\n",

@@ -24,8 +24,18 @@ type TextLine struct {
 	// whole line.
 	Message string
 	// Fields are what the line's format names: pid and tid of logcat and
-	// HDFS lines, the syslog header, the access-log request, logfmt pairs.
+	// HDFS lines (and of any header with numbers between the time and the
+	// level), the syslog header, the access-log request, logfmt pairs.
 	Fields []storage.Field
+	// Header holds the header fields walked over to reach a time or a level
+	// further into the line (a host, a thread, a logger, a second time),
+	// as written, so that the message can start after what was recognised
+	// without losing them. Empty for the simple forms.
+	Header string
+	// optional counts the last Fields that came from walking the header:
+	// they are dropped rather than the line rejected when they exceed the
+	// limits, so that no line accepted before the walk existed is rejected.
+	optional int
 }
 
 // DecodeText decodes text/plain: one log per line, see ParseTextLine. A
@@ -80,14 +90,21 @@ func (dc *decoder) textEntry(tl TextLine) (storage.Entry, error) {
 	if len(dc.def.Tags) > 0 {
 		e.Tags = dc.def.Tags[:len(dc.def.Tags):len(dc.def.Tags)]
 	}
-	if len(tl.Fields) > 0 {
+	if len(tl.Fields) > 0 || tl.Header != "" {
 		dc.err = nil
 		dc.fields = dc.fields[:0]
-		for _, f := range tl.Fields {
+		strict := len(tl.Fields) - tl.optional
+		for _, f := range tl.Fields[:strict] {
 			dc.addField(f.Name, f.Value, false)
 		}
 		if dc.err != nil {
 			return storage.Entry{}, dc.err
+		}
+		for _, f := range tl.Fields[strict:] {
+			dc.addOptionalField(f.Name, f.Value)
+		}
+		if tl.Header != "" {
+			dc.addOptionalField("header", storage.String(tl.Header))
 		}
 		e.Fields = dc.keepFields()
 	}
@@ -95,6 +112,17 @@ func (dc *decoder) textEntry(tl TextLine) (storage.Entry, error) {
 		return storage.Entry{}, err
 	}
 	return e, nil
+}
+
+// addOptionalField adds a field the line's header yielded when it fits the
+// limits, and otherwise leaves it out: such fields were not stored before
+// the header was walked, and must not get a line rejected.
+func (dc *decoder) addOptionalField(name string, v storage.Value) {
+	if len(dc.fields) >= dc.lim.MaxFields || len(name) > dc.lim.MaxFieldNameBytes ||
+		v.Kind == storage.KindString && len(v.Str) > dc.lim.MaxValueBytes {
+		return
+	}
+	dc.addField(name, v, false)
 }
 
 // ParseTextLine recognises what a line of text says about itself: syslog
@@ -131,30 +159,66 @@ func ParseTextLine(line string, now time.Time) TextLine {
 		if lvl, end, ok := scanLevel(line, pos, true, logcat, &tl); ok {
 			tl.Level, tl.HasLevel = lvl, true
 			pos = end
-		} else if lvl, _, ok := findHeaderLevel(line, pos, now); ok {
-			// Further into the header: the fields before it (thread,
-			// logger, stream) stay in the message.
-			tl.Level, tl.HasLevel = lvl, true
+		} else {
+			// Further into the header: past a thread, a logger, a
+			// stream, or to a better time.
+			pos = tl.walkFrom(line, pos, now)
 		}
 	} else if lvl, end, ok := scanLevel(line, 0, false, false, &tl); ok {
 		tl.Level, tl.HasLevel = lvl, true
 		pos = end
-	} else if t, end, ok := findHeaderTime(line, now); ok {
-		// The time after other header fields (a host, a tag): the line
-		// stays whole as the message, so that those fields are kept.
-		tl.Time, tl.HasTime = t, true
-		if lvl, _, ok := scanLevel(line, end, true, false, &tl); ok {
-			tl.Level, tl.HasLevel = lvl, true
-		} else if lvl, _, ok := findHeaderLevel(line, end, now); ok {
-			tl.Level, tl.HasLevel = lvl, true
-		}
-		tl.Fields = nil // pid and tid read by scanLevel belong to a message kept whole
+		// A time may follow the level, past a thread in brackets.
+		pos = tl.walkFrom(line, pos, now)
+	} else {
+		// The time after other header fields: a host, a tag, a record
+		// number, a file name.
+		pos = tl.walkFrom(line, 0, now)
 	}
 	tl.Message = strings.TrimLeft(line[pos:], " \t")
 	if strings.TrimSpace(tl.Message) == "" {
 		tl.Message = line
+		tl.Header = "" // the line kept whole holds it
 	}
 	return tl
+}
+
+// walkFrom walks the header of line from line[i:], knowing what tl has
+// found before i (a time ending at i, or a level), and returns where the
+// message starts. It is kept out of ParseTextLine, and out of line, so
+// that the large headerScan is not part of ParseTextLine's frame, which
+// every line would then pay to set up.
+//
+//go:noinline
+func (tl *TextLine) walkFrom(line string, i int, now time.Time) int {
+	h := headerScan{msg: i}
+	switch {
+	case tl.HasTime:
+		h.time, h.rank, h.timeEnd = tl.Time, stampRank(line), i
+		h.runtimeTag(line)
+	case tl.HasLevel:
+		h.level, h.hasLevel = tl.Level, true
+	}
+	walkHeader(line, h.msg, now, &h)
+	return tl.fromHeader(line, &h)
+}
+
+// fromHeader takes what walking the header found and returns where the
+// message starts.
+func (tl *TextLine) fromHeader(line string, h *headerScan) int {
+	if h.rank > rankNone {
+		tl.Time, tl.HasTime = h.time, true
+	}
+	if h.hasLevel {
+		tl.Level, tl.HasLevel = h.level, true
+	}
+	if tl.Fields == nil {
+		tl.Fields = h.fields
+	} else {
+		tl.Fields = append(tl.Fields, h.fields...)
+	}
+	tl.optional = len(h.fields)
+	tl.Header = h.header(line)
+	return h.msg
 }
 
 // parseGlogPrefix recognises the glog/klog header "E1126 10:00:00.123456":
@@ -208,21 +272,43 @@ func scanLevel(s string, i int, afterTime, logcat bool, tl *TextLine) (storage.L
 		i = skipBlanks(s, j)
 	}
 	lvl, end, ok := levelToken(s, i, afterTime, logcat || nids > 0)
+	if !ok && logcat && nids == 0 && i+1 < len(s) && s[i+1] == '/' {
+		// logcat's brief and time formats: "D/Tag( 1702): message".
+		if lvl, ok := letterLevel(s[i]); ok {
+			return lvl, i + 2, true
+		}
+	}
 	if !ok {
 		return 0, 0, false
 	}
 	for k, name := range []string{"pid", "tid"}[:nids] {
 		tl.Fields = append(tl.Fields, storage.Field{Name: name, Value: storage.Int(ids[k])})
 	}
-	// Separators between the level and the message.
+	return lvl, afterLevel(s, end), true
+}
+
+// afterLevel skips the separators between a level ending at s[end] and the
+// message: blanks, a colon, then a "-", "--" or "|" standing alone (Ruby's
+// Logger writes "INFO -- : message").
+func afterLevel(s string, end int) int {
 	end = skipBlanks(s, end)
 	if end < len(s) && s[end] == ':' {
 		end = skipBlanks(s, end+1)
 	}
-	if end+1 < len(s) && (s[end] == '-' || s[end] == '|') && s[end+1] == ' ' {
-		end = skipBlanks(s, end+1)
+	for range 2 {
+		n := 0
+		switch {
+		case strings.HasPrefix(s[end:], "-- "):
+			n = 2
+		case end+1 < len(s) && (s[end] == '-' || s[end] == '|' || s[end] == ':') && s[end+1] == ' ':
+			n = 1
+		}
+		if n == 0 {
+			break
+		}
+		end = skipBlanks(s, end+n)
 	}
-	return lvl, end, true
+	return end
 }
 
 func skipBlanks(s string, i int) int {
@@ -250,8 +336,8 @@ func levelToken(s string, i int, afterTime, letters bool) (storage.Level, int, b
 			return 0, 0, false
 		}
 		word := strings.TrimSpace(s[i+1 : i+1+j])
-		if k := strings.LastIndexByte(word, ':'); k >= 0 {
-			word = word[k+1:] // Apache 2.4: [module:level]
+		if k := strings.LastIndexAny(word, ":/"); k >= 0 {
+			word = word[k+1:] // Apache 2.4's [module:level], log4j's [thread/level]
 		}
 		if lvl, ok := levelByName(word); ok {
 			return lvl, i + j + 2, true
