@@ -226,6 +226,9 @@ type ruleState struct {
 	// unsentSample holds, for a window of zero, up to MaxSample matching
 	// entries not yet notified, oldest first.
 	unsentSample []sample
+	// unsentPatterns holds, for a new_pattern rule, the new patterns not
+	// yet notified, oldest first.
+	unsentPatterns []newPattern
 	// lastFiring is the last firing notification, resent to Alertmanager.
 	lastFiring *notification
 	lastResend time.Time
