@@ -104,8 +104,8 @@ func (e *env) firingPatterns() []string {
 func TestNewPatternValidation(t *testing.T) {
 	e, _ := newPatternEnv(t)
 	bad := map[string]Rule{
-		"alternative": {Name: "a", Query: "*", Window: Duration(time.Hour), Condition: Condition{NewPattern: true, Op: OpGreater, Threshold: 1}},
-		"needs a window": {Name: "b", Query: "*", Condition: Condition{NewPattern: true}},
+		"alternative":                      {Name: "a", Query: "*", Window: Duration(time.Hour), Condition: Condition{NewPattern: true, Op: OpGreater, Threshold: 1}},
+		"needs a window":                   {Name: "b", Query: "*", Condition: Condition{NewPattern: true}},
 		"for: a new pattern fires at once": {Name: "c", Query: "*", Window: Duration(time.Hour), For: Duration(time.Minute), Condition: Condition{NewPattern: true}},
 	}
 	for want, r := range bad {
