@@ -272,6 +272,14 @@ func (ev *evaluator) sync(ctx context.Context) error {
 		if old != nil && !ev.reseed && sameDefinition(old.rule, t.r) {
 			lr = old
 			lr.rule = t.r
+			if lr.seen != nil && !lr.seen.seededFor.Equal(t.r.UpdatedAt) {
+				// A change that keeps the query (labels, notify): the set
+				// still holds, and must not be seeded again at the next
+				// start, which would skip the journal since the checkpoint.
+				if err := ev.resaveSeen(lr); err != nil {
+					return err
+				}
+			}
 		} else {
 			lr = compileLive(t.r, t.node)
 			if lr.win != nil && t.r.Enabled {

@@ -190,6 +190,24 @@ func (ev *evaluator) preparePatterns(ctx context.Context, lr *liveRule) error {
 	return nil
 }
 
+// resaveSeen marks lr's set as seeded for its rule's current definition
+// and saves it.
+func (ev *evaluator) resaveSeen(lr *liveRule) error {
+	m := ev.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rules[lr.rule.ID] != lr.rule {
+		return nil // changed again meanwhile; the next sync sees it
+	}
+	lr.seen.seededFor = lr.rule.UpdatedAt
+	b := &batch{}
+	b.put(m.b.seen, lr.rule.ID, lr.seen.record())
+	if err := m.commitLocked(b); err != nil {
+		return fmt.Errorf("save the seen patterns of alert rule %q: %w", lr.rule.Name, err)
+	}
+	return nil
+}
+
 // seedPatterns returns the live ids of the patterns of the logs matching
 // r's query from its window before its creation or last change up to now.
 func (ev *evaluator) seedPatterns(ctx context.Context, r *Rule, now time.Time) ([]uint64, error) {

@@ -267,3 +267,24 @@ func TestNewPatternSeenSetBound(t *testing.T) {
 		t.Errorf("forgotten %d, want 1", got)
 	}
 }
+
+// TestNewPatternUpdateKeepsSeed: a change that keeps the query does not
+// make the next start seed the set again, which would take the patterns
+// committed before the stop but not yet evaluated for known ones.
+func TestNewPatternUpdateKeepsSeed(t *testing.T) {
+	e, _ := newPatternEnv(t)
+	r := newPatternRule()
+	id := e.rule(r)
+	r.Labels = map[string]string{"team": "storage"}
+	e.clock.Add(time.Second)
+	if _, err := e.m.UpdateRule(context.Background(), id, r); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	e.plog("api", "disk sda1 full", 2) // committed, not evaluated: then a kill
+	e.reopen(false)
+	e.drain()
+	if got := e.firingPatterns(); len(got) != 1 || got[0] != "p2" {
+		t.Fatalf("notified patterns %v, want [p2]", got)
+	}
+}
