@@ -288,3 +288,36 @@ func TestNewPatternUpdateKeepsSeed(t *testing.T) {
 		t.Fatalf("notified patterns %v, want [p2]", got)
 	}
 }
+
+// TestNewPatternNotificationText: e-mail and Alertmanager name the pattern
+// id and template beside the sample lines.
+func TestNewPatternNotificationText(t *testing.T) {
+	e, _ := newPatternEnv(t)
+	e.rule(newPatternRule())
+	e.plog("api", "disk sda1 full", 2)
+	e.drain()
+	items := e.outbox()
+	if len(items) != 1 {
+		t.Fatalf("outbox %d items, want 1", len(items))
+	}
+	it := items[0]
+	d := e.m.emailView(&it)
+	if !strings.Contains(d.Summary, `new pattern p2 "disk <*> full"`) || len(d.Patterns) != 1 || !strings.Contains(d.Patterns[0], "p2 (api): disk <*> full") || len(d.Sample) != 1 {
+		t.Errorf("e-mail view %+v", d)
+	}
+	body, err := e.m.alertmanagerPayload(&it, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []amAlert
+	if err := json.Unmarshal(body, &alerts); err != nil || len(alerts) != 1 {
+		t.Fatalf("alertmanager body %s: %v", body, err)
+	}
+	ann := alerts[0].Annotations
+	if ann["pattern_ids"] != "p2" || ann["patterns"] != "p2 (api): disk <*> full" || !strings.Contains(ann["sample"], "disk sda1 full") {
+		t.Errorf("alertmanager annotations %v", ann)
+	}
+	if _, ok := alerts[0].Labels["pattern"]; ok {
+		t.Errorf("pattern as a label: %v", alerts[0].Labels)
+	}
+}
