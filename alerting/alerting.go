@@ -103,6 +103,12 @@ type Options struct {
 	SampleTimeout time.Duration
 	// UserAgent is sent with every notification; empty means "logengine".
 	UserAgent string
+	// Patterns resolves and names message templates for new_pattern
+	// rules; nil when template mining is off, and such rules are refused.
+	Patterns Patterns
+	// MaxSeenPatterns bounds the patterns a new_pattern rule remembers;
+	// zero means DefaultMaxSeenPatterns.
+	MaxSeenPatterns int
 	// Logger receives evaluation and delivery problems; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of evaluation and history; nil means time.Now.
@@ -158,6 +164,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = d.UserAgent
+	}
+	if o.MaxSeenPatterns <= 0 {
+		o.MaxSeenPatterns = DefaultMaxSeenPatterns
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -217,6 +226,9 @@ type ruleState struct {
 	// unsentSample holds, for a window of zero, up to MaxSample matching
 	// entries not yet notified, oldest first.
 	unsentSample []sample
+	// unsentPatterns holds, for a new_pattern rule, the new patterns not
+	// yet notified, oldest first.
+	unsentPatterns []newPattern
 	// lastFiring is the last firing notification, resent to Alertmanager.
 	lastFiring *notification
 	lastResend time.Time
@@ -393,6 +405,9 @@ func (m *Manager) checkRuleLocked(r *Rule) (search.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Condition.NewPattern && m.opts.Patterns == nil {
+		return nil, inputErrorf("alert rule %q: condition: new_pattern needs message templates, and patterns are disabled (patterns.enabled: false)", r.Name)
+	}
 	var missing []string
 	for _, n := range r.Notify {
 		if m.notifiers[n] == nil {
@@ -554,6 +569,7 @@ func (m *Manager) deleteRuleLocked(ctx context.Context, r *Rule) error {
 	}
 	b.del(m.b.rules, r.ID)
 	b.del(m.b.state, r.ID)
+	b.del(m.b.seen, r.ID)
 	b.after(func() {
 		delete(m.rules, r.ID)
 		delete(m.states, r.ID)

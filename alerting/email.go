@@ -188,6 +188,7 @@ type emailData struct {
 	Started, Ended                                                           string
 	Labels                                                                   []emailLabel
 	Sample                                                                   []string
+	Patterns                                                                 []string
 	Link                                                                     string
 }
 
@@ -213,6 +214,9 @@ func (m *Manager) emailView(it *outboxItem) emailData {
 	}
 	for _, s := range n.Sample {
 		d.Sample = append(d.Sample, sampleLines([]sample{s}))
+	}
+	for _, p := range n.Patterns {
+		d.Patterns = append(d.Patterns, patternLines([]newPattern{p}))
 	}
 	if m.opts.ExternalURL != "" {
 		// The web UI's search, over the alert's window up to the
@@ -254,6 +258,11 @@ Started:   {{.Started}}{{end}}
 Ended:     {{.Ended}}{{end}}
 {{- range .Labels}}
 Label:     {{.Name}}={{.Value}}{{end}}
+{{- if .Patterns}}
+
+New patterns:
+{{- range .Patterns}}
+  {{.}}{{end}}{{end}}
 {{- if .Sample}}
 
 Sample logs:
@@ -279,6 +288,9 @@ var emailHTML = template.Must(template.New("html").Parse(`<!DOCTYPE html>
 {{if .Ended}}<tr><th align="left">Ended</th><td>{{.Ended}}</td></tr>{{end}}
 {{range .Labels}}<tr><th align="left">{{.Name}}</th><td>{{.Value}}</td></tr>{{end}}
 </table>
+{{if .Patterns}}<p>New patterns:</p>
+<pre>{{range .Patterns}}{{.}}
+{{end}}</pre>{{end}}
 {{if .Sample}}<p>Sample logs:</p>
 <pre>{{range .Sample}}{{.}}
 {{end}}</pre>{{end}}

@@ -21,6 +21,8 @@ type evalResult struct {
 	// this step.
 	matches int64
 	samples []sample
+	// patterns are, for a new_pattern rule, the new patterns of this step.
+	patterns []newPattern
 }
 
 // evaluateLocked applies res to the rule's alert at now: it steps the state
@@ -41,6 +43,10 @@ func (m *Manager) evaluateLocked(ctx context.Context, b *batch, r *Rule, rs *rul
 		if n := len(rs.unsentSample); n > MaxSample {
 			rs.unsentSample = append(rs.unsentSample[:0], rs.unsentSample[n-MaxSample:]...)
 		}
+		rs.unsentPatterns = append(rs.unsentPatterns, res.patterns...)
+		if n := len(rs.unsentPatterns); n > maxNotifiedPatterns {
+			rs.unsentPatterns = append(rs.unsentPatterns[:0], rs.unsentPatterns[n-maxNotifiedPatterns:]...)
+		}
 	}
 	var from StateName
 	changed := false
@@ -49,7 +55,7 @@ func (m *Manager) evaluateLocked(ctx context.Context, b *batch, r *Rule, rs *rul
 	}
 	if changed && next.State != StateFiring {
 		next.Unsent = 0
-		b.after(func() { rs.unsentSample = nil })
+		b.after(func() { rs.unsentSample, rs.unsentPatterns = nil, nil })
 	}
 	notes := m.dueLocked(ctx, r, rs, &next, now)
 	if !changed && len(notes) == 0 && hard(next) == hard(rs.State) {
@@ -77,7 +83,7 @@ func (m *Manager) evaluateLocked(ctx context.Context, b *batch, r *Rule, rs *rul
 		delete(m.soft, r.ID)
 		for _, n := range notes {
 			if n.State == StateFiring {
-				rs.unsentSample = nil
+				rs.unsentSample, rs.unsentPatterns = nil, nil
 				rs.lastFiring = n
 				rs.lastResend = now
 			}
@@ -114,12 +120,18 @@ type liveRule struct {
 	// hits and samples collect one step's matches.
 	hits    int64
 	samples []sample
+
+	// seen is, for a new_pattern rule, the patterns it knows (seeded with
+	// seedSeq); found the new ones of this step.
+	seen       *seenSet
+	found      []*newPattern
+	warnedFull bool
 }
 
 func compileLive(r *Rule, node search.Node) *liveRule {
 	f := search.NewFilter(node)
 	lr := &liveRule{rule: r, node: node, filter: f, source: f.Source()}
-	if r.Window > 0 {
+	if r.Window > 0 && !r.Condition.NewPattern {
 		lr.win = newWindow(r.Window.Std())
 	}
 	return lr
@@ -260,16 +272,35 @@ func (ev *evaluator) sync(ctx context.Context) error {
 		if old != nil && !ev.reseed && sameDefinition(old.rule, t.r) {
 			lr = old
 			lr.rule = t.r
+			if lr.seen != nil && !lr.seen.seededFor.Equal(t.r.UpdatedAt) {
+				// A change that keeps the query (labels, notify): the set
+				// still holds, and must not be seeded again at the next
+				// start, which would skip the journal since the checkpoint.
+				if err := ev.resaveSeen(lr); err != nil {
+					return err
+				}
+			}
 		} else {
 			lr = compileLive(t.r, t.node)
 			if lr.win != nil && t.r.Enabled {
 				ev.seed(ctx, lr)
 				seeded = append(seeded, lr)
 			}
+			if t.r.Condition.NewPattern && t.r.Enabled && m.opts.Patterns != nil {
+				if err := ev.preparePatterns(ctx, lr); err != nil {
+					// Left out until a later sync (on the next rule
+					// change or failed step) manages it.
+					m.log.Warn("new_pattern alert rule not evaluated", "rule", t.r.Name, "err", err)
+					lr.seen = nil
+				}
+			}
 		}
 		live[t.r.ID] = lr
 		switch {
 		case !t.r.Enabled:
+		case t.r.Condition.NewPattern && lr.seen == nil:
+			// Patterns are off, or its seed failed: it would fire for
+			// every pattern it meets.
 		case lr.source != "":
 			ev.bySource[lr.source] = append(ev.bySource[lr.source], lr)
 			ev.active++
@@ -377,9 +408,15 @@ func (ev *evaluator) decide(ctx context.Context, lrs []*liveRule, now time.Time,
 			continue // changed meanwhile; the next sync rebuilds it
 		}
 		var res evalResult
-		if lr.win == nil {
+		switch {
+		case r.Condition.NewPattern:
+			res = newPatternResult(lr)
+			// The set commits with the decision, so that a restart
+			// neither fires for these patterns again nor forgets them.
+			b.put(m.b.seen, r.ID, lr.seen.record())
+		case lr.win == nil:
 			res = evalResult{step: true, holds: true, matches: lr.hits, samples: lr.samples}
-		} else {
+		default:
 			n := float64(lr.win.count(now.UnixNano()))
 			holds := r.Condition.Holds(n)
 			if !(holds && r.Condition.rising() || !holds && r.Condition.falling()) {
@@ -407,6 +444,10 @@ func (ev *evaluator) decide(ctx context.Context, lrs []*liveRule, now time.Time,
 // matchAll counts e in the rules of lrs it matches.
 func (ev *evaluator) matchAll(lrs []*liveRule, e *storage.Entry, tok *entryTokens, nowN, limit int64) {
 	for _, lr := range lrs {
+		if lr.rule.Condition.NewPattern {
+			ev.matchNewPattern(lr, e, tok)
+			continue
+		}
 		if lr.win != nil && (e.ID.Seq <= lr.seedSeq || e.ID.Nanos > limit) {
 			continue
 		}
@@ -433,6 +474,7 @@ func (ev *evaluator) clearTouched() {
 		lr.hits = 0
 		clear(lr.samples)
 		lr.samples = lr.samples[:0]
+		lr.found = nil
 	}
 	ev.touched = ev.touched[:0]
 }
@@ -533,7 +575,7 @@ func (m *Manager) EvaluateAll(ctx context.Context) error {
 	}
 	var todo []countResult
 	for id, r := range m.rules {
-		if r.Enabled && r.Window > 0 && m.compiled[id] != nil {
+		if r.Enabled && r.Window > 0 && !r.Condition.NewPattern && m.compiled[id] != nil {
 			todo = append(todo, countResult{rule: r, steps: m.states[id].ingestSteps})
 		}
 	}
@@ -567,6 +609,16 @@ func (m *Manager) EvaluateAll(ctx context.Context) error {
 			res = evalResult{step: true, holds: false, value: rs.Value}
 		case m.compiled[id] == nil:
 			rs.lastError = "the query does not parse; fix the rule"
+		case r.Condition.NewPattern:
+			if m.opts.Patterns == nil {
+				rs.lastError = "patterns are disabled (patterns.enabled: false); the rule is not evaluated"
+			}
+			// Resolves once a window has passed with no new pattern (and
+			// nothing held back by a throttle is still to be sent).
+			quiet := now.Sub(rs.LastMatchAt) >= r.Window.Std() && (rs.Unsent == 0 || rs.Muted(now))
+			if rs.State.State == StateFiring && quiet {
+				res = evalResult{step: true, holds: false, value: 0}
+			}
 		case r.Window == 0:
 			// Matching logs held back by the throttle are sent before the
 			// alert may resolve; held back by a mute, they are not news

@@ -82,7 +82,11 @@ func (e *env) open() {
 	// The indexer never runs: the engine checks the unindexed tail by hand,
 	// which is exact.
 	ix := search.NewIndexer(e.store, e.index, search.DefaultIndexerOptions())
-	e.engine = search.NewEngine(e.store, e.index, ix, search.EngineOptions{})
+	var eopts search.EngineOptions
+	if ts, ok := e.opts.Patterns.(search.Templates); ok {
+		eopts.Templates = ts
+	}
+	e.engine = search.NewEngine(e.store, e.index, ix, eopts)
 	opts := e.opts
 	opts.Now = e.clock.Now
 	if opts.RetryMin == 0 {

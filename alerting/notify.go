@@ -21,7 +21,9 @@ type notification struct {
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
 	Sample    []sample  `json:"sample"`
-	At        time.Time `json:"at"`
+	// Patterns are, for a new_pattern rule, the new patterns it fires for.
+	Patterns []newPattern `json:"patterns,omitempty"`
+	At       time.Time    `json:"at"`
 	// Resend marks a repeat of a firing alert for Alertmanager, which
 	// would otherwise time it out.
 	Resend bool `json:"resend,omitempty"`
@@ -58,7 +60,7 @@ func (m *Manager) dueLocked(ctx context.Context, r *Rule, rs *ruleState, next *S
 	switch next.State {
 	case StateFiring:
 		fresh := next.Notified != StateFiring
-		more := r.Window == 0 && next.Unsent > 0
+		more := (r.Window == 0 || r.Condition.NewPattern) && next.Unsent > 0
 		if !fresh && !more {
 			return nil
 		}
@@ -66,10 +68,16 @@ func (m *Manager) dueLocked(ctx context.Context, r *Rule, rs *ruleState, next *S
 			return nil
 		}
 		n := &notification{Rule: cloneRule(r), State: StateFiring, Value: next.Value, StartedAt: next.FiredAt, At: now}
-		if r.Window == 0 {
+		switch {
+		case r.Condition.NewPattern:
+			// The value is the number of new patterns notified.
 			n.Value = float64(max(next.Unsent, 1))
 			n.Sample = append([]sample{}, rs.unsentSample...)
-		} else {
+			n.Patterns = append([]newPattern{}, rs.unsentPatterns...)
+		case r.Window == 0:
+			n.Value = float64(max(next.Unsent, 1))
+			n.Sample = append([]sample{}, rs.unsentSample...)
+		default:
 			n.Sample = m.sampleLocked(ctx, r, now)
 		}
 		next.Notified, next.NotifiedAt, next.Unsent = StateFiring, now, 0
@@ -158,7 +166,7 @@ func (m *Manager) resendLocked(b *batch, r *Rule, rs *ruleState, now time.Time) 
 	} else {
 		// After a restart: rebuild it.
 		n = notification{Rule: cloneRule(r), State: StateFiring, Value: rs.Value, StartedAt: rs.FiredAt}
-		if r.Window > 0 {
+		if r.Window > 0 && !r.Condition.NewPattern {
 			n.Sample = m.sampleLocked(context.Background(), r, now)
 		}
 	}
@@ -176,13 +184,15 @@ func (m *Manager) resendValidity() time.Duration {
 
 // webhookBody is the JSON a webhook receives (README.md, "Alerting").
 type webhookBody struct {
-	Rule       Rule      `json:"rule"`
-	State      StateName `json:"state"`
-	Value      float64   `json:"value"`
-	StartedAt  time.Time `json:"started_at"`
-	EndedAt    time.Time `json:"ended_at,omitzero"`
-	Sample     []sample  `json:"sample"`
-	DeliveryID string    `json:"delivery_id"`
+	Rule      Rule      `json:"rule"`
+	State     StateName `json:"state"`
+	Value     float64   `json:"value"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	Sample    []sample  `json:"sample"`
+	// Patterns is set only for new_pattern rules.
+	Patterns   []newPattern `json:"patterns,omitempty"`
+	DeliveryID string       `json:"delivery_id"`
 }
 
 // webhookPayload renders an item's body; it depends on nothing but the
@@ -195,7 +205,7 @@ func webhookPayload(it *outboxItem) ([]byte, error) {
 	}
 	return json.Marshal(webhookBody{
 		Rule: n.Rule, State: n.State, Value: n.Value, StartedAt: n.StartedAt.UTC(), EndedAt: n.EndedAt.UTC(),
-		Sample: samples, DeliveryID: it.ID,
+		Sample: samples, Patterns: n.Patterns, DeliveryID: it.ID,
 	})
 }
 
@@ -227,6 +237,16 @@ func (m *Manager) alertmanagerPayload(it *outboxItem, sendTime time.Time) ([]byt
 	if lines := sampleLines(n.Sample); lines != "" {
 		ann["sample"] = lines
 	}
+	if len(n.Patterns) > 0 {
+		// Annotations, not labels: a label per pattern would make each a
+		// separate alert that the rule's resolution does not end.
+		ann["patterns"] = patternLines(n.Patterns)
+		ids := make([]string, len(n.Patterns))
+		for i, p := range n.Patterns {
+			ids[i] = p.ID
+		}
+		ann["pattern_ids"] = strings.Join(ids, ",")
+	}
 	a := amAlert{Labels: labels, Annotations: ann, StartsAt: n.StartedAt.UTC()}
 	if a.StartsAt.IsZero() {
 		a.StartsAt = n.At.UTC()
@@ -246,6 +266,12 @@ func summary(n *notification) string {
 	r := &n.Rule
 	v := formatValue(n.Value)
 	switch {
+	case r.Condition.NewPattern && n.State == StateResolved:
+		return fmt.Sprintf("%s: resolved, no new pattern in the last %s", r.Name, r.Window)
+	case r.Condition.NewPattern && len(n.Patterns) == 1:
+		return fmt.Sprintf("%s: new pattern %s %q", r.Name, n.Patterns[0].ID, n.Patterns[0].Template)
+	case r.Condition.NewPattern:
+		return fmt.Sprintf("%s: %s new patterns", r.Name, v)
 	case n.State == StateResolved && r.Window == 0:
 		return fmt.Sprintf("%s: resolved, no matching log for %s", r.Name, r.Throttle)
 	case n.State == StateResolved:
@@ -263,6 +289,19 @@ func sampleLines(s []sample) string {
 			b.WriteByte('\n')
 		}
 		fmt.Fprintf(&b, "%s %s %s: %s", e.Timestamp, e.Level, e.Source, e.Message)
+	}
+	return b.String()
+}
+
+// patternLines writes one line per new pattern: its id, source and
+// template.
+func patternLines(ps []newPattern) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s (%s): %s", p.ID, p.Source, p.Template)
 	}
 	return b.String()
 }

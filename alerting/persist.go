@@ -22,6 +22,7 @@ import (
 //	alerting.state      <rule id>              → State (JSON)
 //	alerting.history    <16 hex nanos>             → Event (JSON), in time order
 //	alerting.outbox     <notifier>/<16 hex nanos>  → outboxItem (JSON), per notifier in queue order
+//	alerting.seen       <rule id>              → seenRecord (JSON): a new_pattern rule's known patterns
 //	alerting.meta       checkpoint                 → journal sequence evaluated (uvarint)
 //
 // The hex nanoseconds come from keyGen: unique, and in creation order. An
@@ -29,7 +30,7 @@ import (
 //
 // JSON because the records are few and small, and readable in a backup.
 type buckets struct {
-	rules, notifiers, state, history, outbox, meta *storage.Bucket
+	rules, notifiers, state, history, outbox, meta, seen *storage.Bucket
 }
 
 func openBuckets(s *storage.Store) buckets {
@@ -40,6 +41,7 @@ func openBuckets(s *storage.Store) buckets {
 		history:   s.Bucket("alerting.history"),
 		outbox:    s.Bucket("alerting.outbox"),
 		meta:      s.Bucket("alerting.meta"),
+		seen:      s.Bucket("alerting.seen"),
 	}
 }
 

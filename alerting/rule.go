@@ -61,10 +61,13 @@ const DefaultThrottle = time.Minute
 // DefaultSeverity is the severity of a rule that names none.
 const DefaultSeverity = "warning"
 
-// Condition compares the count of matching logs with a threshold.
+// Condition compares the count of matching logs with a threshold, or,
+// with NewPattern, fires when a matching log has a message template the
+// rule has not seen before (see newpattern.go). The two are alternatives.
 type Condition struct {
-	Op        Op      `json:"op" yaml:"op"`
-	Threshold float64 `json:"threshold" yaml:"threshold"`
+	Op         Op      `json:"op" yaml:"op"`
+	Threshold  float64 `json:"threshold" yaml:"threshold"`
+	NewPattern bool    `json:"new_pattern,omitempty" yaml:"new_pattern,omitempty"`
 }
 
 // Op is a comparison operator of a Condition.
@@ -102,6 +105,9 @@ func (c Condition) Holds(value float64) bool {
 }
 
 func (c Condition) String() string {
+	if c.NewPattern {
+		return "new pattern"
+	}
 	return fmt.Sprintf("%s %s", c.Op, formatValue(c.Threshold))
 }
 
@@ -202,7 +208,19 @@ func (r *Rule) normalize() (search.Node, error) {
 	if r.Throttle < 0 {
 		bad("throttle: %s is negative", r.Throttle)
 	}
-	if r.Window == 0 {
+	if r.Condition.NewPattern {
+		// A new pattern is an event, not a count: the window is how long
+		// the alert stays firing after the last new pattern.
+		if r.Condition.Op != "" || r.Condition.Threshold != 0 {
+			bad("condition: new_pattern is an alternative to op and threshold; give {\"new_pattern\": true} alone")
+		}
+		if r.Window <= 0 {
+			bad("window: a new_pattern rule needs a window (such as 1h): it resolves once a window passes with no new pattern")
+		}
+		if r.For != 0 {
+			bad("for: a new pattern fires at once; use for: 0s")
+		}
+	} else if r.Window == 0 {
 		// Every matching log fires: the condition is about one log.
 		if r.Condition.Op == "" {
 			r.Condition = Condition{Op: OpGreater, Threshold: 0}

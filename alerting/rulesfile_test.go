@@ -30,7 +30,7 @@ func TestExampleRulesFile(t *testing.T) {
 		t.Errorf("rules: %s", got)
 	}
 	api, _ := e.m.Rule(context.Background(), "api-errors")
-	if api.Window != Duration(5*time.Minute) || api.Condition != (Condition{OpGreater, 10}) || api.Labels["team"] != "payments" || len(api.Notify) != 2 || !api.Enabled {
+	if api.Window != Duration(5*time.Minute) || api.Condition != (Condition{Op: OpGreater, Threshold: 10}) || api.Labels["team"] != "payments" || len(api.Notify) != 2 || !api.Enabled {
 		t.Errorf("api errors: %+v", api.Rule)
 	}
 	disk, _ := e.m.Rule(context.Background(), "disk-almost-full")
@@ -192,7 +192,7 @@ func FuzzParseRulesFile(f *testing.F) {
 	ctx := context.Background()
 	e := newEnv(f, Options{})
 	e.notifier("api-hook", TypeWebhook, "http://127.0.0.1:9/api", "")
-	apiRule := e.rule(Rule{Name: "api rule", Query: "level:warn", Window: Duration(time.Minute), Condition: Condition{OpGreater, 5}, Notify: []string{"api-hook"}})
+	apiRule := e.rule(Rule{Name: "api rule", Query: "level:warn", Window: Duration(time.Minute), Condition: Condition{Op: OpGreater, Threshold: 5}, Notify: []string{"api-hook"}})
 	base, err := ParseRulesFile(strings.NewReader(fuzzBaseline))
 	if err != nil {
 		f.Fatal(err)

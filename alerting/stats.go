@@ -15,10 +15,13 @@ type Stats struct {
 	EvalErrors       uint64 // periodic evaluations of a rule that failed
 	OutboxItems      int    // notifications waiting (as of the worker's last look)
 	EvaluatedSeq     uint64 // journal sequence evaluated on ingest
+	// SeenForgotten counts patterns new_pattern rules forgot to stay
+	// within their bound (Options.MaxSeenPatterns).
+	SeenForgotten uint64
 }
 
 type counters struct {
-	transitions, queued, delivered, failures, dropped, evalErrors atomic.Uint64
+	transitions, queued, delivered, failures, dropped, evalErrors, seenForgotten atomic.Uint64
 }
 
 // Stats returns the current counters.
@@ -34,6 +37,7 @@ func (m *Manager) Stats() Stats {
 		DeliveryFailures: m.stats.failures.Load(),
 		Dropped:          m.stats.dropped.Load(),
 		EvalErrors:       m.stats.evalErrors.Load(),
+		SeenForgotten:    m.stats.seenForgotten.Load(),
 		EvaluatedSeq:     m.evaluated.Load(),
 		OutboxItems:      int(m.outboxDepth.Load()),
 	}

@@ -45,8 +45,9 @@ func plainJSON(c echo.Context, code int, v any) error {
 // ---- rules ----
 
 type conditionJSON struct {
-	Op        string  `json:"op"`
-	Threshold float64 `json:"threshold"`
+	Op         string  `json:"op,omitempty"`
+	Threshold  float64 `json:"threshold"`
+	NewPattern bool    `json:"new_pattern,omitempty"`
 }
 
 // ruleRequest is the body of POST and PUT /api/v1/alert-rules.
@@ -72,7 +73,7 @@ func (r *ruleRequest) rule() (alerting.Rule, error) {
 		Labels: r.Labels, Notify: r.Notify, Throttle: r.Throttle, Enabled: r.Enabled == nil || *r.Enabled,
 	}
 	if r.Condition != nil {
-		out.Condition = alerting.Condition{Op: alerting.Op(r.Condition.Op), Threshold: r.Condition.Threshold}
+		out.Condition = alerting.Condition{Op: alerting.Op(r.Condition.Op), Threshold: r.Condition.Threshold, NewPattern: r.Condition.NewPattern}
 	}
 	return out, nil
 }
@@ -100,7 +101,7 @@ type ruleResponse struct {
 func toRuleResponse(r alerting.RuleInfo) ruleResponse {
 	out := ruleResponse{
 		ID: r.ID, Name: r.Name, Query: r.Query, Window: r.Window,
-		Condition: conditionJSON{Op: string(r.Condition.Op), Threshold: r.Condition.Threshold},
+		Condition: conditionJSON{Op: string(r.Condition.Op), Threshold: r.Condition.Threshold, NewPattern: r.Condition.NewPattern},
 		For:       r.For, Severity: r.Severity, Labels: r.Labels, Notify: r.Notify, Throttle: r.Throttle,
 		Enabled: r.Enabled, Source: r.Source, State: string(r.State), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}

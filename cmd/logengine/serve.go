@@ -190,6 +190,11 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	aopts.ExternalURL = cfg.Alerting.ExternalURL
 	aopts.UserAgent = "logengine/" + version
 	aopts.Logger = log
+	if d.miner != nil {
+		// Not a nil *Miner in an interface: new_pattern rules are refused
+		// when patterns are off.
+		aopts.Patterns = d.miner
+	}
 	if d.alerts, err = alerting.Open(ctx, d.store, d.engine, aopts); err != nil {
 		return nil, err
 	}
@@ -391,6 +396,7 @@ func (d *daemon) registerAlertingMetrics() {
 	d.metrics.CounterFunc("logengine_alert_notification_failures_total", "Failed notification delivery attempts (retried).", stat(func(s alerting.Stats) float64 { return float64(s.DeliveryFailures) }))
 	d.metrics.CounterFunc("logengine_alert_notifications_dropped_total", "Notifications given up (refused, too old, notifier deleted).", stat(func(s alerting.Stats) float64 { return float64(s.Dropped) }))
 	d.metrics.CounterFunc("logengine_alert_evaluation_failures_total", "Periodic evaluations of a rule that failed.", stat(func(s alerting.Stats) float64 { return float64(s.EvalErrors) }))
+	d.metrics.CounterFunc("logengine_alert_seen_patterns_forgotten_total", "Patterns new_pattern rules forgot to stay within their bound (they may fire again).", stat(func(s alerting.Stats) float64 { return float64(s.SeenForgotten) }))
 	d.metrics.GaugeFunc("logengine_alert_outbox_items", "Notifications waiting for delivery.", stat(func(s alerting.Stats) float64 { return float64(s.OutboxItems) }))
 	d.metrics.GaugeFunc("logengine_alert_evaluation_lag_entries", "Committed entries the alert evaluator has not evaluated yet.", func() float64 {
 		return float64(d.store.HighSeq() - min(d.alerts.Stats().EvaluatedSeq, d.store.HighSeq()))
