@@ -1128,6 +1128,11 @@ func (e *Engine) prepare(n Node) {
 		case *Equal:
 			if n.Field == FieldPattern {
 				n.resolve = resolve
+				// An id merged into another names that template now:
+				// pattern:p3 finds p1's lines when p3 became p1.
+				if live, ok := resolve(uint64(n.Value.Int)); ok {
+					n.Value.Int = int64(live)
+				}
 			}
 		case *And:
 			for _, c := range n.Nodes {

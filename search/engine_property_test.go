@@ -467,7 +467,7 @@ func propMatches(entries []storage.Entry, node Node, from, to time.Time) []*stor
 		// them in the query instead (Equal.resolve).
 		c := *e
 		c.Pattern = propResolve(e.Pattern)
-		if Match(node, &c) {
+		if Match(propResolvedQuery(node), &c) {
 			out = append(out, e)
 		}
 	}
@@ -1129,4 +1129,32 @@ func propOrder(a, b *storage.Entry, sort Sort) int {
 		c = -c
 	}
 	return c
+}
+
+// propResolvedQuery returns node with the template ids of its pattern terms
+// resolved, as the engine resolves them: a merged id names its template.
+func propResolvedQuery(node Node) Node {
+	switch n := node.(type) {
+	case *Equal:
+		if n.Field == FieldPattern {
+			c := *n
+			c.Value.Int = int64(propResolve(uint32(n.Value.Int)))
+			return &c
+		}
+	case *And:
+		c := &And{}
+		for _, x := range n.Nodes {
+			c.Nodes = append(c.Nodes, propResolvedQuery(x))
+		}
+		return c
+	case *Or:
+		c := &Or{}
+		for _, x := range n.Nodes {
+			c.Nodes = append(c.Nodes, propResolvedQuery(x))
+		}
+		return c
+	case *Not:
+		return &Not{Node: propResolvedQuery(n.Node)}
+	}
+	return node
 }
