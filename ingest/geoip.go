@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/oschwald/maxminddb-golang/v2"
 
 	"github.com/logengine/logengine/storage"
@@ -22,6 +21,14 @@ import (
 // change weekly at most, and a stat per entry would cost more than the
 // lookup it guards.
 const GeoIPCheckInterval = 5 * time.Second
+
+// geoIPClockEvery is how many entries a geoip step lets pass between two
+// readings of the clock that decide whether GeoIPCheckInterval is up. A
+// clock reading per entry costs as much as the cached lookup itself; one
+// per 256 entries delays a reload by at most 256 entries after the
+// interval, which on a log quiet enough to matter is still minutes for a
+// file that changes weekly.
+const geoIPClockEvery = 256
 
 // DefaultEnrichCacheSize is the number of distinct addresses (geoip) or
 // user agents (useragent) a step remembers when cache_size is not set.
@@ -52,6 +59,14 @@ type geoHook struct {
 	cacheLen int
 	log      *slog.Logger
 	now      func() time.Time
+	// filter knows the names in names, for addFields.
+	filter nameFilter
+	// clockEvery is geoIPClockEvery, or 1 with a clock given in
+	// PipelineOptions: tests step that clock and expect the next entry
+	// to see it.
+	clockEvery uint64
+	// seen counts entries, to read the clock every clockEvery of them.
+	seen atomic.Uint64
 
 	// db is swapped whole when the file changes, so a lookup sees one
 	// database and the cache of results from it, never a mix.
@@ -74,7 +89,7 @@ type geoDB struct {
 	stamp  fileStamp
 	// cache maps an address, as written in the entry, to the fields it
 	// adds (nil for none). The slices are shared and never changed.
-	cache *lru.Cache[string, []storage.Field]
+	cache *enrichCache
 }
 
 type fileStamp struct {
@@ -98,6 +113,12 @@ func compileGeoIP(at string, st *Step, opts PipelineOptions) (Hook, error) {
 	h := &geoHook{
 		at: at, path: st.Database, field: st.Field, lang: st.Language, names: names,
 		cacheLen: st.CacheSize, log: opts.Logger, now: opts.Now,
+		filter: newNameFilter(names), clockEvery: geoIPClockEvery,
+	}
+	if opts.Now != nil {
+		h.clockEvery = 1
+	} else {
+		h.now = time.Now
 	}
 	if h.field == "" {
 		h.field = "remote_addr"
@@ -159,11 +180,7 @@ func (h *geoHook) open(stamp fileStamp) (*geoDB, error) {
 	if res := r.Lookup(netip.MustParseAddr("8.8.8.8")); res.Err() != nil {
 		return nil, fmt.Errorf("open %s as a MaxMind DB file: %w", h.path, res.Err())
 	}
-	cache, err := lru.New[string, []storage.Field](h.cacheLen)
-	if err != nil {
-		return nil, fmt.Errorf("BUG: geoip cache of %d: %w", h.cacheLen, err)
-	}
-	return &geoDB{reader: r, stamp: stamp, cache: cache}, nil
+	return &geoDB{reader: r, stamp: stamp, cache: newEnrichCache(h.cacheLen)}, nil
 }
 
 // maybeReload opens the file again when its size or modification time
@@ -205,23 +222,27 @@ func (h *geoHook) maybeReload(now time.Time) {
 func (h *geoHook) addsFields() int { return len(geoNames) }
 
 func (h *geoHook) Apply(e *storage.Entry) bool {
-	h.maybeReload(h.now())
+	if h.seen.Add(1)%h.clockEvery == 0 {
+		h.maybeReload(h.now())
+	}
 	s, ok := addressText(e, h.field)
 	if !ok {
 		return true
 	}
 	db := h.db.Load()
-	fields, ok := db.cache.Get(s)
+	fields, ok := db.cache.get(s)
 	if !ok {
 		addr, ok := publicAddr(s)
 		if !ok {
 			return true
 		}
 		fields = h.lookup(db.reader, addr)
-		db.cache.Add(s, fields)
+		// The address may point into the request body; a copy lets the
+		// body go.
+		db.cache.add(strings.Clone(s), fields)
 	}
-	for _, f := range fields {
-		setField(e, f.Name, f.Value)
+	if len(fields) > 0 {
+		addFields(e, fields, &h.filter)
 	}
 	return true
 }
@@ -301,7 +322,7 @@ func (h *geoHook) lookup(r *maxminddb.Reader, addr netip.Addr) []storage.Field {
 	if s := firstString(rec["autonomous_system_organization"], rec["as_name"]); s != "" {
 		add("as_org", storage.String(s))
 	}
-	return fields
+	return dedupFields(fields)
 }
 
 // path follows nested maps; nil when any step is missing.

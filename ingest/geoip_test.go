@@ -363,3 +363,27 @@ func TestGeoIPConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestGeoIPClockEvery(t *testing.T) {
+	// With the real clock the step reads it only every geoIPClockEvery
+	// entries; the interval is made to be up already.
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	writeMMDB(t, path, "GeoLite2-City", testCityNetworks)
+	p, err := NewPipeline(PipelineConfig{{Type: "geoip", Database: path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.hooks[0].(*geoHook)
+	moved := []mmdbNetwork{{"8.8.8.0/24", cityRecord("CA", "Canada", "Toronto", 43.6, -79.4)}}
+	replaceFile(t, path, buildMMDB(t, "GeoLite2-City", moved), testNow.Add(time.Hour))
+	h.seen.Store(0)
+	h.nextCheck.Store(0)
+	for i := 1; i < geoIPClockEvery; i++ {
+		if got := countryOf(t, p, "8.8.8.8"); got != "US" {
+			t.Fatalf("entry %d: %q, want the clock not read yet", i, got)
+		}
+	}
+	if got := countryOf(t, p, "8.8.8.8"); got != "CA" {
+		t.Errorf("entry %d: %q, want the new file", geoIPClockEvery, got)
+	}
+}

@@ -3,11 +3,14 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logengine/logengine/storage"
@@ -107,8 +110,11 @@ type PipelineOptions struct {
 	// Logger receives what steps report while running, such as a geoip
 	// database reloaded or one that could not be; nil discards it.
 	Logger *slog.Logger
-	// Now tells geoip steps when to look at their database file again;
-	// nil means time.Now.
+	// Now tells geoip steps when to look at their database file again.
+	// nil means time.Now, read once every few hundred entries because a
+	// reading per entry costs as much as a cached lookup; a clock given
+	// here is read at every entry, so that a test stepping it sees the
+	// effect at the next entry.
 	Now func() time.Time
 }
 
@@ -164,9 +170,6 @@ func NewPipeline(c PipelineConfig) (*Pipeline, error) {
 func OpenPipeline(c PipelineConfig, opts PipelineOptions) (*Pipeline, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	p := &Pipeline{}
 	var errs []error
@@ -460,4 +463,178 @@ func (h renameHook) Apply(e *storage.Entry) bool {
 		e.Fields = slices.Delete(e.Fields, i+1+k, i+2+k)
 	}
 	return true
+}
+
+// enrichCacheShards is the most shards an enrichment cache is split into.
+// Concurrent requests hashing to different shards never touch the same
+// lock; 16 spreads two to a few dozen ingest goroutines well enough while
+// keeping a small cache (cache_size of a few entries) exact.
+const enrichCacheShards = 16
+
+// enrichCache maps a key (an address or a user agent, as written in the
+// entry) to the fields it adds. It holds at most its size of keys and is
+// safe for concurrent use.
+//
+// A hit takes only the read lock of one shard and sets the entry's
+// reference bit, which is what makes it cheaper than an LRU: an LRU moves
+// the entry to the front of a list on every hit and so needs the write
+// lock. Eviction is CLOCK (second chance): a hand sweeps the slots of the
+// full shard, clearing reference bits, and takes the first slot not
+// referenced since the hand last passed. Keys seen again survive, as in an
+// LRU; keys seen once go first.
+type enrichCache struct {
+	seed   maphash.Seed
+	shards []cacheShard
+}
+
+type cacheShard struct {
+	mu    sync.RWMutex
+	index map[string]int // key → position in slots
+	slots []cacheSlot
+	limit int // most slots this shard holds
+	hand  int // next slot the eviction sweep looks at
+	// padding keeps two shards' locks off one cache line, or readers of
+	// one shard would slow down those of its neighbour.
+	_ [64]byte
+}
+
+type cacheSlot struct {
+	key string
+	// fields are shared by every entry they are appended to and never
+	// changed.
+	fields []storage.Field
+	// ref is set by hits under the read lock, hence atomic; the sweep
+	// clears it under the write lock.
+	ref atomic.Bool
+}
+
+// newEnrichCache returns a cache of size keys, size > 0. The size is
+// split exactly over the shards, so that a cache of 2 holds 2 keys.
+func newEnrichCache(size int) *enrichCache {
+	n := min(size, enrichCacheShards)
+	c := &enrichCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n)}
+	for i := range c.shards {
+		limit := size / n
+		if i < size%n {
+			limit++
+		}
+		c.shards[i] = cacheShard{index: make(map[string]int, limit), slots: make([]cacheSlot, 0, limit), limit: limit}
+	}
+	return c
+}
+
+func (c *enrichCache) shard(key string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
+}
+
+// get returns the fields cached for key.
+func (c *enrichCache) get(key string) ([]storage.Field, bool) {
+	s := c.shard(key)
+	s.mu.RLock()
+	i, ok := s.index[key]
+	var fields []storage.Field
+	if ok {
+		slot := &s.slots[i]
+		fields = slot.fields
+		// Only the first hit since the last sweep writes: a store on
+		// every hit would move the cache line between cores.
+		if !slot.ref.Load() {
+			slot.ref.Store(true)
+		}
+	}
+	s.mu.RUnlock()
+	return fields, ok
+}
+
+// add caches fields for key, evicting another key when the shard is full.
+// The caller passes a key that does not share memory with a request body,
+// or the cache would keep whole bodies alive.
+func (c *enrichCache) add(key string, fields []storage.Field) {
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.index[key]; ok {
+		// Two requests missed on the same key at once; both looked it up
+		// from the same source, so either result will do.
+		s.slots[i].fields = fields
+		return
+	}
+	if len(s.slots) < s.limit {
+		s.index[key] = len(s.slots)
+		s.slots = append(s.slots, cacheSlot{key: key, fields: fields})
+		return
+	}
+	// The sweep ends within two turns: the first clears every bit it
+	// passes.
+	for s.slots[s.hand].ref.Load() {
+		s.slots[s.hand].ref.Store(false)
+		s.hand = (s.hand + 1) % len(s.slots)
+	}
+	slot := &s.slots[s.hand]
+	delete(s.index, slot.key)
+	slot.key, slot.fields = key, fields
+	s.index[key] = s.hand
+	s.hand = (s.hand + 1) % len(s.slots)
+}
+
+// nameFilter tells quickly whether a field name may be one a step adds,
+// so that adding its fields takes one pass over the entry's fields in the
+// usual case where none of them is there yet.
+type nameFilter struct {
+	names []string
+	// lengths has bit l set when a name is l bytes long (63 stands for
+	// 63 and longer): most names of an entry differ in length from all
+	// those added, and are passed over without comparing bytes.
+	lengths uint64
+}
+
+func newNameFilter(names map[string]string) nameFilter {
+	var f nameFilter
+	for _, name := range names {
+		if name != "" && !slices.Contains(f.names, name) {
+			f.names = append(f.names, name)
+			f.lengths |= 1 << min(len(name), 63)
+		}
+	}
+	return f
+}
+
+func (f *nameFilter) has(name string) bool {
+	if f.lengths&(1<<min(len(name), 63)) == 0 {
+		return false
+	}
+	return slices.Contains(f.names, name)
+}
+
+// addFields adds fields prepared by a step to e with the meaning of
+// setField for each in turn: a field e already has of the same name gets
+// the new value in its place, the others are appended. fields hold no name
+// twice (see dedupFields). In the usual case, no field of e has any of
+// the names, they are appended at once after one pass over e's fields
+// instead of one pass per added field.
+func addFields(e *storage.Entry, fields []storage.Field, names *nameFilter) {
+	for i := range e.Fields {
+		if names.has(e.Fields[i].Name) {
+			for _, f := range fields {
+				setField(e, f.Name, f.Value)
+			}
+			return
+		}
+	}
+	e.Fields = append(e.Fields, fields...)
+}
+
+// dedupFields keeps the first place and the last value of a name given
+// twice, as setting them one after another would: names maps two keys to
+// one field name when the configuration says so.
+func dedupFields(fields []storage.Field) []storage.Field {
+	out := fields[:0]
+	for _, f := range fields {
+		if i := slices.IndexFunc(out, func(g storage.Field) bool { return g.Name == f.Name }); i >= 0 {
+			out[i].Value = f.Value
+			continue
+		}
+		out = append(out, f)
+	}
+	return slices.Clip(out)
 }

@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -269,5 +272,113 @@ pipeline:
 	}
 	if e.Message != "took 12ms for [REDACTED] [REDACTED]" {
 		t.Errorf("message %q", e.Message)
+	}
+}
+
+func TestEnrichCacheBounded(t *testing.T) {
+	for _, size := range []int{1, 2, 15, 16, 17, 100} {
+		c := newEnrichCache(size)
+		for i := range 10 * size {
+			c.add(fmt.Sprint(i), []storage.Field{num("i", int64(i))})
+		}
+		held := 0
+		for i := range c.shards {
+			held += len(c.shards[i].slots)
+			if len(c.shards[i].index) != len(c.shards[i].slots) {
+				t.Errorf("size %d shard %d: index of %d for %d slots", size, i, len(c.shards[i].index), len(c.shards[i].slots))
+			}
+		}
+		if held != size {
+			t.Errorf("size %d: holds %d keys", size, held)
+		}
+		// What is held is what was added under that key.
+		for i := range 10 * size {
+			if fields, ok := c.get(fmt.Sprint(i)); ok && fields[0].Value.Int != int64(i) {
+				t.Errorf("size %d: key %d holds %v", size, i, fields)
+			}
+		}
+	}
+}
+
+func TestEnrichCacheSecondChance(t *testing.T) {
+	// 3 slots a shard; the keys are chosen to fall in the first shard so
+	// that the order of eviction is known.
+	c := newEnrichCache(3 * enrichCacheShards)
+	var keys []string
+	for i := 0; len(keys) < 5; i++ {
+		if k := fmt.Sprint(i); c.shard(k) == &c.shards[0] {
+			keys = append(keys, k)
+		}
+	}
+	a, b, d, e, f := keys[0], keys[1], keys[2], keys[3], keys[4]
+	for _, k := range []string{a, b, d} {
+		c.add(k, nil)
+	}
+	c.get(a) // a was used since it was added: b goes first
+	c.add(e, nil)
+	for k, want := range map[string]bool{a: true, b: false, d: true, e: true} {
+		if _, ok := c.get(k); ok != want {
+			t.Errorf("after adding e: %s cached %v, want %v", k, ok, want)
+		}
+	}
+	// Every key was just used; the sweep clears them all and takes the
+	// slot after the last one taken (d's), as CLOCK does.
+	c.add(f, nil)
+	for k, want := range map[string]bool{a: true, d: false, e: true, f: true} {
+		if _, ok := c.get(k); ok != want {
+			t.Errorf("after adding f: %s cached %v, want %v", k, ok, want)
+		}
+	}
+}
+
+func TestEnrichCacheConcurrent(t *testing.T) {
+	// Readers and writers of one cache at once, more keys than it holds;
+	// run with -race.
+	c := newEnrichCache(64)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 5000 {
+				k := (i*7 + g*13) % 200
+				if fields, ok := c.get(fmt.Sprint(k)); ok {
+					if fields[0].Value.Int != int64(k) {
+						t.Errorf("key %d holds %v", k, fields)
+						return
+					}
+					continue
+				}
+				c.add(fmt.Sprint(k), []storage.Field{num("k", int64(k))})
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestAddFields checks that adding prepared fields in one pass means what
+// setting them one after another meant.
+func TestAddFields(t *testing.T) {
+	names := map[string]string{"country": "geo.country", "city": "geo.city", "iso": "geo.country", "asn": "geo.asn"}
+	filter := newNameFilter(names)
+	added := []storage.Field{str("geo.country", "DE"), str("geo.city", "Berlin"), str("geo.country", "Germany"), num("geo.asn", 3320)}
+	prepared := dedupFields(slices.Clone(added))
+	if len(prepared) != 3 || prepared[0].Value.Str != "Germany" {
+		t.Fatalf("prepared %v", prepared)
+	}
+	for _, fields := range [][]storage.Field{
+		nil,
+		{str("remote_addr", "1.2.3.4"), num("status", 200)},
+		{str("geo.city", "old"), str("remote_addr", "1.2.3.4")},         // replaced in its place
+		{str("remote_addr", "1.2.3.4"), str("geo.asn", "AS1")},          // of another type
+		{str("geo.cityx", "same length as no name"), str("geo.as", "")}, // near misses
+	} {
+		want := entry("m", slices.Clone(fields)...)
+		for _, f := range added {
+			setField(&want, f.Name, f.Value)
+		}
+		got := entry("m", slices.Clone(fields)...)
+		addFields(&got, prepared, &filter)
+		if !reflect.DeepEqual(got.Fields, want.Fields) {
+			t.Errorf("%v:\n got  %v\n want %v", fields, got.Fields, want.Fields)
+		}
 	}
 }

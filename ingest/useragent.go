@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	useragent "github.com/medama-io/go-useragent"
 
 	"github.com/logengine/logengine/storage"
@@ -30,9 +29,10 @@ type uaHook struct {
 	parser *useragent.Parser
 	field  string
 	names  map[string]string // key of uaNames → field name; "" leaves it out
+	filter nameFilter        // knows the names in names, for addFields
 	// cache maps an agent to the fields it adds. The slices are shared and
 	// never changed.
-	cache *lru.Cache[string, []storage.Field]
+	cache *enrichCache
 }
 
 func compileUserAgent(at string, st *Step) (Hook, error) {
@@ -47,15 +47,12 @@ func compileUserAgent(at string, st *Step) (Hook, error) {
 	if size == 0 {
 		size = DefaultEnrichCacheSize
 	}
-	cache, err := lru.New[string, []storage.Field](size)
-	if err != nil {
-		return nil, fmt.Errorf("BUG: %s: useragent cache of %d: %w", at, size, err)
-	}
 	field := st.Field
 	if field == "" {
 		field = "user_agent"
 	}
-	return &uaHook{parser: useragent.NewParser(), field: field, names: names, cache: cache}, nil
+	return &uaHook{parser: useragent.NewParser(), field: field, names: names, filter: newNameFilter(names),
+		cache: newEnrichCache(size)}, nil
 }
 
 func (h *uaHook) addsFields() int { return len(uaNames) }
@@ -66,13 +63,15 @@ func (h *uaHook) Apply(e *storage.Entry) bool {
 	if !ok || v.Str == "" || v.Str == "-" {
 		return true
 	}
-	fields, ok := h.cache.Get(v.Str)
+	fields, ok := h.cache.get(v.Str)
 	if !ok {
 		fields = h.parse(v.Str)
-		h.cache.Add(v.Str, fields)
+		// The agent may point into the request body; a copy lets the
+		// body go.
+		h.cache.add(strings.Clone(v.Str), fields)
 	}
-	for _, f := range fields {
-		setField(e, f.Name, f.Value)
+	if len(fields) > 0 {
+		addFields(e, fields, &h.filter)
 	}
 	return true
 }
@@ -122,7 +121,7 @@ func (h *uaHook) parse(s string) []storage.Field {
 		}
 	}
 	add("bot", storage.Bool(ua.Bot))
-	return fields
+	return dedupFields(fields)
 }
 
 // clientToken names the program behind an agent that is not a browser:
