@@ -100,6 +100,9 @@ func stampRank(p string) int {
 // "01-Mar-2024 12:00:00", "[01/Mar/2024 12:00:00]"). It returns the rank
 // of the time too.
 func parseHeaderTime(s string, now time.Time) (t time.Time, end, rank int, logcat, ok bool) {
+	if s == "" {
+		return time.Time{}, 0, 0, false, false
+	}
 	if t, end, logcat, ok := parseLeadingTime(s, now); ok && end > 0 {
 		return t, end, stampRank(s), logcat, true
 	}

@@ -231,6 +231,9 @@ func parseZone(s string) (offset, n int, ok bool) {
 // square brackets. logcat reports the Android form, after which one-letter
 // levels are expected.
 func parseLeadingTime(s string, now time.Time) (t time.Time, end int, logcat, ok bool) {
+	if s == "" {
+		return t, 0, false, false
+	}
 	p, off := s, 0
 	if s[0] == '[' {
 		p, off = s[1:], 1
