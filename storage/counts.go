@@ -49,8 +49,36 @@ func (s *Store) SourceLevelCounts(ctx context.Context, lo, hi ID) (counts map[st
 			c[i] += int64(n)
 		}
 	}
-	ok = true
-	err = s.view(func(txn *badger.Txn) error {
+	ok, err = s.countBlocks(ctx, days, lo, hi, "count by source",
+		func(raw []byte) (bool, error) { return block.EachSourceLevelsOf(raw, add) },
+		func(h *block.Header, body []byte, ids []ID, in []int, levels []int) error {
+			sources, err := block.DecodeSources(h, body)
+			if err != nil {
+				return err
+			}
+			for _, i := range in {
+				of(sources[i])[levels[i]]++
+			}
+			return nil
+		})
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return counts, true, nil
+}
+
+// errNoCounts stops the iteration at a block without per-source counts.
+var errNoCounts = errors.New("a block without per-source counts")
+
+// countBlocks visits the blocks of days that meet [lo, hi), in one read
+// transaction: whole reads a block wholly in range from its marshalled
+// header and reports false when the header keeps no counts (the visit then
+// stops and countBlocks reports false); edge gets a block at the range's
+// edge with its IDs decoded, the indexes of its entries in range and the
+// index in Levels of each entry's level.
+func (s *Store) countBlocks(ctx context.Context, days []Day, lo, hi ID, what string, whole func(raw []byte) (bool, error), edge func(h *block.Header, body []byte, ids []ID, in []int, levels []int) error) (bool, error) {
+	ok := true
+	err := s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
 			err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
 				r, err := decodeHeaderRecord(k, v)
@@ -61,9 +89,9 @@ func (s *Store) SourceLevelCounts(ctx context.Context, lo, hi ID) (counts map[st
 				case r.maxID.Compare(lo) < 0 || r.minID.Compare(hi) >= 0:
 					return nil
 				case r.minID.Compare(lo) < 0 || r.maxID.Compare(hi) >= 0:
-					return countEdgeBlock(txn, &r, lo, hi, of)
+					return countEdge(txn, &r, lo, hi, edge)
 				}
-				has, err := block.EachSourceLevelsOf(r.raw, add)
+				has, err := whole(r.raw)
 				if err != nil {
 					return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
 				}
@@ -77,23 +105,18 @@ func (s *Store) SourceLevelCounts(ctx context.Context, lo, hi ID) (counts map[st
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("count by source %s: %w", day, err)
+				return fmt.Errorf("%s %s: %w", what, day, err)
 			}
 		}
 		return nil
 	})
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	return counts, true, nil
+	return ok, err
 }
 
-// errNoCounts stops the iteration at a block without per-source counts.
-var errNoCounts = errors.New("a block without per-source counts")
-
-// countEdgeBlock adds the counts of a block's entries in [lo, hi) from its
-// IDs, levels and sources. r.raw may be valid only during the call.
-func countEdgeBlock(txn *badger.Txn, r *blockRef, lo, hi ID, of func(string) *SourceLevels) error {
+// countEdge decodes the IDs and levels of a block at a range's edge and
+// hands edge the entries in [lo, hi). r.raw may be valid only during the
+// call.
+func countEdge(txn *badger.Txn, r *blockRef, lo, hi ID, edge func(h *block.Header, body []byte, ids []ID, in []int, levels []int) error) error {
 	h, err := r.header()
 	if err != nil {
 		return err
@@ -102,30 +125,31 @@ func countEdgeBlock(txn *badger.Txn, r *blockRef, lo, hi ID, of func(string) *So
 	if err != nil {
 		return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
 	}
-	return item.Value(func(body []byte) error {
+	err = item.Value(func(body []byte) error {
 		ids, err := block.DecodeIDs(h, body)
 		if err != nil {
-			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+			return err
 		}
-		levels, err := block.DecodeLevels(h, body)
+		lv, err := block.DecodeLevels(h, body)
 		if err != nil {
-			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+			return err
 		}
-		sources, err := block.DecodeSources(h, body)
-		if err != nil {
-			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
-		}
+		var in []int
+		levels := make([]int, len(lv))
 		for i, id := range ids {
+			if levels[i] = slices.Index(Levels, lv[i]); levels[i] < 0 {
+				return fmt.Errorf("%w: level %d", block.ErrCorrupt, lv[i])
+			}
 			if lo.Compare(id) <= 0 && id.Compare(hi) < 0 {
-				l := slices.Index(Levels, levels[i])
-				if l < 0 {
-					return fmt.Errorf("block %s/%d: %w: level %d", r.day, r.last, block.ErrCorrupt, levels[i])
-				}
-				of(sources[i])[l]++
+				in = append(in, i)
 			}
 		}
-		return nil
+		return edge(h, body, ids, in, levels)
 	})
+	if err != nil {
+		return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+	}
+	return nil
 }
 
 // TemplateStats is what a range's blocks say of one template id, per level
@@ -165,91 +189,37 @@ func (s *Store) TemplateCounts(ctx context.Context, lo, hi ID) (byID map[uint32]
 		}
 		st.Count[l] += n
 	}
-	ok = true
-	err = s.db.View(func(txn *badger.Txn) error {
-		for _, day := range days {
-			err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
-				r, err := decodeHeaderRecord(k, v)
-				if err != nil {
-					return err
-				}
-				switch {
-				case r.maxID.Compare(lo) < 0 || r.minID.Compare(hi) >= 0:
-					return nil
-				case r.minID.Compare(lo) < 0 || r.maxID.Compare(hi) >= 0:
-					return countEdgeTemplates(txn, &r, lo, hi, add, &none)
-				}
-				var templated [6]int64
-				levels, has, err := block.EachTemplateLevelOf(r.raw, func(id uint32, tl block.TemplateLevel) {
-					l := slices.Index(Levels, tl.Level)
-					templated[l] += int64(tl.Count)
-					add(id, l, int64(tl.Count), tl.First, tl.Last)
-				})
-				if err != nil {
-					return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
-				}
-				if !has {
-					ok = false
-					return errNoCounts
-				}
+	ok, err = s.countBlocks(ctx, days, lo, hi, "count by template",
+		func(raw []byte) (bool, error) {
+			var templated [6]int64
+			levels, has, err := block.EachTemplateLevelOf(raw, func(id uint32, tl block.TemplateLevel) {
+				l := slices.Index(Levels, tl.Level)
+				templated[l] += int64(tl.Count)
+				add(id, l, int64(tl.Count), tl.First, tl.Last)
+			})
+			if has {
 				for l := range levels {
 					none[l] += int64(levels[l]) - templated[l]
 				}
-				return nil
-			})
-			if errors.Is(err, errNoCounts) {
-				return nil
 			}
+			return has, err
+		},
+		func(h *block.Header, body []byte, ids []ID, in []int, levels []int) error {
+			templates, err := block.DecodeTemplates(h, body)
 			if err != nil {
-				return fmt.Errorf("count by template %s: %w", day, err)
+				return err
 			}
-		}
-		return nil
-	})
+			for _, i := range in {
+				if templates[i] == 0 {
+					none[levels[i]]++
+				} else {
+					add(templates[i], levels[i], 1, ids[i].Nanos, ids[i].Nanos)
+				}
+			}
+			return nil
+		})
 	if err != nil || !ok {
 		return nil, none, false, err
 	}
 	return byID, none, true, nil
-}
-
-// countEdgeTemplates adds the template counts of a block's entries in
-// [lo, hi). r.raw may be valid only during the call.
-func countEdgeTemplates(txn *badger.Txn, r *blockRef, lo, hi ID, add func(id uint32, l int, n, first, last int64), none *SourceLevels) error {
-	h, err := r.header()
-	if err != nil {
-		return err
-	}
-	item, err := txn.Get(blockBodyKey(r.day, r.last))
-	if err != nil {
-		return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
-	}
-	return item.Value(func(body []byte) error {
-		ids, err := block.DecodeIDs(h, body)
-		if err != nil {
-			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
-		}
-		levels, err := block.DecodeLevels(h, body)
-		if err != nil {
-			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
-		}
-		templates, err := block.DecodeTemplates(h, body)
-		if err != nil {
-			return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
-		}
-		for i, id := range ids {
-			if lo.Compare(id) > 0 || id.Compare(hi) >= 0 {
-				continue
-			}
-			l := slices.Index(Levels, levels[i])
-			if l < 0 {
-				return fmt.Errorf("block %s/%d: %w: level %d", r.day, r.last, block.ErrCorrupt, levels[i])
-			}
-			if templates[i] == 0 {
-				none[l]++
-			} else {
-				add(templates[i], l, 1, id.Nanos, id.Nanos)
-			}
-		}
-		return nil
-	})
 }
