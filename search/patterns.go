@@ -144,7 +144,7 @@ func (e *Engine) Patterns(ctx context.Context, req PatternsRequest) (*PatternsRe
 // term, or blocks without the counts), having added nothing. A template
 // belongs to one source, which the miner names; the counts do not.
 func (e *Engine) patternsFromHeaders(ctx context.Context, q *query, add func(id uint64, n int64, first, last time.Time), res *PatternsResult) (bool, error) {
-	if !onlyLevel(q.node) {
+	if !readsOnly(q.node, FieldLevel, FieldSeverity) {
 		return false, nil
 	}
 	byID, none, ok, err := e.store.TemplateCounts(ctx, q.lo, q.hi)
@@ -173,37 +173,4 @@ func (e *Engine) patternsFromHeaders(ctx context.Context, q *query, add func(id 
 		}
 	}
 	return true, nil
-}
-
-// onlyLevel reports whether n reads nothing of an entry but its level.
-func onlyLevel(n Node) bool {
-	switch n := n.(type) {
-	case *MatchAll:
-		return true
-	case *Exists:
-		return n.Field == FieldLevel || n.Field == FieldSeverity
-	case *Equal:
-		return n.Field == FieldLevel || n.Field == FieldSeverity
-	case *ValuePrefix:
-		return n.Field == FieldLevel || n.Field == FieldSeverity
-	case *Compare:
-		return n.Field == FieldLevel || n.Field == FieldSeverity
-	case *Not:
-		return onlyLevel(n.Node)
-	case *And:
-		for _, c := range n.Nodes {
-			if !onlyLevel(c) {
-				return false
-			}
-		}
-		return true
-	case *Or:
-		for _, c := range n.Nodes {
-			if !onlyLevel(c) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"slices"
 
 	"github.com/logengine/logengine/storage"
 )
@@ -33,32 +34,35 @@ func bySourceLevel(node Node, fields []groupField) bool {
 // onlySourceLevel reports whether n reads nothing of an entry but its level
 // and source.
 func onlySourceLevel(n Node) bool {
-	field := func(name string) bool {
-		return name == FieldLevel || name == FieldSeverity || name == FieldSource
-	}
+	return readsOnly(n, FieldLevel, FieldSeverity, FieldSource)
+}
+
+// readsOnly reports whether n reads nothing of an entry but the named own
+// fields (so that it can be decided on an entry that has only those).
+func readsOnly(n Node, fields ...string) bool {
 	switch n := n.(type) {
 	case *MatchAll:
 		return true
 	case *Exists:
-		return field(n.Field)
+		return slices.Contains(fields, n.Field)
 	case *Equal:
-		return field(n.Field)
+		return slices.Contains(fields, n.Field)
 	case *ValuePrefix:
-		return field(n.Field)
+		return slices.Contains(fields, n.Field)
 	case *Compare:
-		return field(n.Field)
+		return slices.Contains(fields, n.Field)
 	case *Not:
-		return onlySourceLevel(n.Node)
+		return readsOnly(n.Node, fields...)
 	case *And:
 		for _, c := range n.Nodes {
-			if !onlySourceLevel(c) {
+			if !readsOnly(c, fields...) {
 				return false
 			}
 		}
 		return true
 	case *Or:
 		for _, c := range n.Nodes {
-			if !onlySourceLevel(c) {
+			if !readsOnly(c, fields...) {
 				return false
 			}
 		}

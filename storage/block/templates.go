@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/logengine/logengine/storage/logs"
 )
@@ -60,7 +61,7 @@ func (h *Header) setTemplateLevels(entries []logs.Entry, templates []uint32) {
 		s.count[l]++
 		s.first[l], s.last[l] = min(s.first[l], t), max(s.last[l], t)
 	}
-	sortUint32(ids)
+	slices.Sort(ids)
 	b := binary.AppendUvarint(nil, uint64(len(ids))+1)
 	for _, id := range ids {
 		s := stats[id]
@@ -75,14 +76,6 @@ func (h *Header) setTemplateLevels(entries []logs.Entry, templates []uint32) {
 		}
 	}
 	h.templateLevels = b
-}
-
-func sortUint32(a []uint32) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
 
 // readTemplateLevels reads and checks the template counts section and
