@@ -1108,12 +1108,27 @@ func difference(a, b []storage.ID) []storage.ID {
 }
 
 // resolver returns the function that maps stored template ids onto live
-// ones, nil without a miner.
+// ones, nil without a miner. Each call gets its own memo, for one query:
+// a scan resolves the id of every entry it reads, and the miner takes two
+// locks per resolution, while a day holds a few hundred distinct ids. A
+// query's matching runs on one goroutine.
 func (e *Engine) resolver() func(uint64) (uint64, bool) {
 	if e.opts.Templates == nil {
 		return nil
 	}
-	return e.opts.Templates.Resolve
+	type resolved struct {
+		id uint64
+		ok bool
+	}
+	memo := map[uint64]resolved{}
+	return func(id uint64) (uint64, bool) {
+		r, seen := memo[id]
+		if !seen {
+			r.id, r.ok = e.opts.Templates.Resolve(id)
+			memo[id] = r
+		}
+		return r.id, r.ok
+	}
 }
 
 // prepare gives the pattern terms of a parsed query the engine's resolver.
