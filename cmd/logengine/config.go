@@ -19,6 +19,7 @@ import (
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/duration"
+	"github.com/logengine/logengine/internal/kafkaclient"
 	"github.com/logengine/logengine/retention"
 	"github.com/logengine/logengine/search"
 )
@@ -97,6 +98,32 @@ type Config struct {
 	Alerting AlertingConfig `yaml:"alerting"`
 	// Patterns configures the mining of message templates at ingest.
 	Patterns PatternsConfig `yaml:"patterns"`
+	// Kafka connects the node to a Kafka cluster; off while no brokers are
+	// named.
+	Kafka KafkaConfig `yaml:"kafka"`
+}
+
+// KafkaConfig is the kafka section: one connection (brokers, TLS, SASL)
+// shared by consuming logs from topics and by the gateway mode that
+// produces to Kafka what the node receives.
+type KafkaConfig struct {
+	kafkaclient.Config `yaml:",inline"`
+
+	// Consuming logs from Kafka topics.
+
+	// Producing to Kafka (gateway mode).
+}
+
+// validate checks the section when it is used.
+func (k *KafkaConfig) validate() []error {
+	if len(k.Brokers) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, p := range k.Problems("kafka.") {
+		errs = append(errs, errors.New(p))
+	}
+	return errs
 }
 
 // PatternsConfig is the patterns section of the configuration.
@@ -177,6 +204,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Alerting.validate()...)
+	errs = append(errs, c.Kafka.validate()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
 	}
@@ -491,6 +519,7 @@ func (c Config) masked() string {
 	for i := range m.Auth.Keys {
 		m.Auth.Keys[i].Secret = "***"
 	}
+	m.Kafka.Config = c.Kafka.Masked()
 	b, err := yaml.Marshal(m)
 	if err != nil {
 		return fmt.Sprintf("# cannot print the configuration: %v\n", err)
