@@ -186,6 +186,7 @@ type Manager struct {
 	log   *slog.Logger
 	b     buckets
 	http  *http.Transport
+	kafka kafkaProducers
 
 	// mu guards the maps below and every write of the alerting keyspace,
 	// so that the order of commits is the order of decisions.
@@ -357,6 +358,7 @@ func (m *Manager) Close() error {
 	m.closed = true
 	m.mu.Unlock()
 	m.http.CloseIdleConnections()
+	m.kafka.close()
 	return nil
 }
 
@@ -685,7 +687,11 @@ func (m *Manager) DeleteNotifier(_ context.Context, name string) error {
 	}
 	b := &batch{}
 	b.del(m.b.notifiers, name)
-	b.after(func() { delete(m.notifiers, name); wake(m.outboxChanged) })
+	b.after(func() {
+		delete(m.notifiers, name)
+		m.kafka.forget(name)
+		wake(m.outboxChanged)
+	})
 	return m.commitLocked(b)
 }
 
