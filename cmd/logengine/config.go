@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logengine/logengine/alerting"
+	"github.com/logengine/logengine/gateway"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/duration"
@@ -112,14 +113,38 @@ type KafkaConfig struct {
 	// Consuming logs from Kafka topics.
 
 	// Producing to Kafka (gateway mode).
+
+	// Produce makes the node a gateway: what it receives over HTTP, the
+	// Elasticsearch, Loki and OTLP endpoints and syslog is written to
+	// ProduceTopic instead of its own store, and acknowledged once Kafka
+	// has acknowledged it.
+	Produce bool `yaml:"produce"`
+	// ProduceTopic is the topic a gateway writes to; it must exist.
+	ProduceTopic string `yaml:"produce_topic"`
+	// ProduceTimeout bounds how long a request waits for Kafka's
+	// acknowledgement before it is answered 503; zero means 10s.
+	ProduceTimeout Duration `yaml:"produce_timeout"`
 }
 
 // validate checks the section when it is used.
 func (k *KafkaConfig) validate() []error {
-	if len(k.Brokers) == 0 {
-		return nil
-	}
 	var errs []error
+	if k.Produce {
+		if len(k.Brokers) == 0 {
+			errs = append(errs, errors.New("kafka.produce: needs kafka.brokers, the cluster to write to"))
+		}
+		if err := gateway.CheckTopic(k.ProduceTopic); err != nil {
+			errs = append(errs, fmt.Errorf("kafka.produce_topic: %w", err))
+		}
+	} else if k.ProduceTopic != "" {
+		errs = append(errs, errors.New("kafka.produce_topic: set kafka.produce: true to write to it, or remove it"))
+	}
+	if k.ProduceTimeout < 0 {
+		errs = append(errs, errors.New("kafka.produce_timeout: must not be negative (0 means 10s)"))
+	}
+	if len(k.Brokers) == 0 {
+		return errs
+	}
 	for _, p := range k.Problems("kafka.") {
 		errs = append(errs, errors.New(p))
 	}

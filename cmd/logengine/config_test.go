@@ -64,6 +64,12 @@ func TestConfigValidate(t *testing.T) {
 		{name: "kafka", file: "kafka:\n  brokers: [k1:9092, k2:9092]\n  sasl: {mechanism: scram-sha-512, username: u, password: p}\n"},
 		{name: "kafka broker without port", file: "kafka:\n  brokers: [k1]\n", want: `kafka.brokers[0]: "k1" must be host:port`},
 		{name: "kafka bad mechanism", file: "kafka:\n  brokers: [k1:9092]\n  sasl: {mechanism: kerberos, username: u, password: p}\n", want: "kafka.sasl.mechanism"},
+		{name: "gateway", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: logs\n  produce_timeout: 5s\n"},
+		{name: "gateway without brokers", file: "kafka:\n  produce: true\n  produce_topic: logs\n", want: "kafka.produce: needs kafka.brokers"},
+		{name: "gateway without topic", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n", want: "kafka.produce_topic: missing"},
+		{name: "gateway bad topic", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: a/b\n", want: `kafka.produce_topic: "a/b" must be`},
+		{name: "topic without produce", file: "kafka:\n  brokers: [k1:9092]\n  produce_topic: logs\n", want: "set kafka.produce: true"},
+		{name: "gateway negative timeout", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: logs\n  produce_timeout: -1s\n", want: "kafka.produce_timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logengine/logengine/alerting"
+	"github.com/logengine/logengine/gateway"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/journal"
@@ -75,6 +76,9 @@ type daemon struct {
 	cron    *cron.Cron
 	metrics *metrics.Metrics
 	syslog  *ingest.SyslogServer // nil when no syslog listener is configured
+	// gateway is set in gateway mode (kafka.produce): received entries go
+	// to Kafka instead of store.
+	gateway *gateway.Producer
 	alerts  *alerting.Manager
 	// retention runs from cron and from the admin endpoint.
 	retention *retention.Policy
@@ -212,16 +216,36 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if d.miner != nil {
 		minedPatterns = templateMining{d.miner, d.patternSaver}
 	}
-	svc := ingest.NewService(d.store, ingest.ServiceOptions{
+	// Committed batches go to the alert evaluator and the keyword
+	// indexer in memory, so neither reads them back from storage.
+	var appender ingest.Appender = d.store
+	onCommit := []func([]storage.Entry){d.alerts.Committed, d.indexer.Committed}
+	if cfg.Kafka.Produce {
+		// Gateway mode: the nodes that consume the topic store, index,
+		// mine templates and evaluate per-log rules; this node only
+		// decodes, checks and runs the pipeline. Whatever consumes Kafka
+		// on this node must append to the store, not through svc, or
+		// its records would go back to Kafka.
+		d.gateway, err = gateway.New(gateway.Options{
+			Kafka:    cfg.Kafka.Config,
+			Topic:    cfg.Kafka.ProduceTopic,
+			Timeout:  time.Duration(cfg.Kafka.ProduceTimeout),
+			Observer: d.metrics.NewGateway(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("kafka gateway: %w", err)
+		}
+		appender, onCommit, minedPatterns = d.gateway, nil, nil
+		log.Info("gateway mode: received logs are written to kafka, not stored here", "topic", cfg.Kafka.ProduceTopic, "brokers", cfg.Kafka.Brokers)
+	}
+	svc := ingest.NewService(appender, ingest.ServiceOptions{
 		Limits:    cfg.Limits.Ingest,
 		Pipeline:  pipeline,
 		Retention: time.Duration(cfg.Retention),
 		MaxFuture: time.Duration(cfg.Limits.MaxFuture),
 		Bulk:      cfg.Elasticsearch,
 		Loki:      cfg.Loki,
-		// Committed batches go to the alert evaluator and the keyword
-		// indexer in memory, so neither reads them back from storage.
-		OnCommit: []func([]storage.Entry){d.alerts.Committed, d.indexer.Committed},
+		OnCommit:  onCommit,
 		Observe: func(f ingest.Format, n int, res *ingest.Response, reasons map[string]int) {
 			d.metrics.ObserveIngest(f.String(), n, res.Accepted, res.Dropped, reasons)
 		},
@@ -490,6 +514,10 @@ func (d *daemon) close() error {
 	var errs []error
 	if d.syslog != nil {
 		errs = append(errs, d.syslog.Close())
+	}
+	// After HTTP and syslog: every request has had its answer.
+	if d.gateway != nil {
+		d.gateway.Close()
 	}
 	if d.alerts != nil {
 		errs = append(errs, d.alerts.Close())

@@ -13,7 +13,9 @@ import (
 
 // Entry is the output form of an entry.
 type Entry struct {
-	ID        string         `json:"id"`
+	// ID is empty, and left out, only in a gateway's Kafka records: the
+	// node that stores the entry gives it its id.
+	ID        string         `json:"id,omitempty"`
 	Timestamp string         `json:"timestamp"`
 	Level     string         `json:"level"`
 	Severity  int            `json:"severity"`
