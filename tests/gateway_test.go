@@ -174,6 +174,26 @@ syslog:
 		t.Errorf("the gateway stored %d entries itself", len(got))
 	}
 
+	// A storing node that reads the records as NDJSON (what a consumer
+	// with format auto does) stores the same entries: the record's
+	// severity is the entry's own, not a field.
+	var ndjson bytes.Buffer
+	for _, r := range recs {
+		ndjson.Write(r.Value)
+		ndjson.WriteByte('\n')
+	}
+	store := startDaemon(t, t.TempDir(), "--retention", "0")
+	if code, ans := store.ingest("", ndjson.String(), ""); code != http.StatusOK || ans.Accepted != want {
+		t.Fatalf("storing the records: %d %+v", code, ans)
+	}
+	for _, got := range store.all("") {
+		r := byMessage[got.Message].e
+		if got.Timestamp != r.Timestamp || got.Level != r.Level || got.Source != r.Source ||
+			fmt.Sprint(got.Tags) != fmt.Sprint(r.Tags) || fmt.Sprint(got.Fields) != fmt.Sprint(r.Fields) {
+			t.Errorf("stored from the record as %+v, the gateway sent %+v", got, r)
+		}
+	}
+
 	// With Kafka gone, a request fails with a 503 that says why, and no
 	// entry is acknowledged.
 	c.Close()
