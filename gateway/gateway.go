@@ -151,24 +151,30 @@ func (p *Producer) Append(ctx context.Context, entries []storage.Entry) ([]stora
 // It does not wait on ProduceSync: an idempotent producer does not give up
 // a record whose batch may be on the wire, and a request must not hang on
 // that; such a record may still be written after the request failed.
-func (p *Producer) produce(ctx context.Context, recs []*kgo.Record) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+func (p *Producer) produce(reqCtx context.Context, recs []*kgo.Record) error {
+	ctx, cancel := context.WithTimeout(reqCtx, p.timeout)
 	defer cancel()
 	done := make(chan error, len(recs)) // never blocks a late promise
 	for _, r := range recs {
 		p.client.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
 	}
+	failed := func(err error) error {
+		switch {
+		case reqCtx.Err() != nil:
+			return reqCtx.Err() // the client went away, or its own deadline passed
+		case ctx.Err() != nil:
+			return p.unavailable(fmt.Errorf("no acknowledgement within %s", p.timeout))
+		}
+		return p.unavailable(err)
+	}
 	for range recs {
 		select {
 		case err := <-done:
 			if err != nil {
-				return p.unavailable(err)
+				return failed(err)
 			}
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return ctx.Err() // the client went away
-			}
-			return p.unavailable(fmt.Errorf("no acknowledgement within %s", p.timeout))
+			return failed(ctx.Err())
 		}
 	}
 	p.mu.Lock()
