@@ -173,3 +173,15 @@ func TestAppendUnavailable(t *testing.T) {
 		t.Errorf("observer saw %d records and %d errors, want 0 and 2", obs.records, obs.errs)
 	}
 }
+
+// TestAppendUnknownTopic shows that a topic that does not exist (the
+// gateway never creates one) fails requests with a message naming it.
+func TestAppendUnknownTopic(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Options{Topics: []string{"other"}})
+	p := newProducer(t, c.ListenAddrs(), 20*time.Second, nil)
+	_, err := p.Append(context.Background(), entries())
+	var un *gateway.UnavailableError
+	if !errors.As(err, &un) || !strings.Contains(err.Error(), "topic logs") || !strings.Contains(err.Error(), "UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Fatalf("Append to a missing topic: %v", err)
+	}
+}
