@@ -50,14 +50,15 @@ func (n *Notifier) checkKafka(policy HostPolicy, bad func(string, ...any)) {
 	if n.CAFile != "" && !n.TLS {
 		bad("ca_file: needs tls: true (the CA signs the brokers' TLS certificates)")
 	}
+	// kafkaclient checks the brokers and the CA file; the SASL and TLS
+	// switches were checked above in the notifier's own terms.
 	cfg := n.kafkaConfig()
-	if n.SASLMechanism != "" && !slices.Contains(kafkaclient.Mechanisms, n.SASLMechanism) {
-		cfg.SASL = kafkaclient.SASL{} // reported above
+	cfg.SASL = kafkaclient.SASL{}
+	if !n.TLS {
+		cfg.TLS = kafkaclient.TLS{}
 	}
 	for _, p := range cfg.Problems("") {
-		if !strings.HasPrefix(p, "sasl") {
-			bad("%s", p)
-		}
+		bad("%s", p)
 	}
 	for i, b := range n.Brokers {
 		if host, _, err := net.SplitHostPort(b); err == nil && host != "" && !policy.allows(host) {

@@ -319,6 +319,9 @@ func TestKafkaNotifierValidation(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error %v, want one with %q", err, tt.wantErr)
 			}
+			if strings.Contains(err.Error(), "tls.enabled") || strings.Contains(err.Error(), "sasl.") {
+				t.Errorf("the error names fields of the kafka config section, not the notifier's: %v", err)
+			}
 		})
 	}
 }
