@@ -87,8 +87,28 @@ syslog:
 		t.Fatalf("loki push: %d %s", code, b)
 	}
 
+	// 4. An Elasticsearch bulk request: created, with no id to give.
+	const bulkDocs = 2
+	bulk := `{"index":{"_index":"logs-app"}}
+{"@timestamp":"2026-12-04T06:04:00Z","message":"bulk doc 0","service":"shop"}
+{"create":{"_index":"logs-app","_id":"mine-1"}}
+{"@timestamp":"2026-12-04T06:04:01Z","message":"bulk doc 1","service":"shop"}
+`
+	code, b := d.do(http.MethodPost, "/_bulk", "application/x-ndjson", []byte(bulk))
+	var bulkAns struct {
+		Errors bool `json:"errors"`
+		Items  []map[string]map[string]any
+	}
+	if err := json.Unmarshal(b, &bulkAns); code != http.StatusOK || err != nil || bulkAns.Errors || len(bulkAns.Items) != bulkDocs {
+		t.Fatalf("bulk: %d %s", code, b)
+	}
+	first, second := bulkAns.Items[0]["index"], bulkAns.Items[1]["create"]
+	if first["status"] != 201.0 || first["_id"] != nil || first["_seq_no"] != nil || second["status"] != 201.0 || second["_id"] != "mine-1" {
+		t.Errorf("bulk items %s: want 201 without a made-up _id or _seq_no", b)
+	}
+
 	// Read the topic back: every entry once.
-	want := posted + syslogLines + lokiLines
+	want := posted + syslogLines + lokiLines + bulkDocs
 	recs := consumeAll(t, brokers, topic, want)
 	type rec struct {
 		key string
@@ -197,7 +217,7 @@ syslog:
 	// With Kafka gone, a request fails with a 503 that says why, and no
 	// entry is acknowledged.
 	c.Close()
-	code, b := d.do(http.MethodPost, "/api/v1/logs", "application/x-ndjson", []byte(`{"message":"while kafka is down","source":"api"}`+"\n"))
+	code, b = d.do(http.MethodPost, "/api/v1/logs", "application/x-ndjson", []byte(`{"message":"while kafka is down","source":"api"}`+"\n"))
 	var e struct {
 		Error    string `json:"error"`
 		Accepted *int   `json:"accepted"`
