@@ -54,9 +54,12 @@ func status(err error) int {
 	var cf conflict
 	var un unavailable
 	var tl tooLarge
+	var pe *partialError
 	switch {
 	case errors.As(err, &ae):
 		return ae.status
+	case errors.As(err, &pe):
+		return http.StatusServiceUnavailable
 	case errors.As(err, &he):
 		return he.Code
 	case errors.As(err, &ii) && ii.InvalidInput():
@@ -107,6 +110,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(code)
+		return
+	}
+	var pe *partialError
+	if errors.As(err, &pe) {
+		_ = c.JSON(code, map[string]any{"error": msg, "missing_peers": pe.missing})
 		return
 	}
 	_ = c.JSON(code, map[string]string{"error": msg})

@@ -97,6 +97,8 @@ type Config struct {
 	Alerting AlertingConfig `yaml:"alerting"`
 	// Patterns configures the mining of message templates at ingest.
 	Patterns PatternsConfig `yaml:"patterns"`
+	// Cluster names the peers this node asks when it answers a query.
+	Cluster ClusterConfig `yaml:"cluster"`
 }
 
 // PatternsConfig is the patterns section of the configuration.
@@ -170,6 +172,8 @@ func DefaultConfig() Config {
 	c.Limits.MaxGroupBytes = search.DefaultMaxGroupBytes
 	c.Alerting.EvalInterval = Duration(time.Minute)
 	c.Patterns.Enabled = true
+	c.Cluster.Timeout = Duration(10 * time.Second)
+	c.Cluster.DNSRefresh = Duration(30 * time.Second)
 	return c
 }
 
@@ -177,6 +181,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Alerting.validate()...)
+	errs = append(errs, c.Cluster.validate()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
 	}
@@ -386,6 +391,9 @@ func envName(flagSet, flagName string) string {
 	if flagName == "api-key" && flagSet == "logengine serve" {
 		return "LOGENGINE_API_KEYS"
 	}
+	if flagName == "peer" && flagSet == "logengine serve" {
+		return "LOGENGINE_PEERS"
+	}
 	return "LOGENGINE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
@@ -417,7 +425,13 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		rulesFile   = fs.String("alerting-rules-file", "", "YAML file of alert rules and notifiers (see data/alert-rules.example.yaml)")
 		evalEvery   = def.Alerting.EvalInterval
 		patternsOn  = fs.Bool("patterns", def.Patterns.Enabled, "mine message templates at ingest (the pattern of each entry)")
+		peers       peerList
+		peerKey     = fs.String("peer-key", "", "secret shared by the nodes of a cluster (cluster.peer_key)")
+		nodeName    = fs.String("node-name", "", "this node's name in a cluster (default: host name and listen port)")
+		peerTimeout = def.Cluster.Timeout
 	)
+	fs.Var(&peers, "peer", "another node of the cluster: http://host:port or dns+http://name:port (repeatable)")
+	fs.Var(&peerTimeout, "peer-timeout", "longest wait for a peer's answer; slower peers are missing from it (partial)")
 	fs.Var(&evalEvery, "alerting-eval-interval", "how often every alert rule is evaluated on exact counts")
 	fs.Var(&retention, "retention", "how long logs are kept (30d, 12h; 0 keeps forever)")
 	fs.Var(&keys, "api-key", "API key name:role:secret (repeatable; role ingest, query or admin)")
@@ -476,6 +490,14 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Alerting.EvalInterval = evalEvery
 		case "patterns":
 			cfg.Patterns.Enabled = *patternsOn
+		case "peer":
+			cfg.Cluster.Peers = append(cfg.Cluster.Peers, peers...)
+		case "peer-key":
+			cfg.Cluster.PeerKey = *peerKey
+		case "node-name":
+			cfg.Cluster.NodeName = *nodeName
+		case "peer-timeout":
+			cfg.Cluster.Timeout = peerTimeout
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -490,6 +512,9 @@ func (c Config) masked() string {
 	m.Auth.Keys = append([]httpapi.Key(nil), c.Auth.Keys...)
 	for i := range m.Auth.Keys {
 		m.Auth.Keys[i].Secret = "***"
+	}
+	if m.Cluster.PeerKey != "" {
+		m.Cluster.PeerKey = "***"
 	}
 	b, err := yaml.Marshal(m)
 	if err != nil {
