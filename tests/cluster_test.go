@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -144,6 +145,61 @@ func TestClusterQueries(t *testing.T) {
 		}
 	})
 
+	t.Run("tail", func(t *testing.T) {
+		resp, err := http.Get(nodes[0].url + "/api/v1/tail?q=tailmark")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		events := make(chan string, 1000)
+		go func() {
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				if l := sc.Text(); strings.HasPrefix(l, "data: ") {
+					var e entry
+					if json.Unmarshal([]byte(strings.TrimPrefix(l, "data: ")), &e) == nil {
+						events <- e.Message
+					}
+				}
+			}
+			close(events)
+		}()
+		// The streams of the peers are opened as the tail starts: send
+		// marks to each node until one of its marks comes through.
+		seen := map[string]bool{}
+		for i, n := range nodes {
+			deadline := time.Now().Add(30 * time.Second)
+			for k := 0; ; k++ {
+				msg := fmt.Sprintf("tailmark node-%d %d", i, k)
+				if code, _ := n.ingest("application/json", `{"message":"`+msg+`"}`, ""); code != 200 {
+					t.Fatalf("ingest %q: %d", msg, code)
+				}
+				got := false
+				for wait := time.After(300 * time.Millisecond); !got; {
+					select {
+					case m, ok := <-events:
+						if !ok {
+							t.Fatal("the tail ended")
+						}
+						if seen[m] {
+							t.Fatalf("the tail gave %q twice", m)
+						}
+						seen[m] = true
+						got = strings.HasPrefix(m, fmt.Sprintf("tailmark node-%d ", i))
+					case <-wait:
+						got = true // none yet: send another mark
+					}
+				}
+				if seen[msg] {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the tail of node 0 never showed an entry of node %d", i)
+				}
+			}
+		}
+	})
+
 	t.Run("partial", func(t *testing.T) {
 		nodes[2].stop()
 		stopped := "http://" + addrs[2]
@@ -152,7 +208,7 @@ func TestClusterQueries(t *testing.T) {
 			Partial      bool     `json:"partial"`
 			MissingPeers []string `json:"missing_peers"`
 		}
-		nodes[0].getJSON("/api/v1/logs?limit=10000", &pg)
+		nodes[0].getJSON("/api/v1/logs?limit=10000&q=served", &pg)
 		if !pg.Partial || !slices.Equal(pg.MissingPeers, []string{stopped}) || len(pg.Logs) != len(parts[0])+len(parts[1]) {
 			t.Fatalf("search with a peer stopped: partial %v, missing %v, %d logs; want true, [%s], %d",
 				pg.Partial, pg.MissingPeers, len(pg.Logs), stopped, len(parts[0])+len(parts[1]))
