@@ -247,6 +247,10 @@ func IsPeerCall(ctx context.Context) bool {
 // errSelf tells that a peer answered with this node's name.
 var errSelf = errors.New("the peer is this node")
 
+// errNoEntry tells that a peer holds no entry with the id asked for: it
+// answered, with nothing to add.
+var errNoEntry = errors.New("the peer holds no such entry")
+
 // get calls GET path on one peer and returns the peer's node name and the
 // response; the caller closes the body. Statuses other than 200 are
 // errors carrying the peer's message.
@@ -268,6 +272,13 @@ func (c *Cluster) get(ctx context.Context, peer, path string, params url.Values)
 		return "", nil, err
 	}
 	name := resp.Header.Get(NodeHeader)
+	if resp.StatusCode == http.StatusNotFound && name != "" && strings.HasPrefix(path, "/api/v1/logs/") {
+		resp.Body.Close()
+		if name == c.opts.NodeName {
+			return name, nil, errSelf
+		}
+		return name, nil, errNoEntry
+	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		var e struct {
@@ -324,7 +335,7 @@ func gather[T any](ctx context.Context, c *Cluster, endpoint, path string, param
 				}
 			}
 			if c.opts.Observer != nil && !errors.Is(err, errSelf) {
-				c.opts.Observer.ObservePeerCall(endpoint, err != nil, time.Since(start))
+				c.opts.Observer.ObservePeerCall(endpoint, err != nil && !errors.Is(err, errNoEntry), time.Since(start))
 			}
 			results <- result{peer: p, part: part[T]{node: name, val: v}, err: err}
 		}()
@@ -339,6 +350,7 @@ func gather[T any](ctx context.Context, c *Cluster, endpoint, path string, param
 		switch {
 		case errors.Is(r.err, errSelf):
 			c.markSelf(r.peer)
+		case errors.Is(r.err, errNoEntry):
 		case r.err != nil:
 			missing = append(missing, r.peer)
 			if ctx.Err() == nil {

@@ -168,40 +168,19 @@ func setQuery(params url.Values, q string, from, to time.Time) {
 	}
 }
 
-// Get returns one entry: this node's, else the first peer's that holds
-// the id. Two nodes may hold entries with one id (each numbers its own);
-// this node's wins, then the peer listed first.
+// Get returns one entry: this node's, else a peer's (the one whose node
+// name sorts first: two nodes may hold entries with one id, since each
+// numbers its own).
 func (s *Searcher) Get(ctx context.Context, id storage.ID) (storage.Entry, error) {
 	e, err := s.local.Get(ctx, id)
 	if IsPeerCall(ctx) || !errors.Is(err, storage.ErrNotFound) {
 		return e, err
 	}
-	type found struct {
-		e  storage.Entry
-		ok bool
+	e, _, _, err = s.getPeers(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return e, fmt.Errorf("entry %s: %w", id, err)
 	}
-	parts, missing, err := gather(ctx, s.c, "get", "/api/v1/logs/"+id.String(), nil,
-		func(context.Context) (found, error) { return found{}, nil },
-		func(r io.Reader) (found, error) {
-			var j entryjson.Entry
-			if err := decodeJSON(r, &j); err != nil {
-				return found{}, err
-			}
-			e, err := entryjson.Parse(j)
-			return found{e: e, ok: err == nil}, err
-		})
-	if err != nil {
-		return storage.Entry{}, err
-	}
-	for _, p := range parts {
-		if p.val.ok {
-			return p.val.e, nil
-		}
-	}
-	if len(missing) > 0 {
-		return storage.Entry{}, &UnavailableError{Missing: missing, What: fmt.Sprintf("entry %s is on no node that answered", id)}
-	}
-	return storage.Entry{}, fmt.Errorf("entry %s: %w", id, storage.ErrNotFound)
+	return e, err
 }
 
 // WaitIndexed waits for this node's index: ingest is local.
@@ -222,3 +201,6 @@ func (e *UnavailableError) Error() string {
 
 // Unavailable marks the error as a part out of service for a while.
 func (e *UnavailableError) Unavailable() bool { return true }
+
+// MissingPeers names the peers that did not answer.
+func (e *UnavailableError) MissingPeers() []string { return e.Missing }

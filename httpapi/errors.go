@@ -45,6 +45,10 @@ type unavailable interface{ Unavailable() bool }
 // narrow the request.
 type tooLarge interface{ TooLarge() bool }
 
+// missingPeers is implemented by errors of a cluster answer that could not
+// be given without some peers; the error answer names them.
+type missingPeers interface{ MissingPeers() []string }
+
 // status maps every error to its HTTP status; it is the only place that
 // does.
 func status(err error) int {
@@ -112,9 +116,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(code)
 		return
 	}
-	var pe *partialError
-	if errors.As(err, &pe) {
-		_ = c.JSON(code, map[string]any{"error": msg, "missing_peers": pe.missing})
+	var mp missingPeers
+	if errors.As(err, &mp) {
+		_ = c.JSON(code, map[string]any{"error": msg, "missing_peers": mp.MissingPeers()})
 		return
 	}
 	_ = c.JSON(code, map[string]string{"error": msg})

@@ -86,6 +86,9 @@ func checkPartial(deny bool, missing []string) (partialAnswer, error) {
 // partialError is the 503 of partial=deny; its answer names the peers.
 type partialError struct{ missing []string }
 
+// MissingPeers names the peers that did not answer.
+func (e *partialError) MissingPeers() []string { return e.missing }
+
 func (e *partialError) Error() string {
 	return "peers did not answer (partial=deny): " + strings.Join(e.missing, ", ") + "; retry, or drop partial=deny to accept an answer without them"
 }

@@ -117,6 +117,74 @@ func TestClusterQueries(t *testing.T) {
 		}
 	})
 
+	t.Run("facets", func(t *testing.T) {
+		for _, params := range []string{"", "fields=source,status,host&limit=3", "q=" + url.QueryEscape("level:error") + "&limit=2"} {
+			want := rawAnswer(t, single, "/api/v1/facets?"+params)
+			for i, n := range nodes {
+				if got := rawAnswer(t, n, "/api/v1/facets?"+params); !reflect.DeepEqual(got, want) {
+					t.Fatalf("node %d, facets %s:\n got %v\nwant %v", i, params, got, want)
+				}
+			}
+		}
+	})
+
+	t.Run("export", func(t *testing.T) {
+		export := func(d *daemon) []entry {
+			code, b := d.do(http.MethodGet, "/api/v1/export?q=served", "", nil)
+			if code != http.StatusOK {
+				t.Fatalf("export: %d %s", code, b)
+			}
+			var out []entry
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var e entry
+				if err := json.Unmarshal([]byte(l), &e); err != nil {
+					t.Fatalf("export line %q: %v", l, err)
+				}
+				out = append(out, e)
+			}
+			return out
+		}
+		want := export(single)
+		got := export(nodes[2])
+		if err := samePages([][]entry{got}, [][]entry{want}, false); err != nil {
+			t.Fatalf("export through node 2: %v", err)
+		}
+	})
+
+	t.Run("context", func(t *testing.T) {
+		// An entry of node 2, asked of node 0: its context is what comes
+		// just before and after it in the cluster's order of its source.
+		var local page
+		code, b := nodes[0].do(http.MethodGet, "/api/v1/logs?limit=1000&sort=timestamp&q=source:db", "", nil)
+		if code != 200 || json.Unmarshal(b, &local) != nil {
+			t.Fatalf("search: %d %s", code, b)
+		}
+		order := local.Logs
+		k := len(order) / 2
+		var ctxAnswer struct {
+			Before []entry `json:"before"`
+			Entry  entry   `json:"entry"`
+			After  []entry `json:"after"`
+		}
+		nodes[0].getJSON("/api/v1/logs/"+order[k].ID+"/context?before=3&after=4", &ctxAnswer)
+		messages := func(es []entry) []string {
+			var out []string
+			for _, e := range es {
+				out = append(out, e.Message)
+			}
+			return out
+		}
+		if ctxAnswer.Entry.Message != order[k].Message && len(ctxAnswer.Before)+len(ctxAnswer.After) > 0 {
+			t.Skipf("entry id %s is held by two nodes; the context is of the other one", order[k].ID)
+		}
+		if got, want := messages(ctxAnswer.Before), messages(order[k-3:k]); !slices.Equal(got, want) {
+			t.Fatalf("context before %v, want %v", got, want)
+		}
+		if got, want := messages(ctxAnswer.After), messages(order[k+1:k+5]); !slices.Equal(got, want) {
+			t.Fatalf("context after %v, want %v", got, want)
+		}
+	})
+
 	t.Run("stats", func(t *testing.T) {
 		var want, got struct {
 			EntriesTotal   int64            `json:"entries_total"`
@@ -213,13 +281,13 @@ func TestClusterQueries(t *testing.T) {
 			t.Fatalf("search with a peer stopped: partial %v, missing %v, %d logs; want true, [%s], %d",
 				pg.Partial, pg.MissingPeers, len(pg.Logs), stopped, len(parts[0])+len(parts[1]))
 		}
-		for _, path := range []string{"/api/v1/aggregate?group_by=source", "/api/v1/histogram?group_by=level", "/api/v1/stats"} {
+		for _, path := range []string{"/api/v1/aggregate?group_by=source", "/api/v1/histogram?group_by=level", "/api/v1/stats", "/api/v1/facets"} {
 			a := rawAnswer(t, nodes[1], path)
 			if a["partial"] != true || !reflect.DeepEqual(a["missing_peers"], []any{stopped}) {
 				t.Fatalf("%s with a peer stopped: partial %v, missing_peers %v", path, a["partial"], a["missing_peers"])
 			}
 		}
-		for _, path := range []string{"/api/v1/logs?partial=deny", "/api/v1/aggregate?group_by=source&partial=deny", "/api/v1/histogram?partial=deny", "/api/v1/stats?partial=deny"} {
+		for _, path := range []string{"/api/v1/logs?partial=deny", "/api/v1/aggregate?group_by=source&partial=deny", "/api/v1/histogram?partial=deny", "/api/v1/stats?partial=deny", "/api/v1/facets?partial=deny", "/api/v1/export"} {
 			code, b := nodes[0].do(http.MethodGet, path, "", nil)
 			var e struct {
 				Error        string   `json:"error"`
