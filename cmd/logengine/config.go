@@ -123,7 +123,16 @@ type AlertingConfig struct {
 	// ExternalURL is this daemon's URL as users reach it; when set,
 	// Alertmanager alerts link back to their rule.
 	ExternalURL string `yaml:"external_url"`
+	// Evaluate makes this node evaluate the rules with a window; unset
+	// means true. In a cluster, set it on one node only (it counts every
+	// node's logs) and false on the others, so that no notification is
+	// sent twice; rules with a window of zero fire on every node for the
+	// logs it stores regardless.
+	Evaluate *bool `yaml:"evaluate"`
 }
+
+// evaluates reports whether this node evaluates the rules with a window.
+func (c AlertingConfig) evaluates() bool { return c.Evaluate == nil || *c.Evaluate }
 
 // SyslogConfig is the syslog section of the configuration.
 type SyslogConfig struct {
@@ -429,6 +438,7 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		peerKey     = fs.String("peer-key", "", "secret shared by the nodes of a cluster (cluster.peer_key)")
 		nodeName    = fs.String("node-name", "", "this node's name in a cluster (default: host name and listen port)")
 		peerTimeout = def.Cluster.Timeout
+		evaluate    = fs.Bool("alerting-evaluate", true, "evaluate the alert rules with a window here (in a cluster: on one node only)")
 	)
 	fs.Var(&peers, "peer", "another node of the cluster: http://host:port or dns+http://name:port (repeatable)")
 	fs.Var(&peerTimeout, "peer-timeout", "longest wait for a peer's answer; slower peers are missing from it (partial)")
@@ -498,6 +508,8 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Cluster.NodeName = *nodeName
 		case "peer-timeout":
 			cfg.Cluster.Timeout = peerTimeout
+		case "alerting-evaluate":
+			cfg.Alerting.Evaluate = evaluate
 		}
 	}
 	if err := cfg.Validate(); err != nil {

@@ -110,6 +110,8 @@ var (
 	_ httpapi.Explorer = (*search.Engine)(nil)
 	_ httpapi.Searcher = (*cluster.Searcher)(nil)
 	_ httpapi.Tailer   = (*cluster.Tail)(nil)
+	_ httpapi.Explorer = (*cluster.Explorer)(nil)
+	_ alerting.Querier = (*cluster.Searcher)(nil)
 )
 
 // Retention drops days from storage and the keyword index, and deletes
@@ -188,6 +190,29 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		MaxGroupBytes: cfg.Limits.MaxGroupBytes,
 		Templates:     templates,
 	})
+	// With peers, searches, aggregations, histograms, facets, the export,
+	// an entry's context, stats and the live tail answer for the whole
+	// cluster; peer calls for this node only.
+	var searcher httpapi.Searcher = d.engine
+	var tailer httpapi.Tailer = d.engine
+	var explorer httpapi.Explorer = d.engine
+	var health httpapi.Health = d
+	nodeName := ""
+	if cfg.Cluster.enabled() {
+		nodeName = cfg.Cluster.nodeName(cfg.Listen)
+		co := cfg.Cluster.options(nodeName)
+		co.Logger, co.Observer = log, d.metrics
+		if d.cluster, err = cluster.New(co); err != nil {
+			return nil, err
+		}
+		if err := d.cluster.Resolve(ctx); err != nil {
+			log.Warn("resolve cluster peers (retried every dns_refresh)", "err", err)
+		}
+		cs := d.cluster.Searcher(d.engine)
+		searcher, tailer, explorer = cs, d.cluster.Tailer(d.engine), cs.Explorer(d.engine)
+		health = clusterHealth{Health: d, c: d.cluster}
+	}
+
 	aopts := alerting.DefaultOptions()
 	aopts.RulesFile = cfg.Alerting.RulesFile
 	aopts.EvalInterval = time.Duration(cfg.Alerting.EvalInterval)
@@ -200,7 +225,16 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		// when patterns are off.
 		aopts.Patterns = d.miner
 	}
-	if d.alerts, err = alerting.Open(ctx, d.store, d.engine, aopts); err != nil {
+	// Rules with a window count every node's logs on the evaluating
+	// node(s) of a cluster, and nowhere else; see alerting.Windowed.
+	var alertQuerier alerting.Querier = d.engine
+	switch {
+	case !cfg.Alerting.evaluates():
+		aopts.Windowed = alerting.WindowedElsewhere
+	case d.cluster != nil:
+		aopts.Windowed, alertQuerier = alerting.WindowedPeriodic, searcher
+	}
+	if d.alerts, err = alerting.Open(ctx, d.store, alertQuerier, aopts); err != nil {
 		return nil, err
 	}
 	topts := journal.DefaultTrimmerOptions()
@@ -235,26 +269,6 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	})
 	d.registerGauges()
 
-	// With peers, searches, aggregations, histograms, stats and the live
-	// tail answer for the whole cluster; peer calls for this node only.
-	var searcher httpapi.Searcher = d.engine
-	var tailer httpapi.Tailer = d.engine
-	var health httpapi.Health = d
-	nodeName := ""
-	if cfg.Cluster.enabled() {
-		nodeName = cfg.Cluster.nodeName(cfg.Listen)
-		co := cfg.Cluster.options(nodeName)
-		co.Logger, co.Observer = log, d.metrics
-		if d.cluster, err = cluster.New(co); err != nil {
-			return nil, err
-		}
-		if err := d.cluster.Resolve(ctx); err != nil {
-			log.Warn("resolve cluster peers (retried every dns_refresh)", "err", err)
-		}
-		searcher, tailer = d.cluster.Searcher(d.engine), d.cluster.Tailer(d.engine)
-		health = clusterHealth{Health: d, c: d.cluster}
-	}
-
 	d.http, err = httpapi.New(httpapi.Options{
 		Listen:        cfg.Listen,
 		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
@@ -271,7 +285,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		Ingester: svc,
 		Searcher: searcher,
 		Tailer:   tailer,
-		Explorer: d.engine,
+		Explorer: explorer,
 		Saved:    saved.New(d.store),
 		Patterns: d.engine,
 		Health:   health,
