@@ -36,7 +36,7 @@ type ClusterConfig struct {
 	DNSRefresh Duration `yaml:"dns_refresh"`
 }
 
-func (c ClusterConfig) validate() []error {
+func (c ClusterConfig) validate(listen string) []error {
 	var errs []error
 	for i, p := range c.Peers {
 		if err := cluster.ParsePeer(p); err != nil {
@@ -51,6 +51,11 @@ func (c ClusterConfig) validate() []error {
 	}
 	if len(c.NodeName) > 255 || strings.ContainsAny(c.NodeName, "\r\n") {
 		errs = append(errs, errors.New("cluster.node_name: at most 255 characters on one line"))
+	}
+	if c.enabled() && c.NodeName == "" {
+		if _, port, err := net.SplitHostPort(listen); err == nil && port == "0" {
+			errs = append(errs, fmt.Errorf("cluster.node_name: required when listen (%s) picks a free port: the default name is the host name and the port", listen))
+		}
 	}
 	if c.Timeout < 0 || c.DNSRefresh < 0 {
 		errs = append(errs, errors.New("cluster.timeout and cluster.dns_refresh: must be 0 (default) or positive, e.g. 10s"))

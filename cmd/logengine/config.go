@@ -190,7 +190,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Alerting.validate()...)
-	errs = append(errs, c.Cluster.validate()...)
+	errs = append(errs, c.Cluster.validate(c.Listen)...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
 	}

@@ -62,6 +62,8 @@ func TestConfigValidate(t *testing.T) {
 			want: "pipeline[1].database: /nonexistent/GeoLite2-City.mmdb does not exist"},
 		{name: "cluster", args: []string{"--peer", "http://10.0.0.2:8080", "--peer", "dns+http://logengine:8080", "--peer-key", "0123456789abcdef"}},
 		{name: "peers from env", env: map[string]string{"LOGENGINE_PEERS": "http://10.0.0.2:8080, https://10.0.0.3:8443", "LOGENGINE_PEER_KEY": "0123456789abcdef"}},
+		{name: "cluster on a free port", args: []string{"--listen", "127.0.0.1:0", "--peer-key", "0123456789abcdef"}, want: "cluster.node_name: required"},
+		{name: "named node on a free port", args: []string{"--listen", "127.0.0.1:0", "--peer-key", "0123456789abcdef", "--node-name", "a"}},
 		{name: "peers without key", args: []string{"--peer", "http://10.0.0.2:8080"}, want: "cluster.peer_key: required"},
 		{name: "short peer key", file: "cluster: {peer_key: short}\n", want: "cluster.peer_key: shorter than 16"},
 		{name: "peer without port", file: "cluster: {peer_key: 0123456789abcdef, peers: [http://node-2]}\n", want: "cluster.peers[0]: peer \"http://node-2\": give a host and a port"},
