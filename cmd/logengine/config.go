@@ -19,6 +19,7 @@ import (
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/duration"
+	"github.com/logengine/logengine/internal/kafkaclient"
 	"github.com/logengine/logengine/retention"
 	"github.com/logengine/logengine/search"
 )
@@ -99,6 +100,32 @@ type Config struct {
 	Patterns PatternsConfig `yaml:"patterns"`
 	// Cluster names the peers this node asks when it answers a query.
 	Cluster ClusterConfig `yaml:"cluster"`
+	// Kafka connects the node to a Kafka cluster; off while no brokers are
+	// named.
+	Kafka KafkaConfig `yaml:"kafka"`
+}
+
+// KafkaConfig is the kafka section: one connection (brokers, TLS, SASL)
+// shared by consuming logs from topics and by the gateway mode that
+// produces to Kafka what the node receives.
+type KafkaConfig struct {
+	kafkaclient.Config `yaml:",inline"`
+
+	// Consuming logs from Kafka topics.
+
+	// Producing to Kafka (gateway mode).
+}
+
+// validate checks the section when it is used.
+func (k *KafkaConfig) validate() []error {
+	if len(k.Brokers) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, p := range k.Problems("kafka.") {
+		errs = append(errs, errors.New(p))
+	}
+	return errs
 }
 
 // PatternsConfig is the patterns section of the configuration.
@@ -191,6 +218,7 @@ func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Alerting.validate()...)
 	errs = append(errs, c.Cluster.validate(c.Listen)...)
+	errs = append(errs, c.Kafka.validate()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
 	}
@@ -528,6 +556,7 @@ func (c Config) masked() string {
 	if m.Cluster.PeerKey != "" {
 		m.Cluster.PeerKey = "***"
 	}
+	m.Kafka.Config = c.Kafka.Masked()
 	b, err := yaml.Marshal(m)
 	if err != nil {
 		return fmt.Sprintf("# cannot print the configuration: %v\n", err)
