@@ -108,8 +108,9 @@ func parsePeer(s string) (peerSpec, error) {
 
 // Cluster knows the peers and makes peer calls.
 type Cluster struct {
-	opts  Options
-	specs []peerSpec
+	opts      Options
+	specs     []peerSpec
+	ownClient bool // opts.Client was made here; Close closes its connections
 
 	mu       sync.Mutex
 	resolved map[int][]string // DNS spec index → base URLs last resolved; guarded by mu
@@ -131,8 +132,9 @@ func New(opts Options) (*Cluster, error) {
 	if opts.Refresh <= 0 {
 		opts.Refresh = 30 * time.Second
 	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{}
+	own := opts.Client == nil
+	if own {
+		opts.Client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
@@ -140,7 +142,7 @@ func New(opts Options) (*Cluster, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{opts: opts, resolved: map[int][]string{}, self: map[string]bool{}}
+	c := &Cluster{opts: opts, ownClient: own, resolved: map[int][]string{}, self: map[string]bool{}}
 	for _, p := range opts.Peers {
 		spec, err := parsePeer(p)
 		if err != nil {
@@ -149,6 +151,14 @@ func New(opts Options) (*Cluster, error) {
 		c.specs = append(c.specs, spec)
 	}
 	return c, nil
+}
+
+// Close closes the idle connections to the peers; call it once no query
+// runs any more.
+func (c *Cluster) Close() {
+	if c.ownClient {
+		c.opts.Client.CloseIdleConnections()
+	}
 }
 
 // NodeName is this node's name.

@@ -21,12 +21,9 @@ func (f fakeResolver) LookupHost(_ context.Context, host string) ([]string, erro
 // missing, and keeps the last addresses of a name that stops resolving.
 func TestPeersResolve(t *testing.T) {
 	res := fakeResolver{"logengine": {"10.0.0.2", "10.0.0.1", "fd00::3"}}
-	c, err := New(Options{NodeName: "me", PeerKey: testKey, Resolver: res, Peers: []string{
+	c := newTestCluster(t, Options{NodeName: "me", PeerKey: testKey, Resolver: res, Peers: []string{
 		"http://10.0.0.9:8080", "dns+http://logengine:8080", "dns+https://later:8443", "http://10.0.0.1:8080",
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Resolve(context.Background()); err == nil {
 		t.Fatal("a name that does not resolve gave no error")
 	}

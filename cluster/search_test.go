@@ -12,12 +12,30 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/logengine/logengine/internal/entryjson"
 	"github.com/logengine/logengine/search"
 	"github.com/logengine/logengine/storage"
 )
 
 const testKey = "0123456789abcdef-peer"
+
+func TestMain(m *testing.M) {
+	// Bleve's analysis queue (search imports it) is process-wide.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
+}
+
+// newTestCluster returns a cluster whose connections close with the test.
+func newTestCluster(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
 
 // fakeEngine answers searches over a slice by brute force, with the
 // engine's cursors: the reference one node is.
@@ -66,10 +84,7 @@ func (f *fakeEngine) WaitIndexed(context.Context, uint64) error { return nil }
 // entries, the way httpapi does for peer calls.
 func peerServer(t testing.TB, name string, entries []storage.Entry) *httptest.Server {
 	t.Helper()
-	c, err := New(Options{NodeName: name, PeerKey: testKey})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestCluster(t, Options{NodeName: name, PeerKey: testKey})
 	s := c.Searcher(&fakeEngine{entries: entries})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(PeerKeyHeader) != testKey {
@@ -144,10 +159,7 @@ func TestSearchPagingMatchesOneNode(t *testing.T) {
 			urls[i] = peerServer(t, "node-"+strconv.Itoa(i), held[i]).URL
 		}
 		for i := range nodes {
-			c, err := New(Options{NodeName: "node-" + strconv.Itoa(i), PeerKey: testKey, Peers: urls})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newTestCluster(t, Options{NodeName: "node-" + strconv.Itoa(i), PeerKey: testKey, Peers: urls})
 			searchers[i] = c.Searcher(&fakeEngine{entries: held[i]})
 		}
 		for _, sort := range []search.Sort{search.SortTimeDesc, search.SortTimeAsc, search.SortSeverityDesc, search.SortSeverityAsc} {
@@ -209,10 +221,7 @@ func TestSearchMissingPeers(t *testing.T) {
 	up := peerServer(t, "up", []storage.Entry{{ID: storage.ID{Nanos: 1e18, Seq: 1}, Time: time.Unix(0, 1e18), Level: storage.LevelInfo, Source: "s", Message: "from up"}})
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
-	c, err := New(Options{NodeName: "me", PeerKey: testKey, Peers: []string{up.URL, down.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestCluster(t, Options{NodeName: "me", PeerKey: testKey, Peers: []string{up.URL, down.URL}})
 	res, err := c.Searcher(&fakeEngine{}).Search(context.Background(), search.Request{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -223,10 +232,7 @@ func TestSearchMissingPeers(t *testing.T) {
 	if !slices.Equal(res.Missing, []string{down.URL}) {
 		t.Fatalf("missing %v, want %v", res.Missing, []string{down.URL})
 	}
-	wrong, err := New(Options{NodeName: "me", PeerKey: "another-key-0123456", Peers: []string{up.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wrong := newTestCluster(t, Options{NodeName: "me", PeerKey: "another-key-0123456", Peers: []string{up.URL}})
 	res, err = wrong.Searcher(&fakeEngine{}).Search(context.Background(), search.Request{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -241,10 +247,7 @@ func TestSearchMissingPeers(t *testing.T) {
 func TestSearchSkipsItself(t *testing.T) {
 	entries := randomEntries(rand.New(rand.NewPCG(3, 4)), 10)
 	self := peerServer(t, "me", entries)
-	c, err := New(Options{NodeName: "me", PeerKey: testKey, Peers: []string{self.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestCluster(t, Options{NodeName: "me", PeerKey: testKey, Peers: []string{self.URL}})
 	for range 2 {
 		res, err := c.Searcher(&fakeEngine{entries: entries}).Search(context.Background(), search.Request{Limit: 100})
 		if err != nil {

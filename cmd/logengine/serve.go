@@ -539,6 +539,9 @@ func (d *daemon) close() error {
 	if d.alerts != nil {
 		errs = append(errs, d.alerts.Close())
 	}
+	if d.cluster != nil {
+		d.cluster.Close() // after HTTP and alerting: nothing asks the peers now
+	}
 	// After HTTP and syslog (no more templates), before Badger.
 	errs = append(errs, d.closePatterns())
 	if d.index != nil {
