@@ -267,21 +267,34 @@ func setBlock(txn *badger.Txn, day Day, first, last uint64, entries []Entry, rep
 
 // dayHeaders returns the header records of day whose ID range meets
 // [lo, hi), in key order (by last sequence).
+// The headers are copied into shared chunks (v is valid only in the
+// iteration's call): a busy day has tens of thousands of them, and one
+// allocation each cost more than reading them.
 func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blockRef, error) {
 	var refs []blockRef
+	var chunk []byte
 	err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
 		r, err := decodeHeaderRecord(k, v)
 		if err != nil {
 			return err
 		}
 		if r.maxID.Compare(lo) >= 0 && r.minID.Compare(hi) < 0 {
-			r.raw = bytes.Clone(r.raw) // v is valid only in this call
+			if len(r.raw) > cap(chunk)-len(chunk) {
+				chunk = make([]byte, 0, max(headerChunkBytes, len(r.raw)))
+			}
+			off := len(chunk)
+			chunk = append(chunk, r.raw...)
+			r.raw = chunk[off:len(chunk):len(chunk)]
 			refs = append(refs, r)
 		}
 		return nil
 	})
 	return refs, err
 }
+
+// headerChunkBytes is the size of the chunks dayHeaders copies headers
+// into.
+const headerChunkBytes = 256 << 10
 
 // decodeFunc decodes a block body into dst's array when it is large
 // enough: block.DecodeInto, or a partial decode.
