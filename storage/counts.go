@@ -80,6 +80,9 @@ func (s *Store) countBlocks(ctx context.Context, days []Day, lo, hi ID, what str
 	ok := true
 	err := s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
+			if err := s.checkKeys(headerDayPrefix(day)); err != nil {
+				return fmt.Errorf("%s %s: %w", what, day, err)
+			}
 			err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
 				r, err := decodeHeaderRecord(k, v)
 				if err != nil {

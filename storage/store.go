@@ -116,6 +116,9 @@ type Store struct {
 
 	// blocks keeps recently decoded blocks for point reads (blocks.go).
 	blocks blockCache
+	// tables remembers which table blocks reads have checked
+	// (tablecheck.go).
+	tables *tableCheck
 
 	closed atomic.Bool
 }
@@ -130,6 +133,28 @@ type Store struct {
 // a table that fails it; `logengine verify` checks tables whole instead.
 // A variable so that the benchmark can compare.
 var checksumMode = options.OnBlockRead
+
+// checkTables turns the reads' own check of table blocks (tablecheck.go)
+// on; a variable so that BenchmarkTableCheck can compare.
+var checkTables = true
+
+// checkKeys makes sure the table blocks that hold keys with the prefix are
+// sound before a read iterates them: Badger's iterators end silently at a
+// damaged block (tablecheck.go).
+func (s *Store) checkKeys(prefix []byte) error {
+	if !checkTables {
+		return nil
+	}
+	return s.tables.checkPrefix(s.db, prefix)
+}
+
+// checkKeysFrom is checkKeys for the keys with the prefix from key on.
+func (s *Store) checkKeysFrom(prefix, key []byte) error {
+	if !checkTables {
+		return nil
+	}
+	return s.tables.check(s.db, key, prefixEnd(prefix))
+}
 
 // Open opens (or creates) the store in opts.Dir.
 func Open(opts Options) (*Store, error) {
@@ -184,6 +209,7 @@ func Open(opts Options) (*Store, error) {
 		stopCommit:    make(chan struct{}),
 		committerDone: make(chan struct{}),
 		notify:        make(chan struct{}),
+		tables:        newTableCheck(opts.Dir),
 	}
 	for _, f := range opts.IndexedFields {
 		s.indexed[f] = true
