@@ -195,9 +195,13 @@ func Open(opts Options) (*Store, error) {
 		WithBlockCacheSize(opts.BlockCacheBytes).
 		WithChecksumVerificationMode(checksumMode).
 		WithLogger(badgerLogger{opts.Logger})
-	db, err := badger.Open(bo)
+	// Before Badger, which truncates a damaged log silently (logcheck.go).
+	if err := checkLogs(opts.Dir); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	db, err := openBadgerRecovered(bo)
 	if err != nil {
-		return nil, fmt.Errorf("open badger in %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("open badger in %s: %w", opts.Dir, damagedAtOpen(err))
 	}
 	s := &Store{
 		db:            db,
@@ -209,7 +213,7 @@ func Open(opts Options) (*Store, error) {
 		stopCommit:    make(chan struct{}),
 		committerDone: make(chan struct{}),
 		notify:        make(chan struct{}),
-		tables:        newTableCheck(opts.Dir),
+		tables:        newTableCheck(opts.Dir, opts.Logger),
 	}
 	for _, f := range opts.IndexedFields {
 		s.indexed[f] = true
@@ -223,6 +227,18 @@ func Open(opts Options) (*Store, error) {
 	s.high.Store(seq)
 	go s.runCommitter()
 	return s, nil
+}
+
+// damagedAtOpen marks an error of Badger's Open that names one of its files
+// (a table whose index fails its checksum, a MANIFEST that does not decode)
+// as damage, and says what to do.
+func damagedAtOpen(err error) error {
+	file := badgerFileIn(err, "")
+	if file == "" || errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	return fmt.Errorf("%w: %s does not read (%w): keep the data directory as it is and restore the last backup into a new one (`logengine restore`); `logengine verify --data-dir` lists what else is damaged",
+		ErrDamaged, file, err)
 }
 
 // Close flushes and closes the database. Appends after Close fail.

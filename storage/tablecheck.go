@@ -32,6 +32,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -47,6 +48,8 @@ import (
 // tableCheck remembers which blocks of which tables were checked.
 type tableCheck struct {
 	dir string
+	// log hears of each damaged table once (nil: nobody).
+	log *slog.Logger
 	mu  sync.Mutex
 	// tables by file id; guarded by mu (each table's own state by its mu).
 	tables map[uint64]*checkedTable
@@ -63,6 +66,7 @@ const (
 type checkedTable struct {
 	id   uint64
 	path string
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	loaded  bool
@@ -76,8 +80,8 @@ type checkedTable struct {
 	err error
 }
 
-func newTableCheck(dir string) *tableCheck {
-	return &tableCheck{dir: dir, tables: make(map[uint64]*checkedTable)}
+func newTableCheck(dir string, log *slog.Logger) *tableCheck {
+	return &tableCheck{dir: dir, log: log, tables: make(map[uint64]*checkedTable)}
 }
 
 // userKey strips the version Badger appends to every key in its tables.
@@ -129,7 +133,7 @@ func (c *tableCheck) table(id uint64) *checkedTable {
 	defer c.mu.Unlock()
 	t := c.tables[id]
 	if t == nil {
-		t = &checkedTable{id: id, path: filepath.Join(c.dir, table.IDToFilename(id))}
+		t = &checkedTable{id: id, path: filepath.Join(c.dir, table.IDToFilename(id)), log: c.log}
 		c.tables[id] = t
 	}
 	return t
@@ -183,6 +187,9 @@ func (t *checkedTable) check(lo, hi []byte) error {
 		}
 		if err != nil {
 			t.err = t.fault(fmt.Sprintf("the table does not open (%v)", err))
+			if t.log != nil {
+				t.log.Error("storage damaged: reads of its keys fail until the data directory is restored", "file", t.path, "err", t.err)
+			}
 			return t.err
 		}
 		t.first = nil
@@ -217,7 +224,11 @@ func (t *checkedTable) check(lo, hi []byte) error {
 		if !readsBlock(tbl, t.first[b]) {
 			t.state[b] = blockDamaged
 			t.damaged++
-			return t.blockDamaged(b)
+			err := t.blockDamaged(b)
+			if t.log != nil {
+				t.log.Error("storage damaged: reads of its keys fail until the data directory is restored", "file", t.path, "err", err)
+			}
+			return err
 		}
 		t.state[b] = blockSound
 	}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -167,6 +168,8 @@ func fileSize(tb testing.TB, name string) int64 {
 	return fi.Size()
 }
 
+// copyDir copies the files of a store, keeping holes holes: Badger's logs
+// are large files that are mostly holes.
 func copyDir(tb testing.TB, from, to string) {
 	tb.Helper()
 	ents, err := os.ReadDir(from)
@@ -177,26 +180,77 @@ func copyDir(tb testing.TB, from, to string) {
 		if e.IsDir() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+		if err := copySparse(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
 			tb.Fatal(err)
 		}
 	}
 }
 
+func copySparse(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < fi.Size(); {
+		d, err := seekData(in, off)
+		if errors.Is(err, errNoData) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		n, err := in.ReadAt(buf[:min(int64(len(buf)), fi.Size()-d)], d)
+		if n == 0 {
+			return err
+		}
+		if bytes.ContainsFunc(buf[:n], func(r rune) bool { return r != 0 }) {
+			if _, err := out.WriteAt(buf[:n], d); err != nil {
+				return err
+			}
+		}
+		off = d + int64(n)
+	}
+	if err := out.Truncate(fi.Size()); err != nil {
+		return err
+	}
+	return out.Close()
+}
+
+// flipBytes inverts n bytes of a file from at on.
 func flipBytes(tb testing.TB, name string, at int64, n int) {
 	tb.Helper()
-	b, err := os.ReadFile(name)
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for i := at; i < at+int64(n) && i < int64(len(b)); i++ {
-		b[i] ^= 0xff
-	}
-	if err := os.WriteFile(name, b, 0o600); err != nil {
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, at); err != nil {
 		tb.Fatal(err)
 	}
+	for i := range b {
+		b[i] ^= 0xff
+	}
+	if _, err := f.WriteAt(b, at); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func openFile(tb testing.TB, name string) *os.File {
+	tb.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
 }
