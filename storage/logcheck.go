@@ -125,7 +125,7 @@ func walkLog(f *os.File, size int64) (stop, next int64, err error) {
 	for {
 		head, _ := r.Peek(maxLogHeader)
 		if len(head) < 2 {
-			return off, off, nil
+			return off, size, nil // a header cut off by the file's end
 		}
 		klen, n1 := binary.Uvarint(head[2:])
 		var vlen uint64

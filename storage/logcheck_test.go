@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
+	"hash/crc32"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,4 +135,28 @@ func TestDamagedAtOpenNamesFile(t *testing.T) {
 			t.Fatalf("%s damaged at %d: %v, want ErrDamaged naming it and what to do", tc.file, at, err)
 		}
 	}
+}
+
+// FuzzCheckLog: any log file is walked without a panic, and what checkLog
+// reports lies within the file.
+func FuzzCheckLog(f *testing.F) {
+	f.Add(make([]byte, 64))
+	entry := []byte{0, 0, 3, 2, 0, 'k', 'e', 'y', 'v', 'a'}
+	sum := crc32.Checksum(entry, castagnoli)
+	good := append(append(make([]byte, logHeaderSize), entry...), byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+	f.Add(append(good, make([]byte, 40)...))
+	f.Add(append(append(good, 0xff, 0x01), make([]byte, 40)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name := filepath.Join(t.TempDir(), "000001.vlog")
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		at, follows, err := checkLog(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at != -1 && (at < logHeaderSize || at >= int64(len(data)) || follows <= at || follows >= int64(len(data)) || data[follows] == 0) {
+			t.Fatalf("stop at %d, data at %d, in %d bytes", at, follows, len(data))
+		}
+	})
 }
