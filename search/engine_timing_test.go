@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ import (
 //	LOGENGINE_BENCH_1M=1 go test ./search -run TestEngineLatency1M -v -timeout 1h
 //
 // LOGENGINE_BENCH_DIR keeps the data there and reuses it on the next run.
+// LOGENGINE_BENCH_LOGS=12000000 fills the day with 12M logs instead, for the
+// needles among a busy day's logs.
 // The same queries as benchmarks, for profiles:
 //
 //	LOGENGINE_BENCH_1M=1 LOGENGINE_BENCH_DIR=/tmp/le1m go test ./search -run '^$' -bench Engine1M -cpuprofile cpu.out
@@ -30,7 +34,18 @@ import (
 // bench1MDay is the day the generated logs cover.
 var bench1MDay = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 
-const bench1MLogs = 1_000_000
+// bench1MLogs is how many logs the day holds: 1M, or LOGENGINE_BENCH_LOGS
+// (e.g. 12000000 for the needle among the 12M logs of a busy day).
+var bench1MLogs = func() int {
+	if n, err := strconv.Atoi(os.Getenv("LOGENGINE_BENCH_LOGS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
+
+// bench1MNeedle is a request id that one message of the day holds (set
+// when the data is built or loaded): the needle of query (n).
+var bench1MNeedle string
 
 // bench1MWord is the word of query (a): a token of about 1% of the
 // generated messages (loggen's words each come from one of ten templates,
@@ -114,6 +129,13 @@ var bench1MQueries = []bench1MQuery{
 		}
 		return len(res.Entries), nil
 	}},
+	{"n_request_id_needle", func(ctx context.Context, e *Engine) (int, error) {
+		res, err := e.Search(ctx, Request{Query: bench1MNeedle, From: bench1MDay, To: bench1MDay.Add(24 * time.Hour), Limit: 100})
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Entries), nil
+	}},
 	{"k_common_word_count_day", func(ctx context.Context, e *Engine) (int, error) {
 		res, err := e.Aggregate(ctx, AggRequest{Query: "database", GroupBy: []string{"level"}, From: bench1MDay, To: bench1MDay.Add(24 * time.Hour)})
 		if err != nil {
@@ -185,9 +207,14 @@ func buildBench1M(tb testing.TB) (*bench1MEnv, error) {
 		}
 		dir = d // left behind for the process's other benchmarks; in /tmp
 	}
+	// complete holds the number of logs and the needle of a finished
+	// build.
 	complete := filepath.Join(dir, "complete")
-	_, err := os.Stat(complete)
-	reuse := err == nil
+	done, err := os.ReadFile(complete)
+	reuse := false
+	if n, needle, ok := strings.Cut(string(done), " "); err == nil && ok && n == strconv.Itoa(bench1MLogs) {
+		reuse, bench1MNeedle = true, needle
+	}
 	if !reuse {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
@@ -219,10 +246,15 @@ func buildBench1M(tb testing.TB) (*bench1MEnv, error) {
 		}
 		batch := make([]storage.Entry, 0, 1000)
 		for i := range bench1MLogs {
-			t := bench1MDay.Add(time.Duration(i) * (24 * time.Hour / bench1MLogs)) // 86.4 µs apart
+			t := bench1MDay.Add(time.Duration(i) * (24 * time.Hour / time.Duration(bench1MLogs))) // 86.4 µs apart for 1M
 			e := bench1MEntry(g.Next(t), i)
 			id, _ := miner.Add(e.Source, e.Message) // as ingest does
 			e.Pattern = uint32(id)
+			if bench1MNeedle == "" && i >= bench1MLogs/2 {
+				if _, after, ok := strings.Cut(e.Message, "request_id="); ok {
+					bench1MNeedle = after
+				}
+			}
 			batch = append(batch, e)
 			if len(batch) == cap(batch) || i == bench1MLogs-1 {
 				if _, err := store.Append(ctx, batch); err != nil {
@@ -232,15 +264,15 @@ func buildBench1M(tb testing.TB) (*bench1MEnv, error) {
 			}
 		}
 		stored := time.Since(start)
-		tb.Logf("stored %d logs in %s (%.0f logs/s, indexer running)", bench1MLogs, stored.Round(time.Millisecond), bench1MLogs/stored.Seconds())
+		tb.Logf("stored %d logs in %s (%.0f logs/s, indexer running)", bench1MLogs, stored.Round(time.Millisecond), float64(bench1MLogs)/stored.Seconds())
 	}
 	if err := env.ix.WaitIndexed(ctx, store.HighSeq()); err != nil {
 		return nil, err
 	}
 	if !reuse {
 		took := time.Since(start)
-		tb.Logf("stored and indexed in %s (%.0f logs/s)", took.Round(time.Millisecond), bench1MLogs/took.Seconds())
-		if err := os.WriteFile(complete, nil, 0o640); err != nil {
+		tb.Logf("stored and indexed in %s (%.0f logs/s)", took.Round(time.Millisecond), float64(bench1MLogs)/took.Seconds())
+		if err := os.WriteFile(complete, []byte(strconv.Itoa(bench1MLogs)+" "+bench1MNeedle), 0o640); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +308,7 @@ func TestEngineLatency1M(t *testing.T) {
 	env := loadBench1M(t)
 	ctx := context.Background()
 	if res, err := env.engine.Aggregate(ctx, AggRequest{Query: bench1MWord, GroupBy: []string{"level"}}); err == nil {
-		t.Logf("(a) searches %q, in %d of %d logs (%.2f%%)", bench1MWord, res.Total, bench1MLogs, 100*float64(res.Total)/bench1MLogs)
+		t.Logf("(a) searches %q, in %d of %d logs (%.2f%%)", bench1MWord, res.Total, bench1MLogs, 100*float64(res.Total)/float64(bench1MLogs))
 	}
 	const runs = 21
 	for _, bq := range bench1MQueries {

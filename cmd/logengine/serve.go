@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logengine/logengine/alerting"
+	"github.com/logengine/logengine/cluster"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/journal"
@@ -88,6 +89,8 @@ type daemon struct {
 	patternsDone chan struct{}
 	rate         rateTracker
 	ready        bool
+	// cluster is nil on a node without cluster.peer_key.
+	cluster *cluster.Cluster
 
 	// Background work (cron jobs, a reindex request) runs on bgCtx: it
 	// ends when the daemon stops, before the cron jobs are waited for and
@@ -105,6 +108,10 @@ var (
 	_ httpapi.Searcher = (*search.Engine)(nil)
 	_ httpapi.Tailer   = (*search.Engine)(nil)
 	_ httpapi.Explorer = (*search.Engine)(nil)
+	_ httpapi.Searcher = (*cluster.Searcher)(nil)
+	_ httpapi.Tailer   = (*cluster.Tail)(nil)
+	_ httpapi.Explorer = (*cluster.Explorer)(nil)
+	_ alerting.Querier = (*cluster.Searcher)(nil)
 )
 
 // Retention drops days from storage and the keyword index, and deletes
@@ -183,6 +190,29 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		MaxGroupBytes: cfg.Limits.MaxGroupBytes,
 		Templates:     templates,
 	})
+	// With peers, searches, aggregations, histograms, facets, the export,
+	// an entry's context, stats and the live tail answer for the whole
+	// cluster; peer calls for this node only.
+	var searcher httpapi.Searcher = d.engine
+	var tailer httpapi.Tailer = d.engine
+	var explorer httpapi.Explorer = d.engine
+	var health httpapi.Health = d
+	nodeName := ""
+	if cfg.Cluster.enabled() {
+		nodeName = cfg.Cluster.nodeName(cfg.Listen)
+		co := cfg.Cluster.options(nodeName)
+		co.Logger, co.Observer = log, d.metrics
+		if d.cluster, err = cluster.New(co); err != nil {
+			return nil, err
+		}
+		if err := d.cluster.Resolve(ctx); err != nil {
+			log.Warn("resolve cluster peers (retried every dns_refresh)", "err", err)
+		}
+		cs := d.cluster.Searcher(d.engine)
+		searcher, tailer, explorer = cs, d.cluster.Tailer(d.engine), cs.Explorer(d.engine)
+		health = clusterHealth{Health: d, c: d.cluster}
+	}
+
 	aopts := alerting.DefaultOptions()
 	aopts.RulesFile = cfg.Alerting.RulesFile
 	aopts.EvalInterval = time.Duration(cfg.Alerting.EvalInterval)
@@ -195,7 +225,16 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		// when patterns are off.
 		aopts.Patterns = d.miner
 	}
-	if d.alerts, err = alerting.Open(ctx, d.store, d.engine, aopts); err != nil {
+	// Rules with a window count every node's logs on the evaluating
+	// node(s) of a cluster, and nowhere else; see alerting.Windowed.
+	var alertQuerier alerting.Querier = d.engine
+	switch {
+	case !cfg.Alerting.evaluates():
+		aopts.Windowed = alerting.WindowedElsewhere
+	case d.cluster != nil:
+		aopts.Windowed, alertQuerier = alerting.WindowedPeriodic, searcher
+	}
+	if d.alerts, err = alerting.Open(ctx, d.store, alertQuerier, aopts); err != nil {
 		return nil, err
 	}
 	topts := journal.DefaultTrimmerOptions()
@@ -240,14 +279,16 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		Burst:         cfg.Limits.Burst,
 		Logger:        log,
 		Version:       version,
+		PeerKey:       cfg.Cluster.PeerKey,
+		NodeName:      nodeName,
 	}, httpapi.Deps{
 		Ingester: svc,
-		Searcher: d.engine,
-		Tailer:   d.engine,
-		Explorer: d.engine,
+		Searcher: searcher,
+		Tailer:   tailer,
+		Explorer: explorer,
 		Saved:    saved.New(d.store),
 		Patterns: d.engine,
-		Health:   d,
+		Health:   health,
 		Admin:    d,
 		Metrics:  d.metrics.Handler(),
 		Observer: d.metrics,
@@ -446,6 +487,10 @@ func (d *daemon) run(ctx context.Context) error {
 	})
 	// Stops with HTTP; Badger closes only after g.Wait.
 	g.Go(func() error { return d.trimmer.Run(gctx) })
+	if d.cluster != nil {
+		// Resolves DNS peers again until HTTP stops.
+		g.Go(func() error { return d.cluster.Run(gctx) })
+	}
 	if d.cfg.DebugListen != "" {
 		dbg := &http.Server{Addr: d.cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
@@ -493,6 +538,9 @@ func (d *daemon) close() error {
 	}
 	if d.alerts != nil {
 		errs = append(errs, d.alerts.Close())
+	}
+	if d.cluster != nil {
+		d.cluster.Close() // after HTTP and alerting: nothing asks the peers now
 	}
 	// After HTTP and syslog (no more templates), before Badger.
 	errs = append(errs, d.closePatterns())
