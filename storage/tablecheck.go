@@ -326,6 +326,8 @@ func describeKey(k []byte) string {
 		return "block bodies of" + day()
 	case nsPosting:
 		return "posting lists of" + day()
+	case nsTemplates:
+		return "template counts of" + day()
 	case nsEntry:
 		return "entries of" + day()
 	case nsJournal:

@@ -56,6 +56,11 @@ func readEverything(ctx context.Context, s *Store) (string, error) {
 	}) {
 		fmt.Fprintln(&b, "counts", src, *counts[src])
 	}
+	byTemplate, none, _, err := s.TemplateCounts(ctx, MinID, MaxID)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintln(&b, "templates", len(byTemplate), none)
 	journal, err := s.ReadJournal(ctx, 0, math.MaxInt)
 	if err != nil {
 		return "", err
