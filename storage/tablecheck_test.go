@@ -84,7 +84,7 @@ func TestDamagedTableNeverAnswersShort(t *testing.T) {
 	src := t.TempDir()
 	s := openTestStore(t, src)
 	for day := range 3 {
-		for i := range 12 {
+		for i := range 6 {
 			entries, _ := loggenEntries(1000, t0.Add(time.Duration(day)*24*time.Hour+time.Duration(i)*time.Minute))
 			if _, err := s.Append(ctx, entries); err != nil {
 				t.Fatal(err)
@@ -115,7 +115,7 @@ func TestDamagedTableNeverAnswersShort(t *testing.T) {
 	run := func(check bool) (damaged, short, refused int) {
 		defer func(v bool) { checkTables = v }(checkTables)
 		checkTables = check
-		const points = 40
+		const points = 24
 		for p := range points {
 			at := size * int64(p) / points * 8 / 10
 			dir := t.TempDir()
