@@ -314,7 +314,13 @@ func readBlock(txn *badger.Txn, r *blockRef) ([]Entry, error) {
 }
 
 func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc, dst []Entry, bufs *block.Buffers) ([]Entry, error) {
-	item, err := txn.Get(blockBodyKey(r.day, r.last))
+	key := blockBodyKey(r.day, r.last)
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		// Its header is there: the body is gone with its day, or in a
+		// damaged table block (Store.view tells which).
+		err = missingKeyError{key: key}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
 	}
@@ -423,6 +429,8 @@ func (c *blockCache) invalidate() {
 
 // pointReader finds entries by ID within one transaction.
 type pointReader struct {
+	// check checks the table blocks of a day's headers (Store.checkKeys).
+	check func(prefix []byte) error
 	txn   *badger.Txn
 	cache *blockCache
 	gen   uint64
@@ -450,6 +458,10 @@ func (r *pointReader) get(id ID) (*Entry, error) {
 	if r.it == nil || r.day != day {
 		if r.it != nil {
 			r.it.Close()
+			r.it = nil
+		}
+		if err := r.check(headerDayPrefix(day)); err != nil {
+			return nil, err
 		}
 		r.day = day
 		r.it = r.txn.NewIterator(badger.IteratorOptions{Prefix: headerDayPrefix(day)})
@@ -487,7 +499,7 @@ func (r *pointReader) get(id ID) (*Entry, error) {
 func (s *Store) getIDs(ctx context.Context, ids []ID, fn func(e *Entry) bool) error {
 	gen := s.blocks.generation()
 	return s.view(func(txn *badger.Txn) error {
-		r := pointReader{txn: txn, cache: &s.blocks, gen: gen}
+		r := pointReader{check: s.checkKeys, txn: txn, cache: &s.blocks, gen: gen}
 		defer r.close()
 		for i, id := range ids {
 			if i%256 == 0 {

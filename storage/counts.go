@@ -80,6 +80,13 @@ func (s *Store) countBlocks(ctx context.Context, days []Day, lo, hi ID, what str
 	ok := true
 	err := s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
+			// The headers, and the template counts kept apart from them
+			// (read by point reads that take a damaged block for none).
+			for _, p := range [][]byte{headerDayPrefix(day), templatesDayPrefix(day)} {
+				if err := s.checkKeys(p); err != nil {
+					return fmt.Errorf("%s %s: %w", what, day, err)
+				}
+			}
 			err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
 				r, err := decodeHeaderRecord(k, v)
 				if err != nil {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -251,8 +252,23 @@ func (s *Store) view(fn func(txn *badger.Txn) error) (err error) {
 				ErrDamaged, filepath.Join(s.opts.Dir, badgerFileIn(perr, "a table or value log")), perr)
 		}
 	}()
-	return s.db.View(fn)
+	err = s.db.View(fn)
+	// Badger answers "not found" for a key in a damaged table block.
+	var missing missingKeyError
+	if errors.As(err, &missing) && checkTables {
+		if derr := s.tables.check(s.db, missing.key, append(bytes.Clone(missing.key), 0)); derr != nil {
+			return fmt.Errorf("%w (%v)", derr, err)
+		}
+	}
+	return err
 }
+
+// missingKeyError is the error of a read that did not find a key that
+// another record says exists.
+type missingKeyError struct{ key []byte }
+
+func (e missingKeyError) Error() string { return fmt.Sprintf("key %x not found", e.key) }
+func (e missingKeyError) Unwrap() error { return badger.ErrKeyNotFound }
 
 // badgerFileIn returns the name of the Badger file an error mentions, or
 // def when it names none.
