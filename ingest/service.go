@@ -31,6 +31,9 @@ const (
 	FormatLoki   // Loki push, JSON or protobuf
 	FormatOTLP   // OpenTelemetry logs over HTTP, protobuf or JSON
 	FormatSyslog // syslog over TCP, TLS or UDP
+	// FormatKafka names records consumed from Kafka topics in metrics;
+	// their values are decoded as JSON, NDJSON or text.
+	FormatKafka
 )
 
 // Request is one batch to ingest.
@@ -65,9 +68,10 @@ type Response struct {
 	LastSeq uint64
 }
 
-// Appender stores entries durably.
+// Appender stores entries durably, with the records a caller writes in
+// the same transaction (storage.Store.AppendWith).
 type Appender interface {
-	Append(ctx context.Context, entries []storage.Entry) ([]storage.ID, error)
+	AppendWith(ctx context.Context, entries []storage.Entry, puts []storage.Put) ([]storage.ID, error)
 }
 
 // Patterns gives entries the id of their message template.
@@ -153,22 +157,35 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 	if format == FormatAuto {
 		format = sniff(req.Body)
 	}
-	var results []Result
-	switch format {
-	case FormatJSON:
-		var err error
-		results, err = DecodeJSON(req.Body, d, s.limits)
-		if err != nil {
-			return Response{}, &BodyError{Msg: err.Error()}
-		}
-	case FormatNDJSON:
-		results = DecodeNDJSON(req.Body, d, s.limits)
-	case FormatText:
-		results = DecodeText(req.Body, d, s.limits)
-	default:
-		return Response{}, fmt.Errorf("BUG: unknown format %d", format)
+	results, err := s.AppendBody(nil, format, req.Body, d)
+	if err != nil {
+		return Response{}, err
 	}
 	return s.IngestResults(ctx, format, len(req.Body), results)
+}
+
+// AppendBody decodes a body of the given format with the service's limits
+// and appends its results to dst: one JSON object or an array of them,
+// NDJSON, or text lines; FormatAuto sniffs which. An error (a *BodyError)
+// means the body as a whole is not of the format, and dst is returned
+// unchanged.
+func (s *Service) AppendBody(dst []Result, format Format, body []byte, d Defaults) ([]Result, error) {
+	if format == FormatAuto {
+		format = sniff(body)
+	}
+	switch format {
+	case FormatJSON:
+		out, err := AppendJSON(dst, body, d, s.limits)
+		if err != nil {
+			return dst, &BodyError{Msg: err.Error()}
+		}
+		return out, nil
+	case FormatNDJSON:
+		return AppendNDJSON(dst, body, d, s.limits), nil
+	case FormatText:
+		return AppendText(dst, body, d, s.limits), nil
+	}
+	return dst, fmt.Errorf("BUG: AppendBody of format %s", format)
 }
 
 // IngestResults checks, enriches and stores records that a decoder has
@@ -178,6 +195,14 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 // ones. size is the bytes received, for metrics. An error means nothing was
 // stored.
 func (s *Service) IngestResults(ctx context.Context, format Format, size int, results []Result) (Response, error) {
+	return s.IngestResultsWith(ctx, format, size, results, nil)
+}
+
+// IngestResultsWith is IngestResults that also writes puts in the
+// transaction of the stored entries (storage.Store.AppendWith), also when
+// every record was rejected or dropped: a consumer's position in its
+// source moves with what it stored from there, and past what it did not.
+func (s *Service) IngestResultsWith(ctx context.Context, format Format, size int, results []Result, puts []storage.Put) (Response, error) {
 	var res Response
 	var reasons map[string]int
 	entries := make([]storage.Entry, 0, len(results))
@@ -213,6 +238,11 @@ func (s *Service) IngestResults(ctx context.Context, format Format, size int, re
 		}
 		entries = append(entries, r.Entry)
 	}
+	if len(entries) == 0 && len(puts) > 0 {
+		if _, err := s.store.AppendWith(ctx, nil, puts); err != nil {
+			return Response{}, err
+		}
+	}
 	if len(entries) > 0 {
 		// An acknowledged entry's template id must survive a crash: the
 		// state that holds it is saved before the entry is stored. Ids an
@@ -222,7 +252,7 @@ func (s *Service) IngestResults(ctx context.Context, format Format, size int, re
 				return Response{}, fmt.Errorf("save the message templates of the batch: %w", err)
 			}
 		}
-		ids, err := s.store.Append(ctx, entries)
+		ids, err := s.store.AppendWith(ctx, entries, puts)
 		if err != nil {
 			return Response{}, err
 		}
@@ -325,6 +355,8 @@ func (f Format) String() string {
 		return "otlp"
 	case FormatSyslog:
 		return "syslog"
+	case FormatKafka:
+		return "kafka"
 	}
 	return "auto"
 }
