@@ -111,6 +111,26 @@ type KafkaConfig struct {
 
 	// Consuming logs from Kafka topics.
 
+	// Topics are consumed when listed; none turns consuming off.
+	Topics []string `yaml:"topics"`
+	// Group is the consumer group the node joins; empty means "logengine".
+	// Nodes of one group share the topics' partitions; a second group
+	// stores a second copy.
+	Group string `yaml:"group"`
+	// InstanceID makes the node a static member of the group, so that a
+	// restart within session_timeout keeps its partitions; unique per node.
+	InstanceID string `yaml:"instance_id"`
+	// SessionTimeout is how long the group waits for a silent node before
+	// its partitions move; zero means 45s.
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// Format of a record's value: auto (a JSON object or array, NDJSON or
+	// text lines, told apart per record), json, ndjson or text.
+	Format string `yaml:"format"`
+	// Source is the source of entries that name none.
+	Source string `yaml:"source"`
+	// Headers are the record headers that become fields of its entries.
+	Headers []string `yaml:"headers"`
+
 	// Producing to Kafka (gateway mode).
 }
 
@@ -123,7 +143,29 @@ func (k *KafkaConfig) validate() []error {
 	for _, p := range k.Problems("kafka.") {
 		errs = append(errs, errors.New(p))
 	}
+	if _, ok := kafkaFormats[k.Format]; !ok {
+		errs = append(errs, fmt.Errorf("kafka.format: %q is not one of auto, json, ndjson, text", k.Format))
+	}
+	for i, t := range k.Topics {
+		if strings.TrimSpace(t) == "" || strings.ContainsAny(t, " /") {
+			errs = append(errs, fmt.Errorf("kafka.topics[%d]: %q is not a topic name (no spaces or slashes)", i, t))
+		}
+	}
+	for i, h := range k.Headers {
+		if strings.TrimSpace(h) == "" {
+			errs = append(errs, fmt.Errorf("kafka.headers[%d]: empty; name a record header", i))
+		}
+	}
+	if k.SessionTimeout < 0 {
+		errs = append(errs, errors.New("kafka.session_timeout: must not be negative (0 means 45s)"))
+	}
 	return errs
+}
+
+// kafkaFormats maps kafka.format onto the decoders.
+var kafkaFormats = map[string]ingest.Format{
+	"": ingest.FormatAuto, "auto": ingest.FormatAuto, "json": ingest.FormatJSON,
+	"ndjson": ingest.FormatNDJSON, "text": ingest.FormatText,
 }
 
 // PatternsConfig is the patterns section of the configuration.

@@ -1,0 +1,201 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logengine/logengine/internal/kafkatest"
+)
+
+// kafkaLines returns n JSON records, numbered from first by the field n,
+// with messages from a Loghub sample when there is one.
+func kafkaLines(t *testing.T, first, n int) []string {
+	t.Helper()
+	var msgs []string
+	if f, err := os.Open(filepath.Join(sharedDir(t), "data", "loghub", "HDFS", "HDFS_2k.log")); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); l != "" {
+				msgs = append(msgs, l)
+			}
+		}
+		f.Close()
+	}
+	if len(msgs) == 0 {
+		msgs = []string{"Receiving block blk_1 src: /10.0.0.1:5000 dest: /10.0.0.2:50010", "PacketResponder 1 for block blk_2 terminating"}
+	}
+	out := make([]string, n)
+	sources := []string{"hdfs", "api", "db"}
+	for i := range n {
+		k := first + i
+		b, _ := json.Marshal(map[string]any{"message": msgs[k%len(msgs)], "source": sources[k%len(sources)], "n": k})
+		out[i] = string(b)
+	}
+	return out
+}
+
+// kcatProduce sends lines to topic with librdkafka's kcat, one record per
+// line, and returns once they are acknowledged.
+func kcatProduce(t *testing.T, brokers []string, topic string, lines []string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "records")
+	if err := os.WriteFile(f, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("kcat", "-P", "-b", strings.Join(brokers, ","), "-t", topic, "-X", "acks=all", "-l", f).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kcat: %v\n%s", err, out)
+	}
+}
+
+func kafkaNodeConfig(t *testing.T, dir string, brokers []string, node string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`kafka:
+  brokers: [%s]
+  topics: [logs]
+  group: e2e
+  instance_id: %s
+  session_timeout: 6s
+  format: auto
+`, strings.Join(brokers, ", "), node)
+	p := filepath.Join(dir, node+".yaml")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestKafkaClusterExactlyOnce: three daemons in one consumer group store
+// what a librdkafka producer sends exactly once between them, also when
+// one is killed with SIGKILL mid-stream and restarted, and when one stops
+// and joins again (its partitions move and come back).
+func TestKafkaClusterExactlyOnce(t *testing.T) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("kcat is not installed (.ci/run installs it)")
+		}
+		t.Skip("kcat is not installed")
+	}
+	c := kafkatest.Start(t, kafkatest.Options{Topics: []string{"logs"}, Partitions: 6})
+	brokers := c.ListenAddrs()
+	cfgDir := t.TempDir()
+	var (
+		nodes [3]*daemon
+		dirs  [3]string
+		cfgs  [3]string
+	)
+	for i := range nodes {
+		dirs[i] = t.TempDir()
+		cfgs[i] = kafkaNodeConfig(t, cfgDir, brokers, fmt.Sprintf("node%d", i+1))
+		nodes[i] = startDaemon(t, dirs[i], "--config", cfgs[i])
+	}
+	// stored returns how many times each n is stored across the running
+	// nodes, and per source.
+	stored := func(up []*daemon) (map[string]int64, map[string]int64, int64) {
+		byN, bySource := map[string]int64{}, map[string]int64{}
+		var total int64
+		for _, d := range up {
+			counts, n := d.countsBy("", "n")
+			for k, v := range counts {
+				byN[k] += v
+			}
+			total += n
+			src, _ := d.countsBy("", "source")
+			for k, v := range src {
+				bySource[k] += v
+			}
+		}
+		return byN, bySource, total
+	}
+	// check waits until every n in [0, want) is stored once on up.
+	check := func(phase string, up []*daemon, want int) {
+		t.Helper()
+		var total int64
+		ok := poll(3*time.Minute, 200*time.Millisecond, func() bool {
+			_, _, total = stored(up)
+			return total >= int64(want)
+		})
+		byN, bySource, total := stored(up)
+		if !ok || total != int64(want) {
+			t.Fatalf("%s: %d entries stored across the nodes, want %d", phase, total, want)
+		}
+		for k := range want {
+			if got := byN[fmt.Sprint(k)]; got != 1 {
+				t.Fatalf("%s: record n=%d stored %d times", phase, k, got)
+			}
+		}
+		for i, src := range []string{"hdfs", "api", "db"} {
+			if wantSrc := int64((want - i + 2) / 3); bySource[src] != wantSrc {
+				t.Fatalf("%s: source %s has %d entries, want %d", phase, src, bySource[src], wantSrc)
+			}
+		}
+	}
+
+	const step = 3000
+	kcatProduce(t, brokers, "logs", kafkaLines(t, 0, step))
+	check("first records", nodes[:], step)
+
+	// SIGKILL mid-stream: the producer is still sending when node 2 dies.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for k := step; k < 2*step; k += step / 10 {
+			kcatProduce(t, brokers, "logs", kafkaLines(t, k, step/10))
+		}
+	}()
+	poll(time.Minute, 10*time.Millisecond, func() bool { _, _, n := stored(nodes[1:2]); return n > step/3+100 })
+	nodes[1].kill()
+	nodes[1] = startDaemon(t, dirs[1], "--config", cfgs[1])
+	<-done
+	check("after kill -9 and restart", nodes[:], 2*step)
+
+	// Node 3 stops: its partitions move to the others; then it joins again.
+	nodes[2].stop()
+	kcatProduce(t, brokers, "logs", kafkaLines(t, 2*step, step))
+	// Only once the group has moved node 3's partitions (its session
+	// timed out) can the two others store all of these.
+	moved := poll(3*time.Minute, 200*time.Millisecond, func() bool {
+		byN, _, _ := stored(nodes[:2])
+		for k := 2 * step; k < 3*step; k++ {
+			if byN[fmt.Sprint(k)] != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if !moved {
+		t.Fatalf("the records sent while node 3 was away were not all stored once by nodes 1 and 2")
+	}
+	// Node 3's own entries are back once it runs again.
+	nodes[2] = startDaemon(t, dirs[2], "--config", cfgs[2])
+	kcatProduce(t, brokers, "logs", kafkaLines(t, 3*step, step))
+	check("after a node left and joined", nodes[:], 4*step)
+
+	// The nodes count in their metrics what they consumed since they
+	// started, and the group's changes.
+	var consumed, rebalances float64
+	for _, d := range nodes {
+		_, body := d.do("GET", "/metrics", "", nil)
+		for _, line := range strings.Split(string(body), "\n") {
+			var v float64
+			if _, err := fmt.Sscanf(line, `logengine_kafka_records_total{topic="logs"} %g`, &v); err == nil {
+				consumed += v
+			}
+			if strings.HasPrefix(line, "logengine_kafka_rebalances_total{") {
+				f := strings.Fields(line)
+				_, _ = fmt.Sscanf(f[len(f)-1], "%g", &v)
+				rebalances += v
+			}
+		}
+	}
+	if consumed == 0 || rebalances == 0 {
+		t.Errorf("the nodes' metrics count %g records consumed and %g rebalances", consumed, rebalances)
+	}
+}
