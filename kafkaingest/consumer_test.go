@@ -19,7 +19,7 @@ import (
 
 const topic = "logs"
 
-func openStore(t *testing.T, dir string) *storage.Store {
+func openStore(t testing.TB, dir string) *storage.Store {
 	t.Helper()
 	opts := storage.DefaultOptions(dir)
 	opts.SyncWrites = false
