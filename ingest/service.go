@@ -170,22 +170,49 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 // means the body as a whole is not of the format, and dst is returned
 // unchanged.
 func (s *Service) AppendBody(dst []Result, format Format, body []byte, d Defaults) ([]Result, error) {
+	return newDecoder(d, s.limits).appendBody(dst, format, body)
+}
+
+func (dc *decoder) appendBody(dst []Result, format Format, body []byte) ([]Result, error) {
 	if format == FormatAuto {
 		format = sniff(body)
 	}
 	switch format {
 	case FormatJSON:
-		out, err := AppendJSON(dst, body, d, s.limits)
+		out, err := dc.appendJSON(dst, body)
 		if err != nil {
 			return dst, &BodyError{Msg: err.Error()}
 		}
 		return out, nil
 	case FormatNDJSON:
-		return AppendNDJSON(dst, body, d, s.limits), nil
+		return dc.appendNDJSON(dst, body), nil
 	case FormatText:
-		return AppendText(dst, body, d, s.limits), nil
+		return dc.appendText(dst, body), nil
 	}
 	return dst, fmt.Errorf("BUG: AppendBody of format %s", format)
+}
+
+// BodyDecoder decodes many small bodies, such as the records of a Kafka
+// fetch, sharing one decoder's scratch space and the chunks its entries'
+// fields and tags are cut from: a decoder per record cost more than the
+// record's decoding.
+type BodyDecoder struct{ dc *decoder }
+
+// NewBodyDecoder returns a decoder with the service's limits and d's
+// source and tags; each body gives its own time of arrival. parseMessage
+// reads a timestamp and level at the start of JSON entries' messages (see
+// BulkOptions.ParseMessage); text lines are always read so.
+func (s *Service) NewBodyDecoder(d Defaults, parseMessage bool) *BodyDecoder {
+	dc := newDecoder(d, s.limits)
+	dc.parseJSON = parseMessage
+	return &BodyDecoder{dc: dc}
+}
+
+// Append is Service.AppendBody for one body whose entries without a
+// timestamp take now.
+func (b *BodyDecoder) Append(dst []Result, format Format, body []byte, now time.Time) ([]Result, error) {
+	b.dc.now = now.UTC()
+	return b.dc.appendBody(dst, format, body)
 }
 
 // IngestResults checks, enriches and stores records that a decoder has

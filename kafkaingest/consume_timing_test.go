@@ -112,4 +112,3 @@ func BenchmarkConsume(b *testing.B) {
 		b.ReportMetric(float64(b.N*n)/total.Seconds(), "records/s")
 	})
 }
-

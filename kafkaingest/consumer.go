@@ -77,6 +77,9 @@ type Options struct {
 	// Source is the source of entries that name none; empty means
 	// "unknown".
 	Source string
+	// ParseMessage reads a timestamp and level at the start of the
+	// message of JSON records (text lines are always read so).
+	ParseMessage bool
 	// Headers names the record headers that become fields of the record's
 	// entries (a field the entry has already is kept).
 	Headers []string
@@ -104,7 +107,7 @@ type Observer interface {
 
 // Ingester decodes and stores records: ingest.Service.
 type Ingester interface {
-	AppendBody(dst []ingest.Result, format ingest.Format, body []byte, d ingest.Defaults) ([]ingest.Result, error)
+	NewBodyDecoder(d ingest.Defaults, parseMessage bool) *ingest.BodyDecoder
 	IngestResultsWith(ctx context.Context, format ingest.Format, size int, results []ingest.Result, puts []storage.Put) (ingest.Response, error)
 }
 
@@ -294,16 +297,16 @@ func (c *Consumer) store(ctx context.Context, b batch) error {
 	owner := make([]*kgo.Record, 0, len(b.records))
 	next := map[string]map[int32]kgo.EpochOffset{}
 	decodeErrs := map[string]int{}
+	dec := c.svc.NewBodyDecoder(ingest.Defaults{Source: c.opts.Source}, c.opts.ParseMessage)
 	for _, r := range b.records {
 		if next[r.Topic] == nil {
 			next[r.Topic] = map[int32]kgo.EpochOffset{}
 		}
 		next[r.Topic][r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
-		ts := r.Timestamp
-		d := ingest.Defaults{Source: c.opts.Source, Now: func() time.Time { return ts }}
 		n0 := len(results)
 		var err error
-		results, err = c.svc.AppendBody(results, c.opts.Format, r.Value, d)
+		// An entry without a timestamp takes its record's.
+		results, err = dec.Append(results, c.opts.Format, r.Value, r.Timestamp)
 		if err != nil {
 			decodeErrs[r.Topic]++
 			c.log.Warn("kafka record skipped", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)

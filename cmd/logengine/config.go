@@ -130,6 +130,10 @@ type KafkaConfig struct {
 	Source string `yaml:"source"`
 	// Headers are the record headers that become fields of its entries.
 	Headers []string `yaml:"headers"`
+	// ParseMessage reads a timestamp and level at the start of JSON
+	// records' messages, for shippers that send the lines they tail as
+	// {"message": "..."}; text records are always read so.
+	ParseMessage bool `yaml:"parse_message"`
 
 	// Producing to Kafka (gateway mode).
 }
@@ -449,12 +453,30 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
+// repeatedList is a repeatable flag whose values may also be
+// comma-separated (its environment form).
+type repeatedList []string
+
+func (s *repeatedList) String() string { return strings.Join(*s, ",") }
+
+func (s *repeatedList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
 // envName maps a flag name onto its environment variable. The daemon's
 // repeatable --api-key name:role:secret becomes LOGENGINE_API_KEYS (a list);
 // the clients' --api-key is the one key they send, LOGENGINE_API_KEY.
 func envName(flagSet, flagName string) string {
 	if flagName == "api-key" && flagSet == "logengine serve" {
 		return "LOGENGINE_API_KEYS"
+	}
+	if flagName == "kafka-topic" {
+		return "LOGENGINE_KAFKA_TOPICS"
 	}
 	return "LOGENGINE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
@@ -487,7 +509,12 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		rulesFile   = fs.String("alerting-rules-file", "", "YAML file of alert rules and notifiers (see data/alert-rules.example.yaml)")
 		evalEvery   = def.Alerting.EvalInterval
 		patternsOn  = fs.Bool("patterns", def.Patterns.Enabled, "mine message templates at ingest (the pattern of each entry)")
+		kafkaGroup  = fs.String("kafka-group", "", "Kafka consumer group this node joins (default logengine)")
+		kafkaBrkrs  stringList
+		kafkaTopics repeatedList
 	)
+	fs.Var(&kafkaBrkrs, "kafka-brokers", "comma-separated Kafka seed brokers (host:port)")
+	fs.Var(&kafkaTopics, "kafka-topic", "Kafka topic to consume logs from (repeatable)")
 	fs.Var(&evalEvery, "alerting-eval-interval", "how often every alert rule is evaluated on exact counts")
 	fs.Var(&retention, "retention", "how long logs are kept (30d, 12h; 0 keeps forever)")
 	fs.Var(&keys, "api-key", "API key name:role:secret (repeatable; role ingest, query or admin)")
@@ -546,6 +573,12 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Alerting.EvalInterval = evalEvery
 		case "patterns":
 			cfg.Patterns.Enabled = *patternsOn
+		case "kafka-brokers":
+			cfg.Kafka.Brokers = kafkaBrkrs
+		case "kafka-topic":
+			cfg.Kafka.Topics = kafkaTopics
+		case "kafka-group":
+			cfg.Kafka.Group = *kafkaGroup
 		}
 	}
 	if err := cfg.Validate(); err != nil {

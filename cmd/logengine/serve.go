@@ -294,7 +294,8 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 			Topics: cfg.Kafka.Topics, Group: group, InstanceID: cfg.Kafka.InstanceID,
 			SessionTimeout: time.Duration(cfg.Kafka.SessionTimeout),
 			Format:         kafkaFormats[cfg.Kafka.Format], Source: cfg.Kafka.Source, Headers: cfg.Kafka.Headers,
-			Logger: log, Observer: d.metrics.KafkaConsumer(),
+			ParseMessage: cfg.Kafka.ParseMessage,
+			Logger:       log, Observer: d.metrics.KafkaConsumer(),
 		}, svc, d.store.Bucket(kafkaingest.OffsetsBucket))
 		if err != nil {
 			return nil, err
