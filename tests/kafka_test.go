@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,4 +199,55 @@ func TestKafkaClusterExactlyOnce(t *testing.T) {
 	if consumed == 0 || rebalances == 0 {
 		t.Errorf("the nodes' metrics count %g records consumed and %g rebalances", consumed, rebalances)
 	}
+}
+
+// TestSyslogNGKafka: syslog-ng's kafka-c() destination (librdkafka) sends
+// a Loghub file's lines to a topic, and the daemon stores the same entries
+// as the text ingest of the same lines.
+func TestSyslogNGKafka(t *testing.T) {
+	bin, err := exec.LookPath("syslog-ng")
+	if err == nil {
+		_, err = os.Stat("/usr/lib/syslog-ng/3.38/libkafka.so")
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("syslog-ng's kafka-c() is not installed (.ci/run installs syslog-ng-mod-rdkafka)")
+		}
+		t.Skip("syslog-ng's kafka-c() is not installed (apt-get install syslog-ng-core syslog-ng-mod-rdkafka)")
+	}
+	dir := t.TempDir()
+	hdfs, body, n := loghub(t, dir, "HDFS")
+	c := kafkatest.Start(t, kafkatest.Options{Topics: []string{"sng"}})
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	cfg := filepath.Join(dir, "logengine.yaml")
+	writeFile(t, cfg, fmt.Sprintf("retention: 0\nkafka:\n  brokers: [%s]\n  topics: [sng]\n  group: sng\n  format: text\n  source: sng-hdfs\n", brokers))
+	d := startDaemon(t, filepath.Join(dir, "data"), "--config", cfg)
+	if code, ans := d.ingest("text/plain", string(body), "source=ref-hdfs"); code != 200 || ans.Accepted != n {
+		t.Fatalf("reference ingest: %d %+v", code, ans)
+	}
+	ref := d.all("q=" + url.QueryEscape("source:ref-hdfs"))
+
+	conf := filepath.Join(dir, "syslog-ng.conf")
+	writeFile(t, conf, fmt.Sprintf(`@version: 3.38
+options { chain-hostnames(no); stats-freq(0); time-reopen(2); };
+source s_hdfs { file("%s" flags(no-parse) follow-freq(1)); };
+destination d_kafka {
+  kafka-c(bootstrap-servers("%s") topic("sng") message("${MESSAGE}")
+          config("acks" => "all"));
+};
+log { source(s_hdfs); destination(d_kafka); };
+`, hdfs, brokers))
+	if out, err := exec.Command(bin, "--syntax-only", "-f", conf).CombinedOutput(); err != nil {
+		t.Fatalf("syslog-ng --syntax-only: %v\n%s", err, out)
+	}
+	startProcess(t, bin, "-F", "--stderr", "-f", conf,
+		"-R", filepath.Join(dir, "persist"), "-p", filepath.Join(dir, "pid"), "-c", filepath.Join(dir, "ctl"))
+	var got []entry
+	if !poll(3*time.Minute, 250*time.Millisecond, func() bool {
+		got = d.all("q=" + url.QueryEscape("source:sng-hdfs"))
+		return len(got) >= n
+	}) || len(got) != n {
+		t.Fatalf("syslog-ng kafka-c(): %d entries stored, want %d", len(got), n)
+	}
+	sameEntries(t, "syslog-ng kafka-c()", got, ref)
 }
