@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -206,14 +207,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			stall = 0
-			c.commit(ctx)
+			c.commit(ctx, false)
 			c.client.AllowRebalance()
 		case ctx.Err() != nil || errors.Is(err, storage.ErrClosed):
 			c.client.AllowRebalance()
 		default:
 			// Rewound: what was not stored is fetched again after the
 			// pause, and the group may rebalance meanwhile.
-			c.commit(ctx)
+			c.commit(ctx, false)
 			c.client.AllowRebalance()
 			c.obs.Stalled()
 			if stall == 0 {
@@ -230,7 +231,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// move while this node is away start after them.
 	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.commit(cctx)
+	c.commit(cctx, true)
 	c.log.Info("kafka consumer stopped")
 	return nil
 }
@@ -400,8 +401,11 @@ func hasField(e *storage.Entry, name string) bool {
 }
 
 // commit commits the stored offsets to the group; a failure is logged and
-// retried with the next commit (this node's own offsets are durable).
-func (c *Consumer) commit(ctx context.Context) {
+// retried with the next commit (this node's own offsets are durable). The
+// poll loop commits asynchronously, so that polling goes on while the
+// commit travels; a revocation commits synchronously, which also waits for
+// the commits before it, so the partitions' next owners read them.
+func (c *Consumer) commit(ctx context.Context, sync bool) {
 	c.mu.Lock()
 	todo := c.uncommitted
 	c.uncommitted = map[string]map[int32]kgo.EpochOffset{}
@@ -409,7 +413,10 @@ func (c *Consumer) commit(ctx context.Context) {
 	if len(todo) == 0 {
 		return
 	}
-	c.client.CommitOffsetsSync(ctx, todo, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+	onDone := func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err == nil && resp != nil {
+			err = partitionCommitError(resp)
+		}
 		if err == nil {
 			return
 		}
@@ -428,7 +435,24 @@ func (c *Consumer) commit(ctx context.Context) {
 			}
 		}
 		c.mu.Unlock()
-	})
+	}
+	if sync {
+		c.client.CommitOffsetsSync(ctx, todo, onDone)
+	} else {
+		c.client.CommitOffsets(ctx, todo, onDone)
+	}
+}
+
+// partitionCommitError returns the first partition error of a commit.
+func partitionCommitError(resp *kmsg.OffsetCommitResponse) error {
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("commit %s/%d: %w", t.Topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
 }
 
 // adjustOffsets starts each assigned partition at the larger of the
@@ -480,7 +504,7 @@ func (c *Consumer) revoked(ctx context.Context, _ *kgo.Client, ps map[string][]i
 	}
 	c.obs.Rebalance("revoked")
 	c.log.Info("kafka partitions revoked", "partitions", ps)
-	c.commit(ctx)
+	c.commit(ctx, true)
 	c.forget(ps)
 }
 
