@@ -21,9 +21,10 @@
 // with part of it only.
 //
 // The group's rebalances wait while a polled batch is being stored
-// (BlockRebalanceOnPoll): a partition is never given to another node
-// between the moment this one read its records and the moment it stored
-// them and committed their offsets. What remains is the case no consumer
+// (BlockRebalanceOnPoll), and a revocation commits the stored offsets
+// synchronously (after any commit still in flight): a partition is never
+// given to another node between the moment this one read its records and
+// the moment the group holds the offsets it stored. What remains is the case no consumer
 // can close: a node killed after its commit to Badger and before its
 // commit to the group, whose partitions move to another node before it
 // returns; that node then stores the last batch again. A node restarted
