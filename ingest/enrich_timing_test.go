@@ -203,6 +203,6 @@ func BenchmarkIngestAccessLog(b *testing.B) {
 // discardStore accepts every batch and keeps nothing.
 type discardStore struct{}
 
-func (discardStore) AppendWith(_ context.Context, entries []storage.Entry, _ []storage.Put) ([]storage.ID, error) {
+func (discardStore) Append(_ context.Context, entries []storage.Entry) ([]storage.ID, error) {
 	return make([]storage.ID, len(entries)), nil
 }

@@ -27,7 +27,7 @@ type memStore struct {
 	err     error
 }
 
-func (m *memStore) AppendWith(_ context.Context, entries []storage.Entry, _ []storage.Put) ([]storage.ID, error) {
+func (m *memStore) Append(_ context.Context, entries []storage.Entry) ([]storage.ID, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {

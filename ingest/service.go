@@ -68,10 +68,28 @@ type Response struct {
 	LastSeq uint64
 }
 
-// Appender stores entries durably, with the records a caller writes in
-// the same transaction (storage.Store.AppendWith).
+// Appender stores entries durably.
 type Appender interface {
+	Append(ctx context.Context, entries []storage.Entry) ([]storage.ID, error)
+}
+
+// AtomicAppender is an Appender that also writes other records in the
+// transaction of the entries (storage.Store), which IngestResultsWith
+// needs.
+type AtomicAppender interface {
 	AppendWith(ctx context.Context, entries []storage.Entry, puts []storage.Put) ([]storage.ID, error)
+}
+
+// append stores entries, with puts when there are any.
+func (s *Service) append(ctx context.Context, entries []storage.Entry, puts []storage.Put) ([]storage.ID, error) {
+	if len(puts) == 0 {
+		return s.store.Append(ctx, entries)
+	}
+	a, ok := s.store.(AtomicAppender)
+	if !ok {
+		return nil, fmt.Errorf("BUG: records to write with the entries, but %T cannot write them in one transaction", s.store)
+	}
+	return a.AppendWith(ctx, entries, puts)
 }
 
 // Patterns gives entries the id of their message template.
@@ -266,7 +284,7 @@ func (s *Service) IngestResultsWith(ctx context.Context, format Format, size int
 		entries = append(entries, r.Entry)
 	}
 	if len(entries) == 0 && len(puts) > 0 {
-		if _, err := s.store.AppendWith(ctx, nil, puts); err != nil {
+		if _, err := s.append(ctx, nil, puts); err != nil {
 			return Response{}, err
 		}
 	}
@@ -279,7 +297,7 @@ func (s *Service) IngestResultsWith(ctx context.Context, format Format, size int
 				return Response{}, fmt.Errorf("save the message templates of the batch: %w", err)
 			}
 		}
-		ids, err := s.store.AppendWith(ctx, entries, puts)
+		ids, err := s.append(ctx, entries, puts)
 		if err != nil {
 			return Response{}, err
 		}

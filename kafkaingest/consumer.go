@@ -208,14 +208,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			stall = 0
-			c.commit(ctx, false)
+			c.commit(ctx)
 			c.client.AllowRebalance()
 		case ctx.Err() != nil || errors.Is(err, storage.ErrClosed):
 			c.client.AllowRebalance()
 		default:
 			// Rewound: what was not stored is fetched again after the
 			// pause, and the group may rebalance meanwhile.
-			c.commit(ctx, false)
+			c.commit(ctx)
 			c.client.AllowRebalance()
 			c.obs.Stalled()
 			if stall == 0 {
@@ -232,7 +232,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// move while this node is away start after them.
 	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.commit(cctx, true)
+	c.commit(cctx)
 	c.log.Info("kafka consumer stopped")
 	return nil
 }
@@ -402,11 +402,12 @@ func hasField(e *storage.Entry, name string) bool {
 }
 
 // commit commits the stored offsets to the group; a failure is logged and
-// retried with the next commit (this node's own offsets are durable). The
-// poll loop commits asynchronously, so that polling goes on while the
-// commit travels; a revocation commits synchronously, which also waits for
-// the commits before it, so the partitions' next owners read them.
-func (c *Consumer) commit(ctx context.Context, sync bool) {
+// retried with the next commit (this node's own offsets are durable).
+// Commits are synchronous: asynchronous ones, tried, left the group behind
+// this node's store for longer, and a node killed then whose partitions
+// moved (a kill during a rebalance) had its last batches stored again by
+// their next owner, as the cluster test saw.
+func (c *Consumer) commit(ctx context.Context) {
 	c.mu.Lock()
 	todo := c.uncommitted
 	c.uncommitted = map[string]map[int32]kgo.EpochOffset{}
@@ -437,11 +438,7 @@ func (c *Consumer) commit(ctx context.Context, sync bool) {
 		}
 		c.mu.Unlock()
 	}
-	if sync {
-		c.client.CommitOffsetsSync(ctx, todo, onDone)
-	} else {
-		c.client.CommitOffsets(ctx, todo, onDone)
-	}
+	c.client.CommitOffsetsSync(ctx, todo, onDone)
 }
 
 // partitionCommitError returns the first partition error of a commit.
@@ -505,7 +502,7 @@ func (c *Consumer) revoked(ctx context.Context, _ *kgo.Client, ps map[string][]i
 	}
 	c.obs.Rebalance("revoked")
 	c.log.Info("kafka partitions revoked", "partitions", ps)
-	c.commit(ctx, true)
+	c.commit(ctx)
 	c.forget(ps)
 }
 

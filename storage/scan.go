@@ -117,7 +117,7 @@ func (s *Store) DropDay(d Day) error {
 	s.delMu.Lock()
 	defer s.delMu.Unlock()
 	defer s.blocks.invalidate()
-	err := s.db.DropPrefix(headerDayPrefix(d), bodyDayPrefix(d), entryDayPrefix(d), postingDayPrefix(d), dayKey(d))
+	err := s.db.DropPrefix(headerDayPrefix(d), bodyDayPrefix(d), templatesDayPrefix(d), entryDayPrefix(d), postingDayPrefix(d), dayKey(d))
 	if err != nil {
 		return fmt.Errorf("drop day %s: %w", d, err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/ristretto/v2/z"
+
+	"github.com/logengine/logengine/storage/block"
 )
 
 // Problem is one thing Verify found wrong.
@@ -190,6 +192,27 @@ func checkRecord(txn *badger.Txn, key, v []byte) (string, error) {
 		}
 		if len(entries) != r.count {
 			return where, fmt.Errorf("decodes to %d entries, its header says %d", len(entries), r.count)
+		}
+	case nsTemplates:
+		if len(key) != 13 {
+			return fmt.Sprintf("template counts key %x", key), errors.New("want 13 bytes")
+		}
+		day, last := Day(binary.BigEndian.Uint32(key[1:5])), binary.BigEndian.Uint64(key[5:13])
+		where := fmt.Sprintf("template counts of block %s/%d", day, last)
+		item, err := txn.Get(blockHeaderKey(day, last))
+		if err != nil {
+			return where, fmt.Errorf("its block header: %w", err)
+		}
+		err = item.Value(func(hv []byte) error {
+			r, err := decodeHeaderRecord(item.Key(), hv)
+			if err != nil {
+				return err
+			}
+			_, _, err = block.EachTemplateLevelOf(r.raw, v, func(uint32, block.TemplateLevel) {})
+			return err
+		})
+		if err != nil {
+			return where, err
 		}
 	case nsJournal:
 		if len(key) != 9 {

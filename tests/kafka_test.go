@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/logengine/logengine/internal/kafkatest"
 )
@@ -53,6 +57,42 @@ func kcatProduce(t *testing.T, brokers []string, topic string, lines []string) {
 	out, err := exec.Command("kcat", "-P", "-b", strings.Join(brokers, ","), "-t", topic, "-X", "acks=all", "-l", f).CombinedOutput()
 	if err != nil {
 		t.Fatalf("kcat: %v\n%s", err, out)
+	}
+}
+
+// waitStableGroup waits until the group is stable with members members
+// holding partitions partitions between them: a rebalance is over.
+func waitStableGroup(t *testing.T, brokers []string, group string, members, partitions int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var last string
+	if !poll(2*time.Minute, 100*time.Millisecond, func() bool {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{group}
+		resp, err := req.RequestWith(context.Background(), cl)
+		if err != nil || len(resp.Groups) != 1 {
+			last = fmt.Sprint(err)
+			return false
+		}
+		g := resp.Groups[0]
+		held := 0
+		for _, m := range g.Members {
+			var a kmsg.ConsumerMemberAssignment
+			if err := a.ReadFrom(m.MemberAssignment); err != nil {
+				return false
+			}
+			for _, tp := range a.Topics {
+				held += len(tp.Partitions)
+			}
+		}
+		last = fmt.Sprintf("state %s, %d members, %d partitions held", g.State, len(g.Members), held)
+		return g.State == "Stable" && len(g.Members) == members && held == partitions
+	}) {
+		t.Fatalf("group %s not stable with %d members holding %d partitions: %s", group, members, partitions, last)
 	}
 }
 
@@ -157,6 +197,12 @@ func TestKafkaClusterExactlyOnce(t *testing.T) {
 				kcatProduce(t, brokers, "logs", kafkaLines(t, k, step/10))
 			}
 		}()
+		// Killed while the group is stable, a node restarted with its
+		// instance_id gets its partitions back and resumes from its own
+		// offsets. (Killed during a rebalance, its partitions may move,
+		// and their next owner starts from the group's offsets: the window
+		// README describes.)
+		waitStableGroup(t, brokers, "e2e", 3, 6)
 		victim := nodes[round]
 		_, _, before := stored([]*daemon{victim}, false)
 		poll(time.Minute, 5*time.Millisecond, func() bool { _, _, n := stored([]*daemon{victim}, false); return n > before+50 })
@@ -264,4 +310,61 @@ log { source(s_hdfs); destination(d_kafka); };
 		t.Fatalf("syslog-ng kafka-c(): %d entries stored, want %d", len(got), n)
 	}
 	sameEntries(t, "syslog-ng kafka-c()", got, ref)
+}
+
+// TestGatewayToConsumers: a gateway node (kafka.produce) writes what it
+// receives to a topic that two storing nodes consume; between them they
+// hold the entries a single daemon stores from the same request, with
+// their timestamps, levels, sources, tags and typed fields.
+func TestGatewayToConsumers(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Options{Topics: []string{"logs"}, Partitions: 4})
+	brokers := strings.Join(c.ListenAddrs(), ", ")
+	dir := t.TempDir()
+	gwCfg := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, gwCfg, fmt.Sprintf("retention: 0\nkafka:\n  brokers: [%s]\n  produce: true\n  produce_topic: logs\n", brokers))
+	gw := startDaemon(t, filepath.Join(dir, "gw"), "--config", gwCfg)
+	var nodes []*daemon
+	for i := range 2 {
+		cfg := filepath.Join(dir, fmt.Sprintf("node%d.yaml", i))
+		writeFile(t, cfg, fmt.Sprintf("retention: 0\nkafka:\n  brokers: [%s]\n  topics: [logs]\n  group: store\n  instance_id: node%d\n", brokers, i))
+		nodes = append(nodes, startDaemon(t, filepath.Join(dir, fmt.Sprintf("node%d", i)), "--config", cfg))
+	}
+	single := startDaemon(t, filepath.Join(dir, "single"))
+
+	var body strings.Builder
+	const n = 300
+	for i := range n {
+		fmt.Fprintf(&body, `{"timestamp":"2026-12-04T06:00:%02d.%09dZ","level":"%s","source":"%s","message":"request %d done","tags":["prod","t%d"],"status":%d,"latency_ms":%d.5,"cached":%v,"user":{"id":"u%d"}}`+"\n",
+			i%60, i, []string{"info", "error", "warn"}[i%3], []string{"api", "auth", "db"}[i%3], i, i%2, 200+i%5, i, i%3 == 0, i%7)
+	}
+	for _, d := range []*daemon{gw, single} {
+		if code, ans := d.ingest("application/x-ndjson", body.String(), ""); code != 200 || ans.Accepted != n {
+			t.Fatalf("POST to %s: %d %+v", d.url, code, ans)
+		}
+	}
+	var got []entry
+	if !poll(2*time.Minute, 200*time.Millisecond, func() bool {
+		got = got[:0]
+		for _, d := range nodes {
+			got = append(got, d.all("")...)
+		}
+		return len(got) >= n
+	}) || len(got) != n {
+		t.Fatalf("the consuming nodes store %d entries, want %d", len(got), n)
+	}
+	key := func(e entry) string {
+		f, _ := json.Marshal(e.Fields)
+		return strings.Join([]string{e.Timestamp, e.Level, e.Source, e.Message, strings.Join(e.Tags, ","), string(f)}, "|")
+	}
+	want := map[string]int{}
+	for _, e := range single.all("") {
+		want[key(e)]++
+	}
+	for _, e := range got {
+		k := key(e)
+		if want[k] == 0 {
+			t.Fatalf("stored through the gateway and Kafka: %s\nnot stored so by a single daemon, e.g. %v", k, want)
+		}
+		want[k]--
+	}
 }
