@@ -16,7 +16,10 @@ func DecodeJSON(body []byte, d Defaults, l Limits) ([]Result, error) {
 // AppendJSON is DecodeJSON appending to dst, so a caller can reuse one slice
 // of results across requests. On error dst is returned unchanged.
 func AppendJSON(dst []Result, body []byte, d Defaults, l Limits) ([]Result, error) {
-	dc := newDecoder(d, l)
+	return newDecoder(d, l).appendJSON(dst, body)
+}
+
+func (dc *decoder) appendJSON(dst []Result, body []byte) ([]Result, error) {
 	body = trimBOM(body)
 	i := skipWS(body, 0)
 	if i == len(body) {
@@ -92,7 +95,10 @@ func DecodeNDJSON(body []byte, d Defaults, l Limits) []Result {
 
 // AppendNDJSON is DecodeNDJSON appending to dst.
 func AppendNDJSON(dst []Result, body []byte, d Defaults, l Limits) []Result {
-	dc := newDecoder(d, l)
+	return newDecoder(d, l).appendNDJSON(dst, body)
+}
+
+func (dc *decoder) appendNDJSON(dst []Result, body []byte) []Result {
 	body = trimBOM(body)
 	for line := 1; len(body) > 0; line++ {
 		var raw []byte

@@ -154,6 +154,9 @@ type decoder struct {
 
 	fieldChunk []storage.Field
 	tagChunk   []string
+	// parseJSON reads a timestamp and level at the start of a JSON
+	// entry's message, as ParseMessage does for the protocols.
+	parseJSON bool
 }
 
 func newDecoder(d Defaults, l Limits) *decoder {
@@ -656,6 +659,9 @@ func (dc *decoder) finish() (storage.Entry, error) {
 		if _, err := patterns.ParseID(dc.topPattern.s); !dc.entryForm || err != nil {
 			dc.addField("pattern", dc.topPattern.value(), dc.topPattern.special)
 		}
+	}
+	if dc.parseJSON {
+		dc.parseMessage(&e, dc.winner(roleSource) >= 0)
 	}
 	if dc.err != nil {
 		return e, dc.err

@@ -31,6 +31,9 @@ const (
 	FormatLoki   // Loki push, JSON or protobuf
 	FormatOTLP   // OpenTelemetry logs over HTTP, protobuf or JSON
 	FormatSyslog // syslog over TCP, TLS or UDP
+	// FormatKafka names records consumed from Kafka topics in metrics;
+	// their values are decoded as JSON, NDJSON or text.
+	FormatKafka
 )
 
 // Request is one batch to ingest.
@@ -68,6 +71,25 @@ type Response struct {
 // Appender stores entries durably.
 type Appender interface {
 	Append(ctx context.Context, entries []storage.Entry) ([]storage.ID, error)
+}
+
+// AtomicAppender is an Appender that also writes other records in the
+// transaction of the entries (storage.Store), which IngestResultsWith
+// needs.
+type AtomicAppender interface {
+	AppendWith(ctx context.Context, entries []storage.Entry, puts []storage.Put) ([]storage.ID, error)
+}
+
+// append stores entries, with puts when there are any.
+func (s *Service) append(ctx context.Context, entries []storage.Entry, puts []storage.Put) ([]storage.ID, error) {
+	if len(puts) == 0 {
+		return s.store.Append(ctx, entries)
+	}
+	a, ok := s.store.(AtomicAppender)
+	if !ok {
+		return nil, fmt.Errorf("BUG: records to write with the entries, but %T cannot write them in one transaction", s.store)
+	}
+	return a.AppendWith(ctx, entries, puts)
 }
 
 // Patterns gives entries the id of their message template.
@@ -153,22 +175,62 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 	if format == FormatAuto {
 		format = sniff(req.Body)
 	}
-	var results []Result
-	switch format {
-	case FormatJSON:
-		var err error
-		results, err = DecodeJSON(req.Body, d, s.limits)
-		if err != nil {
-			return Response{}, &BodyError{Msg: err.Error()}
-		}
-	case FormatNDJSON:
-		results = DecodeNDJSON(req.Body, d, s.limits)
-	case FormatText:
-		results = DecodeText(req.Body, d, s.limits)
-	default:
-		return Response{}, fmt.Errorf("BUG: unknown format %d", format)
+	results, err := s.AppendBody(nil, format, req.Body, d)
+	if err != nil {
+		return Response{}, err
 	}
 	return s.IngestResults(ctx, format, len(req.Body), results)
+}
+
+// AppendBody decodes a body of the given format with the service's limits
+// and appends its results to dst: one JSON object or an array of them,
+// NDJSON, or text lines; FormatAuto sniffs which. An error (a *BodyError)
+// means the body as a whole is not of the format, and dst is returned
+// unchanged.
+func (s *Service) AppendBody(dst []Result, format Format, body []byte, d Defaults) ([]Result, error) {
+	return newDecoder(d, s.limits).appendBody(dst, format, body)
+}
+
+func (dc *decoder) appendBody(dst []Result, format Format, body []byte) ([]Result, error) {
+	if format == FormatAuto {
+		format = sniff(body)
+	}
+	switch format {
+	case FormatJSON:
+		out, err := dc.appendJSON(dst, body)
+		if err != nil {
+			return dst, &BodyError{Msg: err.Error()}
+		}
+		return out, nil
+	case FormatNDJSON:
+		return dc.appendNDJSON(dst, body), nil
+	case FormatText:
+		return dc.appendText(dst, body), nil
+	}
+	return dst, fmt.Errorf("BUG: AppendBody of format %s", format)
+}
+
+// BodyDecoder decodes many small bodies, such as the records of a Kafka
+// fetch, sharing one decoder's scratch space and the chunks its entries'
+// fields and tags are cut from: a decoder per record cost more than the
+// record's decoding.
+type BodyDecoder struct{ dc *decoder }
+
+// NewBodyDecoder returns a decoder with the service's limits and d's
+// source and tags; each body gives its own time of arrival. parseMessage
+// reads a timestamp and level at the start of JSON entries' messages (see
+// BulkOptions.ParseMessage); text lines are always read so.
+func (s *Service) NewBodyDecoder(d Defaults, parseMessage bool) *BodyDecoder {
+	dc := newDecoder(d, s.limits)
+	dc.parseJSON = parseMessage
+	return &BodyDecoder{dc: dc}
+}
+
+// Append is Service.AppendBody for one body whose entries without a
+// timestamp take now.
+func (b *BodyDecoder) Append(dst []Result, format Format, body []byte, now time.Time) ([]Result, error) {
+	b.dc.now = now.UTC()
+	return b.dc.appendBody(dst, format, body)
 }
 
 // IngestResults checks, enriches and stores records that a decoder has
@@ -178,6 +240,14 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Response, error) {
 // ones. size is the bytes received, for metrics. An error means nothing was
 // stored.
 func (s *Service) IngestResults(ctx context.Context, format Format, size int, results []Result) (Response, error) {
+	return s.IngestResultsWith(ctx, format, size, results, nil)
+}
+
+// IngestResultsWith is IngestResults that also writes puts in the
+// transaction of the stored entries (storage.Store.AppendWith), also when
+// every record was rejected or dropped: a consumer's position in its
+// source moves with what it stored from there, and past what it did not.
+func (s *Service) IngestResultsWith(ctx context.Context, format Format, size int, results []Result, puts []storage.Put) (Response, error) {
 	var res Response
 	var reasons map[string]int
 	entries := make([]storage.Entry, 0, len(results))
@@ -213,6 +283,11 @@ func (s *Service) IngestResults(ctx context.Context, format Format, size int, re
 		}
 		entries = append(entries, r.Entry)
 	}
+	if len(entries) == 0 && len(puts) > 0 {
+		if _, err := s.append(ctx, nil, puts); err != nil {
+			return Response{}, err
+		}
+	}
 	if len(entries) > 0 {
 		// An acknowledged entry's template id must survive a crash: the
 		// state that holds it is saved before the entry is stored. Ids an
@@ -222,7 +297,7 @@ func (s *Service) IngestResults(ctx context.Context, format Format, size int, re
 				return Response{}, fmt.Errorf("save the message templates of the batch: %w", err)
 			}
 		}
-		ids, err := s.store.Append(ctx, entries)
+		ids, err := s.append(ctx, entries, puts)
 		if err != nil {
 			return Response{}, err
 		}
@@ -325,6 +400,8 @@ func (f Format) String() string {
 		return "otlp"
 	case FormatSyslog:
 		return "syslog"
+	case FormatKafka:
+		return "kafka"
 	}
 	return "auto"
 }

@@ -47,7 +47,10 @@ func DecodeText(body []byte, d Defaults, l Limits) []Result {
 
 // AppendText is DecodeText appending to dst.
 func AppendText(dst []Result, body []byte, d Defaults, l Limits) []Result {
-	dc := newDecoder(d, l)
+	return newDecoder(d, l).appendText(dst, body)
+}
+
+func (dc *decoder) appendText(dst []Result, body []byte) []Result {
 	body = trimBOM(body)
 	for line := 1; len(body) > 0; line++ {
 		var raw []byte

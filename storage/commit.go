@@ -48,6 +48,7 @@ type appendReq struct {
 	sizes   []int // MemSize of each entry
 	size    int
 	ids     []ID
+	puts    []Put      // written with the request's last entry
 	done    chan error // buffered: the committer never waits on it
 }
 
@@ -158,7 +159,7 @@ func (s *Store) writeGroup(reqs []*appendReq, n int) error {
 			count += len(reqs[j].entries)
 			j++
 		}
-		if err := s.commitWhole(entries[at:at+count], sizes[at:at+count], ids[at:at+count], reqs[i:j]); err != nil {
+		if err := s.commitWhole(entries[at:at+count], sizes[at:at+count], ids[at:at+count], reqs[i:j], putsOf(reqs[i:j])); err != nil {
 			return err
 		}
 		at += count
@@ -177,18 +178,27 @@ func (s *Store) writeGroup(reqs []*appendReq, n int) error {
 	return nil
 }
 
-// commitWhole commits the entries of reqs in one transaction. When Badger
-// finds the transaction too big (a request of millions of tiny entries; its
-// bound is 15% of the memtable), it commits the requests one by one, and a
-// request that alone is too big in halves: such a request is then not
-// atomic, which the log says.
-func (s *Store) commitWhole(entries []Entry, sizes []int, ids []ID, reqs []*appendReq) error {
+// putsOf gathers the puts of reqs, in request order.
+func putsOf(reqs []*appendReq) []Put {
+	var puts []Put
+	for _, r := range reqs {
+		puts = append(puts, r.puts...)
+	}
+	return puts
+}
+
+// commitWhole commits the entries of reqs and puts in one transaction.
+// When Badger finds the transaction too big (a request of millions of tiny
+// entries; its bound is 15% of the memtable), it commits the requests one
+// by one, and a request that alone is too big in halves, its puts with the
+// last half: such a request is then not atomic, which the log says.
+func (s *Store) commitWhole(entries []Entry, sizes []int, ids []ID, reqs []*appendReq, puts []Put) error {
 	if s.hookCommit != nil {
 		if err := s.hookCommit(len(entries)); err != nil {
 			return err
 		}
 	}
-	err := s.commit(entries, ids)
+	err := s.commit(entries, ids, puts)
 	if !errors.Is(err, badger.ErrTxnTooBig) {
 		return err
 	}
@@ -196,7 +206,7 @@ func (s *Store) commitWhole(entries []Entry, sizes []int, ids []ID, reqs []*appe
 		at := 0
 		for _, r := range reqs {
 			k := len(r.entries)
-			if err := s.commitWhole(entries[at:at+k], sizes[at:at+k], ids[at:at+k], []*appendReq{r}); err != nil {
+			if err := s.commitWhole(entries[at:at+k], sizes[at:at+k], ids[at:at+k], []*appendReq{r}, r.puts); err != nil {
 				return err
 			}
 			at += k
@@ -211,8 +221,8 @@ func (s *Store) commitWhole(entries []Entry, sizes []int, ids []ID, reqs []*appe
 			"entries", len(entries))
 	}
 	half := len(entries) / 2
-	if err := s.commitWhole(entries[:half], sizes[:half], ids[:half], nil); err != nil {
+	if err := s.commitWhole(entries[:half], sizes[:half], ids[:half], nil, nil); err != nil {
 		return err
 	}
-	return s.commitWhole(entries[half:], sizes[half:], ids[half:], nil)
+	return s.commitWhole(entries[half:], sizes[half:], ids[half:], nil, puts)
 }

@@ -315,7 +315,26 @@ func (s *Store) broadcast() {
 // waiting it fails at once with ErrOverloaded rather than queueing without
 // bound.
 func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
-	if len(entries) == 0 {
+	return s.AppendWith(ctx, entries, nil)
+}
+
+// Put is a record of a bucket that AppendWith writes together with the
+// entries of the request.
+type Put struct {
+	Bucket *Bucket
+	Key    string
+	Value  []byte
+}
+
+// AppendWith is Append that also writes puts in the transaction that
+// commits the request's last entry, so that a reader of those records (a
+// consumer's position in its source) never sees them without the entries
+// or the entries without them. That is the request's only transaction
+// unless it is too large for one (far more than maxCommitBytes), which
+// callers who need the guarantee avoid by bounding their requests. With
+// no entries it writes the puts alone, in order with the appends around it.
+func (s *Store) AppendWith(ctx context.Context, entries []Entry, puts []Put) ([]ID, error) {
+	if len(entries) == 0 && len(puts) == 0 {
 		return nil, nil
 	}
 	if s.closed.Load() {
@@ -334,7 +353,7 @@ func (s *Store) Append(ctx context.Context, entries []Entry) ([]ID, error) {
 	}
 	// Validate and size in the request's goroutine; blocks are encoded by
 	// the committer, where the entries of one day are gathered.
-	r := &appendReq{ctx: ctx, entries: entries, sizes: make([]int, len(entries)), done: make(chan error, 1)}
+	r := &appendReq{ctx: ctx, entries: entries, sizes: make([]int, len(entries)), puts: puts, done: make(chan error, 1)}
 	for i := range entries {
 		if err := entries[i].Validate(); err != nil {
 			return nil, fmt.Errorf("append entry %d: %w", i, err)
@@ -363,12 +382,25 @@ type postingKey struct {
 }
 
 // commit writes one transaction: the entries' blocks, their posting
-// lists, the journal record and the sequence. Called by the committer.
-func (s *Store) commit(entries []Entry, ids []ID) error {
+// lists, the journal record, the sequence and the puts. Called by the
+// committer.
+func (s *Store) commit(entries []Entry, ids []ID, puts []Put) error {
 	first := s.nextSeq
 	postings := make(map[postingKey][]ID, 16)
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
+	// In request order, so that a later put of the same key wins.
+	for _, p := range puts {
+		if err := txn.SetEntry(badger.NewEntry(p.Bucket.key(p.Key), p.Value)); err != nil {
+			return wrapWriteErr("append", err)
+		}
+	}
+	if len(entries) == 0 {
+		if err := txn.Commit(); err != nil {
+			return wrapWriteErr("commit", err)
+		}
+		return nil
+	}
 	runs := assignIDs(entries, ids, first)
 	if err := writeBlocks(txn, entries, runs); err != nil {
 		return wrapWriteErr("append", err)

@@ -114,6 +114,30 @@ type KafkaConfig struct {
 
 	// Consuming logs from Kafka topics.
 
+	// Topics are consumed when listed; none turns consuming off.
+	Topics []string `yaml:"topics"`
+	// Group is the consumer group the node joins; empty means "logengine".
+	// Nodes of one group share the topics' partitions; a second group
+	// stores a second copy.
+	Group string `yaml:"group"`
+	// InstanceID makes the node a static member of the group, so that a
+	// restart within session_timeout keeps its partitions; unique per node.
+	InstanceID string `yaml:"instance_id"`
+	// SessionTimeout is how long the group waits for a silent node before
+	// its partitions move; zero means 45s.
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// Format of a record's value: auto (a JSON object or array, NDJSON or
+	// text lines, told apart per record), json, ndjson or text.
+	Format string `yaml:"format"`
+	// Source is the source of entries that name none.
+	Source string `yaml:"source"`
+	// Headers are the record headers that become fields of its entries.
+	Headers []string `yaml:"headers"`
+	// ParseMessage reads a timestamp and level at the start of JSON
+	// records' messages, for shippers that send the lines they tail as
+	// {"message": "..."}; text records are always read so.
+	ParseMessage bool `yaml:"parse_message"`
+
 	// Producing to Kafka (gateway mode).
 
 	// Produce makes the node a gateway: what it receives over HTTP, the
@@ -150,7 +174,32 @@ func (k *KafkaConfig) validate() []error {
 	for _, p := range k.Problems("kafka.") {
 		errs = append(errs, errors.New(p))
 	}
+	if k.Produce && len(k.Topics) > 0 {
+		errs = append(errs, errors.New("kafka.topics: a gateway (kafka.produce: true) writes what it receives to Kafka and stores nothing; consume the topics on the storing nodes"))
+	}
+	if _, ok := kafkaFormats[k.Format]; !ok {
+		errs = append(errs, fmt.Errorf("kafka.format: %q is not one of auto, json, ndjson, text", k.Format))
+	}
+	for i, t := range k.Topics {
+		if strings.TrimSpace(t) == "" || strings.ContainsAny(t, " /") {
+			errs = append(errs, fmt.Errorf("kafka.topics[%d]: %q is not a topic name (no spaces or slashes)", i, t))
+		}
+	}
+	for i, h := range k.Headers {
+		if strings.TrimSpace(h) == "" {
+			errs = append(errs, fmt.Errorf("kafka.headers[%d]: empty; name a record header", i))
+		}
+	}
+	if k.SessionTimeout < 0 {
+		errs = append(errs, errors.New("kafka.session_timeout: must not be negative (0 means 45s)"))
+	}
 	return errs
+}
+
+// kafkaFormats maps kafka.format onto the decoders.
+var kafkaFormats = map[string]ingest.Format{
+	"": ingest.FormatAuto, "auto": ingest.FormatAuto, "json": ingest.FormatJSON,
+	"ndjson": ingest.FormatNDJSON, "text": ingest.FormatText,
 }
 
 // PatternsConfig is the patterns section of the configuration.
@@ -446,12 +495,30 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
+// repeatedList is a repeatable flag whose values may also be
+// comma-separated (its environment form).
+type repeatedList []string
+
+func (s *repeatedList) String() string { return strings.Join(*s, ",") }
+
+func (s *repeatedList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
 // envName maps a flag name onto its environment variable. The daemon's
 // repeatable --api-key name:role:secret becomes LOGENGINE_API_KEYS (a list);
 // the clients' --api-key is the one key they send, LOGENGINE_API_KEY.
 func envName(flagSet, flagName string) string {
 	if flagName == "api-key" && flagSet == "logengine serve" {
 		return "LOGENGINE_API_KEYS"
+	}
+	if flagName == "kafka-topic" {
+		return "LOGENGINE_KAFKA_TOPICS"
 	}
 	if flagName == "peer" && flagSet == "logengine serve" {
 		return "LOGENGINE_PEERS"
@@ -487,12 +554,17 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		rulesFile   = fs.String("alerting-rules-file", "", "YAML file of alert rules and notifiers (see data/alert-rules.example.yaml)")
 		evalEvery   = def.Alerting.EvalInterval
 		patternsOn  = fs.Bool("patterns", def.Patterns.Enabled, "mine message templates at ingest (the pattern of each entry)")
+		kafkaGroup  = fs.String("kafka-group", "", "Kafka consumer group this node joins (default logengine)")
+		kafkaBrkrs  stringList
+		kafkaTopics repeatedList
 		peers       peerList
 		peerKey     = fs.String("peer-key", "", "secret shared by the nodes of a cluster (cluster.peer_key)")
 		nodeName    = fs.String("node-name", "", "this node's name in a cluster (default: host name and listen port)")
 		peerTimeout = def.Cluster.Timeout
 		evaluate    = fs.Bool("alerting-evaluate", true, "evaluate the alert rules with a window here (in a cluster: on one node only)")
 	)
+	fs.Var(&kafkaBrkrs, "kafka-brokers", "comma-separated Kafka seed brokers (host:port)")
+	fs.Var(&kafkaTopics, "kafka-topic", "Kafka topic to consume logs from (repeatable)")
 	fs.Var(&peers, "peer", "another node of the cluster: http://host:port or dns+http://name:port (repeatable)")
 	fs.Var(&peerTimeout, "peer-timeout", "longest wait for a peer's answer; slower peers are missing from it (partial)")
 	fs.Var(&evalEvery, "alerting-eval-interval", "how often every alert rule is evaluated on exact counts")
@@ -553,6 +625,12 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Alerting.EvalInterval = evalEvery
 		case "patterns":
 			cfg.Patterns.Enabled = *patternsOn
+		case "kafka-brokers":
+			cfg.Kafka.Brokers = kafkaBrkrs
+		case "kafka-topic":
+			cfg.Kafka.Topics = kafkaTopics
+		case "kafka-group":
+			cfg.Kafka.Group = *kafkaGroup
 		case "peer":
 			cfg.Cluster.Peers = append(cfg.Cluster.Peers, peers...)
 		case "peer-key":

@@ -74,6 +74,14 @@ func TestConfigValidate(t *testing.T) {
 		{name: "geoip without database", file: "pipeline:\n  - {type: geoip, field: client_ip}\n", want: "pipeline[0].database: is required"},
 		{name: "kafka", file: "kafka:\n  brokers: [k1:9092, k2:9092]\n  sasl: {mechanism: scram-sha-512, username: u, password: p}\n"},
 		{name: "kafka broker without port", file: "kafka:\n  brokers: [k1]\n", want: `kafka.brokers[0]: "k1" must be host:port`},
+		{name: "kafka consumer", file: "kafka:\n  brokers: [k1:9092]\n  topics: [logs, audit]\n  group: g\n  format: ndjson\n  headers: [host]\n  parse_message: true\n"},
+		{name: "kafka gateway consuming", file: "kafka:\n  brokers: [k1:9092]\n  topics: [logs]\n  produce: true\n  produce_topic: logs\n", want: "kafka.topics: a gateway"},
+		{name: "kafka bad format", file: "kafka:\n  brokers: [k1:9092]\n  topics: [logs]\n  format: xml\n", want: `kafka.format: "xml" is not one of auto, json, ndjson, text`},
+		{name: "kafka bad topic", file: "kafka:\n  brokers: [k1:9092]\n  topics: [\"a b\"]\n", want: "kafka.topics[0]"},
+		{name: "kafka empty header", file: "kafka:\n  brokers: [k1:9092]\n  topics: [logs]\n  headers: [\"\"]\n", want: "kafka.headers[0]"},
+		{name: "kafka flags", args: []string{"--kafka-brokers", "k1:9092,k2:9092", "--kafka-topic", "a", "--kafka-topic", "b", "--kafka-group", "g"}},
+		{name: "kafka env", env: map[string]string{"LOGENGINE_KAFKA_BROKERS": "k1:9092", "LOGENGINE_KAFKA_TOPICS": "a,b", "LOGENGINE_KAFKA_GROUP": "g"}},
+		{name: "kafka flag broker without port", args: []string{"--kafka-brokers", "k1", "--kafka-topic", "a"}, want: "kafka.brokers[0]"},
 		{name: "kafka bad mechanism", file: "kafka:\n  brokers: [k1:9092]\n  sasl: {mechanism: kerberos, username: u, password: p}\n", want: "kafka.sasl.mechanism"},
 		{name: "gateway", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: logs\n  produce_timeout: 5s\n"},
 		{name: "gateway without brokers", file: "kafka:\n  produce: true\n  produce_topic: logs\n", want: "kafka.produce: needs kafka.brokers"},
@@ -141,5 +149,24 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 	if _, _, err := serveConfig([]string{"--config", writeFile(t, strings.Join(pipeline, "\n"))}, io.Discard); err != nil {
 		t.Fatalf("the example pipeline does not validate: %v\n%s", err, strings.Join(pipeline, "\n"))
+	}
+}
+
+func TestKafkaFlagsAndEnv(t *testing.T) {
+	t.Setenv("LOGENGINE_KAFKA_TOPICS", "a, b")
+	t.Setenv("LOGENGINE_KAFKA_GROUP", "from-env")
+	cfg, _, err := serveConfig([]string{"--kafka-brokers", "k1:9092,k2:9092", "--kafka-group", "from-flag"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Kafka.Brokers, " ") != "k1:9092 k2:9092" || strings.Join(cfg.Kafka.Topics, " ") != "a b" || cfg.Kafka.Group != "from-flag" {
+		t.Errorf("kafka = brokers %q topics %q group %q", cfg.Kafka.Brokers, cfg.Kafka.Topics, cfg.Kafka.Group)
+	}
+	cfg, _, err = serveConfig([]string{"--kafka-brokers", "k1:9092", "--kafka-topic", "x", "--kafka-topic", "y,z"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Kafka.Topics, " ") != "x y z" {
+		t.Errorf("repeated --kafka-topic gave %q", cfg.Kafka.Topics)
 	}
 }

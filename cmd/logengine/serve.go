@@ -25,6 +25,7 @@ import (
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/journal"
+	"github.com/logengine/logengine/kafkaingest"
 	"github.com/logengine/logengine/metrics"
 	"github.com/logengine/logengine/migrations"
 	"github.com/logengine/logengine/patterns"
@@ -76,7 +77,8 @@ type daemon struct {
 	http    *httpapi.Server
 	cron    *cron.Cron
 	metrics *metrics.Metrics
-	syslog  *ingest.SyslogServer // nil when no syslog listener is configured
+	syslog  *ingest.SyslogServer  // nil when no syslog listener is configured
+	kafka   *kafkaingest.Consumer // nil when no Kafka topics are configured
 	// gateway is set in gateway mode (kafka.produce): received entries go
 	// to Kafka instead of store.
 	gateway *gateway.Producer
@@ -347,6 +349,23 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if _, err := d.cron.AddJob("@every "+time.Duration(cfg.Alerting.EvalInterval).String(), alertJob); err != nil {
 		return nil, fmt.Errorf("alerting.eval_interval %s: %w", cfg.Alerting.EvalInterval, err)
 	}
+	// Last: nothing after it can fail, and Run closes its client.
+	if len(cfg.Kafka.Brokers) > 0 && len(cfg.Kafka.Topics) > 0 {
+		group := cfg.Kafka.Group
+		if group == "" {
+			group = "logengine"
+		}
+		d.kafka, err = kafkaingest.New(cfg.Kafka.Config, kafkaingest.Options{
+			Topics: cfg.Kafka.Topics, Group: group, InstanceID: cfg.Kafka.InstanceID,
+			SessionTimeout: time.Duration(cfg.Kafka.SessionTimeout),
+			Format:         kafkaFormats[cfg.Kafka.Format], Source: cfg.Kafka.Source, Headers: cfg.Kafka.Headers,
+			ParseMessage: cfg.Kafka.ParseMessage,
+			Logger:       log, Observer: d.metrics.KafkaConsumer(),
+		}, svc, d.store.Bucket(kafkaingest.OffsetsBucket))
+		if err != nil {
+			return nil, err
+		}
+	}
 	d.ready = true
 	return d, nil
 }
@@ -503,6 +522,11 @@ func (d *daemon) run(ctx context.Context) error {
 		// Stops with gctx, together with HTTP, and returns once what it
 		// has read is stored: before Badger closes.
 		g.Go(func() error { return d.syslog.Run(gctx) })
+	}
+	if d.kafka != nil {
+		// Stops with HTTP; a batch being stored is stored with its
+		// offsets or not at all, before Badger closes.
+		g.Go(func() error { return d.kafka.Run(gctx) })
 	}
 	d.cron.Start()
 	g.Go(func() error {
