@@ -77,6 +77,9 @@ type Engine struct {
 	// exportPage is how many entries an export reads per search (see
 	// Export); tests make it small.
 	exportPage int
+	// firstWindows is how many first windows of a planned search the range
+	// holds (see collectPlanned); tests vary it, 1 plans the whole range.
+	firstWindows int
 }
 
 // NewEngine returns an engine reading store and index.
@@ -93,7 +96,7 @@ func NewEngine(store *storage.Store, index keywordIndex, progress indexProgress,
 	if opts.MaxGroupBytes <= 0 {
 		opts.MaxGroupBytes = DefaultMaxGroupBytes
 	}
-	return &Engine{store: store, index: index, progress: progress, opts: opts, scanFirst: scanFirst, exportPage: MaxLimit}
+	return &Engine{store: store, index: index, progress: progress, opts: opts, scanFirst: scanFirst, exportPage: MaxLimit, firstWindows: firstWindows}
 }
 
 // Get returns one entry.
@@ -159,6 +162,9 @@ type query struct {
 	tail     []storage.Entry
 	tailOK   bool // tail loaded and small enough to check by hand
 	tailDone bool
+	// wider is the query of a wider range whose tail this one shares, so
+	// that the windows of a search read the journal once (collectPlanned).
+	wider *query
 }
 
 // rangeQuery parses query for the entries of [from, to) (zero times: open
@@ -468,27 +474,104 @@ func (q *query) collect(ctx context.Context, node Node, desc bool, want int) ([]
 	return append(out, more...), err
 }
 
-// collectPlanned is collect from the candidates the planner finds.
+// firstWindows is how many of the first window the time range of a planned
+// search holds (see collectPlanned), and windowGrowth how much each window
+// is wider than the one before.
+const (
+	firstWindows = 64
+	windowGrowth = 4
+)
+
+// collectPlanned is collect from the candidates the planner finds. It
+// plans time windows from the end the search reads from, each
+// windowGrowth times wider than the last, and stops when the page is
+// full: a word of a busy day has hundreds of thousands of candidates, and
+// listing them all (the index's postings, then each block's ids) cost
+// tens of times what the page needs. Windows split the range in id
+// order, so the pages they fill in turn are the page of the whole range.
 func (q *query) collectPlanned(ctx context.Context, node Node, desc bool, want int) ([]storage.Entry, error) {
+	width, err := q.firstWindow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.Entry
+	rest := q.within(storage.MinID, storage.MaxID)
+	for {
+		w := rest
+		switch {
+		case width <= 0:
+		case desc && rest.hi.Nanos-rest.lo.Nanos > width:
+			w = rest.within(storage.ID{Nanos: rest.hi.Nanos - width}, storage.MaxID)
+		case !desc && rest.hi.Nanos-rest.lo.Nanos > width:
+			w = rest.within(storage.MinID, storage.ID{Nanos: rest.lo.Nanos + width})
+		}
+		w.wider = q
+		set, err := w.plan(ctx, node, false)
+		if err != nil {
+			return nil, err
+		}
+		if set == nil || set.all && !set.exact {
+			// Nothing narrows the candidates: scan the rest in order.
+			more, err := rest.collectScan(ctx, node, desc, want-len(out))
+			return append(out, more...), err
+		}
+		more, err := w.fetch(ctx, node, set, desc, want-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+		if len(out) >= want || w.lo == rest.lo && w.hi == rest.hi {
+			return out, nil
+		}
+		if desc {
+			rest = rest.within(storage.MinID, w.lo)
+		} else {
+			rest = rest.within(w.hi, storage.MaxID)
+		}
+		width = min(width, math.MaxInt64/windowGrowth) * windowGrowth
+	}
+}
+
+// firstWindow returns the width in nanoseconds of the first window of
+// collectPlanned: a firstWindows'th of the range, cut to the days that hold
+// entries (searches without from or to span all time); zero for one
+// window.
+func (q *query) firstWindow(ctx context.Context) (int64, error) {
+	if q.e.firstWindows <= 1 || q.lo.Compare(q.hi) >= 0 {
+		return 0, nil
+	}
+	lo, hi := q.lo.Nanos, q.hi.Nanos
+	if q.lo == storage.MinID || q.hi == storage.MaxID {
+		days, err := q.e.store.Days(lo, hi)
+		if err != nil || len(days) == 0 {
+			return 0, err
+		}
+		lo = max(lo, days[0].Start())
+		hi = min(hi, days[len(days)-1].Start()+int64(24*time.Hour))
+	}
+	return max(1, (hi-lo)/int64(q.e.firstWindows)), nil
+}
+
+// collectScan is collect by a scan of the range in order, for queries the
+// planner cannot narrow.
+func (q *query) collectScan(ctx context.Context, node Node, desc bool, want int) ([]storage.Entry, error) {
+	m := q.matchScan(node)
+	err := m.scan(ctx, q.lo, q.hi, desc, func(e *storage.Entry) bool {
+		return m.take(e) < want
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.entries(ctx)
+}
+
+// fetch returns up to want entries of set that match node, in id order
+// (descending when desc).
+func (q *query) fetch(ctx context.Context, node Node, set *idSet, desc bool, want int) ([]storage.Entry, error) {
 	var out []storage.Entry
 	keep := func(e *storage.Entry) bool {
 		out = append(out, cloneEntry(e))
 		return len(out) < want
-	}
-	set, err := q.plan(ctx, node, false)
-	if err != nil {
-		return nil, err
-	}
-	if set == nil || set.all && !set.exact {
-		// Nothing narrows the candidates: scan the time range in order.
-		m := q.matchScan(node)
-		err := m.scan(ctx, q.lo, q.hi, desc, func(e *storage.Entry) bool {
-			return m.take(e) < want
-		})
-		if err != nil {
-			return nil, err
-		}
-		return m.entries(ctx)
 	}
 	ids, err := q.list(ctx, set)
 	if err != nil {
@@ -1016,6 +1099,10 @@ func (q *query) keywords(ctx context.Context, node Node, kw Keywords, exact, who
 	}
 	var extra []storage.ID
 	for i := range q.tail {
+		// The tail may be that of a wider range (collectPlanned).
+		if id := q.tail[i].ID; id.Compare(q.lo) < 0 || id.Compare(q.hi) >= 0 {
+			continue
+		}
 		if Match(node, &q.tail[i]) {
 			extra = append(extra, q.tail[i].ID)
 		}
@@ -1031,6 +1118,13 @@ func (q *query) keywords(ctx context.Context, node Node, kw Keywords, exact, who
 // unless they are more than MaxTail.
 func (q *query) loadTail(ctx context.Context) error {
 	if q.tailDone {
+		return nil
+	}
+	if w := q.wider; w != nil {
+		if err := w.loadTail(ctx); err != nil {
+			return err
+		}
+		q.tail, q.tailOK, q.tailDone = w.tail, w.tailOK, true
 		return nil
 	}
 	q.tailDone = true

@@ -1001,6 +1001,11 @@ func TestEngineProperty(t *testing.T) {
 			planned.scanFirst = 0
 			pc.c = propCase{"index caught up, no scan before planning", planned}
 			pc.run(100, 0, 0)
+			// Narrow windows: most pages span several of them.
+			narrow := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
+			narrow.scanFirst, narrow.firstWindows = 0, 5000
+			pc.c = propCase{"index caught up, no scan before planning, narrow windows", narrow}
+			pc.run(100, 0, 0)
 
 			// Stop the indexer: what is stored from now on is only in the
 			// journal's tail.
@@ -1014,6 +1019,9 @@ func TestEngineProperty(t *testing.T) {
 			lagging := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 			lagging.scanFirst = 0
 			pc.c = propCase{"index lagging, no scan before planning", lagging}
+			pc.run(80, 0, 0)
+			lagging.firstWindows = 5000
+			pc.c = propCase{"index lagging, no scan before planning, narrow windows", lagging}
 			pc.run(80, 0, 0)
 			pc.c = propCase{"index lagging past MaxTail, scanned", NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock, MaxTail: 20})}
 			pc.run(60, 25, 15)

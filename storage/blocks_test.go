@@ -255,8 +255,8 @@ func TestAssignIDsContiguousPerDay(t *testing.T) {
 // decoded, it goes window by window and still gives every entry once, in
 // order, for any range and either direction.
 func TestScanManyOverlappingBlocks(t *testing.T) {
-	defer func(o, w int) { maxOpenBlocks, windowEntries = o, w }(maxOpenBlocks, windowEntries)
-	maxOpenBlocks, windowEntries = 8, 300 // several windows
+	defer func(o, w int) { maxOpenEntries, windowEntries = o, w }(maxOpenEntries, windowEntries)
+	maxOpenEntries, windowEntries = 600, 300 // several windows
 	s := openTestStore(t, t.TempDir())
 	defer s.Close()
 	ctx := context.Background()
