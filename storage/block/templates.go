@@ -32,27 +32,41 @@ type TemplateLevel struct {
 // have the template ids templates (nil: none).
 func (h *Header) setTemplateLevels(entries []logs.Entry, templates []uint32) {
 	type stat struct {
+		id          uint32
 		mask        byte
 		count       [6]int
 		first, last [6]int64
 	}
-	stats := map[uint32]*stat{}
-	var ids []uint32
+	// The stats live in one slice, found by id through a map of indexes:
+	// a block of a commit mixing many sources holds hundreds of templates,
+	// and a pointer per template was an allocation per few entries.
+	var stats []stat
+	var at map[uint32]int32
+	last := -1 // index in stats of the previous entry's template
 	for i := range templates {
 		id := templates[i]
 		if id == 0 {
 			continue
 		}
-		s := stats[id]
-		if s == nil {
-			if len(stats) == maxHeaderTemplates {
-				h.templateLevels = binary.AppendUvarint(nil, 0) // too many to keep
-				return
+		k := last
+		if k < 0 || stats[k].id != id {
+			if at == nil {
+				at = make(map[uint32]int32)
 			}
-			s = &stat{}
-			stats[id] = s
-			ids = append(ids, id)
+			j, ok := at[id]
+			if !ok {
+				if len(stats) == maxHeaderTemplates {
+					h.templateLevels = binary.AppendUvarint(nil, 0) // too many to keep
+					return
+				}
+				j = int32(len(stats))
+				at[id] = j
+				stats = append(stats, stat{id: id})
+			}
+			k = int(j)
 		}
+		last = k
+		s := &stats[k]
 		l, t := levelIndex(entries[i].Level), entries[i].ID.Nanos
 		if s.mask&(1<<l) == 0 {
 			s.mask |= 1 << l
@@ -61,11 +75,16 @@ func (h *Header) setTemplateLevels(entries []logs.Entry, templates []uint32) {
 		s.count[l]++
 		s.first[l], s.last[l] = min(s.first[l], t), max(s.last[l], t)
 	}
-	slices.Sort(ids)
-	b := binary.AppendUvarint(nil, uint64(len(ids))+1)
-	for _, id := range ids {
-		s := stats[id]
-		b = binary.AppendUvarint(b, uint64(id))
+	// By id: each id above its index, so that plain integers sort.
+	order := make([]uint64, len(stats))
+	for i := range stats {
+		order[i] = uint64(stats[i].id)<<32 | uint64(i)
+	}
+	slices.Sort(order)
+	b := binary.AppendUvarint(nil, uint64(len(stats))+1)
+	for _, o := range order {
+		s := &stats[uint32(o)]
+		b = binary.AppendUvarint(b, uint64(s.id))
 		b = append(b, s.mask)
 		for l := range 6 {
 			if s.mask&(1<<l) != 0 {
