@@ -31,67 +31,72 @@ type TemplateLevel struct {
 // setTemplateLevels keeps the per-template counts of a block whose entries
 // have the template ids templates (nil: none).
 func (h *Header) setTemplateLevels(entries []logs.Entry, templates []uint32) {
+	// One stat per template and level, found by a key of both: a template
+	// is the statement of a program and almost always has one level, and a
+	// block of a commit mixing many sources holds hundreds of templates, so
+	// that a stat per template with room for every level, each its own
+	// allocation, cost more than the rest of the header.
 	type stat struct {
-		id          uint32
-		mask        byte
-		count       [6]int
-		first, last [6]int64
+		count       int
+		first, last int64
 	}
-	// The stats live in one slice, found by id through a map of indexes:
-	// a block of a commit mixing many sources holds hundreds of templates,
-	// and a pointer per template was an allocation per few entries.
 	var stats []stat
-	var at map[uint32]int32
-	last := -1 // index in stats of the previous entry's template
-	for i := range templates {
-		id := templates[i]
+	var at map[uint64]int32 // id<<3 | level index → index in stats
+	lastKey, last := ^uint64(0), 0
+	for i, id := range templates {
 		if id == 0 {
 			continue
 		}
-		k := last
-		if k < 0 || stats[k].id != id {
-			if at == nil {
-				at = make(map[uint32]int32)
-			}
-			j, ok := at[id]
-			if !ok {
-				if len(stats) == maxHeaderTemplates {
-					h.templateLevels = binary.AppendUvarint(nil, 0) // too many to keep
-					return
-				}
-				j = int32(len(stats))
-				at[id] = j
-				stats = append(stats, stat{id: id})
-			}
-			k = int(j)
-		}
-		last = k
-		s := &stats[k]
 		l, t := levelIndex(entries[i].Level), entries[i].ID.Nanos
-		if s.mask&(1<<l) == 0 {
-			s.mask |= 1 << l
-			s.first[l], s.last[l] = t, t
+		key := uint64(id)<<3 | uint64(l)
+		if key != lastKey {
+			if at == nil {
+				at = make(map[uint64]int32)
+			}
+			j, ok := at[key]
+			if !ok {
+				j = int32(len(stats))
+				at[key] = j
+				stats = append(stats, stat{first: t, last: t})
+			}
+			lastKey, last = key, int(j)
 		}
-		s.count[l]++
-		s.first[l], s.last[l] = min(s.first[l], t), max(s.last[l], t)
+		s := &stats[last]
+		s.count++
+		s.first, s.last = min(s.first, t), max(s.last, t)
 	}
-	// By id: each id above its index, so that plain integers sort.
-	order := make([]uint64, len(stats))
-	for i := range stats {
-		order[i] = uint64(stats[i].id)<<32 | uint64(i)
+	// By id, then level: each key above its stat's index, so that plain
+	// integers sort. Keys take 35 bits; there are fewer than 1<<29 stats.
+	order := make([]uint64, 0, len(stats))
+	for key, j := range at {
+		order = append(order, key<<29|uint64(j))
 	}
 	slices.Sort(order)
-	b := binary.AppendUvarint(nil, uint64(len(stats))+1)
-	for _, o := range order {
-		s := &stats[uint32(o)]
-		b = binary.AppendUvarint(b, uint64(s.id))
-		b = append(b, s.mask)
-		for l := range 6 {
-			if s.mask&(1<<l) != 0 {
-				b = binary.AppendUvarint(b, uint64(s.count[l]))
-				b = binary.AppendUvarint(b, uint64(s.first[l]-h.MinID.Nanos))
-				b = binary.AppendUvarint(b, uint64(s.last[l]-h.MinID.Nanos))
-			}
+	ids := 0
+	for i, o := range order {
+		if i == 0 || o>>32 != order[i-1]>>32 {
+			ids++
+		}
+	}
+	if ids > maxHeaderTemplates {
+		h.templateLevels = binary.AppendUvarint(nil, 0) // too many to keep
+		return
+	}
+	b := binary.AppendUvarint(nil, uint64(ids)+1)
+	for i := 0; i < len(order); {
+		id := order[i] >> 32
+		var mask byte
+		j := i
+		for ; j < len(order) && order[j]>>32 == id; j++ {
+			mask |= 1 << (order[j] >> 29 & 7)
+		}
+		b = binary.AppendUvarint(b, id)
+		b = append(b, mask)
+		for ; i < j; i++ {
+			s := &stats[order[i]&(1<<29-1)]
+			b = binary.AppendUvarint(b, uint64(s.count))
+			b = binary.AppendUvarint(b, uint64(s.first-h.MinID.Nanos))
+			b = binary.AppendUvarint(b, uint64(s.last-h.MinID.Nanos))
 		}
 	}
 	h.templateLevels = b
