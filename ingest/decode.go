@@ -90,7 +90,18 @@ func (dc *decoder) record(line int, raw []byte, validated bool) Result {
 // Blank lines are skipped (but counted, so line numbers match the body);
 // "\r\n" line ends and a last line without a newline are fine.
 func DecodeNDJSON(body []byte, d Defaults, l Limits) []Result {
-	return AppendNDJSON(nil, body, d, l)
+	return AppendNDJSON(make([]Result, 0, lineCount(body)), body, d, l)
+}
+
+// lineCount returns how many results to make room for in a body's slice,
+// so that the results of a usual batch are allocated once: grown by
+// appends, a Result being an entry and more, they were copied about twice
+// over for every batch. It counts the lines of body, up to a bound, so
+// that a large body of blank lines does not make room for results it will
+// not have; larger batches grow from there.
+func lineCount(body []byte) int {
+	const most = 4096
+	return min(bytes.Count(body, []byte{'\n'})+1, most)
 }
 
 // AppendNDJSON is DecodeNDJSON appending to dst.

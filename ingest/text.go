@@ -42,7 +42,7 @@ type TextLine struct {
 // trailing "\r" is removed and blank lines (whitespace only) are neither
 // entries nor errors, but count for the line numbers.
 func DecodeText(body []byte, d Defaults, l Limits) []Result {
-	return AppendText(nil, body, d, l)
+	return AppendText(make([]Result, 0, lineCount(body)), body, d, l)
 }
 
 // AppendText is DecodeText appending to dst.

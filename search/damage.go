@@ -331,5 +331,8 @@ func registerAsyncErrors() {
 
 // openConfig is the runtime configuration shards are opened with.
 func openConfig() map[string]any {
-	return map[string]any{"asyncErrorCallbackName": asyncErrorCallback}
+	return map[string]any{
+		"asyncErrorCallbackName": asyncErrorCallback,
+		"scorchMergePlanOptions": map[string]any{"FloorSegmentSize": mergeFloorDocs},
+	}
 }

@@ -898,7 +898,7 @@ func (x *Index) rebuild(day storage.Day, fill func(write func(docs []bleveDoc, s
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("rebuild keyword index of %s: %w", day, err)
 	}
-	idx, err := bleve.New(tmp, newIndexMapping())
+	idx, err := bleve.NewUsing(tmp, newIndexMapping(), bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, openConfig())
 	if err != nil {
 		return fmt.Errorf("rebuild keyword index of %s: %w", day, err)
 	}

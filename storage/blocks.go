@@ -223,17 +223,25 @@ func idsBySeq(ids []ID) []ID {
 }
 
 // writeBlocks adds the blocks of runs to txn: each run split in sequence
-// order into blocks of at most maxBlockEntries.
-func writeBlocks(txn *badger.Txn, entries []Entry, runs []dayRun) error {
-	buf := make([]Entry, 0, min(len(entries), maxBlockEntries))
+// order into blocks of at most maxBlockEntries. Called by the committer:
+// a block's entries are gathered, in ID order, in its reused buffer, which
+// is cleared afterwards so that it keeps no request's strings alive.
+func (s *Store) writeBlocks(txn *badger.Txn, entries []Entry, runs []dayRun) error {
+	defer func() { clear(s.blockBuf[:cap(s.blockBuf)]) }()
 	for _, r := range runs {
 		for start := 0; start < len(r.idx); start += maxBlockEntries {
 			part := r.idx[start:min(start+maxBlockEntries, len(r.idx))]
-			buf = buf[:0]
-			for _, i := range part {
+			first, last := entries[part[0]].ID.Seq, entries[part[len(part)-1]].ID.Seq
+			// Sorting indexes moves ints, not entries, and leaves the
+			// buffer sorted for setBlock.
+			s.blockIdx = append(s.blockIdx[:0], part...)
+			slices.SortFunc(s.blockIdx, func(a, b int) int { return entries[a].ID.Compare(entries[b].ID) })
+			buf := s.blockBuf[:0]
+			for _, i := range s.blockIdx {
 				buf = append(buf, entries[i])
 			}
-			if err := setBlock(txn, r.day, entries[part[0]].ID.Seq, entries[part[len(part)-1]].ID.Seq, buf, false); err != nil {
+			s.blockBuf = buf
+			if err := setBlock(txn, r.day, first, last, buf, false); err != nil {
 				return err
 			}
 		}

@@ -86,6 +86,11 @@ type Store struct {
 	stopCommit    chan struct{}
 	committerDone chan struct{}
 	nextSeq       uint64 // owned by the committer
+	// postings and blockBuf are the committer's scratch space, reused
+	// from one commit to the next.
+	postings commitPostings
+	blockBuf []Entry
+	blockIdx []int
 
 	high    atomic.Uint64 // highest committed sequence
 	notifyM sync.Mutex
@@ -386,7 +391,6 @@ type postingKey struct {
 // committer.
 func (s *Store) commit(entries []Entry, ids []ID, puts []Put) error {
 	first := s.nextSeq
-	postings := make(map[postingKey][]ID, 16)
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	// In request order, so that a later put of the same key wins.
@@ -402,38 +406,18 @@ func (s *Store) commit(entries []Entry, ids []ID, puts []Put) error {
 		return nil
 	}
 	runs := assignIDs(entries, ids, first)
-	if err := writeBlocks(txn, entries, runs); err != nil {
+	if err := s.writeBlocks(txn, entries, runs); err != nil {
 		return wrapWriteErr("append", err)
 	}
-	for i := range entries {
-		e := &entries[i]
-		id := ids[i]
-		day := DayOf(id.Nanos)
-		add := func(kind byte, name, value string) {
-			k := postingKey{day, kind, name, value}
-			postings[k] = append(postings[k], id)
-		}
-		add(kindLevel, "", levelValue(e.Level))
-		add(kindSource, "", e.Source)
-		for j, t := range e.Tags {
-			if !slices.Contains(e.Tags[:j], t) {
-				add(kindTag, "", t)
-			}
-		}
-		if len(s.indexed) > 0 {
-			for _, f := range e.Fields {
-				if s.indexed[f.Name] {
-					add(kindField, f.Name, f.Value.Text())
-				}
-			}
-		}
-	}
+	p := &s.postings
+	p.collect(entries, runs, s.indexed)
+	defer p.release()
 	last := first + uint64(len(entries)) - 1
 	var seqBuf [8]byte
 	binary.BigEndian.PutUint64(seqBuf[:], first)
-	for k, list := range postings {
+	for i, k := range p.keys {
 		key := append(postingPrefix(k.day, k.kind, k.name, k.value), seqBuf[:]...)
-		if err := txn.SetEntry(badger.NewEntry(key, encodePostings(list, first))); err != nil {
+		if err := txn.SetEntry(badger.NewEntry(key, encodePostings(p.lists[i], first))); err != nil {
 			return wrapWriteErr("append", err)
 		}
 	}

@@ -34,6 +34,10 @@
 #   LE_BIN, VL_BIN, LOADGEN_BIN   binaries (default /tmp/logengine, /tmp/victoria-logs, /tmp/loadgen)
 #   REBUILD=0         use the existing logengine and loadgen binaries instead of rebuilding them
 #   ONLY=le|vl        run one daemon only
+#   LE_DIR, VL_DIR, LOGDIR   data directories (removed before each run) and the directory of the
+#                     daemons' and loadgen's logs (default /tmp/sbs-le, /tmp/sbs-vl, /tmp/sbs-logs),
+#                     so that two runs on one machine do not share them
+#   LE_ARGS           extra flags for `logengine serve` (e.g. --patterns=false)
 set -u -o pipefail
 
 N=${1:-2000000}
@@ -48,11 +52,11 @@ LE_BIN=${LE_BIN:-/tmp/logengine}
 VL_BIN=${VL_BIN:-/tmp/victoria-logs}
 LOADGEN_BIN=${LOADGEN_BIN:-/tmp/loadgen}
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-LE_DIR=/tmp/sbs-le
-VL_DIR=/tmp/sbs-vl
+LE_DIR=${LE_DIR:-/tmp/sbs-le}
+VL_DIR=${VL_DIR:-/tmp/sbs-vl}
 VL_ADDR=127.0.0.1:9428
 VL_INGEST_ARGS='_msg_field=message&_time_field=timestamp&_stream_fields=source,host'
-LOGDIR=/tmp/sbs-logs
+LOGDIR=${LOGDIR:-/tmp/sbs-logs}
 HZ=$(getconf CLK_TCK)
 
 die() { echo "sidebyside: $*" >&2; exit 1; }
@@ -145,8 +149,9 @@ VL_VERSION=$("$VL_BIN" -version 2>/dev/null | head -1)
 le_start() {
 	LE_PORT=$(free_port) || die "no free loopback port in 18080-18999"
 	LE_URL="http://127.0.0.1:$LE_PORT"
+	# shellcheck disable=SC2086 # LE_ARGS is a list of flags
 	"$LE_BIN" serve --data-dir "$LE_DIR" --retention 0 --listen "127.0.0.1:$LE_PORT" \
-		>"$LOGDIR/logengine.log" 2>&1 &
+		${LE_ARGS:-} >"$LOGDIR/logengine.log" 2>&1 &
 	DAEMON_PID=$!
 }
 le_ready() { curl -sf --max-time 2 "$LE_URL/readyz" >/dev/null; }

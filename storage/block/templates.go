@@ -31,48 +31,72 @@ type TemplateLevel struct {
 // setTemplateLevels keeps the per-template counts of a block whose entries
 // have the template ids templates (nil: none).
 func (h *Header) setTemplateLevels(entries []logs.Entry, templates []uint32) {
+	// One stat per template and level, found by a key of both: a template
+	// is the statement of a program and almost always has one level, and a
+	// block of a commit mixing many sources holds hundreds of templates, so
+	// that a stat per template with room for every level, each its own
+	// allocation, cost more than the rest of the header.
 	type stat struct {
-		mask        byte
-		count       [6]int
-		first, last [6]int64
+		count       int
+		first, last int64
 	}
-	stats := map[uint32]*stat{}
-	var ids []uint32
-	for i := range templates {
-		id := templates[i]
+	var stats []stat
+	var at map[uint64]int32 // id<<3 | level index → index in stats
+	lastKey, last := ^uint64(0), 0
+	for i, id := range templates {
 		if id == 0 {
 			continue
 		}
-		s := stats[id]
-		if s == nil {
-			if len(stats) == maxHeaderTemplates {
-				h.templateLevels = binary.AppendUvarint(nil, 0) // too many to keep
-				return
-			}
-			s = &stat{}
-			stats[id] = s
-			ids = append(ids, id)
-		}
 		l, t := levelIndex(entries[i].Level), entries[i].ID.Nanos
-		if s.mask&(1<<l) == 0 {
-			s.mask |= 1 << l
-			s.first[l], s.last[l] = t, t
-		}
-		s.count[l]++
-		s.first[l], s.last[l] = min(s.first[l], t), max(s.last[l], t)
-	}
-	slices.Sort(ids)
-	b := binary.AppendUvarint(nil, uint64(len(ids))+1)
-	for _, id := range ids {
-		s := stats[id]
-		b = binary.AppendUvarint(b, uint64(id))
-		b = append(b, s.mask)
-		for l := range 6 {
-			if s.mask&(1<<l) != 0 {
-				b = binary.AppendUvarint(b, uint64(s.count[l]))
-				b = binary.AppendUvarint(b, uint64(s.first[l]-h.MinID.Nanos))
-				b = binary.AppendUvarint(b, uint64(s.last[l]-h.MinID.Nanos))
+		key := uint64(id)<<3 | uint64(l)
+		if key != lastKey {
+			if at == nil {
+				at = make(map[uint64]int32)
 			}
+			j, ok := at[key]
+			if !ok {
+				j = int32(len(stats))
+				at[key] = j
+				stats = append(stats, stat{first: t, last: t})
+			}
+			lastKey, last = key, int(j)
+		}
+		s := &stats[last]
+		s.count++
+		s.first, s.last = min(s.first, t), max(s.last, t)
+	}
+	// By id, then level: each key above its stat's index, so that plain
+	// integers sort. Keys take 35 bits; there are fewer than 1<<29 stats.
+	order := make([]uint64, 0, len(stats))
+	for key, j := range at {
+		order = append(order, key<<29|uint64(j))
+	}
+	slices.Sort(order)
+	ids := 0
+	for i, o := range order {
+		if i == 0 || o>>32 != order[i-1]>>32 {
+			ids++
+		}
+	}
+	if ids > maxHeaderTemplates {
+		h.templateLevels = binary.AppendUvarint(nil, 0) // too many to keep
+		return
+	}
+	b := binary.AppendUvarint(nil, uint64(ids)+1)
+	for i := 0; i < len(order); {
+		id := order[i] >> 32
+		var mask byte
+		j := i
+		for ; j < len(order) && order[j]>>32 == id; j++ {
+			mask |= 1 << (order[j] >> 29 & 7)
+		}
+		b = binary.AppendUvarint(b, id)
+		b = append(b, mask)
+		for ; i < j; i++ {
+			s := &stats[order[i]&(1<<29-1)]
+			b = binary.AppendUvarint(b, uint64(s.count))
+			b = binary.AppendUvarint(b, uint64(s.first-h.MinID.Nanos))
+			b = binary.AppendUvarint(b, uint64(s.last-h.MinID.Nanos))
 		}
 	}
 	h.templateLevels = b
