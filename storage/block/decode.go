@@ -176,7 +176,7 @@ func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message
 			continue
 		}
 		kept[c] = true
-		if values[c], err = decodeFieldValues(&fields[c], body, bufs.valueSlice(c, fields[c].Values)); err != nil {
+		if values[c], err = decodeFieldValues(&fields[c], body, bufs.valueSlice(c, fields[c].Values), nil); err != nil {
 			return nil, err
 		}
 		total += fields[c].Values
@@ -368,13 +368,25 @@ func DecodeField(h *Header, body []byte, name string) (FieldValues, error) {
 }
 
 func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
+	var fc FieldColumn
+	if err := decodeFieldColumn(h, body, name, &fc, false); err != nil {
+		return FieldValues{}, err
+	}
+	return FieldValues{Offsets: fc.Offsets, Values: fc.Values}, nil
+}
+
+// decodeFieldColumn decodes the named field's column into dst, reusing its
+// slices, with the dictionary codes of its strings when codes is set. A
+// block without the field leaves dst empty.
+func decodeFieldColumn(h *Header, body []byte, name string, dst *FieldColumn, codes bool) error {
+	dst.Offsets, dst.Values, dst.Dict, dst.Codes = dst.Offsets[:0], dst.Values[:0], nil, dst.Codes[:0]
 	col := h.Field(name)
 	if col == nil {
-		return FieldValues{}, nil
+		return nil
 	}
 	lay, err := decodeLayouts(h, body)
 	if err != nil {
-		return FieldValues{}, err
+		return err
 	}
 	ci := -1 // index among the field columns
 	for i := lay.first; i < len(h.Columns); i++ {
@@ -392,7 +404,8 @@ func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
 			}
 		}
 	}
-	offsets := make([]uint32, h.Count+1)
+	offsets := slices.Grow(dst.Offsets, h.Count+1)[:h.Count+1]
+	offsets[0] = 0
 	var sum, entries uint64
 	for i := 0; i < h.Count; i++ {
 		k := occ[lay.entry(i)]
@@ -401,18 +414,23 @@ func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
 			entries++
 		}
 		if sum > uint64(col.Values) {
-			return FieldValues{}, fmt.Errorf("%w: layouts give field %q more than its %d values", ErrCorrupt, name, col.Values)
+			return fmt.Errorf("%w: layouts give field %q more than its %d values", ErrCorrupt, name, col.Values)
 		}
 		offsets[i+1] = uint32(sum)
 	}
 	if sum != uint64(col.Values) || entries != uint64(col.Entries) {
-		return FieldValues{}, fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, name, sum, entries, col.Values, col.Entries)
+		return fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, name, sum, entries, col.Values, col.Entries)
 	}
-	values, err := decodeFieldValues(col, body, nil)
+	var into *FieldColumn
+	if codes {
+		into = dst
+	}
+	values, err := decodeFieldValues(col, body, slices.Grow(dst.Values, col.Values)[:col.Values], into)
 	if err != nil {
-		return FieldValues{}, err
+		return err
 	}
-	return FieldValues{Offsets: offsets, Values: values}, nil
+	dst.Offsets, dst.Values = offsets, values
+	return nil
 }
 
 func decodeIDs(h *Header, body []byte) ([]logs.ID, error) {
@@ -505,6 +523,13 @@ func decodeStringColumn(h *Header, body []byte, k ColumnKind, set func(int, stri
 
 // readStrings reads a string stream of n values.
 func readStrings(r *reader, n int, set func(int, string)) {
+	readStringsCoded(r, n, set, nil)
+}
+
+// readStringsCoded is readStrings that also hands a dictionary stream's
+// dictionary and per-value indexes to dict (when not nil); index is nil
+// when the dictionary has one value.
+func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte)) {
 	switch mode := r.byte(); mode {
 	case streamDict:
 		d := r.count(maxDict)
@@ -514,13 +539,16 @@ func readStrings(r *reader, n int, set func(int, string)) {
 		if r.err != nil {
 			return
 		}
-		dict := make([]string, d)
-		for i := range dict {
-			dict[i] = r.string()
+		values := make([]string, d)
+		for i := range values {
+			values[i] = r.string()
 		}
 		if d == 1 {
 			for i := 0; i < n; i++ {
-				set(i, dict[0])
+				set(i, values[0])
+			}
+			if dict != nil {
+				dict(values, nil)
 			}
 			return
 		}
@@ -533,7 +561,10 @@ func readStrings(r *reader, n int, set func(int, string)) {
 				r.fail("dictionary index out of range")
 				return
 			}
-			set(i, dict[x])
+			set(i, values[x])
+		}
+		if dict != nil {
+			dict(values, index)
 		}
 	case streamPlain:
 		lengths := reader{b: r.bytes(r.count(r.len()))}
@@ -697,7 +728,9 @@ func (l *layouts) check(h *Header) error {
 // decodeFieldValues decodes a field column's values, whose number the
 // header gives (and the layouts were checked to agree with).
 // values is room for them, or nil.
-func decodeFieldValues(c *Column, body []byte, values []logs.Value) ([]logs.Value, error) {
+// codes, when not nil, gets the dictionary of the column's strings and the
+// index of each string value in it (FieldColumn).
+func decodeFieldValues(c *Column, body []byte, values []logs.Value, codes *FieldColumn) ([]logs.Value, error) {
 	raw, err := columnBytes(c, body)
 	if err != nil {
 		return nil, err
@@ -755,7 +788,11 @@ func decodeFieldValues(c *Column, body []byte, values []logs.Value) ([]logs.Valu
 				}
 			}
 		default:
-			readStrings(&r, n, func(i int, s string) { values[i] = logs.String(s) })
+			var dict func([]string, []byte)
+			if codes != nil {
+				dict = func(d []string, index []byte) { codes.setDict(d, n, index, nil) }
+			}
+			readStringsCoded(&r, n, func(i int, s string) { values[i] = logs.String(s) }, dict)
 		}
 		if err := r.done(); err != nil {
 			return nil, fmt.Errorf("field column %q: %w", c.Name, err)
@@ -796,7 +833,11 @@ func decodeFieldValues(c *Column, body []byte, values []logs.Value) ([]logs.Valu
 		for i := range pos(logs.KindString) {
 			idx = append(idx, i)
 		}
-		readStrings(&r, len(idx), func(j int, s string) { values[idx[j]] = logs.String(s) })
+		var dict func([]string, []byte)
+		if codes != nil {
+			dict = func(d []string, index []byte) { codes.setDict(d, n, index, idx) }
+		}
+		readStringsCoded(&r, len(idx), func(j int, s string) { values[idx[j]] = logs.String(s) }, dict)
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("field column %q: %w", c.Name, err)
