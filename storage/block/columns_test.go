@@ -25,8 +25,8 @@ func checkColumnAccessors(t testing.TB, h *Header, body []byte, entries []logs.E
 			t.Fatalf("DecodeFieldColumn(%q): %v", name, err)
 		}
 		if h.Field(name) == nil {
-			if len(fc.Offsets) != 0 || len(fc.Values) != 0 {
-				t.Fatalf("DecodeFieldColumn(%q) of a block without it: %d offsets, %d values", name, len(fc.Offsets), len(fc.Values))
+			if fc.Len() != 0 {
+				t.Fatalf("DecodeFieldColumn(%q) of a block without it: %d values", name, fc.Len())
 			}
 			continue
 		}
@@ -41,22 +41,20 @@ func checkColumnAccessors(t testing.TB, h *Header, body []byte, entries []logs.E
 				}
 			}
 			var got []logs.Value
-			for v := fc.Offsets[i]; v < fc.Offsets[i+1]; v++ {
-				got = append(got, comparableValue(fc.Values[v]))
-				if fc.Values[v].Kind == logs.KindString && fc.Dict != nil {
-					if c := int(fc.Codes[v]); c >= len(fc.Dict) || fc.Dict[c] != fc.Values[v].Str {
-						t.Fatalf("entry %d field %q: code %d of %q in dictionary %q", i, name, c, fc.Values[v].Str, fc.Dict)
-					}
-				}
+			for v := int(fc.Offsets[i]); v < int(fc.Offsets[i+1]); v++ {
+				got = append(got, comparableValue(fc.Value(v)))
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("entry %d field %q: column gives %v, full decode %v", i, name, got, want)
 			}
 			first, ok := fc.First(i)
 			w, wok := e.Field(name)
-			if ok != wok || ok && comparableValue(fc.Values[first]) != comparableValue(w) {
+			if ok != wok || ok && comparableValue(fc.Value(first)) != comparableValue(w) {
 				t.Fatalf("entry %d field %q: First gives %d %v, Entry.Field %v %v", i, name, first, ok, w, wok)
 			}
+		}
+		if fc.Len() != h.Field(name).Values {
+			t.Fatalf("field %q: Len %d, header says %d values", name, fc.Len(), h.Field(name).Values)
 		}
 	}
 	if err := DecodeSourceColumn(h, body, sc); err != nil {
@@ -66,15 +64,12 @@ func checkColumnAccessors(t testing.TB, h *Header, body []byte, entries []logs.E
 	if err != nil {
 		t.Fatalf("DecodeLevelsInto: %v", err)
 	}
-	if len(sc.Values) != len(entries) || len(levels) != len(entries) {
-		t.Fatalf("%d sources and %d levels for %d entries", len(sc.Values), len(levels), len(entries))
+	if len(levels) != len(entries) {
+		t.Fatalf("%d levels for %d entries", len(levels), len(entries))
 	}
 	for i, e := range entries {
-		if sc.Values[i] != e.Source || levels[i] != e.Level {
-			t.Fatalf("entry %d: source %q level %s, full decode %q %s", i, sc.Values[i], levels[i], e.Source, e.Level)
-		}
-		if sc.Dict != nil && (int(sc.Codes[i]) >= len(sc.Dict) || sc.Dict[sc.Codes[i]] != e.Source) {
-			t.Fatalf("entry %d: source code %d in dictionary %q, want %q", i, sc.Codes[i], sc.Dict, e.Source)
+		if sc.At(i) != e.Source || levels[i] != e.Level {
+			t.Fatalf("entry %d: source %q level %s, full decode %q %s", i, sc.At(i), levels[i], e.Source, e.Level)
 		}
 	}
 }

@@ -176,7 +176,7 @@ func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message
 			continue
 		}
 		kept[c] = true
-		if values[c], err = decodeFieldValues(&fields[c], body, bufs.valueSlice(c, fields[c].Values), nil); err != nil {
+		if values[c], err = decodeFieldValues(&fields[c], body, bufs.valueSlice(c, fields[c].Values)); err != nil {
 			return nil, err
 		}
 		total += fields[c].Values
@@ -368,25 +368,28 @@ func DecodeField(h *Header, body []byte, name string) (FieldValues, error) {
 }
 
 func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
-	var fc FieldColumn
-	if err := decodeFieldColumn(h, body, name, &fc, false); err != nil {
-		return FieldValues{}, err
-	}
-	return FieldValues{Offsets: fc.Offsets, Values: fc.Values}, nil
-}
-
-// decodeFieldColumn decodes the named field's column into dst, reusing its
-// slices, with the dictionary codes of its strings when codes is set. A
-// block without the field leaves dst empty.
-func decodeFieldColumn(h *Header, body []byte, name string, dst *FieldColumn, codes bool) error {
-	dst.Offsets, dst.Values, dst.Dict, dst.Codes = dst.Offsets[:0], dst.Values[:0], nil, dst.Codes[:0]
 	col := h.Field(name)
 	if col == nil {
-		return nil
+		return FieldValues{}, nil
 	}
+	offsets, err := fieldOffsets(h, body, col, nil)
+	if err != nil {
+		return FieldValues{}, err
+	}
+	values, err := decodeFieldValues(col, body, nil)
+	if err != nil {
+		return FieldValues{}, err
+	}
+	return FieldValues{Offsets: offsets, Values: values}, nil
+}
+
+// fieldOffsets returns, from the layouts, where each entry's values of field
+// column col begin and end among the column's values (Count+1 offsets),
+// into dst's array when it is large enough.
+func fieldOffsets(h *Header, body []byte, col *Column, dst []uint32) ([]uint32, error) {
 	lay, err := decodeLayouts(h, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ci := -1 // index among the field columns
 	for i := lay.first; i < len(h.Columns); i++ {
@@ -404,7 +407,7 @@ func decodeFieldColumn(h *Header, body []byte, name string, dst *FieldColumn, co
 			}
 		}
 	}
-	offsets := slices.Grow(dst.Offsets, h.Count+1)[:h.Count+1]
+	offsets := slices.Grow(dst[:0], h.Count+1)[:h.Count+1]
 	offsets[0] = 0
 	var sum, entries uint64
 	for i := 0; i < h.Count; i++ {
@@ -414,23 +417,14 @@ func decodeFieldColumn(h *Header, body []byte, name string, dst *FieldColumn, co
 			entries++
 		}
 		if sum > uint64(col.Values) {
-			return fmt.Errorf("%w: layouts give field %q more than its %d values", ErrCorrupt, name, col.Values)
+			return nil, fmt.Errorf("%w: layouts give field %q more than its %d values", ErrCorrupt, col.Name, col.Values)
 		}
 		offsets[i+1] = uint32(sum)
 	}
 	if sum != uint64(col.Values) || entries != uint64(col.Entries) {
-		return fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, name, sum, entries, col.Values, col.Entries)
+		return nil, fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, col.Name, sum, entries, col.Values, col.Entries)
 	}
-	var into *FieldColumn
-	if codes {
-		into = dst
-	}
-	values, err := decodeFieldValues(col, body, slices.Grow(dst.Values, col.Values)[:col.Values], into)
-	if err != nil {
-		return err
-	}
-	dst.Offsets, dst.Values = offsets, values
-	return nil
+	return offsets, nil
 }
 
 func decodeIDs(h *Header, body []byte) ([]logs.ID, error) {
@@ -526,9 +520,10 @@ func readStrings(r *reader, n int, set func(int, string)) {
 	readStringsCoded(r, n, set, nil)
 }
 
-// readStringsCoded is readStrings that also hands a dictionary stream's
-// dictionary and per-value indexes to dict (when not nil); index is nil
-// when the dictionary has one value.
+// readStringsCoded is readStrings that hands a dictionary stream's
+// dictionary and per-value indexes to dict instead, when dict is not nil
+// (set is then called only for a plain stream); index is nil when the
+// dictionary has one value.
 func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte)) {
 	switch mode := r.byte(); mode {
 	case streamDict:
@@ -544,11 +539,12 @@ func readStringsCoded(r *reader, n int, set func(int, string), dict func(values 
 			values[i] = r.string()
 		}
 		if d == 1 {
-			for i := 0; i < n; i++ {
-				set(i, values[0])
-			}
 			if dict != nil {
 				dict(values, nil)
+				return
+			}
+			for i := 0; i < n; i++ {
+				set(i, values[0])
 			}
 			return
 		}
@@ -561,7 +557,9 @@ func readStringsCoded(r *reader, n int, set func(int, string), dict func(values 
 				r.fail("dictionary index out of range")
 				return
 			}
-			set(i, values[x])
+			if dict == nil {
+				set(i, values[x])
+			}
 		}
 		if dict != nil {
 			dict(values, index)
@@ -728,9 +726,7 @@ func (l *layouts) check(h *Header) error {
 // decodeFieldValues decodes a field column's values, whose number the
 // header gives (and the layouts were checked to agree with).
 // values is room for them, or nil.
-// codes, when not nil, gets the dictionary of the column's strings and the
-// index of each string value in it (FieldColumn).
-func decodeFieldValues(c *Column, body []byte, values []logs.Value, codes *FieldColumn) ([]logs.Value, error) {
+func decodeFieldValues(c *Column, body []byte, values []logs.Value) ([]logs.Value, error) {
 	raw, err := columnBytes(c, body)
 	if err != nil {
 		return nil, err
@@ -788,11 +784,7 @@ func decodeFieldValues(c *Column, body []byte, values []logs.Value, codes *Field
 				}
 			}
 		default:
-			var dict func([]string, []byte)
-			if codes != nil {
-				dict = func(d []string, index []byte) { codes.setDict(d, n, index, nil) }
-			}
-			readStringsCoded(&r, n, func(i int, s string) { values[i] = logs.String(s) }, dict)
+			readStrings(&r, n, func(i int, s string) { values[i] = logs.String(s) })
 		}
 		if err := r.done(); err != nil {
 			return nil, fmt.Errorf("field column %q: %w", c.Name, err)
@@ -833,11 +825,7 @@ func decodeFieldValues(c *Column, body []byte, values []logs.Value, codes *Field
 		for i := range pos(logs.KindString) {
 			idx = append(idx, i)
 		}
-		var dict func([]string, []byte)
-		if codes != nil {
-			dict = func(d []string, index []byte) { codes.setDict(d, n, index, idx) }
-		}
-		readStringsCoded(&r, len(idx), func(j int, s string) { values[idx[j]] = logs.String(s) }, dict)
+		readStrings(&r, len(idx), func(j int, s string) { values[idx[j]] = logs.String(s) })
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("field column %q: %w", c.Name, err)
