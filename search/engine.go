@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/logengine/logengine/internal/duration"
@@ -77,6 +78,9 @@ type Engine struct {
 	// exportPage is how many entries an export reads per search (see
 	// Export); tests make it small.
 	exportPage int
+	// columnReads counts the aggregations and histograms read on columns
+	// (columnPlan), so that tests can tell their queries reach that path.
+	columnReads atomic.Int64
 }
 
 // NewEngine returns an engine reading store and index.
