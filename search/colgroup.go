@@ -105,6 +105,18 @@ func (k *colKey) load(b *colBlock) error {
 	k.first, k.second = first, second
 	k.firstN = span(first)
 	k.card = 1 + k.firstN + span(second)
+	if second == nil && first != nil && first.Kinds == nil && first.Dict != nil {
+		// One column of dictionary strings: the number is the code.
+		off := first.Offsets
+		for i := range k.codes {
+			if off[i] == off[i+1] {
+				k.codes[i] = 0
+			} else {
+				k.codes[i] = 1 + uint32(first.Codes[off[i]])
+			}
+		}
+		return nil
+	}
 	for i := range k.codes {
 		var code uint32
 		if first != nil {

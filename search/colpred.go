@@ -1,6 +1,7 @@
 package search
 
 import (
+	"math"
 	"math/bits"
 	"slices"
 	"strings"
@@ -53,7 +54,48 @@ type colNode struct {
 	term Node // the term of a leaf
 
 	field string                   // colOnField: the field's canonical name
-	value func(storage.Value) bool // colField: whether a present value matches
+	value func(storage.Value) bool // colOnField: whether a present value matches
+	// ints, when set, is the range [lo, hi] of the integers value accepts,
+	// so that an integer column is checked without a call per row.
+	ints   bool
+	lo, hi int64
+}
+
+// intRange returns the integers a term on a user field accepts as a range
+// [lo, hi] (empty when lo > hi), and false when they are not one range
+// that valueEqual or valueCompare would agree with: a literal that is not
+// an integer compares as a float.
+func intRange(term Node) (lo, hi int64, ok bool) {
+	switch n := term.(type) {
+	case *Exists:
+		return math.MinInt64, math.MaxInt64, true
+	case *Equal:
+		if n.Value.IsInt {
+			return n.Value.Int, n.Value.Int, true
+		}
+	case *Compare:
+		if !n.Value.IsInt {
+			return 0, 0, false
+		}
+		l := n.Value.Int
+		switch n.Op {
+		case OpLess:
+			if l == math.MinInt64 {
+				return 1, 0, true
+			}
+			return math.MinInt64, l - 1, true
+		case OpLessEqual:
+			return math.MinInt64, l, true
+		case OpGreater:
+			if l == math.MaxInt64 {
+				return 1, 0, true
+			}
+			return l + 1, math.MaxInt64, true
+		case OpGreaterEqual:
+			return l, math.MaxInt64, true
+		}
+	}
+	return 0, 0, false
 }
 
 // compileColumns compiles node for evaluation on columns, and reports false
@@ -122,7 +164,9 @@ func compileColumns(node Node, always func(Node) bool) (*colNode, bool) {
 	if ownFields[field] {
 		return nil, false // tags, patterns, the message, times and ids
 	}
-	return &colNode{op: colOnField, term: node, field: field, value: value}, true
+	c := &colNode{op: colOnField, term: node, field: field, value: value}
+	c.lo, c.hi, c.ints = intRange(node)
+	return c, true
 }
 
 // colBlock is one block being evaluated on its columns: what was decoded
@@ -326,7 +370,7 @@ func (b *colBlock) eval(c *colNode, out []uint64, depth int) error {
 			return nil
 		}
 		if second == nil && first.Kinds == nil {
-			first.evalOneKind(c.value, out)
+			first.evalOneKind(c, out)
 			return nil
 		}
 		for _, f := range []*colField{first, second} {
@@ -355,10 +399,19 @@ func (b *colBlock) eval(c *colNode, out []uint64, depth int) error {
 // evalOneKind sets in out the rows whose first value of the column matches,
 // for a column of one kind that is the field's only one: a dictionary's
 // strings are checked once each, then each row by its code.
-func (f *colField) evalOneKind(value func(storage.Value) bool, out []uint64) {
-	off := f.Offsets
+func (f *colField) evalOneKind(c *colNode, out []uint64) {
+	off, value := f.Offsets, c.value
 	n := len(off) - 1
 	switch {
+	case f.Kind == storage.KindInt && c.ints:
+		lo, hi := c.lo, c.hi
+		for i := 0; i < n; i++ {
+			if off[i] != off[i+1] {
+				if x := f.Ints[off[i]]; lo <= x && x <= hi {
+					out[i>>6] |= 1 << (i & 63)
+				}
+			}
+		}
 	case f.Kind == storage.KindString && f.Dict != nil:
 		var ok [256]bool
 		for j, s := range f.Dict {
