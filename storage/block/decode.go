@@ -517,14 +517,15 @@ func decodeStringColumn(h *Header, body []byte, k ColumnKind, set func(int, stri
 
 // readStrings reads a string stream of n values.
 func readStrings(r *reader, n int, set func(int, string)) {
-	readStringsCoded(r, n, set, nil)
+	readStringsCoded(r, n, set, nil, nil)
 }
 
 // readStringsCoded is readStrings that hands a dictionary stream's
 // dictionary and per-value indexes to dict instead, when dict is not nil
 // (set is then called only for a plain stream); index is nil when the
-// dictionary has one value.
-func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte)) {
+// dictionary has one value. intern, when not nil, makes the dictionary's
+// strings (see interner).
+func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte), intern *interner) {
 	switch mode := r.byte(); mode {
 	case streamDict:
 		d := r.count(maxDict)
@@ -536,7 +537,11 @@ func readStringsCoded(r *reader, n int, set func(int, string), dict func(values 
 		}
 		values := make([]string, d)
 		for i := range values {
-			values[i] = r.string()
+			if intern != nil {
+				values[i] = intern.string(r.bytes(r.count(len(r.b))))
+			} else {
+				values[i] = r.string()
+			}
 		}
 		if d == 1 {
 			if dict != nil {
