@@ -51,7 +51,7 @@ func (s *Store) EachBlock(ctx context.Context, lo, hi ID, mayMatch func(*block.H
 func eachBlockOf(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, mayMatch func(*block.Header) bool, fn func(b *BlockRows) error) error {
 	// Bodies are read through an iterator rather than with Get: Get
 	// copies each value twice into new memory (~100 MB for the bodies of
-	// a day of 1M logs), an iterator once into a buffer it reuses. Headers
+	// a day of 1M logs), an iterator once into buffers it reuses. Headers
 	// and bodies share their keys' order, so the iterator only moves on.
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = bodyDayPrefix(day)
@@ -69,8 +69,16 @@ func eachBlockOf(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, mayMa
 		if skip, err := r.refused(mayMatch); err != nil || skip {
 			return err
 		}
+		// The body that follows the last one read is the iterator's next
+		// item, already read ahead: a Seek would drop it and read it
+		// again (with the one after it).
 		key := blockBodyKey(r.day, r.last)
-		bodies.Seek(key)
+		if bodies.Valid() && bytes.Compare(bodies.Item().Key(), key) < 0 {
+			bodies.Next()
+		}
+		if !bodies.Valid() || !bytes.Equal(bodies.Item().Key(), key) {
+			bodies.Seek(key)
+		}
 		if !bodies.Valid() || !bytes.Equal(bodies.Item().Key(), key) {
 			return fmt.Errorf("block %s/%d: %w: its body is missing", r.day, r.last, block.ErrCorrupt)
 		}

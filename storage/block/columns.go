@@ -33,8 +33,7 @@ type FieldColumn struct {
 	Dict    []string
 	Codes   []uint8
 
-	raw     []byte   // the decompressed column, reused
-	strings interner // dictionary strings, shared with earlier blocks
+	raw []byte // the decompressed column, reused
 }
 
 // Len returns the number of values.
@@ -196,7 +195,7 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 					f.Codes[at(j)] = 0
 				}
 			}
-		}, &f.strings)
+		})
 	}
 	if err := r.done(); err != nil {
 		return fmt.Errorf("field column %q: %w", c.Name, err)
@@ -213,8 +212,6 @@ type StringColumn struct {
 	Values []string
 	Dict   []string
 	Codes  []uint8
-
-	strings interner // dictionary strings, shared with earlier blocks
 }
 
 // At returns entry i's string.
@@ -251,7 +248,7 @@ func DecodeSourceColumn(h *Header, body []byte, dst *StringColumn) error {
 			copy(codes, index)
 		}
 		dst.Codes = codes
-	}, &dst.strings)
+	})
 	if err := r.done(); err != nil {
 		return fmt.Errorf("decode block sources of %s: %w", h.MinID, err)
 	}
@@ -269,26 +266,4 @@ func DecodeLevelsInto(dst []logs.Level, h *Header, body []byte) ([]logs.Level, e
 		return nil, fmt.Errorf("decode block levels of %s: %w", h.MinID, err)
 	}
 	return levels, nil
-}
-
-// interner hands out one string for equal bytes, so that decoding the
-// dictionaries of block after block (a day's hosts in every block)
-// allocates each distinct string once rather than once per block. Its
-// memory is bounded: past maxInterned strings it starts over.
-type interner struct {
-	m map[string]string
-}
-
-const maxInterned = 4096
-
-func (in *interner) string(b []byte) string {
-	if s, ok := in.m[string(b)]; ok { // no allocation for the lookup
-		return s
-	}
-	if in.m == nil || len(in.m) >= maxInterned {
-		in.m = make(map[string]string, 64)
-	}
-	s := string(b)
-	in.m[s] = s
-	return s
 }

@@ -517,15 +517,17 @@ func decodeStringColumn(h *Header, body []byte, k ColumnKind, set func(int, stri
 
 // readStrings reads a string stream of n values.
 func readStrings(r *reader, n int, set func(int, string)) {
-	readStringsCoded(r, n, set, nil, nil)
+	readStringsCoded(r, n, set, nil)
 }
 
 // readStringsCoded is readStrings that hands a dictionary stream's
 // dictionary and per-value indexes to dict instead, when dict is not nil
 // (set is then called only for a plain stream); index is nil when the
-// dictionary has one value. intern, when not nil, makes the dictionary's
-// strings (see interner).
-func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte), intern *interner) {
+// dictionary has one value. The strings of a dictionary handed to dict
+// share one allocation: a reader of columns decodes a dictionary per block
+// and column, and allocating each of its strings cost more than the rest
+// of decoding it.
+func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte)) {
 	switch mode := r.byte(); mode {
 	case streamDict:
 		d := r.count(maxDict)
@@ -536,11 +538,26 @@ func readStringsCoded(r *reader, n int, set func(int, string), dict func(values 
 			return
 		}
 		values := make([]string, d)
-		for i := range values {
-			if intern != nil {
-				values[i] = intern.string(r.bytes(r.count(len(r.b))))
-			} else {
+		if dict == nil {
+			for i := range values {
 				values[i] = r.string()
+			}
+		} else {
+			// One string holding the dictionary's bytes (lengths
+			// included), and each value a part of it.
+			var spans [maxDict][2]int
+			base, size := r.b, len(r.b)
+			for i := range values {
+				b := r.bytes(r.count(len(r.b)))
+				end := size - len(r.b)
+				spans[i] = [2]int{end - len(b), end}
+			}
+			if r.err != nil {
+				return
+			}
+			all := string(base[:size-len(r.b)])
+			for i := range values {
+				values[i] = all[spans[i][0]:spans[i][1]]
 			}
 		}
 		if d == 1 {
