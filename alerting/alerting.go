@@ -109,12 +109,36 @@ type Options struct {
 	// MaxSeenPatterns bounds the patterns a new_pattern rule remembers;
 	// zero means DefaultMaxSeenPatterns.
 	MaxSeenPatterns int
+	// Windowed says where rules with a window are evaluated; the zero
+	// value is one node's way.
+	Windowed Windowed
 	// Logger receives evaluation and delivery problems; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of evaluation and history; nil means time.Now.
 	// Retry delays run on the wall clock.
 	Now func() time.Time
 }
+
+// Windowed is where the rules with a window (counts over time) are
+// evaluated. In a cluster each node's ingest path sees its own logs only,
+// so its windows would count part of what the rule means: there, one node
+// counts every node's logs periodically (the Querier fans out) and the
+// others leave those rules to it, which also keeps their notifications
+// from being sent twice. Rules with a window of zero and new_pattern rules
+// fire on the node that stores the log, whatever this says.
+type Windowed int
+
+// The ways rules with a window are evaluated.
+const (
+	// WindowedHere: on ingest and periodically, over this node's logs.
+	WindowedHere Windowed = iota
+	// WindowedPeriodic: periodically only, over the Querier's counts (the
+	// evaluating node of a cluster).
+	WindowedPeriodic
+	// WindowedElsewhere: not on this node (another node of the cluster
+	// evaluates them); their alerts stay inactive here.
+	WindowedElsewhere
+)
 
 // DefaultOptions returns the options the daemon runs with.
 func DefaultOptions() Options {
@@ -186,6 +210,7 @@ type Manager struct {
 	log   *slog.Logger
 	b     buckets
 	http  *http.Transport
+	kafka kafkaProducers
 
 	// mu guards the maps below and every write of the alerting keyspace,
 	// so that the order of commits is the order of decisions.
@@ -357,6 +382,7 @@ func (m *Manager) Close() error {
 	m.closed = true
 	m.mu.Unlock()
 	m.http.CloseIdleConnections()
+	m.kafka.close()
 	return nil
 }
 
@@ -685,7 +711,11 @@ func (m *Manager) DeleteNotifier(_ context.Context, name string) error {
 	}
 	b := &batch{}
 	b.del(m.b.notifiers, name)
-	b.after(func() { delete(m.notifiers, name); wake(m.outboxChanged) })
+	b.after(func() {
+		delete(m.notifiers, name)
+		m.kafka.forget(name)
+		wake(m.outboxChanged)
+	})
 	return m.commitLocked(b)
 }
 

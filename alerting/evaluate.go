@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/logengine/logengine/internal/journal"
@@ -282,7 +283,7 @@ func (ev *evaluator) sync(ctx context.Context) error {
 			}
 		} else {
 			lr = compileLive(t.r, t.node)
-			if lr.win != nil && t.r.Enabled {
+			if lr.win != nil && t.r.Enabled && m.opts.Windowed == WindowedHere {
 				ev.seed(ctx, lr)
 				seeded = append(seeded, lr)
 			}
@@ -298,6 +299,8 @@ func (ev *evaluator) sync(ctx context.Context) error {
 		live[t.r.ID] = lr
 		switch {
 		case !t.r.Enabled:
+		case lr.win != nil && m.opts.Windowed != WindowedHere:
+			// Counted periodically over the cluster, or by another node.
 		case t.r.Condition.NewPattern && lr.seen == nil:
 			// Patterns are off, or its seed failed: it would fire for
 			// every pattern it meets.
@@ -575,7 +578,7 @@ func (m *Manager) EvaluateAll(ctx context.Context) error {
 	}
 	var todo []countResult
 	for id, r := range m.rules {
-		if r.Enabled && r.Window > 0 && !r.Condition.NewPattern && m.compiled[id] != nil {
+		if r.Enabled && r.Window > 0 && !r.Condition.NewPattern && m.compiled[id] != nil && m.opts.Windowed != WindowedElsewhere {
 			todo = append(todo, countResult{rule: r, steps: m.states[id].ingestSteps})
 		}
 	}
@@ -627,6 +630,8 @@ func (m *Manager) EvaluateAll(ctx context.Context) error {
 			if rs.State.State == StateFiring && quiet {
 				res = evalResult{step: true, holds: false, value: 0}
 			}
+		case m.opts.Windowed == WindowedElsewhere:
+			// Another node of the cluster evaluates it.
 		case c == nil || c.rule != r:
 			// Created or changed since counting began: next time.
 		case c.err != nil:
@@ -673,6 +678,11 @@ func (m *Manager) count(ctx context.Context, r *Rule, now time.Time) (int64, err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("count matching logs: %w", err)
+	}
+	if len(res.Missing) > 0 {
+		// A count without some nodes could resolve or fire wrongly: the
+		// alert keeps its state until every node answers.
+		return 0, fmt.Errorf("count matching logs: cluster peers did not answer: %s", strings.Join(res.Missing, ", "))
 	}
 	return res.Total, nil
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Notifier is a target of notifications: a generic webhook, a Prometheus
-// Alertmanager, an e-mail address list or a NATS subject.
+// Alertmanager, an e-mail address list, a NATS subject or a Kafka topic.
 type Notifier struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
@@ -21,19 +21,33 @@ type Notifier struct {
 	URL string `json:"url"`
 	// Secret, for webhooks, keys the HMAC-SHA256 signature of every body;
 	// for e-mail it is the SMTP password, for NATS the token (or, with a
-	// Username, the password). It is stored but never returned by the API.
+	// Username, the password), for Kafka the SASL password. It is stored
+	// but never returned by the API.
 	Secret string `json:"secret,omitempty"`
-	// Username authenticates to the SMTP or NATS server with Secret.
+	// Username authenticates to the SMTP or NATS server or to the Kafka
+	// brokers with Secret.
 	Username string `json:"username,omitempty"`
 	// From, To and Cc address an e-mail notifier's messages.
 	From string   `json:"from,omitempty"`
 	To   []string `json:"to,omitempty"`
 	Cc   []string `json:"cc,omitempty"`
 	// CAFile names a PEM file of the certificates that sign the SMTP or
-	// NATS server's certificate, when the system's do not.
+	// NATS server's or the Kafka brokers' certificates, when the system's
+	// do not.
 	CAFile string `json:"ca_file,omitempty"`
 	// Subject is the NATS subject notifications are published on.
 	Subject string `json:"subject,omitempty"`
+	// Brokers are a Kafka notifier's seed brokers, host:port each, and
+	// Topic the topic it produces to.
+	Brokers []string `json:"brokers,omitempty"`
+	Topic   string   `json:"topic,omitempty"`
+	// SASLMechanism authenticates to Kafka as Username with the password
+	// in Secret: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty means no
+	// SASL.
+	SASLMechanism string `json:"sasl_mechanism,omitempty"`
+	// TLS connects to the Kafka brokers over TLS, verified against CAFile
+	// or the system's authorities.
+	TLS bool `json:"tls,omitempty"`
 	// Timeout bounds one delivery attempt; zero means DefaultTimeout.
 	Timeout Duration `json:"timeout"`
 
@@ -50,6 +64,7 @@ const (
 	TypeAlertmanager = "alertmanager"
 	TypeEmail        = "email"
 	TypeNATS         = "nats"
+	TypeKafka        = "kafka"
 )
 
 // DefaultTimeout bounds a delivery attempt when the notifier names none.
@@ -144,7 +159,7 @@ func (p HostPolicy) checkURL(raw string) (*url.URL, error) {
 func (n *Notifier) normalize(policy HostPolicy) error {
 	n.Name = strings.TrimSpace(n.Name)
 	n.Type = strings.ToLower(strings.TrimSpace(n.Type))
-	if n.Name == "" && (n.Type == TypeWebhook || n.Type == TypeAlertmanager || n.Type == TypeEmail || n.Type == TypeNATS) {
+	if n.Name == "" && (n.Type == TypeWebhook || n.Type == TypeAlertmanager || n.Type == TypeEmail || n.Type == TypeNATS || n.Type == TypeKafka) {
 		// One notifier of a kind needs no name of its own: rules then
 		// notify "alertmanager" (or "webhook").
 		n.Name = n.Type
@@ -178,8 +193,11 @@ func (n *Notifier) normalize(policy HostPolicy) error {
 	if n.Type != TypeNATS {
 		onlyFor("nats", map[string]bool{"subject": n.Subject != ""})
 	}
-	if n.Type != TypeEmail && n.Type != TypeNATS {
-		onlyFor("email and nats", map[string]bool{"username": n.Username != "", "ca_file": n.CAFile != ""})
+	if n.Type != TypeKafka {
+		onlyFor("kafka", map[string]bool{"brokers": len(n.Brokers) > 0, "topic": n.Topic != "", "sasl_mechanism": n.SASLMechanism != "", "tls": n.TLS})
+	}
+	if n.Type != TypeEmail && n.Type != TypeNATS && n.Type != TypeKafka {
+		onlyFor("email, nats and kafka", map[string]bool{"username": n.Username != "", "ca_file": n.CAFile != ""})
 	}
 	switch n.Type {
 	case TypeWebhook:
@@ -193,10 +211,12 @@ func (n *Notifier) normalize(policy HostPolicy) error {
 		n.checkEmail(policy, bad)
 	case TypeNATS:
 		n.checkNATS(policy, bad)
+	case TypeKafka:
+		n.checkKafka(policy, bad)
 	case "":
-		bad("type: missing; use webhook, alertmanager, email or nats")
+		bad("type: missing; use webhook, alertmanager, email, nats or kafka")
 	default:
-		bad("type: %q is not one of webhook, alertmanager, email, nats", n.Type)
+		bad("type: %q is not one of webhook, alertmanager, email, nats, kafka", n.Type)
 	}
 	if n.Timeout < 0 {
 		bad("timeout: must be positive")

@@ -28,18 +28,22 @@ type RulesFile struct {
 // FileNotifier is a notifier in a rules file. SecretEnv names an
 // environment variable holding the secret, so that the file need not.
 type FileNotifier struct {
-	Name      string   `yaml:"name"`
-	Type      string   `yaml:"type"`
-	URL       string   `yaml:"url"`
-	Secret    string   `yaml:"secret"`
-	SecretEnv string   `yaml:"secret_env"`
-	Timeout   Duration `yaml:"timeout"`
-	Username  string   `yaml:"username"`
-	From      string   `yaml:"from"`
-	To        []string `yaml:"to"`
-	Cc        []string `yaml:"cc"`
-	CAFile    string   `yaml:"ca_file"`
-	Subject   string   `yaml:"subject"`
+	Name          string   `yaml:"name"`
+	Type          string   `yaml:"type"`
+	URL           string   `yaml:"url"`
+	Secret        string   `yaml:"secret"`
+	SecretEnv     string   `yaml:"secret_env"`
+	Timeout       Duration `yaml:"timeout"`
+	Username      string   `yaml:"username"`
+	From          string   `yaml:"from"`
+	To            []string `yaml:"to"`
+	Cc            []string `yaml:"cc"`
+	CAFile        string   `yaml:"ca_file"`
+	Subject       string   `yaml:"subject"`
+	Brokers       []string `yaml:"brokers"`
+	Topic         string   `yaml:"topic"`
+	SASLMechanism string   `yaml:"sasl_mechanism"`
+	TLS           bool     `yaml:"tls"`
 }
 
 // FileRule is a rule in a rules file. ID is optional: the default is the
@@ -108,6 +112,7 @@ func (f FileNotifier) notifier() (Notifier, error) {
 	n := Notifier{
 		Name: f.Name, Type: f.Type, URL: f.URL, Secret: f.Secret, Timeout: f.Timeout, Source: SourceFile,
 		Username: f.Username, From: f.From, To: f.To, Cc: f.Cc, CAFile: f.CAFile, Subject: f.Subject,
+		Brokers: f.Brokers, Topic: f.Topic, SASLMechanism: f.SASLMechanism, TLS: f.TLS,
 	}
 	if f.SecretEnv != "" {
 		if f.Secret != "" {
@@ -261,7 +266,7 @@ func (m *Manager) applyRulesFile(ctx context.Context, rf *RulesFile) error {
 		if n.Source == SourceFile && notifiers[name] == nil {
 			b := &batch{}
 			b.del(m.b.notifiers, name)
-			b.after(func() { delete(m.notifiers, name) })
+			b.after(func() { delete(m.notifiers, name); m.kafka.forget(name) })
 			if err := m.commitLocked(b); err != nil {
 				return err
 			}

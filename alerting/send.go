@@ -46,6 +46,8 @@ func (m *Manager) send(ctx context.Context, n *Notifier, it *outboxItem) error {
 		return m.sendEmail(ctx, n, it)
 	case TypeNATS:
 		return m.sendNATS(ctx, n, it)
+	case TypeKafka:
+		return m.sendKafka(ctx, n, it)
 	}
 	target, err := m.opts.Hosts.checkURL(n.URL)
 	if err != nil {

@@ -240,6 +240,10 @@ type notifierRequest struct {
 	Cc       []string          `json:"cc"`
 	CAFile   string            `json:"ca_file"`
 	Subject  string            `json:"subject"`
+	Brokers  []string          `json:"brokers"`
+	Topic    string            `json:"topic"`
+	SASLMech string            `json:"sasl_mechanism"`
+	TLS      bool              `json:"tls"`
 }
 
 // notifierResponse is a notifier as the API shows it: never its secret.
@@ -255,6 +259,10 @@ type notifierResponse struct {
 	Cc        []string          `json:"cc,omitempty"`
 	CAFile    string            `json:"ca_file,omitempty"`
 	Subject   string            `json:"subject,omitempty"`
+	Brokers   []string          `json:"brokers,omitempty"`
+	Topic     string            `json:"topic,omitempty"`
+	SASLMech  string            `json:"sasl_mechanism,omitempty"`
+	TLS       bool              `json:"tls,omitempty"`
 	Source    string            `json:"source"`
 	CreatedAt time.Time         `json:"created_at"`
 }
@@ -263,6 +271,7 @@ func toNotifierResponse(n alerting.Notifier) notifierResponse {
 	return notifierResponse{
 		Name: n.Name, Type: n.Type, URL: n.URL, SecretSet: n.SecretSet, Timeout: n.Timeout,
 		Username: n.Username, From: n.From, To: n.To, Cc: n.Cc, CAFile: n.CAFile, Subject: n.Subject,
+		Brokers: n.Brokers, Topic: n.Topic, SASLMech: n.SASLMechanism, TLS: n.TLS,
 		Source: n.Source, CreatedAt: n.CreatedAt.UTC(),
 	}
 }
@@ -275,6 +284,7 @@ func (s *Server) createNotifier(c echo.Context) error {
 	n, err := s.deps.Alerting.CreateNotifier(c.Request().Context(), alerting.Notifier{
 		Name: req.Name, Type: req.Type, URL: req.URL, Secret: req.Secret, Timeout: req.Timeout,
 		Username: req.Username, From: req.From, To: req.To, Cc: req.Cc, CAFile: req.CAFile, Subject: req.Subject,
+		Brokers: req.Brokers, Topic: req.Topic, SASLMechanism: req.SASLMech, TLS: req.TLS,
 	})
 	if err != nil {
 		return err

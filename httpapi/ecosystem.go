@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/logengine/logengine/ingest"
+	"github.com/logengine/logengine/storage"
 )
 
 // The endpoints of other log systems' ingest APIs, so that their shippers
@@ -160,6 +161,11 @@ func (s *Server) esBulk(c echo.Context) error {
 			item.Error = &esItemError{Type: esErrorType(rerr), Reason: rerr.Error()}
 		case rr.Dropped:
 			item.Status, item.Result, item.Version = http.StatusOK, "noop", 1
+		case rr.Entry.ID == storage.ID{}:
+			// A gateway node wrote it to Kafka: the node that stores it
+			// gives it an id, so there is none to answer.
+			item.Status, item.Result, item.Version = http.StatusCreated, "created", 1
+			item.Shards, item.PrimaryTerm = oneShard, 1
 		default:
 			if item.ID == nil {
 				id := rr.Entry.ID.String()

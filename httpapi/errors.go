@@ -45,6 +45,10 @@ type unavailable interface{ Unavailable() bool }
 // narrow the request.
 type tooLarge interface{ TooLarge() bool }
 
+// missingPeers is implemented by errors of a cluster answer that could not
+// be given without some peers; the error answer names them.
+type missingPeers interface{ MissingPeers() []string }
+
 // status maps every error to its HTTP status; it is the only place that
 // does.
 func status(err error) int {
@@ -54,9 +58,12 @@ func status(err error) int {
 	var cf conflict
 	var un unavailable
 	var tl tooLarge
+	var pe *partialError
 	switch {
 	case errors.As(err, &ae):
 		return ae.status
+	case errors.As(err, &pe):
+		return http.StatusServiceUnavailable
 	case errors.As(err, &he):
 		return he.Code
 	case errors.As(err, &ii) && ii.InvalidInput():
@@ -107,6 +114,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(code)
+		return
+	}
+	var mp missingPeers
+	if errors.As(err, &mp) {
+		_ = c.JSON(code, map[string]any{"error": msg, "missing_peers": mp.MissingPeers()})
 		return
 	}
 	_ = c.JSON(code, map[string]string{"error": msg})

@@ -277,7 +277,15 @@ func (s *Server) logContext(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	deny, err := partialParam(c)
+	if err != nil {
+		return err
+	}
 	res, err := s.deps.Explorer.Context(c.Request().Context(), id, before, after)
+	if err != nil {
+		return err
+	}
+	pa, err := checkPartial(deny, res.Missing)
 	if err != nil {
 		return err
 	}
@@ -287,7 +295,8 @@ func (s *Server) logContext(c echo.Context) error {
 		After      []entryjson.Entry `json:"after"`
 		MoreBefore bool              `json:"more_before"`
 		MoreAfter  bool              `json:"more_after"`
-	}{entryjson.FromAll(res.Before), entryjson.From(&res.Entry), entryjson.FromAll(res.After), res.MoreBefore, res.MoreAfter})
+		partialAnswer
+	}{entryjson.FromAll(res.Before), entryjson.From(&res.Entry), entryjson.FromAll(res.After), res.MoreBefore, res.MoreAfter, pa})
 }
 
 // facets answers the fields of the matching entries with their top values.
@@ -313,7 +322,15 @@ func (s *Server) facets(c echo.Context) error {
 			return errorf(http.StatusBadRequest, "limit=%d: use 1 to 100 values per field", req.Limit)
 		}
 	}
+	deny, err := partialParam(c)
+	if err != nil {
+		return err
+	}
 	res, err := s.deps.Explorer.Facets(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	pa, err := checkPartial(deny, res.Missing)
 	if err != nil {
 		return err
 	}
@@ -332,7 +349,8 @@ func (s *Server) facets(c echo.Context) error {
 		Total           int64   `json:"total"`
 		Fields          []field `json:"fields"`
 		FieldsTruncated bool    `json:"fields_truncated,omitempty"`
-	}{Total: res.Total, Fields: []field{}, FieldsTruncated: res.FieldsTruncated}
+		partialAnswer
+	}{Total: res.Total, Fields: []field{}, FieldsTruncated: res.FieldsTruncated, partialAnswer: pa}
 	for _, f := range res.Facets {
 		o := field{Field: f.Field, Count: f.Count, Values: []value{}, Other: f.Other, Truncated: f.Truncated}
 		for _, v := range f.Values {

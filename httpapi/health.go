@@ -78,9 +78,33 @@ type Stats struct {
 	IndexLagSeconds  float64 `json:"index_lag_seconds"`
 	// IngestRatePerSecond is the rate of commits over the last minute.
 	IngestRatePerSecond float64 `json:"ingest_rate_per_second"`
+	// MissingPeers and Partial: a cluster's figures lack those peers.
+	MissingPeers []string `json:"missing_peers,omitempty"`
+	// Nodes is how many nodes the figures add up; zero (left out) on a
+	// node without peers.
+	Nodes   int  `json:"nodes,omitempty"`
+	Partial bool `json:"partial,omitempty"`
 	// StorageBytes is what the database takes on disk.
 	StorageBytes int64  `json:"storage_bytes"`
 	Version      string `json:"version"`
+}
+
+// Add adds another node's figures to s, for a cluster's: entries, storage,
+// ingest rate and index lag add up (the lag in seconds is the largest);
+// alert figures stay this node's, since every node evaluates its own rules.
+func (s *Stats) Add(o Stats) {
+	if s.EntriesByLevel == nil {
+		s.EntriesByLevel = map[string]int64{}
+	}
+	for l, n := range o.EntriesByLevel {
+		s.EntriesByLevel[l] += n
+	}
+	s.EntriesCommitted += o.EntriesCommitted
+	s.EntriesTotal += o.EntriesTotal
+	s.IndexLagEntries += o.IndexLagEntries
+	s.IndexLagSeconds = max(s.IndexLagSeconds, o.IndexLagSeconds)
+	s.IngestRatePerSecond += o.IngestRatePerSecond
+	s.StorageBytes += o.StorageBytes
 }
 
 // retentionResponse is the answer of POST /api/v1/admin/retention.
@@ -134,10 +158,18 @@ func (s *Server) readyz(c echo.Context) error {
 }
 
 func (s *Server) stats(c echo.Context) error {
+	deny, err := partialParam(c)
+	if err != nil {
+		return err
+	}
 	st, err := s.deps.Health.Stats(c.Request().Context())
 	if err != nil {
 		return err
 	}
+	if _, err := checkPartial(deny, st.MissingPeers); err != nil {
+		return err
+	}
+	st.Partial = len(st.MissingPeers) > 0
 	return c.JSON(http.StatusOK, st)
 }
 

@@ -171,12 +171,15 @@ type searchParams struct {
 	Limit  *int     `json:"limit" query:"limit"`
 	Cursor string   `json:"cursor" query:"cursor"`
 	Wait   string   `json:"wait" query:"wait"`
+	// Partial is allow (the default) or deny: see partialParam.
+	Partial string `json:"partial" query:"partial"`
 }
 
 func (s *Server) search(c echo.Context) error {
 	p := searchParams{
 		Q: c.QueryParam("q"), From: timeText(c.QueryParam("from")), To: timeText(c.QueryParam("to")),
 		Sort: c.QueryParam("sort"), Cursor: c.QueryParam("cursor"), Wait: c.QueryParam("wait"),
+		Partial: c.QueryParam("partial"),
 	}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := intParam("limit", v)
@@ -240,14 +243,23 @@ func (s *Server) runSearch(c echo.Context, p searchParams) error {
 	default:
 		return errorf(http.StatusBadRequest, "wait=%q: the only value is wait=indexed", p.Wait)
 	}
+	deny, err := parsePartial(p.Partial)
+	if err != nil {
+		return err
+	}
 	res, err := s.deps.Searcher.Search(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}
+	pa, err := checkPartial(deny, res.Missing)
+	if err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, searchResponse{
-		Logs:       entryjson.FromAll(res.Entries),
-		NextCursor: res.NextCursor,
-		TookMS:     res.Took.Milliseconds(),
+		Logs:          entryjson.FromAll(res.Entries),
+		NextCursor:    res.NextCursor,
+		TookMS:        res.Took.Milliseconds(),
+		partialAnswer: pa,
 	})
 }
 
@@ -255,6 +267,7 @@ type searchResponse struct {
 	Logs       []entryjson.Entry `json:"logs"`
 	NextCursor string            `json:"next_cursor,omitempty"`
 	TookMS     int64             `json:"took_ms"`
+	partialAnswer
 }
 
 func (s *Server) getLog(c echo.Context) error {
@@ -293,7 +306,15 @@ func (s *Server) aggregate(c echo.Context) error {
 			return errorf(http.StatusBadRequest, "limit=%d: use 1 to %d", req.Limit, search.MaxLimit)
 		}
 	}
+	deny, err := partialParam(c)
+	if err != nil {
+		return err
+	}
 	res, err := s.deps.Searcher.Aggregate(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	pa, err := checkPartial(deny, res.Missing)
 	if err != nil {
 		return err
 	}
@@ -305,7 +326,14 @@ func (s *Server) aggregate(c echo.Context) error {
 		Buckets []bucket `json:"buckets"`
 		Total   int64    `json:"total"`
 		Other   int64    `json:"other"`
-	}{Buckets: []bucket{}, Total: res.Total, Other: res.Other}
+		// Exact is false, and only there, when a cluster cannot prove
+		// its top groups exact (see cluster.mergeGroups).
+		Exact *bool `json:"exact,omitempty"`
+		partialAnswer
+	}{Buckets: []bucket{}, Total: res.Total, Other: res.Other, partialAnswer: pa}
+	if res.Inexact {
+		out.Exact = new(bool)
+	}
 	for _, g := range res.Groups {
 		var key any = g.Key
 		if len(g.Key) == 1 {
@@ -330,7 +358,15 @@ func (s *Server) histogram(c echo.Context) error {
 			return errorf(http.StatusBadRequest, "interval=%q is not a positive duration such as 30s, 5m, 1h or 1d", v)
 		}
 	}
+	deny, err := partialParam(c)
+	if err != nil {
+		return err
+	}
 	res, err := s.deps.Searcher.Histogram(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	pa, err := checkPartial(deny, res.Missing)
 	if err != nil {
 		return err
 	}
@@ -349,7 +385,8 @@ func (s *Server) histogram(c echo.Context) error {
 	out := struct {
 		Interval string   `json:"interval"`
 		Buckets  []bucket `json:"buckets"`
-	}{Interval: duration.Format(res.Interval), Buckets: []bucket{}}
+		partialAnswer
+	}{Interval: duration.Format(res.Interval), Buckets: []bucket{}, partialAnswer: pa}
 	for _, b := range res.Buckets {
 		o := bucket{Start: b.Start.UTC().Format(time.RFC3339Nano), Count: b.Count, Groups: b.Groups}
 		for _, kc := range b.ByKey {

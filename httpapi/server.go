@@ -42,6 +42,9 @@ type Options struct {
 	Logger        *slog.Logger
 	// Version is reported by /healthz.
 	Version string
+	// PeerKey, when set, lets the other nodes of a cluster query this one
+	// (see peer.go); NodeName is this node's name in their answers.
+	PeerKey, NodeName string
 }
 
 func (o *Options) setDefaults() {
@@ -139,6 +142,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleError
 	s.e.Use(s.recoverPanic)
+	s.e.Use(s.peer)
 	if deps.Observer != nil {
 		s.e.Use(s.observe)
 	}

@@ -354,7 +354,10 @@ func (s *SyslogServer) store(ctx context.Context, b *frameBatch) {
 			}
 			return
 		}
-		retry := errors.Is(err, storage.ErrOverloaded) || errors.Is(err, storage.ErrDiskFull)
+		// A gateway's Kafka that is down or slow is unavailable for a
+		// while, like a full disk: TCP senders are held back meanwhile.
+		var un interface{ Unavailable() bool }
+		retry := errors.Is(err, storage.ErrOverloaded) || errors.Is(err, storage.ErrDiskFull) || errors.As(err, &un) && un.Unavailable()
 		if !retry || ctx.Err() != nil || s.stopping() {
 			s.log.Error("syslog batch lost", "messages", b.count(), "err", err)
 			return

@@ -25,6 +25,8 @@ type Metrics struct {
 	commits         *prometheus.CounterVec
 	commitRequests  prometheus.Histogram
 	commitDuration  prometheus.Histogram
+	peerCalls       *prometheus.CounterVec
+	peerDuration    *prometheus.HistogramVec
 }
 
 // New returns metrics registered in a fresh registry with the Go runtime
@@ -69,12 +71,21 @@ func New() *Metrics {
 			Help:    "Time one group commit takes to write and sync.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}),
+		peerCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logengine_peer_requests_total", Help: "Calls to cluster peers, by endpoint and result (ok or failed: down, slow past the timeout, or refused).",
+		}, []string{"endpoint", "result"}),
+		peerDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "logengine_peer_request_duration_seconds",
+			Help:    "Time cluster peers take to answer, by endpoint.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.ingestedEntries, m.ingestedBytes, m.droppedEntries, m.rejected, m.ingestBatches,
 		m.queryDuration, m.httpRequests, m.commits, m.commitRequests, m.commitDuration,
+		m.peerCalls, m.peerDuration,
 	)
 	return m
 }
@@ -130,6 +141,16 @@ func (m *Metrics) ObserveRejected(reason string, n int) {
 // ObserveQuery records the duration of one query at an endpoint.
 func (m *Metrics) ObserveQuery(endpoint string, d time.Duration) {
 	m.queryDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// ObservePeerCall records one call to a cluster peer.
+func (m *Metrics) ObservePeerCall(endpoint string, failed bool, d time.Duration) {
+	result := "ok"
+	if failed {
+		result = "failed"
+	}
+	m.peerCalls.WithLabelValues(endpoint, result).Inc()
+	m.peerDuration.WithLabelValues(endpoint).Observe(d.Seconds())
 }
 
 // ObserveHTTP counts one answered request. route is the route pattern,

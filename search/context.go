@@ -21,6 +21,8 @@ type ContextResult struct {
 	// MoreBefore and MoreAfter say whether the source has entries beyond
 	// the ones returned.
 	MoreBefore, MoreAfter bool
+	// Missing names the cluster peers whose part is missing (see Result).
+	Missing []string
 }
 
 // Context returns up to before entries before the entry id and up to after

@@ -292,6 +292,20 @@ func decodeCursor(s string, sort Sort) (cursor, error) {
 	return c, nil
 }
 
+// EncodeCursor returns the cursor that continues a search of sort after an
+// entry of level and id, as the next_cursor of a page ending with it. A
+// cluster builds each node's position from its own cursor this way.
+func EncodeCursor(sort Sort, level storage.Level, id storage.ID) string {
+	return cursor{sort: sort, level: level, id: id}.encode()
+}
+
+// DecodeCursor returns the level and id of the entry a cursor of sort
+// continues after; an InputError when it is not one.
+func DecodeCursor(s string, sort Sort) (storage.Level, storage.ID, error) {
+	c, err := decodeCursor(s, sort)
+	return c.level, c.id, err
+}
+
 // Search returns one page of matching entries.
 func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	start := e.opts.Now()

@@ -46,6 +46,8 @@ type FacetResult struct {
 	// FieldsTruncated is set when the entries had more than MaxFacetFields
 	// distinct field names; the fields first seen after that are left out.
 	FieldsTruncated bool
+	// Missing names the cluster peers whose part is missing (see Result).
+	Missing []string
 }
 
 // The bounds of a facet request's memory: the distinct values counted per

@@ -146,6 +146,34 @@ func decodeKey(k string) ([]any, error) {
 	return out, nil
 }
 
+// EncodeGroupKey returns a group key (as Group.Key holds them) as a string
+// that identifies it and sorts the way groups of equal counts are listed:
+// missing, false, true, numbers, strings, then by text. Merging the groups
+// of several nodes needs both.
+func EncodeGroupKey(key []any) string { return string(appendAnyKey(nil, key)) }
+
+// appendAnyKey appends the encoded form of a decoded key (the inverse of
+// decodeKey); a component of another type is keyed by its printed text.
+func appendAnyKey(dst []byte, key []any) []byte {
+	for _, k := range key {
+		switch k := k.(type) {
+		case nil:
+			dst = append(dst, keyMissing)
+		case bool:
+			dst = appendValueKey(dst, storage.Bool(k))
+		case int64:
+			dst = appendValueKey(dst, storage.Int(k))
+		case float64:
+			dst = appendValueKey(dst, storage.Float(k))
+		case string:
+			dst = appendStringKey(dst, k)
+		default:
+			dst = appendStringKey(dst, fmt.Sprint(k))
+		}
+	}
+	return dst
+}
+
 // keyText is a one-component key as histograms name groups in Groups:
 // strings and numbers by their text, bools as true and false.
 func keyText(k any) string {

@@ -110,6 +110,19 @@ func loadDeleted(dir string) ([]storage.ID, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("read deleted entries: %w", err)
 	}
+	ids, off := parseDeleted(data)
+	if off < len(data) {
+		if err := os.Truncate(path, int64(off)); err != nil {
+			return nil, 0, fmt.Errorf("cut torn deleted entries at %d: %w", off, err)
+		}
+	}
+	slices.SortFunc(ids, storage.ID.Compare)
+	return slices.Compact(ids), int64(off), nil
+}
+
+// parseDeleted decodes the chunks of a shard's deleted entries up to the
+// first torn or damaged one, and returns where that one starts.
+func parseDeleted(data []byte) ([]storage.ID, int) {
 	var ids []storage.ID
 	off := 0
 	for off+8 <= len(data) {
@@ -123,11 +136,5 @@ func loadDeleted(dir string) ([]storage.ID, int64, error) {
 		}
 		off = end
 	}
-	if off < len(data) {
-		if err := os.Truncate(path, int64(off)); err != nil {
-			return nil, 0, fmt.Errorf("cut torn deleted entries at %d: %w", off, err)
-		}
-	}
-	slices.SortFunc(ids, storage.ID.Compare)
-	return slices.Compact(ids), int64(off), nil
+	return ids, off
 }

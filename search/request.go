@@ -70,6 +70,9 @@ type Result struct {
 	Entries    []storage.Entry
 	NextCursor string
 	Took       time.Duration
+	// Missing names the cluster peers whose part is missing from the
+	// answer (down, or slower than the peer timeout); empty on one node.
+	Missing []string
 }
 
 // AggRequest counts matching entries by one or more fields.
@@ -101,6 +104,12 @@ type AggResult struct {
 	Groups []Group
 	Total  int64 // matching entries
 	Other  int64 // sum of the counts of the groups not listed
+	// Missing names the cluster peers whose part is missing (see Result).
+	Missing []string
+	// Inexact is set when a cluster answer cannot prove its top groups
+	// and their counts exact (a peer had more groups than it sends); the
+	// counts listed are then lower bounds. Always false on one node.
+	Inexact bool
 }
 
 // HistRequest counts matching entries per time bucket.
@@ -133,4 +142,6 @@ type KeyCount struct {
 type HistResult struct {
 	Interval time.Duration
 	Buckets  []HistBucket
+	// Missing names the cluster peers whose part is missing (see Result).
+	Missing []string
 }

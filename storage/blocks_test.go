@@ -368,3 +368,32 @@ func checkTemplateCounts(t *testing.T, s *Store, want []Entry, lo, hi ID) {
 		t.Fatalf("TemplateCounts(%s, %s):\n got %v none %v\nwant %v none %v", lo, hi, got, gotNone, exp, none)
 	}
 }
+
+// TestTemplateCountsAfterRewrite deletes the only entries of a block that
+// have template ids: the rewritten block has none, and the template counts
+// kept apart from the old header must go with it.
+func TestTemplateCountsAfterRewrite(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 5))
+	batch := makeEntries(rng, 1000, t0, time.Hour)
+	for i := range batch {
+		batch[i].Pattern = 0
+		if batch[i].Source == "api" {
+			batch[i].Pattern = uint32(1 + rng.IntN(60)) // enough to be kept apart
+		}
+	}
+	if _, err := s.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(batch)
+	slices.SortFunc(want, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+	checkTemplateCounts(t, s, want, MinID, MaxID)
+	if _, err := s.DeleteSource(ctx, "api", MinID, MaxID); err != nil {
+		t.Fatal(err)
+	}
+	want = slices.DeleteFunc(want, func(e Entry) bool { return e.Source == "api" })
+	checkTemplateCounts(t, s, want, MinID, MaxID)
+	checkScan(t, s, want, MinID, MaxID)
+}

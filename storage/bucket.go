@@ -50,6 +50,9 @@ func (b *Bucket) Delete(key string) error {
 func (b *Bucket) Scan(ctx context.Context, prefix string, fn func(key string, value []byte) error) error {
 	p := b.key(prefix)
 	err := b.s.view(func(txn *badger.Txn) error {
+		if err := b.s.checkKeys(p); err != nil {
+			return err
+		}
 		return iterate(ctx, txn, p, func(k, v []byte) error {
 			return fn(string(k[len(b.prefix):]), v)
 		})

@@ -50,7 +50,7 @@ func (s *Store) SourceLevelCounts(ctx context.Context, lo, hi ID) (counts map[st
 		}
 	}
 	ok, err = s.countBlocks(ctx, days, lo, hi, "count by source",
-		func(raw []byte) (bool, error) { return block.EachSourceLevelsOf(raw, add) },
+		func(_ *badger.Txn, r *blockRef) (bool, error) { return block.EachSourceLevelsOf(r.raw, add) },
 		func(h *block.Header, body []byte, ids []ID, in []int, levels []int) error {
 			sources, err := block.DecodeSources(h, body)
 			if err != nil {
@@ -72,14 +72,21 @@ var errNoCounts = errors.New("a block without per-source counts")
 
 // countBlocks visits the blocks of days that meet [lo, hi), in one read
 // transaction: whole reads a block wholly in range from its marshalled
-// header and reports false when the header keeps no counts (the visit then
+// header (r.raw, valid only during the call) and reports false when the header keeps no counts (the visit then
 // stops and countBlocks reports false); edge gets a block at the range's
 // edge with its IDs decoded, the indexes of its entries in range and the
 // index in Levels of each entry's level.
-func (s *Store) countBlocks(ctx context.Context, days []Day, lo, hi ID, what string, whole func(raw []byte) (bool, error), edge func(h *block.Header, body []byte, ids []ID, in []int, levels []int) error) (bool, error) {
+func (s *Store) countBlocks(ctx context.Context, days []Day, lo, hi ID, what string, whole func(txn *badger.Txn, r *blockRef) (bool, error), edge func(h *block.Header, body []byte, ids []ID, in []int, levels []int) error) (bool, error) {
 	ok := true
 	err := s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
+			// The headers, and the template counts kept apart from them
+			// (read by point reads that take a damaged block for none).
+			for _, p := range [][]byte{headerDayPrefix(day), templatesDayPrefix(day)} {
+				if err := s.checkKeys(p); err != nil {
+					return fmt.Errorf("%s %s: %w", what, day, err)
+				}
+			}
 			err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
 				r, err := decodeHeaderRecord(k, v)
 				if err != nil {
@@ -91,7 +98,7 @@ func (s *Store) countBlocks(ctx context.Context, days []Day, lo, hi ID, what str
 				case r.minID.Compare(lo) < 0 || r.maxID.Compare(hi) >= 0:
 					return countEdge(txn, &r, lo, hi, edge)
 				}
-				has, err := whole(r.raw)
+				has, err := whole(txn, &r)
 				if err != nil {
 					return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
 				}
@@ -190,9 +197,13 @@ func (s *Store) TemplateCounts(ctx context.Context, lo, hi ID) (byID map[uint32]
 		st.Count[l] += n
 	}
 	ok, err = s.countBlocks(ctx, days, lo, hi, "count by template",
-		func(raw []byte) (bool, error) {
+		func(txn *badger.Txn, r *blockRef) (bool, error) {
+			apart, err := getOptional(txn, blockTemplatesKey(r.day, r.last))
+			if err != nil {
+				return false, err
+			}
 			var templated [6]int64
-			levels, has, err := block.EachTemplateLevelOf(raw, func(id uint32, tl block.TemplateLevel) {
+			levels, has, err := block.EachTemplateLevelOf(r.raw, apart, func(id uint32, tl block.TemplateLevel) {
 				l := slices.Index(Levels, tl.Level)
 				templated[l] += int64(tl.Count)
 				add(id, l, int64(tl.Count), tl.First, tl.Last)
@@ -222,4 +233,16 @@ func (s *Store) TemplateCounts(ctx context.Context, lo, hi ID) (byID map[uint32]
 		return nil, none, false, err
 	}
 	return byID, none, true, nil
+}
+
+// getOptional returns a copy of the value of key, nil when there is none.
+func getOptional(txn *badger.Txn, key []byte) ([]byte, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
 }

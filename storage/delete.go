@@ -73,6 +73,9 @@ func (s *Store) deleteSourceLocked(ctx context.Context, source string, lo, hi ID
 		// order, from one snapshot: the steps rewrite them meanwhile, but
 		// the snapshot still hands each list over exactly once.
 		err := s.view(func(txn *badger.Txn) error {
+			if err := s.checkKeys(postingPrefix(day, kindSource, "", source)); err != nil {
+				return err
+			}
 			return iterate(ctx, txn, postingPrefix(day, kindSource, "", source), func(k, v []byte) error {
 				var err error
 				if pending, err = decodePostings(pending, v, binary.BigEndian.Uint64(k[len(k)-8:]), lo, hi); err != nil {
@@ -131,6 +134,9 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 	for day, gone := range byDay {
 		var list []ID
 		err := s.view(func(txn *badger.Txn) error {
+			if err := s.checkKeys(postingDayPrefix(day)); err != nil {
+				return err
+			}
 			return iterate(ctx, txn, postingDayPrefix(day), func(k, v []byte) error {
 				_, lmin, lmax, _, err := postingHeader(v)
 				if err != nil {
@@ -214,6 +220,9 @@ func (s *Store) tombstoneRecords(ctx context.Context) (stamps []int64, records m
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
 		opts.Prefix = []byte{nsTombstone}
+		if err := s.checkKeys(opts.Prefix); err != nil {
+			return err
+		}
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {

@@ -29,6 +29,9 @@ func (s *Store) FieldKinds(ctx context.Context, name string, lo, hi ID) (KindSet
 	}
 	err = s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
+			if err := s.checkKeys(headerDayPrefix(day)); err != nil {
+				return fmt.Errorf("field %s kinds on %s: %w", name, day, err)
+			}
 			refs, err := dayHeaders(ctx, txn, day, lo, hi)
 			if err != nil {
 				return fmt.Errorf("field %s kinds on %s: %w", name, day, err)

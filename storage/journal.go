@@ -57,6 +57,9 @@ func (s *Store) ReadJournal(ctx context.Context, after uint64, max int) ([]ID, e
 	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte{nsJournal}
+		if err := s.checkKeysFrom(opts.Prefix, journalKey(after+1)); err != nil {
+			return err
+		}
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Seek(journalKey(after + 1)); it.ValidForPrefix(opts.Prefix) && len(ids) < max; it.Next() {

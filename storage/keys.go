@@ -8,6 +8,9 @@ import "encoding/binary"
 //
 //	h <day:4> <lastSeq:8>                                → block header record (blocks.go)
 //	k <day:4> <lastSeq:8>                                → block body
+//	p <day:4> <lastSeq:8>                                → the block's template counts, apart from its
+//	                                                        header (block.TakeTemplateLevels); absent
+//	                                                        when the header keeps them or there are none
 //	e <day:4> <nanos:8> <seq:8>                          → one encoded entry: the layout before blocks,
 //	                                                        read only by MigrateToBlocks
 //	i <day:4> <kind:1> <name> <value> <firstSeq:8>       → posting list of one commit
@@ -24,6 +27,7 @@ import "encoding/binary"
 const (
 	nsHeader     = 'h'
 	nsBlock      = 'k'
+	nsTemplates  = 'p'
 	nsEntry      = 'e'
 	nsPosting    = 'i'
 	nsDay        = 'd'

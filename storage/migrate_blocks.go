@@ -118,7 +118,7 @@ func (s *Store) migrateRun(day Day, ids []ID) error {
 				return err
 			}
 		}
-		return setBlock(txn, day, ids[0].Seq, ids[len(ids)-1].Seq, entries)
+		return setBlock(txn, day, ids[0].Seq, ids[len(ids)-1].Seq, entries, false)
 	})
 	if err != nil {
 		return fmt.Errorf("sequences %d..%d: %w", ids[0].Seq, ids[len(ids)-1].Seq, wrapWriteErr("write", err))

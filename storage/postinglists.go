@@ -97,6 +97,9 @@ func (s *Store) PostingLists(ctx context.Context, kind IndexKind, name string, l
 func (s *Store) dayPostingLists(ctx context.Context, txn *badger.Txn, kind IndexKind, prefix []byte, lo, hi ID, fn func(l *PostingList) error) error {
 	// Values are small and inline in the LSM tree: prefetching them would
 	// only start a goroutine per key.
+	if err := s.checkKeys(prefix); err != nil {
+		return err
+	}
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = prefix
 	opts.PrefetchValues = false

@@ -121,12 +121,15 @@ func (s *Store) Postings(ctx context.Context, iv IndexValue, lo, hi ID) ([]ID, e
 		for _, day := range days {
 			prefix := postingPrefix(day, byte(iv.Kind), iv.Name, value)
 			n := len(ids)
-			err := iterate(ctx, txn, prefix, func(k, v []byte) error {
-				first := binary.BigEndian.Uint64(k[len(k)-8:])
-				var err error
-				ids, err = decodePostings(ids, v, first, lo, hi)
-				return err
-			})
+			err := s.checkKeys(prefix)
+			if err == nil {
+				err = iterate(ctx, txn, prefix, func(k, v []byte) error {
+					first := binary.BigEndian.Uint64(k[len(k)-8:])
+					var err error
+					ids, err = decodePostings(ids, v, first, lo, hi)
+					return err
+				})
+			}
 			if err != nil {
 				return fmt.Errorf("postings %c %s=%q on %s: %w", iv.Kind, iv.Name, iv.Value, day, err)
 			}
@@ -161,6 +164,9 @@ func (s *Store) IndexValues(ctx context.Context, kind IndexKind, name string, lo
 				prefix = appendString(prefix, name)
 			}
 			var lastRaw, lastValue string
+			if err := s.checkKeys(prefix); err != nil {
+				return fmt.Errorf("index values on %s: %w", day, err)
+			}
 			err := iterate(ctx, txn, prefix, func(k, v []byte) error {
 				d := decoder{b: k[len(prefix) : len(k)-8]}
 				raw := d.string()

@@ -22,6 +22,9 @@ var (
 func (s *Store) Days(from, to int64) ([]Day, error) {
 	var days []Day
 	err := s.view(func(txn *badger.Txn) error {
+		if err := s.checkKeys([]byte{nsDay}); err != nil {
+			return err
+		}
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte{nsDay}
 		opts.PrefetchValues = false
@@ -97,6 +100,9 @@ func (s *Store) scan(ctx context.Context, lo, hi ID, reverse bool, decode decode
 	}
 	return s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
+			if err := s.checkKeys(headerDayPrefix(day)); err != nil {
+				return fmt.Errorf("scan %s: %w", day, err)
+			}
 			stop, err := scanBlocks(ctx, txn, day, lo, hi, reverse, decode, mayMatch, fn)
 			if err != nil {
 				return fmt.Errorf("scan %s: %w", day, err)
@@ -117,7 +123,7 @@ func (s *Store) DropDay(d Day) error {
 	s.delMu.Lock()
 	defer s.delMu.Unlock()
 	defer s.blocks.invalidate()
-	err := s.db.DropPrefix(headerDayPrefix(d), bodyDayPrefix(d), entryDayPrefix(d), postingDayPrefix(d), dayKey(d))
+	err := s.db.DropPrefix(headerDayPrefix(d), bodyDayPrefix(d), templatesDayPrefix(d), entryDayPrefix(d), postingDayPrefix(d), dayKey(d))
 	if err != nil {
 		return fmt.Errorf("drop day %s: %w", d, err)
 	}

@@ -116,6 +116,9 @@ type Store struct {
 
 	// blocks keeps recently decoded blocks for point reads (blocks.go).
 	blocks blockCache
+	// tables remembers which table blocks reads have checked
+	// (tablecheck.go).
+	tables *tableCheck
 
 	closed atomic.Bool
 }
@@ -130,6 +133,28 @@ type Store struct {
 // a table that fails it; `logengine verify` checks tables whole instead.
 // A variable so that the benchmark can compare.
 var checksumMode = options.OnBlockRead
+
+// checkTables turns the reads' own check of table blocks (tablecheck.go)
+// on; a variable so that BenchmarkTableCheck can compare.
+var checkTables = true
+
+// checkKeys makes sure the table blocks that hold keys with the prefix are
+// sound before a read iterates them: Badger's iterators end silently at a
+// damaged block (tablecheck.go).
+func (s *Store) checkKeys(prefix []byte) error {
+	if !checkTables {
+		return nil
+	}
+	return s.tables.checkPrefix(s.db, prefix)
+}
+
+// checkKeysFrom is checkKeys for the keys with the prefix from key on.
+func (s *Store) checkKeysFrom(prefix, key []byte) error {
+	if !checkTables {
+		return nil
+	}
+	return s.tables.check(s.db, key, prefixEnd(prefix))
+}
 
 // Open opens (or creates) the store in opts.Dir.
 func Open(opts Options) (*Store, error) {
@@ -170,9 +195,13 @@ func Open(opts Options) (*Store, error) {
 		WithBlockCacheSize(opts.BlockCacheBytes).
 		WithChecksumVerificationMode(checksumMode).
 		WithLogger(badgerLogger{opts.Logger})
-	db, err := badger.Open(bo)
+	// Before Badger, which truncates a damaged log silently (logcheck.go).
+	if err := checkLogs(opts.Dir); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	db, err := openBadgerRecovered(bo)
 	if err != nil {
-		return nil, fmt.Errorf("open badger in %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("open badger in %s: %w", opts.Dir, damagedAtOpen(err))
 	}
 	s := &Store{
 		db:            db,
@@ -184,6 +213,7 @@ func Open(opts Options) (*Store, error) {
 		stopCommit:    make(chan struct{}),
 		committerDone: make(chan struct{}),
 		notify:        make(chan struct{}),
+		tables:        newTableCheck(opts.Dir, opts.Logger),
 	}
 	for _, f := range opts.IndexedFields {
 		s.indexed[f] = true
@@ -197,6 +227,18 @@ func Open(opts Options) (*Store, error) {
 	s.high.Store(seq)
 	go s.runCommitter()
 	return s, nil
+}
+
+// damagedAtOpen marks an error of Badger's Open that names one of its files
+// (a table whose index fails its checksum, a MANIFEST that does not decode)
+// as damage, and says what to do.
+func damagedAtOpen(err error) error {
+	file := badgerFileIn(err, "")
+	if file == "" || errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	return fmt.Errorf("%w: %s does not read (%w): keep the data directory as it is and restore the last backup into a new one (`logengine restore`); `logengine verify --data-dir` lists what else is damaged",
+		ErrDamaged, file, err)
 }
 
 // Close flushes and closes the database. Appends after Close fail.

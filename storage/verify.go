@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/ristretto/v2/z"
+
+	"github.com/logengine/logengine/storage/block"
 )
 
 // Problem is one thing Verify found wrong.
@@ -191,6 +194,27 @@ func checkRecord(txn *badger.Txn, key, v []byte) (string, error) {
 		if len(entries) != r.count {
 			return where, fmt.Errorf("decodes to %d entries, its header says %d", len(entries), r.count)
 		}
+	case nsTemplates:
+		if len(key) != 13 {
+			return fmt.Sprintf("template counts key %x", key), errors.New("want 13 bytes")
+		}
+		day, last := Day(binary.BigEndian.Uint32(key[1:5])), binary.BigEndian.Uint64(key[5:13])
+		where := fmt.Sprintf("template counts of block %s/%d", day, last)
+		item, err := txn.Get(blockHeaderKey(day, last))
+		if err != nil {
+			return where, fmt.Errorf("its block header: %w", err)
+		}
+		err = item.Value(func(hv []byte) error {
+			r, err := decodeHeaderRecord(item.Key(), hv)
+			if err != nil {
+				return err
+			}
+			_, _, err = block.EachTemplateLevelOf(r.raw, v, func(uint32, block.TemplateLevel) {})
+			return err
+		})
+		if err != nil {
+			return where, err
+		}
 	case nsJournal:
 		if len(key) != 9 {
 			return fmt.Sprintf("journal key %x", key), errors.New("want 9 bytes")
@@ -228,8 +252,23 @@ func (s *Store) view(fn func(txn *badger.Txn) error) (err error) {
 				ErrDamaged, filepath.Join(s.opts.Dir, badgerFileIn(perr, "a table or value log")), perr)
 		}
 	}()
-	return s.db.View(fn)
+	err = s.db.View(fn)
+	// Badger answers "not found" for a key in a damaged table block.
+	var missing missingKeyError
+	if errors.As(err, &missing) && checkTables {
+		if derr := s.tables.check(s.db, missing.key, append(bytes.Clone(missing.key), 0)); derr != nil {
+			return fmt.Errorf("%w (%v)", derr, err)
+		}
+	}
+	return err
 }
+
+// missingKeyError is the error of a read that did not find a key that
+// another record says exists.
+type missingKeyError struct{ key []byte }
+
+func (e missingKeyError) Error() string { return fmt.Sprintf("key %x not found", e.key) }
+func (e missingKeyError) Unwrap() error { return badger.ErrKeyNotFound }
 
 // badgerFileIn returns the name of the Badger file an error mentions, or
 // def when it names none.

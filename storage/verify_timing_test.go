@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,6 +51,76 @@ func BenchmarkChecksumMode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*total), "ns/entry")
+		})
+	}
+}
+
+// BenchmarkTableCheck measures the reads' own check of table blocks
+// (tablecheck.go): the first full scan after the store opens (which checks
+// every block), and once every block was checked a full scan and the reads
+// of a narrow query (a posting list, then its entries by id).
+//
+//	go test -run '^$' -bench BenchmarkTableCheck -benchtime 20x ./storage
+func BenchmarkTableCheck(b *testing.B) {
+	dir := b.TempDir()
+	ctx := context.Background()
+	s := openTestStore(b, dir)
+	const total, batch = 300_000, 1000
+	start := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < total/batch; i++ {
+		entries, _ := loggenEntries(batch, start.Add(time.Duration(i)*time.Second))
+		if _, err := s.Append(ctx, entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	defer func(v bool) { checkTables = v }(checkTables)
+	for _, check := range []bool{false, true} {
+		checkTables = check
+		b.Run(fmt.Sprintf("first-scan/check=%v", check), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				s := openTestStore(b, dir)
+				b.StartTimer()
+				if err := s.Scan(ctx, MinID, MaxID, false, func(*Entry) bool { return true }); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+	s = openTestStore(b, dir)
+	defer s.Close()
+	for _, check := range []bool{false, true} {
+		checkTables = check
+		b.Run(fmt.Sprintf("scan/check=%v", check), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				n := 0
+				if err := s.Scan(ctx, MinID, MaxID, false, func(*Entry) bool { n++; return true }); err != nil || n != total {
+					b.Fatalf("scanned %d of %d: %v", n, total, err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("narrow/check=%v", check), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ids, err := s.Postings(ctx, IndexValue{Kind: IndexLevel, Value: "fatal"}, MinID, MaxID)
+				if err != nil || len(ids) == 0 {
+					b.Fatalf("postings: %d, %v", len(ids), err)
+				}
+				ids = ids[:min(len(ids), 100)]
+				if err := s.GetSorted(ctx, ids, func(*Entry) bool { return true }); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

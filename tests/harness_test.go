@@ -58,6 +58,17 @@ var listenRe = regexp.MustCompile(`logengine listening"? addr=(\S+)`)
 // until it listens.
 func startDaemon(t testing.TB, dataDir string, args ...string) *daemon {
 	t.Helper()
+	d, err := tryStartDaemon(t, dataDir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// tryStartDaemon is startDaemon for a daemon that may refuse to start: it
+// returns an error holding the daemon's log when it exits before listening.
+func tryStartDaemon(t testing.TB, dataDir string, args ...string) (*daemon, error) {
+	t.Helper()
 	all := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)
 	cmd := exec.Command(binary, all...)
 	cmd.Env = append(os.Environ(), "LOGENGINE_LOG_LEVEL=info")
@@ -92,7 +103,7 @@ func startDaemon(t testing.TB, dataDir string, args ...string) *daemon {
 	case a := <-addr:
 		d.url = "http://" + a
 	case <-d.done:
-		t.Fatalf("logengine exited before listening:\n%s", d.logs())
+		return nil, fmt.Errorf("logengine exited before listening:\n%s", d.logs())
 	case <-time.After(60 * time.Second):
 		d.kill()
 		t.Fatalf("logengine did not listen within 60s:\n%s", d.logs())
@@ -103,7 +114,7 @@ func startDaemon(t testing.TB, dataDir string, args ...string) *daemon {
 			t.Logf("daemon log:\n%s", d.logs())
 		}
 	})
-	return d
+	return d, nil
 }
 
 func (d *daemon) logs() string {

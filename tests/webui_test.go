@@ -637,7 +637,7 @@ func TestWebUI(t *testing.T) {
 
 		// The notifier form shows the fields of the type chosen and sends
 		// only those.
-		addNotifier := func(name, typ string, fields map[string]string) {
+		addNotifier := func(name, typ string, fields map[string]string, script string) {
 			b.do("open the notifier form for "+typ,
 				chromedp.Click(chromedp.ID("new-notifier")),
 				chromedp.WaitVisible(chromedp.ID("notifier-dialog")),
@@ -648,6 +648,9 @@ func TestWebUI(t *testing.T) {
 				s.dispatchEvent(new Event("change")); return true; })()`, &ok)
 			for field, value := range fields {
 				b.do("fill in "+field, chromedp.SendKeys(chromedp.CSS(`#notifier-form [name="`+field+`"]`), value))
+			}
+			if script != "" {
+				b.eval(script, &ok)
 			}
 			b.do("add the "+typ+" notifier", chromedp.Click(chromedp.CSS(`#notifier-form button[type="submit"]`)))
 			b.wait("the "+typ+" notifier in the table", `Array.from(document.querySelectorAll("#notifiers-table tbody th")).some(th => th.textContent === "`+name+`")`, 15*time.Second)
@@ -661,15 +664,32 @@ func TestWebUI(t *testing.T) {
 			b.fail("the webhook form shows fields of other types, or hides its own")
 		}
 		addNotifier("ops-mail", "email", map[string]string{"url": "smtp://127.0.0.1:2525", "from": "logengine@example.com",
-			"to": "oncall@example.com, ops@example.com", "cc": "lead@example.com", "username": "logengine", "secret": "smtp-password"})
-		addNotifier("ops-nats", "nats", map[string]string{"url": "nats://127.0.0.1:4222", "subject": "logengine.alerts", "secret": "nats-token"})
+			"to": "oncall@example.com, ops@example.com", "cc": "lead@example.com", "username": "logengine", "secret": "smtp-password"}, "")
+		addNotifier("ops-nats", "nats", map[string]string{"url": "nats://127.0.0.1:4222", "subject": "logengine.alerts", "secret": "nats-token"}, "")
 		b.wait("the NATS subject in the table", `document.querySelector('#notifiers-table tr[data-name="ops-nats"]').textContent.includes("logengine.alerts")`, 5*time.Second)
+		var kafkaFields bool
+		b.eval(`(() => { document.getElementById("new-notifier").click();
+			const s = document.querySelector('#notifier-form [name="type"]'); s.value = "kafka"; s.dispatchEvent(new Event("change"));
+			const shown = (n) => !document.querySelector('#notifier-form [name="' + n + '"]').closest("label").hidden;
+			const r = !shown("url") && shown("brokers") && shown("topic") && shown("sasl_mechanism") && shown("username") &&
+				shown("secret") && shown("tls") && shown("ca_file") && !shown("subject") && !shown("from") && !shown("to");
+			document.getElementById("notifier-dialog").close(); return r; })()`, &kafkaFields)
+		if !kafkaFields {
+			b.fail("the Kafka form shows fields of other types, or hides its own")
+		}
+		addNotifier("ops-kafka", "kafka", map[string]string{"brokers": "127.0.0.1:9092, 127.0.0.2:9092", "topic": "logengine-alerts",
+			"username": "alerting", "secret": "sasl-password"},
+			`(() => { const f = document.getElementById("notifier-form");
+				f.elements.sasl_mechanism.value = "SCRAM-SHA-512"; f.elements.tls.checked = true; return true; })()`)
+		b.wait("the Kafka topic in the table", `document.querySelector('#notifiers-table tr[data-name="ops-kafka"]').textContent.includes("logengine-alerts")`, 5*time.Second)
 		code, body = d.do(http.MethodGet, "/api/v1/notifiers", "", nil)
 		var got struct {
 			Notifiers []struct {
-				Name, Type, URL, From, Username, Subject string
-				To, Cc                                   []string
-				SecretSet                                bool `json:"secret_set"`
+				Name, Type, URL, From, Username, Subject, Topic string
+				To, Cc, Brokers                                 []string
+				SASLMechanism                                   string `json:"sasl_mechanism"`
+				TLS                                             bool
+				SecretSet                                       bool `json:"secret_set"`
 			} `json:"notifiers"`
 		}
 		if err := json.Unmarshal(body, &got); code != http.StatusOK || err != nil {
@@ -689,7 +709,13 @@ func TestWebUI(t *testing.T) {
 			nats.From != "" || len(nats.To) != 0 || nats.Username != "" {
 			b.fail("NATS notifier made on the page: %s", body)
 		}
-		if strings.Contains(string(body), "smtp-password") || strings.Contains(string(body), "nats-token") {
+		kafka := got.Notifiers[byName["ops-kafka"]]
+		if kafka.Type != "kafka" || kafka.URL != "" || !slices.Equal(kafka.Brokers, []string{"127.0.0.1:9092", "127.0.0.2:9092"}) ||
+			kafka.Topic != "logengine-alerts" || kafka.SASLMechanism != "SCRAM-SHA-512" || kafka.Username != "alerting" || !kafka.TLS ||
+			!kafka.SecretSet || kafka.Subject != "" || len(kafka.To) != 0 {
+			b.fail("Kafka notifier made on the page: %s", body)
+		}
+		if strings.Contains(string(body), "smtp-password") || strings.Contains(string(body), "nats-token") || strings.Contains(string(body), "sasl-password") {
 			b.fail("the API shows a notifier secret: %s", body)
 		}
 		b.checkNoErrors()

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logengine/logengine/alerting"
+	"github.com/logengine/logengine/gateway"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/duration"
@@ -98,6 +99,8 @@ type Config struct {
 	Alerting AlertingConfig `yaml:"alerting"`
 	// Patterns configures the mining of message templates at ingest.
 	Patterns PatternsConfig `yaml:"patterns"`
+	// Cluster names the peers this node asks when it answers a query.
+	Cluster ClusterConfig `yaml:"cluster"`
 	// Kafka connects the node to a Kafka cluster; off while no brokers are
 	// named.
 	Kafka KafkaConfig `yaml:"kafka"`
@@ -112,14 +115,38 @@ type KafkaConfig struct {
 	// Consuming logs from Kafka topics.
 
 	// Producing to Kafka (gateway mode).
+
+	// Produce makes the node a gateway: what it receives over HTTP, the
+	// Elasticsearch, Loki and OTLP endpoints and syslog is written to
+	// ProduceTopic instead of its own store, and acknowledged once Kafka
+	// has acknowledged it.
+	Produce bool `yaml:"produce"`
+	// ProduceTopic is the topic a gateway writes to; it must exist.
+	ProduceTopic string `yaml:"produce_topic"`
+	// ProduceTimeout bounds how long a request waits for Kafka's
+	// acknowledgement before it is answered 503; zero means 10s.
+	ProduceTimeout Duration `yaml:"produce_timeout"`
 }
 
 // validate checks the section when it is used.
 func (k *KafkaConfig) validate() []error {
-	if len(k.Brokers) == 0 {
-		return nil
-	}
 	var errs []error
+	if k.Produce {
+		if len(k.Brokers) == 0 {
+			errs = append(errs, errors.New("kafka.produce: needs kafka.brokers, the cluster to write to"))
+		}
+		if err := gateway.CheckTopic(k.ProduceTopic); err != nil {
+			errs = append(errs, fmt.Errorf("kafka.produce_topic: %w", err))
+		}
+	} else if k.ProduceTopic != "" {
+		errs = append(errs, errors.New("kafka.produce_topic: set kafka.produce: true to write to it, or remove it"))
+	}
+	if k.ProduceTimeout < 0 {
+		errs = append(errs, errors.New("kafka.produce_timeout: must not be negative (0 means 10s)"))
+	}
+	if len(k.Brokers) == 0 {
+		return errs
+	}
 	for _, p := range k.Problems("kafka.") {
 		errs = append(errs, errors.New(p))
 	}
@@ -148,7 +175,16 @@ type AlertingConfig struct {
 	// ExternalURL is this daemon's URL as users reach it; when set,
 	// Alertmanager alerts link back to their rule.
 	ExternalURL string `yaml:"external_url"`
+	// Evaluate makes this node evaluate the rules with a window; unset
+	// means true. In a cluster, set it on one node only (it counts every
+	// node's logs) and false on the others, so that no notification is
+	// sent twice; rules with a window of zero fire on every node for the
+	// logs it stores regardless.
+	Evaluate *bool `yaml:"evaluate"`
 }
+
+// evaluates reports whether this node evaluates the rules with a window.
+func (c AlertingConfig) evaluates() bool { return c.Evaluate == nil || *c.Evaluate }
 
 // SyslogConfig is the syslog section of the configuration.
 type SyslogConfig struct {
@@ -197,6 +233,8 @@ func DefaultConfig() Config {
 	c.Limits.MaxGroupBytes = search.DefaultMaxGroupBytes
 	c.Alerting.EvalInterval = Duration(time.Minute)
 	c.Patterns.Enabled = true
+	c.Cluster.Timeout = Duration(10 * time.Second)
+	c.Cluster.DNSRefresh = Duration(30 * time.Second)
 	return c
 }
 
@@ -204,6 +242,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.Alerting.validate()...)
+	errs = append(errs, c.Cluster.validate(c.Listen)...)
 	errs = append(errs, c.Kafka.validate()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
@@ -414,6 +453,9 @@ func envName(flagSet, flagName string) string {
 	if flagName == "api-key" && flagSet == "logengine serve" {
 		return "LOGENGINE_API_KEYS"
 	}
+	if flagName == "peer" && flagSet == "logengine serve" {
+		return "LOGENGINE_PEERS"
+	}
 	return "LOGENGINE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
@@ -445,7 +487,14 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		rulesFile   = fs.String("alerting-rules-file", "", "YAML file of alert rules and notifiers (see data/alert-rules.example.yaml)")
 		evalEvery   = def.Alerting.EvalInterval
 		patternsOn  = fs.Bool("patterns", def.Patterns.Enabled, "mine message templates at ingest (the pattern of each entry)")
+		peers       peerList
+		peerKey     = fs.String("peer-key", "", "secret shared by the nodes of a cluster (cluster.peer_key)")
+		nodeName    = fs.String("node-name", "", "this node's name in a cluster (default: host name and listen port)")
+		peerTimeout = def.Cluster.Timeout
+		evaluate    = fs.Bool("alerting-evaluate", true, "evaluate the alert rules with a window here (in a cluster: on one node only)")
 	)
+	fs.Var(&peers, "peer", "another node of the cluster: http://host:port or dns+http://name:port (repeatable)")
+	fs.Var(&peerTimeout, "peer-timeout", "longest wait for a peer's answer; slower peers are missing from it (partial)")
 	fs.Var(&evalEvery, "alerting-eval-interval", "how often every alert rule is evaluated on exact counts")
 	fs.Var(&retention, "retention", "how long logs are kept (30d, 12h; 0 keeps forever)")
 	fs.Var(&keys, "api-key", "API key name:role:secret (repeatable; role ingest, query or admin)")
@@ -504,6 +553,16 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Alerting.EvalInterval = evalEvery
 		case "patterns":
 			cfg.Patterns.Enabled = *patternsOn
+		case "peer":
+			cfg.Cluster.Peers = append(cfg.Cluster.Peers, peers...)
+		case "peer-key":
+			cfg.Cluster.PeerKey = *peerKey
+		case "node-name":
+			cfg.Cluster.NodeName = *nodeName
+		case "peer-timeout":
+			cfg.Cluster.Timeout = peerTimeout
+		case "alerting-evaluate":
+			cfg.Alerting.Evaluate = evaluate
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -518,6 +577,9 @@ func (c Config) masked() string {
 	m.Auth.Keys = append([]httpapi.Key(nil), c.Auth.Keys...)
 	for i := range m.Auth.Keys {
 		m.Auth.Keys[i].Secret = "***"
+	}
+	if m.Cluster.PeerKey != "" {
+		m.Cluster.PeerKey = "***"
 	}
 	m.Kafka.Config = c.Kafka.Masked()
 	b, err := yaml.Marshal(m)

@@ -60,10 +60,27 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad pipeline", file: "pipeline:\n  - type: nonsense\n", want: "pipeline[0]"},
 		{name: "missing geoip database", file: "pipeline:\n  - {type: useragent}\n  - {type: geoip, database: /nonexistent/GeoLite2-City.mmdb}\n",
 			want: "pipeline[1].database: /nonexistent/GeoLite2-City.mmdb does not exist"},
+		{name: "cluster", args: []string{"--peer", "http://10.0.0.2:8080", "--peer", "dns+http://logengine:8080", "--peer-key", "0123456789abcdef"}},
+		{name: "peers from env", env: map[string]string{"LOGENGINE_PEERS": "http://10.0.0.2:8080, https://10.0.0.3:8443", "LOGENGINE_PEER_KEY": "0123456789abcdef"}},
+		{name: "cluster on a free port", args: []string{"--listen", "127.0.0.1:0", "--peer-key", "0123456789abcdef"}, want: "cluster.node_name: required"},
+		{name: "named node on a free port", args: []string{"--listen", "127.0.0.1:0", "--peer-key", "0123456789abcdef", "--node-name", "a"}},
+		{name: "peers without key", args: []string{"--peer", "http://10.0.0.2:8080"}, want: "cluster.peer_key: required"},
+		{name: "short peer key", file: "cluster: {peer_key: short}\n", want: "cluster.peer_key: shorter than 16"},
+		{name: "peer without port", file: "cluster: {peer_key: 0123456789abcdef, peers: [http://node-2]}\n", want: "cluster.peers[0]: peer \"http://node-2\": give a host and a port"},
+		{name: "peer with path", args: []string{"--peer", "http://node-2:8080/api"}, want: "no path"},
+		{name: "peer scheme", file: "cluster: {peer_key: 0123456789abcdef, peers: [\"node-2:8080\"]}\n", want: "write http://host:port"},
+		{name: "dns peer with an address", file: "cluster: {peer_key: 0123456789abcdef, peers: [\"dns+http://10.0.0.1:80\"]}\n", want: "dns+ takes a DNS name"},
+		{name: "negative peer timeout", file: "cluster: {peer_key: 0123456789abcdef, timeout: -1s}\n", want: "cluster.timeout"},
 		{name: "geoip without database", file: "pipeline:\n  - {type: geoip, field: client_ip}\n", want: "pipeline[0].database: is required"},
 		{name: "kafka", file: "kafka:\n  brokers: [k1:9092, k2:9092]\n  sasl: {mechanism: scram-sha-512, username: u, password: p}\n"},
 		{name: "kafka broker without port", file: "kafka:\n  brokers: [k1]\n", want: `kafka.brokers[0]: "k1" must be host:port`},
 		{name: "kafka bad mechanism", file: "kafka:\n  brokers: [k1:9092]\n  sasl: {mechanism: kerberos, username: u, password: p}\n", want: "kafka.sasl.mechanism"},
+		{name: "gateway", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: logs\n  produce_timeout: 5s\n"},
+		{name: "gateway without brokers", file: "kafka:\n  produce: true\n  produce_topic: logs\n", want: "kafka.produce: needs kafka.brokers"},
+		{name: "gateway without topic", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n", want: "kafka.produce_topic: missing"},
+		{name: "gateway bad topic", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: a/b\n", want: `kafka.produce_topic: "a/b" must be`},
+		{name: "topic without produce", file: "kafka:\n  brokers: [k1:9092]\n  produce_topic: logs\n", want: "set kafka.produce: true"},
+		{name: "gateway negative timeout", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: logs\n  produce_timeout: -1s\n", want: "kafka.produce_timeout"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -88,12 +105,12 @@ func TestConfigValidate(t *testing.T) {
 
 func TestPrintConfigMasksSecrets(t *testing.T) {
 	file := writeFile(t, "kafka:\n  brokers: [k1:9092]\n  sasl: {mechanism: PLAIN, username: u, password: kafka-secret-456}\n")
-	cfg, printOnly, err := serveConfig([]string{"--config", file, "--api-key", "ops:admin:super-secret-value-123", "--print-config"}, io.Discard)
+	cfg, printOnly, err := serveConfig([]string{"--config", file, "--api-key", "ops:admin:super-secret-value-123", "--peer-key", "peer-secret-value-789", "--print-config"}, io.Discard)
 	if err != nil || !printOnly {
 		t.Fatalf("serveConfig: %v, print=%v", err, printOnly)
 	}
 	out := cfg.masked()
-	if strings.Contains(out, "super-secret-value-123") || strings.Contains(out, "kafka-secret-456") || !strings.Contains(out, "***") {
+	if strings.Contains(out, "super-secret-value-123") || strings.Contains(out, "kafka-secret-456") || strings.Contains(out, "peer-secret-value-789") || !strings.Contains(out, "***") {
 		t.Fatalf("masked config shows the secret:\n%s", out)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logengine/logengine/alerting"
+	"github.com/logengine/logengine/cluster"
+	"github.com/logengine/logengine/gateway"
 	"github.com/logengine/logengine/httpapi"
 	"github.com/logengine/logengine/ingest"
 	"github.com/logengine/logengine/internal/journal"
@@ -75,6 +77,9 @@ type daemon struct {
 	cron    *cron.Cron
 	metrics *metrics.Metrics
 	syslog  *ingest.SyslogServer // nil when no syslog listener is configured
+	// gateway is set in gateway mode (kafka.produce): received entries go
+	// to Kafka instead of store.
+	gateway *gateway.Producer
 	alerts  *alerting.Manager
 	// retention runs from cron and from the admin endpoint.
 	retention *retention.Policy
@@ -88,6 +93,8 @@ type daemon struct {
 	patternsDone chan struct{}
 	rate         rateTracker
 	ready        bool
+	// cluster is nil on a node without cluster.peer_key.
+	cluster *cluster.Cluster
 
 	// Background work (cron jobs, a reindex request) runs on bgCtx: it
 	// ends when the daemon stops, before the cron jobs are waited for and
@@ -105,6 +112,10 @@ var (
 	_ httpapi.Searcher = (*search.Engine)(nil)
 	_ httpapi.Tailer   = (*search.Engine)(nil)
 	_ httpapi.Explorer = (*search.Engine)(nil)
+	_ httpapi.Searcher = (*cluster.Searcher)(nil)
+	_ httpapi.Tailer   = (*cluster.Tail)(nil)
+	_ httpapi.Explorer = (*cluster.Explorer)(nil)
+	_ alerting.Querier = (*cluster.Searcher)(nil)
 )
 
 // Retention drops days from storage and the keyword index, and deletes
@@ -183,6 +194,29 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		MaxGroupBytes: cfg.Limits.MaxGroupBytes,
 		Templates:     templates,
 	})
+	// With peers, searches, aggregations, histograms, facets, the export,
+	// an entry's context, stats and the live tail answer for the whole
+	// cluster; peer calls for this node only.
+	var searcher httpapi.Searcher = d.engine
+	var tailer httpapi.Tailer = d.engine
+	var explorer httpapi.Explorer = d.engine
+	var health httpapi.Health = d
+	nodeName := ""
+	if cfg.Cluster.enabled() {
+		nodeName = cfg.Cluster.nodeName(cfg.Listen)
+		co := cfg.Cluster.options(nodeName)
+		co.Logger, co.Observer = log, d.metrics
+		if d.cluster, err = cluster.New(co); err != nil {
+			return nil, err
+		}
+		if err := d.cluster.Resolve(ctx); err != nil {
+			log.Warn("resolve cluster peers (retried every dns_refresh)", "err", err)
+		}
+		cs := d.cluster.Searcher(d.engine)
+		searcher, tailer, explorer = cs, d.cluster.Tailer(d.engine), cs.Explorer(d.engine)
+		health = clusterHealth{Health: d, c: d.cluster}
+	}
+
 	aopts := alerting.DefaultOptions()
 	aopts.RulesFile = cfg.Alerting.RulesFile
 	aopts.EvalInterval = time.Duration(cfg.Alerting.EvalInterval)
@@ -195,7 +229,16 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		// when patterns are off.
 		aopts.Patterns = d.miner
 	}
-	if d.alerts, err = alerting.Open(ctx, d.store, d.engine, aopts); err != nil {
+	// Rules with a window count every node's logs on the evaluating
+	// node(s) of a cluster, and nowhere else; see alerting.Windowed.
+	var alertQuerier alerting.Querier = d.engine
+	switch {
+	case !cfg.Alerting.evaluates():
+		aopts.Windowed = alerting.WindowedElsewhere
+	case d.cluster != nil:
+		aopts.Windowed, alertQuerier = alerting.WindowedPeriodic, searcher
+	}
+	if d.alerts, err = alerting.Open(ctx, d.store, alertQuerier, aopts); err != nil {
 		return nil, err
 	}
 	topts := journal.DefaultTrimmerOptions()
@@ -212,16 +255,36 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	if d.miner != nil {
 		minedPatterns = templateMining{d.miner, d.patternSaver}
 	}
-	svc := ingest.NewService(d.store, ingest.ServiceOptions{
+	// Committed batches go to the alert evaluator and the keyword
+	// indexer in memory, so neither reads them back from storage.
+	var appender ingest.Appender = d.store
+	onCommit := []func([]storage.Entry){d.alerts.Committed, d.indexer.Committed}
+	if cfg.Kafka.Produce {
+		// Gateway mode: the nodes that consume the topic store, index,
+		// mine templates and evaluate per-log rules; this node only
+		// decodes, checks and runs the pipeline. Whatever consumes Kafka
+		// on this node must append to the store, not through svc, or
+		// its records would go back to Kafka.
+		d.gateway, err = gateway.New(gateway.Options{
+			Kafka:    cfg.Kafka.Config,
+			Topic:    cfg.Kafka.ProduceTopic,
+			Timeout:  time.Duration(cfg.Kafka.ProduceTimeout),
+			Observer: d.metrics.NewGateway(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("kafka gateway: %w", err)
+		}
+		appender, onCommit, minedPatterns = d.gateway, nil, nil
+		log.Info("gateway mode: received logs are written to kafka, not stored here", "topic", cfg.Kafka.ProduceTopic, "brokers", cfg.Kafka.Brokers)
+	}
+	svc := ingest.NewService(appender, ingest.ServiceOptions{
 		Limits:    cfg.Limits.Ingest,
 		Pipeline:  pipeline,
 		Retention: time.Duration(cfg.Retention),
 		MaxFuture: time.Duration(cfg.Limits.MaxFuture),
 		Bulk:      cfg.Elasticsearch,
 		Loki:      cfg.Loki,
-		// Committed batches go to the alert evaluator and the keyword
-		// indexer in memory, so neither reads them back from storage.
-		OnCommit: []func([]storage.Entry){d.alerts.Committed, d.indexer.Committed},
+		OnCommit:  onCommit,
 		Observe: func(f ingest.Format, n int, res *ingest.Response, reasons map[string]int) {
 			d.metrics.ObserveIngest(f.String(), n, res.Accepted, res.Dropped, reasons)
 		},
@@ -240,14 +303,16 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 		Burst:         cfg.Limits.Burst,
 		Logger:        log,
 		Version:       version,
+		PeerKey:       cfg.Cluster.PeerKey,
+		NodeName:      nodeName,
 	}, httpapi.Deps{
 		Ingester: svc,
-		Searcher: d.engine,
-		Tailer:   d.engine,
-		Explorer: d.engine,
+		Searcher: searcher,
+		Tailer:   tailer,
+		Explorer: explorer,
 		Saved:    saved.New(d.store),
 		Patterns: d.engine,
-		Health:   d,
+		Health:   health,
 		Admin:    d,
 		Metrics:  d.metrics.Handler(),
 		Observer: d.metrics,
@@ -446,6 +511,10 @@ func (d *daemon) run(ctx context.Context) error {
 	})
 	// Stops with HTTP; Badger closes only after g.Wait.
 	g.Go(func() error { return d.trimmer.Run(gctx) })
+	if d.cluster != nil {
+		// Resolves DNS peers again until HTTP stops.
+		g.Go(func() error { return d.cluster.Run(gctx) })
+	}
 	if d.cfg.DebugListen != "" {
 		dbg := &http.Server{Addr: d.cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
@@ -491,8 +560,15 @@ func (d *daemon) close() error {
 	if d.syslog != nil {
 		errs = append(errs, d.syslog.Close())
 	}
+	// After HTTP and syslog: every request has had its answer.
+	if d.gateway != nil {
+		d.gateway.Close()
+	}
 	if d.alerts != nil {
 		errs = append(errs, d.alerts.Close())
+	}
+	if d.cluster != nil {
+		d.cluster.Close() // after HTTP and alerting: nothing asks the peers now
 	}
 	// After HTTP and syslog (no more templates), before Badger.
 	errs = append(errs, d.closePatterns())

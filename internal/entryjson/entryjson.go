@@ -5,6 +5,10 @@
 package entryjson
 
 import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/logengine/logengine/patterns"
@@ -13,7 +17,9 @@ import (
 
 // Entry is the output form of an entry.
 type Entry struct {
-	ID        string         `json:"id"`
+	// ID is empty, and left out, only in a gateway's Kafka records: the
+	// node that stores the entry gives it its id.
+	ID        string         `json:"id,omitempty"`
 	Timestamp string         `json:"timestamp"`
 	Level     string         `json:"level"`
 	Severity  int            `json:"severity"`
@@ -56,4 +62,65 @@ func FromAll(es []storage.Entry) []Entry {
 		out[i] = From(&es[i])
 	}
 	return out
+}
+
+// Parse returns the entry whose output form j is, as another node sent it.
+// Decode j with json.Decoder.UseNumber, so that integers keep every digit:
+// a number whose text is an integer becomes an int field, any other a
+// float (what the output form of either writes back alike).
+func Parse(j Entry) (storage.Entry, error) {
+	id, err := storage.ParseID(j.ID)
+	if err != nil {
+		return storage.Entry{}, fmt.Errorf("entry id: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, j.Timestamp)
+	if err != nil {
+		return storage.Entry{}, fmt.Errorf("entry %s: timestamp: %w", j.ID, err)
+	}
+	level, ok := storage.LevelFromSeverity(j.Severity)
+	if !ok || level != storage.Level(j.Severity) {
+		return storage.Entry{}, fmt.Errorf("entry %s: severity %d is not one of 1, 5, 9, 13, 17, 21", j.ID, j.Severity)
+	}
+	e := storage.Entry{ID: id, Time: t, Level: level, Source: j.Source, Message: j.Message, Tags: j.Tags}
+	if j.Pattern != "" {
+		p, err := patterns.ParseID(j.Pattern)
+		if err != nil || p > math.MaxUint32 {
+			return storage.Entry{}, fmt.Errorf("entry %s: pattern %q is not a pattern id", j.ID, j.Pattern)
+		}
+		e.Pattern = uint32(p)
+	}
+	names := make([]string, 0, len(j.Fields))
+	for name := range j.Fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v, err := value(j.Fields[name])
+		if err != nil {
+			return storage.Entry{}, fmt.Errorf("entry %s: field %s: %w", j.ID, name, err)
+		}
+		e.Fields = append(e.Fields, storage.Field{Name: name, Value: v})
+	}
+	return e, nil
+}
+
+func value(v any) (storage.Value, error) {
+	switch v := v.(type) {
+	case string:
+		return storage.String(v), nil
+	case bool:
+		return storage.Bool(v), nil
+	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			return storage.Int(n), nil
+		}
+		f, err := v.Float64()
+		if err != nil {
+			return storage.Value{}, fmt.Errorf("number %s: %w", v, err)
+		}
+		return storage.Float(f), nil
+	case float64:
+		return storage.Float(v), nil
+	}
+	return storage.Value{}, fmt.Errorf("a %T is not a string, number or bool", v)
 }

@@ -4,6 +4,7 @@
 package kafkaclient
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -112,7 +114,20 @@ func (c *Config) Check(prefix string) error {
 // Opts turns c into client options: seed brokers, client id, dialer with
 // TLS, and SASL. Callers add the options of their role (consumer group,
 // producer acks, timeouts, ...).
-func (c *Config) Opts() ([]kgo.Opt, error) {
+func (c *Config) Opts() ([]kgo.Opt, error) { return c.OptsWith(nil) }
+
+// DialFunc connects to one broker (host:port), as kgo.Dialer takes it.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// DialTimeout bounds the connection to one broker, TLS handshake included.
+const DialTimeout = 10 * time.Second
+
+// OptsWith is Opts with every broker connection, to the seed brokers and to
+// those the cluster's metadata names, made through wrap(dial), where dial
+// connects with TLS when c asks for it. A caller uses it to refuse hosts
+// before connecting or to keep the last connection error; a nil wrap is
+// Opts.
+func (c *Config) OptsWith(wrap func(DialFunc) DialFunc) ([]kgo.Opt, error) {
 	if err := c.Check(""); err != nil {
 		return nil, err
 	}
@@ -124,11 +139,17 @@ func (c *Config) Opts() ([]kgo.Opt, error) {
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID(id),
 	}
+	var tc *tls.Config
 	if c.TLS.Enabled {
-		tc, err := c.tlsConfig()
-		if err != nil {
+		var err error
+		if tc, err = c.tlsConfig(); err != nil {
 			return nil, err
 		}
+	}
+	switch {
+	case wrap != nil:
+		opts = append(opts, kgo.Dialer(wrap(dialer(tc))))
+	case tc != nil:
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	switch c.SASL.Mechanism {
@@ -148,6 +169,26 @@ func (c Config) Masked() Config {
 		c.SASL.Password = "********"
 	}
 	return c
+}
+
+// dialer connects over TCP, with TLS when tc is set; the server name
+// checked is tc's, else the broker's host, as kgo.DialTLSConfig does.
+func dialer(tc *tls.Config) DialFunc {
+	nd := &net.Dialer{Timeout: DialTimeout}
+	if tc == nil {
+		return nd.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		cfg := tc.Clone()
+		if cfg.ServerName == "" {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, fmt.Errorf("broker address %q: %w", addr, err)
+			}
+			cfg.ServerName = host
+		}
+		return (&tls.Dialer{NetDialer: nd, Config: cfg}).DialContext(ctx, network, addr)
+	}
 }
 
 func (c *Config) tlsConfig() (*tls.Config, error) {

@@ -2,7 +2,10 @@ package kafkaclient_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,5 +80,77 @@ func TestSASLRoundTrip(t *testing.T) {
 	defer cancel2()
 	if err := wrong.ProduceSync(short, &kgo.Record{Topic: "logs", Value: []byte("x")}).FirstErr(); err == nil {
 		t.Fatal("produce with a wrong password succeeded")
+	}
+}
+
+// TestOptsWith shows that every broker connection, to the seed and to the
+// brokers the cluster's metadata names, goes through the wrapped dialer,
+// so a caller can refuse hosts.
+func TestOptsWith(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Options{Topics: []string{"logs"}, Partitions: 6})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seed := c.ListenAddrs()[0]
+	var mu sync.Mutex
+	dialed := map[string]bool{}
+	cfg := kafkaclient.Config{Brokers: []string{seed}}
+	opts, err := cfg.OptsWith(func(dial kafkaclient.DialFunc) kafkaclient.DialFunc {
+		return func(ctx context.Context, network, addr string) (net.Conn, error) {
+			mu.Lock()
+			dialed[addr] = true
+			mu.Unlock()
+			return dial(ctx, network, addr)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// A record to every partition: the client connects to each leader,
+	// which it learns from the metadata.
+	for p := range int32(6) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "logs", Partition: p, Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	leaders := 0
+	for i, a := range c.ListenAddrs() {
+		leads := false
+		for p := range int32(6) {
+			leads = leads || c.LeaderFor("logs", p) == int32(i)
+		}
+		if leads {
+			leaders++
+		}
+		if leads && !dialed[a] {
+			t.Errorf("broker %s leads a partition but was not dialled through the wrapper (dialled: %v)", a, dialed)
+		}
+	}
+	if leaders < 2 || !dialed[seed] || len(dialed) > len(c.ListenAddrs()) {
+		t.Errorf("dialled %v; want the seed and the %d leaders", dialed, leaders)
+	}
+
+	refusing := kafkaclient.Config{Brokers: []string{seed}}
+	opts, err = refusing.OptsWith(func(kafkaclient.DialFunc) kafkaclient.DialFunc {
+		return func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("refused by policy") }
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	short, cancel2 := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel2()
+	if err := rc.ProduceSync(short, &kgo.Record{Topic: "logs", Value: []byte("x")}).FirstErr(); err == nil {
+		t.Fatal("produced through a dialer that refuses every broker")
 	}
 }

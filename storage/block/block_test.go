@@ -942,8 +942,25 @@ func checkTemplateLevels(t testing.TB, h *Header, entries []logs.Entry) {
 		t.Fatalf("template counts %v, want %v", got, want)
 	}
 	peeked := map[key]TemplateLevel{}
-	levels, ok2, err := EachTemplateLevelOf(h.Marshal(), func(id uint32, tl TemplateLevel) { peeked[key{id, tl.Level}] = tl })
+	levels, ok2, err := EachTemplateLevelOf(h.Marshal(), nil, func(id uint32, tl TemplateLevel) { peeked[key{id, tl.Level}] = tl })
 	if err != nil || ok2 != ok || !reflect.DeepEqual(peeked, got) || levels != h.Levels {
 		t.Fatalf("EachTemplateLevelOf = %v, %v, %d counts; EachTemplateLevel = %v, %d", ok2, err, len(peeked), ok, len(got))
+	}
+	// Kept apart from the header, the section reads the same, and the
+	// header is smaller by it.
+	whole := h.Marshal()
+	hc := *h
+	apart := hc.TakeTemplateLevels()
+	rest := hc.Marshal()
+	if len(apart) > 0 && len(rest)+len(apart) > len(whole) {
+		t.Fatalf("header %d bytes with the section, %d without, section %d", len(whole), len(rest), len(apart))
+	}
+	clear(peeked)
+	levels, ok3, err := EachTemplateLevelOf(rest, apart, func(id uint32, tl TemplateLevel) { peeked[key{id, tl.Level}] = tl })
+	if err != nil || ok3 != ok || !reflect.DeepEqual(peeked, got) || levels != h.Levels {
+		t.Fatalf("EachTemplateLevelOf apart = %v, %v, %d counts; EachTemplateLevel = %v, %d", ok3, err, len(peeked), ok, len(got))
+	}
+	if _, _, err := EachTemplateLevelOf(whole, apart, func(uint32, TemplateLevel) {}); len(apart) > 0 && !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a section both in the header and apart: %v, want ErrCorrupt", err)
 	}
 }

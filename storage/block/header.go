@@ -401,8 +401,6 @@ func appendValue(b []byte, v logs.Value) []byte {
 	return b
 }
 
-// Unmarshal decodes a header from b and checks that it describes a possible
-// block; it does not see the body.
 // PeekRange reads a marshalled header's entry count and ID range without
 // unmarshalling the rest: what deciding whether a block meets a range
 // needs. Unmarshal checks the whole header.
@@ -426,6 +424,9 @@ func PeekRange(b []byte) (count int, minID, maxID logs.ID, err error) {
 	return count, minID, maxID, nil
 }
 
+// Unmarshal decodes a header from b and checks that it describes a possible
+// block; it does not see the body. h keeps parts of b (the count sections,
+// the value filters): b must not change while h is in use.
 func (h *Header) Unmarshal(b []byte) error {
 	*h = Header{}
 	r := reader{b: b}
@@ -511,7 +512,7 @@ func (c *Column) unmarshal(r *reader, version byte) {
 	}
 	if version >= 2 {
 		if n := r.count(maxFilterBytes); n > 0 {
-			c.Filter = bytes.Clone(r.bytes(n))
+			c.Filter = r.bytes(n) // aliases b, as Unmarshal says
 		}
 	}
 }

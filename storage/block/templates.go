@@ -151,10 +151,26 @@ func (h *Header) EachTemplateLevel(fn func(id uint32, tl TemplateLevel)) bool {
 	return true
 }
 
+// TemplateLevelsSize is the size of h's template counts section in bytes.
+func (h *Header) TemplateLevelsSize() int { return len(h.templateLevels) }
+
+// TakeTemplateLevels removes the template counts section from h and returns
+// it (nil when h has none), for a store that keeps it apart from the
+// header: a block of many sources and templates counts a few kilobytes of
+// them, which every scan that reads headers would otherwise read too. Give
+// it back to EachTemplateLevelOf as apart.
+func (h *Header) TakeTemplateLevels() []byte {
+	b := h.templateLevels
+	h.templateLevels = nil
+	return b
+}
+
 // EachTemplateLevelOf is EachTemplateLevel on a marshalled header, reading
 // only what precedes the columns; the section is checked before fn sees
-// any of it. It returns the block's level counts too.
-func EachTemplateLevelOf(b []byte, fn func(id uint32, tl TemplateLevel)) (levels [6]int, ok bool, err error) {
+// any of it. It returns the block's level counts too. apart is the
+// section taken from the header (TakeTemplateLevels), nil when the header
+// keeps it or the block has none.
+func EachTemplateLevelOf(b, apart []byte, fn func(id uint32, tl TemplateLevel)) (levels [6]int, ok bool, err error) {
 	r := reader{b: b}
 	version := r.byte()
 	if r.err == nil && version != headerVersion && version != headerVersionV1 {
@@ -182,6 +198,12 @@ func EachTemplateLevelOf(b []byte, fn func(id uint32, tl TemplateLevel)) (levels
 	_, section := readSections(&r)
 	if r.err != nil {
 		return levels, false, fmt.Errorf("block header: %w", r.err)
+	}
+	switch {
+	case section != nil && apart != nil:
+		return levels, false, fmt.Errorf("block header: %w: template counts both in the header and apart", ErrCorrupt)
+	case section == nil:
+		section = apart
 	}
 	if section != nil && readTemplateLevels(&reader{b: section}, h.Count, h.Levels, int64(span)) == nil {
 		if bytes.Equal(section, []byte{0}) {

@@ -28,6 +28,10 @@ const NOTIFIER_TYPES = {
     urlLabel: "NATS server", urlPlaceholder: "nats://nats.example.com:4222", urlHelp: "nats://host:4222, or tls://host:4222 for TLS. Published with JetStream when a stream takes the subject.",
     secretLabel: "Token or password", secretHelp: "A token, or the password of the username. Never shown again.",
   },
+  kafka: {
+    urlLabel: "URL", urlPlaceholder: "", urlHelp: "",
+    secretLabel: "SASL password", secretHelp: "The SASL password of the username. Never shown again.",
+  },
 };
 
 const list = (v, key) => (Array.isArray(v) ? v : (v && v[key]) || []);
@@ -412,12 +416,12 @@ export class AlertsView {
     for (const el of f.querySelectorAll("[data-types]")) {
       const shown = el.dataset.types.split(" ").includes(type);
       el.hidden = !shown;
-      for (const input of el.querySelectorAll("input")) input.disabled = !shown;
+      for (const input of el.querySelectorAll("input, select")) input.disabled = !shown;
     }
     $("#notifier-url-label").textContent = t.urlLabel;
     f.elements.url.placeholder = t.urlPlaceholder;
     $("#url-help").textContent = t.urlHelp;
-    $("#url-help").hidden = !t.urlHelp;
+    $("#url-help").hidden = !t.urlHelp || f.elements.url.disabled;
     $("#notifier-secret-label").textContent = t.secretLabel;
     $("#secret-help").textContent = t.secretHelp;
   }
@@ -425,13 +429,14 @@ export class AlertsView {
   async saveNotifier(e) {
     e.preventDefault();
     const el = $("#notifier-form").elements;
-    const body = { name: el.name.value.trim(), type: el.type.value, url: el.url.value.trim() };
+    const body = { name: el.name.value.trim(), type: el.type.value };
     // Disabled fields belong to other types; empty ones are left out so
     // the server's defaults and checks apply.
     const text = (name) => (el[name].disabled ? "" : el[name].value.trim());
     const addresses = (name) => text(name).split(",").map((a) => a.trim()).filter(Boolean);
-    for (const name of ["from", "subject", "username", "ca_file"]) if (text(name)) body[name] = text(name);
-    for (const name of ["to", "cc"]) if (addresses(name).length) body[name] = addresses(name);
+    for (const name of ["url", "from", "subject", "topic", "sasl_mechanism", "username", "ca_file"]) if (text(name)) body[name] = text(name);
+    for (const name of ["to", "cc", "brokers"]) if (addresses(name).length) body[name] = addresses(name);
+    if (!el.tls.disabled && el.tls.checked) body.tls = true;
     if (!el.secret.disabled && el.secret.value) body.secret = el.secret.value;
     try {
       await request("POST", "/api/v1/notifiers", { body });
@@ -447,8 +452,10 @@ export class AlertsView {
 }
 
 // notifierTarget is where a notifier sends: its URL, with the recipients
-// of an e-mail notifier or the subject of a NATS one.
+// of an e-mail notifier or the subject of a NATS one; a Kafka notifier's
+// brokers and topic.
 function notifierTarget(n) {
+  if (n.type === "kafka") return (n.brokers || []).join(", ") + " → " + n.topic;
   if (n.type === "email" && n.to && n.to.length) return n.url + " → " + n.to.join(", ");
   if (n.type === "nats" && n.subject) return n.url + " → " + n.subject;
   return n.url;

@@ -1,0 +1,193 @@
+package storage
+
+// # Why the store reads Badger's logs before Badger does
+//
+// Badger replays its write-ahead logs (<n>.mem, one per memtable not yet
+// flushed into a table) when it opens, and reads the last value log
+// (<n>.vlog) to its end. Both are sequences of entries, each with a CRC-32C,
+// and Badger takes the first entry that fails its checksum for the torn
+// end of a write cut short by a crash: it truncates the file there, without
+// a word. A damaged entry in the middle of a log therefore drops every
+// commit after it, acknowledged ones included, and the store opens as if
+// they had never been.
+//
+// A write cut short leaves only zeros after it (Badger's logs are files of
+// zeros that writes fill, and it zeroes the next entry's place after each
+// write), while a damaged entry is followed by the entries written after
+// it. So before Badger opens, checkLogs walks each of these logs the way
+// Badger will, and when the walk stops at an entry that is not the last
+// thing in the file, it refuses to open, naming the file. A damaged last
+// entry looks like a torn write and is dropped by Badger: one commit, and
+// the only damage of a log this cannot tell.
+//
+// Cost: one read of the logs' written part (up to two memtables, 128 MiB
+// each by default) at open, which Badger reads again right after; the rest
+// of a log file is a hole that is skipped where the system says where
+// data is (SEEK_DATA).
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// logHeaderSize is the header at the start of every Badger log file
+// (an encryption key id and a nonce).
+const logHeaderSize = 20
+
+// maxLogHeader is the longest entry header: two bytes and three uvarints.
+const maxLogHeader = 2 + 3*binary.MaxVarintLen64
+
+// maxLogKey is the longest key Badger writes; a longer one means the
+// entry's header is damaged.
+const maxLogKey = 1 << 16
+
+// checkLogs checks the write-ahead logs and the last value log in dir.
+func checkLogs(dir string) error {
+	mems, err := filepath.Glob(filepath.Join(dir, "*.mem"))
+	if err != nil {
+		return err
+	}
+	vlogs, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	if err != nil {
+		return err
+	}
+	// Badger reads only the last value log at open: the others are read
+	// value by value, and a damaged value fails its read with an error.
+	if len(vlogs) > 0 {
+		slices.SortFunc(vlogs, func(a, b string) int { return logID(a) - logID(b) })
+		mems = append(mems, vlogs[len(vlogs)-1])
+	}
+	for _, name := range mems {
+		at, follows, err := checkLog(name)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", name, err)
+		}
+		if at >= 0 {
+			return fmt.Errorf("%w: log %s: its entries stop at byte %d (an entry there is zeroed, does not decode or fails its checksum), but more was written after it, at byte %d; opening the store would drop everything from there on, acknowledged commits included. Keep the data directory as it is and restore the last backup into a new one (`logengine restore`); `logengine verify --data-dir` lists what else is damaged",
+				ErrDamaged, name, at, follows)
+		}
+	}
+	return nil
+}
+
+// logID is the number in a log file's name.
+func logID(name string) int {
+	n, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)))
+	return n
+}
+
+// checkLog walks a log's entries the way Badger does when it opens. It
+// returns -1 when the walk ends at the end of what was written, else the
+// offset of the entry where it stopped and of the first byte written after
+// that entry.
+func checkLog(name string) (at, follows int64, err error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	size := fi.Size()
+	stop, next, err := walkLog(f, size)
+	if err != nil {
+		return 0, 0, err
+	}
+	nz, err := firstNonZero(f, next, size)
+	if err != nil || nz < 0 {
+		return -1, 0, err
+	}
+	return stop, nz, nil
+}
+
+// walkLog reads the entries of a log until one does not decode or fails
+// its checksum. It returns where that entry starts, and where it ends as
+// far as its header tells (so that anything written beyond was written
+// after it).
+func walkLog(f *os.File, size int64) (stop, next int64, err error) {
+	if size <= logHeaderSize {
+		return size, size, nil
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, logHeaderSize, size-logHeaderSize), 1<<20)
+	off := int64(logHeaderSize)
+	var buf []byte
+	for {
+		head, _ := r.Peek(maxLogHeader)
+		if len(head) < 2 {
+			return off, size, nil // a header cut off by the file's end
+		}
+		klen, n1 := binary.Uvarint(head[2:])
+		var vlen uint64
+		var n2, n3 int
+		if n1 > 0 {
+			vlen, n2 = binary.Uvarint(head[2+n1:])
+		}
+		if n2 > 0 {
+			_, n3 = binary.Uvarint(head[2+n1+n2:])
+		}
+		if n1 <= 0 || n2 <= 0 || n3 <= 0 || klen > maxLogKey {
+			return off, off + maxLogHeader, nil
+		}
+		if klen == 0 && vlen == 0 && head[0] == 0 && head[1] == 0 {
+			return off, off, nil // the zeroed place of the next entry
+		}
+		hlen := int64(2 + n1 + n2 + n3)
+		total := hlen + int64(klen) + int64(vlen) + crc32.Size
+		if off+total > size {
+			return off, off + hlen, nil
+		}
+		if int64(cap(buf)) < total {
+			buf = make([]byte, total)
+		}
+		buf = buf[:total]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return 0, 0, err
+		}
+		body := buf[:total-crc32.Size]
+		if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(buf[total-crc32.Size:]) {
+			return off, off + total, nil
+		}
+		off += total
+	}
+}
+
+// firstNonZero returns the offset of the first byte of f at or after off
+// (and before size) that is not zero, or -1.
+func firstNonZero(f *os.File, off, size int64) (int64, error) {
+	buf := make([]byte, 1<<20)
+	for off < size {
+		d, err := seekData(f, off)
+		if errors.Is(err, errNoData) {
+			return -1, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		off = d
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if n == 0 {
+			return -1, nil
+		}
+		for i, b := range buf[:n] {
+			if b != 0 {
+				return off + int64(i), nil
+			}
+		}
+		off += int64(n)
+	}
+	return -1, nil
+}

@@ -1,0 +1,162 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// crashImage appends commits to a store and copies its directory while it
+// is open, as a crash would leave it: the commits are in the write-ahead
+// log, not in tables. It returns the copy and the committed sequence.
+func crashImage(t *testing.T) (string, uint64) {
+	t.Helper()
+	ctx := context.Background()
+	src := t.TempDir()
+	s, err := Open(smallLogOptions(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 20 {
+		entries, _ := loggenEntries(200, t0.Add(time.Duration(i)*time.Minute))
+		if _, err := s.Append(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := t.TempDir()
+	copyDir(t, src, img)
+	return img, s.HighSeq()
+}
+
+// smallLogOptions keeps the write-ahead logs small (twice the memtable) so
+// that copying them is quick.
+func smallLogOptions(dir string) Options {
+	opts := DefaultOptions(dir)
+	opts.MemTableBytes = 8 << 20
+	return opts
+}
+
+// TestDamagedLogRefused: a write-ahead log damaged in the middle makes Open
+// refuse, naming the file, where Badger would drop the commits after the
+// damage; an undamaged crash image opens with every commit.
+func TestDamagedLogRefused(t *testing.T) {
+	img, high := crashImage(t)
+	mems, _ := filepath.Glob(filepath.Join(img, "*.mem"))
+	if len(mems) == 0 {
+		t.Fatal("the crash image has no write-ahead log")
+	}
+	var wal string
+	var written int64
+	for _, m := range mems {
+		stop, _, err := checkLog(m)
+		if err != nil || stop != -1 {
+			t.Fatalf("undamaged log %s: stop %d, %v", m, stop, err)
+		}
+		f := openFile(t, m)
+		end, _, err := walkLog(f, fileSize(t, m))
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end > written {
+			wal, written = m, end
+		}
+	}
+	t.Run("sound", func(t *testing.T) {
+		dir := t.TempDir()
+		copyDir(t, img, dir)
+		s, err := Open(smallLogOptions(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if s.HighSeq() != high {
+			t.Fatalf("opened at sequence %d, committed %d", s.HighSeq(), high)
+		}
+	})
+	for _, at := range []int64{written / 4, written / 2, written * 3 / 4} {
+		dir := t.TempDir()
+		copyDir(t, img, dir)
+		name := filepath.Join(dir, filepath.Base(wal))
+		flipBytes(t, name, at, 4)
+		_, err := Open(smallLogOptions(dir))
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), filepath.Base(wal)) || !strings.Contains(err.Error(), "restore") {
+			t.Fatalf("open with %s damaged at byte %d of %d: %v, want ErrDamaged naming it and what to do", filepath.Base(wal), at, written, err)
+		}
+	}
+}
+
+// TestDamagedAtOpenNamesFile: damage Badger finds when it opens (a MANIFEST
+// record or a table index that fails its checksum) is ErrDamaged naming
+// the file and what to do.
+func TestDamagedAtOpenNamesFile(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	s := openTestStore(t, src)
+	for i := range 5 {
+		entries, _ := loggenEntries(500, t0.Add(time.Duration(i)*time.Minute))
+		if _, err := s.Append(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tables, _ := filepath.Glob(filepath.Join(src, "*.sst"))
+	if len(tables) == 0 {
+		t.Fatal("no table written")
+	}
+	table := filepath.Base(tables[0])
+	for _, tc := range []struct {
+		file string
+		at   func(size int64) int64
+	}{
+		{"MANIFEST", func(size int64) int64 { return size / 2 }},
+		{"MANIFEST", func(size int64) int64 { return size - 6 }},
+		{table, func(size int64) int64 { return size - 200 }}, // its index
+	} {
+		dir := t.TempDir()
+		copyDir(t, src, dir)
+		name := filepath.Join(dir, tc.file)
+		at := tc.at(fileSize(t, name))
+		flipBytes(t, name, at, 2)
+		s, err := Open(DefaultOptions(dir))
+		if err == nil {
+			s.Close()
+			t.Fatalf("%s damaged at %d: opened", tc.file, at)
+		}
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), tc.file) || !strings.Contains(err.Error(), "restore") {
+			t.Fatalf("%s damaged at %d: %v, want ErrDamaged naming it and what to do", tc.file, at, err)
+		}
+	}
+}
+
+// FuzzCheckLog: any log file is walked without a panic, and what checkLog
+// reports lies within the file.
+func FuzzCheckLog(f *testing.F) {
+	f.Add(make([]byte, 64))
+	entry := []byte{0, 0, 3, 2, 0, 'k', 'e', 'y', 'v', 'a'}
+	sum := crc32.Checksum(entry, castagnoli)
+	good := append(append(make([]byte, logHeaderSize), entry...), byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum))
+	f.Add(append(good, make([]byte, 40)...))
+	f.Add(append(append(good, 0xff, 0x01), make([]byte, 40)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name := filepath.Join(t.TempDir(), "000001.vlog")
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		at, follows, err := checkLog(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at != -1 && (at < logHeaderSize || at >= int64(len(data)) || follows <= at || follows >= int64(len(data)) || data[follows] == 0) {
+			t.Fatalf("stop at %d, data at %d, in %d bytes", at, follows, len(data))
+		}
+	})
+}
