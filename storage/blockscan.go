@@ -40,6 +40,11 @@ func (s *Store) EachBlock(ctx context.Context, lo, hi ID, mayMatch func(*block.H
 	}
 	return s.view(func(txn *badger.Txn) error {
 		for _, day := range days {
+			// A damaged table would end the headers' iteration early,
+			// silently; a missing body is an error below.
+			if err := s.checkKeys(headerDayPrefix(day)); err != nil {
+				return fmt.Errorf("read blocks of %s: %w", day, err)
+			}
 			if err := eachBlockOf(ctx, txn, day, lo, hi, mayMatch, fn); err != nil {
 				return fmt.Errorf("read blocks of %s: %w", day, err)
 			}
