@@ -167,6 +167,10 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 			}
 		}
 	}
+	var cols *colPlan
+	if !counted && !fromIndex {
+		cols = q.columnPlan(set, fields)
+	}
 	switch {
 	case counted:
 	case fromIndex && len(fields) == 1:
@@ -178,6 +182,10 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResult, err
 			total = int64(len(set.ids))
 			err = q.groupFromIndexes(ctx, set, fields, strs, counter)
 		}
+	case cols != nil:
+		// Terms and keys on levels, sources and fields: evaluated on
+		// each block's columns, no entry built.
+		total, err = q.aggregateColumns(ctx, cols, counter)
 	default:
 		key := make([]byte, 0, 256) // reused while keys fit
 		add := func(k []byte) { counter.add(k, 1) }

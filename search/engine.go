@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/logengine/logengine/internal/duration"
@@ -80,6 +81,9 @@ type Engine struct {
 	// firstWindows is how many first windows of a planned search the range
 	// holds (see collectPlanned); tests vary it, 1 plans the whole range.
 	firstWindows int
+	// columnReads counts the aggregations and histograms read on columns
+	// (columnPlan), so that tests can tell their queries reach that path.
+	columnReads atomic.Int64
 }
 
 // NewEngine returns an engine reading store and index.

@@ -148,6 +148,10 @@ type propGen struct {
 	rng   *rand.Rand
 	times []time.Time // timestamps used so far, reused for ties
 	env   *propEnv
+	// fieldsOnly makes queries of terms on levels, sources and fields
+	// only, and group-bys without tag and pattern: what the column path
+	// reads (columnPlan).
+	fieldsOnly bool
 }
 
 func (g *propGen) pick(n int) int { return g.rng.IntN(n) }
@@ -293,6 +297,20 @@ func (g *propGen) negate(s string) string {
 }
 
 func (g *propGen) term() string {
+	for g.fieldsOnly {
+		t := g.anyTerm()
+		n, err := Parse(t)
+		if err != nil {
+			panic(fmt.Sprintf("BUG: generated term %q: %v", t, err))
+		}
+		if _, ok := compileColumns(n, func(Node) bool { return false }); ok {
+			return t
+		}
+	}
+	return g.anyTerm()
+}
+
+func (g *propGen) anyTerm() string {
 	switch g.pick(16) {
 	case 0, 1, 2:
 		return g.word()
@@ -709,6 +727,18 @@ type propChecker struct {
 	g    *propGen
 	c    propCase
 	seed uint64
+	// onColumns and counted are how many aggregations and histograms
+	// were read on columns, of those checked.
+	onColumns, counted int
+}
+
+// countColumns notes whether the query just answered by the case's engine
+// was read on columns, given the engine's count before it.
+func (pc *propChecker) countColumns(before int64) {
+	pc.counted++
+	if pc.c.eng.columnReads.Load() > before {
+		pc.onColumns++
+	}
 }
 
 func (pc *propChecker) fail(format string, args ...any) {
@@ -836,6 +866,16 @@ func (pc *propChecker) diffIDs(got, want []storage.ID) string {
 	return b.String()
 }
 
+// groupName returns a random group-by name.
+func (g *propGen) groupName() string {
+	for {
+		name := propGroupNames[g.pick(len(propGroupNames))]
+		if !g.fieldsOnly || name != "tag" && name != "pattern" {
+			return name
+		}
+	}
+}
+
 var propGroupNames = []string{"level", "source", "tag", "host", "code", "status", "latency", "user", "nothing", "severity", "pattern"}
 
 // propAliases are template ids merged into others, as the miner's merges
@@ -867,17 +907,19 @@ func (pc *propChecker) checkAggregate() {
 	q := g.query()
 	node := pc.parse(q)
 	from, to := g.timeRange()
-	groupBy := []string{propGroupNames[g.pick(len(propGroupNames))]}
+	groupBy := []string{g.groupName()}
 	if g.chance(0.3) {
-		groupBy = append(groupBy, propGroupNames[g.pick(len(propGroupNames))])
+		groupBy = append(groupBy, g.groupName())
 	}
 	limit := []int{0, 1, 2, 3, 5, 1000}[g.pick(6)]
 	what := fmt.Sprintf("aggregate q=%q (%s) range %s group_by %v limit %d", q, node, describeRange(from, to), groupBy, limit)
 	want := propAggregate(propMatches(g.env.entries, node, from, to), groupBy, limit)
+	before := pc.c.eng.columnReads.Load()
 	got, err := pc.c.eng.Aggregate(context.Background(), AggRequest{Query: q, From: from, To: to, GroupBy: groupBy, Limit: limit})
 	if err != nil {
 		pc.fail("%s: %v", what, err)
 	}
+	pc.countColumns(before)
 	if got.Total != want.Total || got.Other != want.Other || !reflect.DeepEqual(got.Groups, want.Groups) {
 		pc.fail("%s:\n got  total %d other %d groups %s\n want total %d other %d groups %s", what,
 			got.Total, got.Other, describeGroups(got.Groups), want.Total, want.Other, describeGroups(want.Groups))
@@ -919,14 +961,16 @@ func (pc *propChecker) checkHistogram() {
 		req.Interval = time.Hour // keep the bucket count reasonable
 	}
 	if g.chance(0.5) {
-		req.GroupBy = propGroupNames[g.pick(len(propGroupNames))]
+		req.GroupBy = g.groupName()
 	}
 	what := fmt.Sprintf("histogram q=%q (%s) range %s interval %s group_by %q", q, node, describeRange(from, to), req.Interval, req.GroupBy)
 	want := propHistogram(propMatches(g.env.entries, node, from, to), req, propClock())
+	before := pc.c.eng.columnReads.Load()
 	got, err := pc.c.eng.Histogram(context.Background(), req)
 	if err != nil {
 		pc.fail("%s: %v", what, err)
 	}
+	pc.countColumns(before)
 	if got.Interval != want.Interval || len(got.Buckets) != len(want.Buckets) {
 		pc.fail("%s: got interval %s with %d buckets, want %s with %d", what, got.Interval, len(got.Buckets), want.Interval, len(want.Buckets))
 	}
@@ -997,6 +1041,9 @@ func TestEngineProperty(t *testing.T) {
 			caughtUp := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 			pc := &propChecker{t: t, g: g, c: propCase{"index caught up", caughtUp}, seed: seed}
 			pc.run(150, 60, 40)
+			g.fieldsOnly = true
+			pc.run(0, 40, 30)
+			g.fieldsOnly = false
 			planned := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 			planned.scanFirst = 0
 			pc.c = propCase{"index caught up, no scan before planning", planned}
@@ -1016,6 +1063,9 @@ func TestEngineProperty(t *testing.T) {
 			}
 			pc.c = propCase{"index lagging, tail checked by hand", NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})}
 			pc.run(100, 40, 25)
+			g.fieldsOnly = true
+			pc.run(0, 25, 15)
+			g.fieldsOnly = false
 			lagging := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 			lagging.scanFirst = 0
 			pc.c = propCase{"index lagging, no scan before planning", lagging}
@@ -1025,6 +1075,16 @@ func TestEngineProperty(t *testing.T) {
 			pc.run(80, 0, 0)
 			pc.c = propCase{"index lagging past MaxTail, scanned", NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock, MaxTail: 20})}
 			pc.run(60, 25, 15)
+			g.fieldsOnly = true
+			pc.run(0, 25, 15)
+			g.fieldsOnly = false
+
+			// The queries must exercise the column path (columnPlan), or
+			// its answers would go unchecked.
+			t.Logf("%d of %d aggregations and histograms read on columns", pc.onColumns, pc.counted)
+			if pc.onColumns < pc.counted/4 {
+				t.Errorf("only %d of %d aggregations and histograms were read on columns: the generated queries miss that path", pc.onColumns, pc.counted)
+			}
 		})
 	}
 }

@@ -76,31 +76,41 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		if field != nil {
 			names, fields = []string{field.name}, []groupField{*field}
 		}
-		key := make([]byte, 0, 256)
-		err := q.forEachMatch(ctx, set, names, func(en *storage.Entry) {
+		count := func(nanos int64) {
 			if h != nil {
-				h.add(en.ID.Nanos, 1)
+				h.add(nanos, 1)
 			} else {
-				points = append(points, en.ID.Nanos)
+				points = append(points, nanos)
 			}
-			if field == nil {
-				return
+		}
+		countKey := func(nanos int64, id uint32) {
+			if h != nil {
+				h.addGroup(nanos, id, 1)
+			} else {
+				keyed = append(keyed, keyedPoint{nanos, id})
 			}
-			appendEntryKeys(fields, en, key[:0], func(k []byte) {
-				if k[0] == keyMissing {
+		}
+		var err error
+		if cols := q.columnPlan(set, fields); cols != nil {
+			err = q.histogramColumns(ctx, cols, keys, count, countKey)
+		} else {
+			key := make([]byte, 0, 256)
+			err = q.forEachMatch(ctx, set, names, func(en *storage.Entry) {
+				count(en.ID.Nanos)
+				if field == nil {
 					return
 				}
-				// Past the budget, the budget has stopped the scan.
-				id, ok := keys.id(k)
-				switch {
-				case !ok:
-				case h != nil:
-					h.addGroup(en.ID.Nanos, id, 1)
-				default:
-					keyed = append(keyed, keyedPoint{en.ID.Nanos, id})
-				}
+				appendEntryKeys(fields, en, key[:0], func(k []byte) {
+					if k[0] == keyMissing {
+						return
+					}
+					// Past the budget, the budget has stopped the scan.
+					if id, ok := keys.id(k); ok {
+						countKey(en.ID.Nanos, id)
+					}
+				})
 			})
-		})
+		}
 		if err = budget.check(err); err != nil {
 			return nil, err
 		}

@@ -149,9 +149,12 @@ func (m *matcher) equal(n *Equal) bool {
 		return false // the parser makes message values Word, Phrase or Prefix
 	}
 	v, ok := userField(e, n.Field)
-	if !ok {
-		return false
-	}
+	return ok && valueEqual(v, lit)
+}
+
+// valueEqual reports whether a user field's value equals a literal, as
+// field:value asks.
+func valueEqual(v storage.Value, lit Literal) bool {
 	switch v.Kind {
 	case storage.KindString:
 		return v.Str == lit.Text
@@ -188,7 +191,13 @@ func (m *matcher) valuePrefix(n *ValuePrefix) bool {
 		return false // the parser makes message prefixes Prefix
 	}
 	v, ok := userField(e, n.Field)
-	return ok && strings.HasPrefix(v.Text(), n.Prefix)
+	return ok && valueHasPrefix(v, n.Prefix)
+}
+
+// valueHasPrefix reports whether a user field's value starts with prefix
+// in its text form, as field:prefix* asks.
+func valueHasPrefix(v storage.Value, prefix string) bool {
+	return strings.HasPrefix(v.Text(), prefix)
 }
 
 func (m *matcher) compare(n *Compare) bool {
@@ -217,17 +226,20 @@ func (m *matcher) compare(n *Compare) bool {
 		return false // the parser refuses comparisons on the message
 	}
 	v, ok := userField(e, n.Field)
-	if !ok {
-		return false
-	}
+	return ok && valueCompare(v, n.Op, lit)
+}
+
+// valueCompare reports whether a user field's value compares with a
+// literal as op asks.
+func valueCompare(v storage.Value, op Op, lit Literal) bool {
 	switch v.Kind {
 	case storage.KindString:
 		// A string is compared with strings only: "10" > 9 would
 		// otherwise depend on how the value happened to be sent.
-		return !lit.IsNumber && holds(strings.Compare(v.Str, lit.Text), n.Op)
+		return !lit.IsNumber && holds(strings.Compare(v.Str, lit.Text), op)
 	case storage.KindInt, storage.KindFloat:
 		c, ok := compareNumber(v, lit)
-		return ok && holds(c, n.Op)
+		return ok && holds(c, op)
 	}
 	return false
 }

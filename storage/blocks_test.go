@@ -86,8 +86,10 @@ func TestBlocksAgainstReference(t *testing.T) {
 			checkSourceLevels(t, s, want, lo, hi)
 			checkTemplateCounts(t, s, want, lo, hi)
 			checkScanWhere(t, s, want, lo, hi, rng.IntN(2) == 0)
+			checkEachBlock(t, s, want, lo, hi)
 		}
 		checkSourceLevels(t, s, want, MinID, MaxID)
+		checkEachBlock(t, s, want, MinID, MaxID)
 		// Point reads: present ids, deleted ids, ids that never were.
 		var ids []ID
 		for range 500 {

@@ -77,6 +77,7 @@ func checkRoundTrip(t testing.TB, entries []logs.Entry, templates []uint32) (Hea
 	checkHeader(t, h, entries)
 	checkTemplateLevels(t, &h2, got)
 	checkColumns(t, &h2, body, got, templates)
+	checkColumnAccessors(t, &h2, body, got, &FieldColumn{}, &StringColumn{})
 	checkDecodeColumns(t, &h2, body, want)
 	return h, body
 }
@@ -898,6 +899,7 @@ func decodeAll(t testing.TB, hb, body []byte) error {
 	}
 	_, err = DecodeTemplates(&h, body)
 	check(err)
+	decodeColumnAccessors(&h, body, check)
 	for _, c := range h.Columns {
 		if c.Kind == ColumnField {
 			_, err = DecodeField(&h, body, c.Name)

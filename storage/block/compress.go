@@ -58,6 +58,12 @@ func appendColumn(body, raw []byte) ([]byte, Codec) {
 // columnBytes returns the raw bytes of column c of body: decompressed into
 // a new buffer, or a sub-slice of body when stored raw.
 func columnBytes(c *Column, body []byte) ([]byte, error) {
+	return columnBytesInto(c, body, nil)
+}
+
+// columnBytesInto is columnBytes decompressing into dst's array when it is
+// large enough (a raw column is still a sub-slice of body).
+func columnBytesInto(c *Column, body []byte, dst []byte) ([]byte, error) {
 	if c.Offset < 0 || c.Length < 0 || c.Offset > len(body) || c.Length > len(body)-c.Offset {
 		return nil, fmt.Errorf("%w: %s column %q at %d+%d past the body's %d bytes", ErrCorrupt, c.Kind, c.Name, c.Offset, c.Length, len(body))
 	}
@@ -77,7 +83,10 @@ func columnBytes(c *Column, body []byte) ([]byte, error) {
 		if err := fh.Decode(stored); err != nil || (fh.HasFCS && fh.FrameContentSize != uint64(c.RawLength)) {
 			return nil, fmt.Errorf("%w: %s column %q: frame header does not match %d bytes", ErrCorrupt, c.Kind, c.Name, c.RawLength)
 		}
-		raw, err := zstdDecoder().DecodeAll(stored, make([]byte, 0, c.RawLength))
+		if cap(dst) < c.RawLength {
+			dst = make([]byte, 0, c.RawLength)
+		}
+		raw, err := zstdDecoder().DecodeAll(stored, dst[:0:c.RawLength])
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s column %q: %v", ErrCorrupt, c.Kind, c.Name, err)
 		}

@@ -372,9 +372,24 @@ func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
 	if col == nil {
 		return FieldValues{}, nil
 	}
-	lay, err := decodeLayouts(h, body)
+	offsets, err := fieldOffsets(h, body, col, nil)
 	if err != nil {
 		return FieldValues{}, err
+	}
+	values, err := decodeFieldValues(col, body, nil)
+	if err != nil {
+		return FieldValues{}, err
+	}
+	return FieldValues{Offsets: offsets, Values: values}, nil
+}
+
+// fieldOffsets returns, from the layouts, where each entry's values of field
+// column col begin and end among the column's values (Count+1 offsets),
+// into dst's array when it is large enough.
+func fieldOffsets(h *Header, body []byte, col *Column, dst []uint32) ([]uint32, error) {
+	lay, err := decodeLayouts(h, body)
+	if err != nil {
+		return nil, err
 	}
 	ci := -1 // index among the field columns
 	for i := lay.first; i < len(h.Columns); i++ {
@@ -392,7 +407,8 @@ func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
 			}
 		}
 	}
-	offsets := make([]uint32, h.Count+1)
+	offsets := slices.Grow(dst[:0], h.Count+1)[:h.Count+1]
+	offsets[0] = 0
 	var sum, entries uint64
 	for i := 0; i < h.Count; i++ {
 		k := occ[lay.entry(i)]
@@ -401,18 +417,14 @@ func decodeField(h *Header, body []byte, name string) (FieldValues, error) {
 			entries++
 		}
 		if sum > uint64(col.Values) {
-			return FieldValues{}, fmt.Errorf("%w: layouts give field %q more than its %d values", ErrCorrupt, name, col.Values)
+			return nil, fmt.Errorf("%w: layouts give field %q more than its %d values", ErrCorrupt, col.Name, col.Values)
 		}
 		offsets[i+1] = uint32(sum)
 	}
 	if sum != uint64(col.Values) || entries != uint64(col.Entries) {
-		return FieldValues{}, fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, name, sum, entries, col.Values, col.Entries)
+		return nil, fmt.Errorf("%w: layouts give field %q %d values in %d entries, header says %d in %d", ErrCorrupt, col.Name, sum, entries, col.Values, col.Entries)
 	}
-	values, err := decodeFieldValues(col, body, nil)
-	if err != nil {
-		return FieldValues{}, err
-	}
-	return FieldValues{Offsets: offsets, Values: values}, nil
+	return offsets, nil
 }
 
 func decodeIDs(h *Header, body []byte) ([]logs.ID, error) {
@@ -505,6 +517,17 @@ func decodeStringColumn(h *Header, body []byte, k ColumnKind, set func(int, stri
 
 // readStrings reads a string stream of n values.
 func readStrings(r *reader, n int, set func(int, string)) {
+	readStringsCoded(r, n, set, nil)
+}
+
+// readStringsCoded is readStrings that hands a dictionary stream's
+// dictionary and per-value indexes to dict instead, when dict is not nil
+// (set is then called only for a plain stream); index is nil when the
+// dictionary has one value. The strings of a dictionary handed to dict
+// share one allocation: a reader of columns decodes a dictionary per block
+// and column, and allocating each of its strings cost more than the rest
+// of decoding it.
+func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte)) {
 	switch mode := r.byte(); mode {
 	case streamDict:
 		d := r.count(maxDict)
@@ -514,13 +537,36 @@ func readStrings(r *reader, n int, set func(int, string)) {
 		if r.err != nil {
 			return
 		}
-		dict := make([]string, d)
-		for i := range dict {
-			dict[i] = r.string()
+		values := make([]string, d)
+		if dict == nil {
+			for i := range values {
+				values[i] = r.string()
+			}
+		} else {
+			// One string holding the dictionary's bytes (lengths
+			// included), and each value a part of it.
+			var spans [maxDict][2]int
+			base, size := r.b, len(r.b)
+			for i := range values {
+				b := r.bytes(r.count(len(r.b)))
+				end := size - len(r.b)
+				spans[i] = [2]int{end - len(b), end}
+			}
+			if r.err != nil {
+				return
+			}
+			all := string(base[:size-len(r.b)])
+			for i := range values {
+				values[i] = all[spans[i][0]:spans[i][1]]
+			}
 		}
 		if d == 1 {
+			if dict != nil {
+				dict(values, nil)
+				return
+			}
 			for i := 0; i < n; i++ {
-				set(i, dict[0])
+				set(i, values[0])
 			}
 			return
 		}
@@ -533,7 +579,12 @@ func readStrings(r *reader, n int, set func(int, string)) {
 				r.fail("dictionary index out of range")
 				return
 			}
-			set(i, dict[x])
+			if dict == nil {
+				set(i, values[x])
+			}
+		}
+		if dict != nil {
+			dict(values, index)
 		}
 	case streamPlain:
 		lengths := reader{b: r.bytes(r.count(r.len()))}

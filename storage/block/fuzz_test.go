@@ -46,6 +46,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("templates after a decode: %v", err)
 		}
+		checkColumnAccessors(t, &h, body, entries, &FieldColumn{}, &StringColumn{})
 		h2, body2, err := Encode(entries, templates)
 		if err != nil {
 			t.Fatalf("decoded entries do not encode: %v", err)
