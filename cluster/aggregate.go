@@ -265,28 +265,7 @@ func (s *Searcher) closeRange(ctx context.Context, req *search.HistRequest) ([]s
 		}
 	}
 	now := s.now()
-	from, to := req.From, req.To
-	switch {
-	case found:
-		if from.IsZero() {
-			from = first
-		}
-		if to.IsZero() {
-			to = last.Add(1)
-			if !req.From.IsZero() && now.After(to) {
-				to = now
-			}
-		}
-	case from.IsZero() && to.IsZero():
-		to = now
-		from = to.Add(-time.Hour)
-	case from.IsZero():
-		from = to.Add(-time.Hour)
-	case now.After(from):
-		to = now
-	default:
-		to = from.Add(time.Hour)
-	}
+	from, to := search.HistogramRange(req.From, req.To, first, last, found, now)
 	req.From, req.To = from, to
 	return missing, nil
 }

@@ -123,33 +123,11 @@ func (e *Engine) Histogram(ctx context.Context, req HistRequest) (*HistResult, e
 		}
 	}
 
-	// The range: the request's, or the span of the matches. A range with
-	// only a start ("the last hour") runs to now, empty buckets included,
-	// or to the last match when one is stamped later.
-	from, to := req.From, req.To
-	now := e.opts.Now()
-	switch {
-	case !from.IsZero() && !to.IsZero():
-	case found:
-		if from.IsZero() {
-			from = time.Unix(0, minN)
-		}
-		if to.IsZero() {
-			to = time.Unix(0, maxN+1)
-			if !req.From.IsZero() && now.After(to) {
-				to = now
-			}
-		}
-	case from.IsZero() && to.IsZero():
-		to = now
-		from = to.Add(-time.Hour)
-	case from.IsZero():
-		from = to.Add(-time.Hour)
-	case now.After(from):
-		to = now
-	default:
-		to = from.Add(time.Hour)
+	var first, last time.Time
+	if found {
+		first, last = time.Unix(0, minN), time.Unix(0, maxN)
 	}
+	from, to := HistogramRange(req.From, req.To, first, last, found, e.opts.Now())
 	if h == nil {
 		if h, err = newHistogram(from, to, histInterval(req.Interval, from, to)); err != nil {
 			return nil, err
@@ -437,4 +415,38 @@ func autoInterval(span time.Duration) time.Duration {
 		}
 	}
 	return steps[len(steps)-1]
+}
+
+// HistogramRange is the range a histogram covers: the request's from and
+// to, with an open end closed at the first or last match (found, at first
+// and last), or, without matches, an hour before or after the given end or
+// the hour up to now. A range with only a start ("the last hour") runs to
+// now, empty buckets included, or to the last match when one is stamped
+// later. Nodes of a cluster close a range the same way over all of their
+// matches.
+func HistogramRange(from, to, first, last time.Time, found bool, now time.Time) (time.Time, time.Time) {
+	start := from
+	switch {
+	case !from.IsZero() && !to.IsZero():
+	case found:
+		if from.IsZero() {
+			from = first
+		}
+		if to.IsZero() {
+			to = last.Add(1)
+			if !start.IsZero() && now.After(to) {
+				to = now
+			}
+		}
+	case from.IsZero() && to.IsZero():
+		to = now
+		from = to.Add(-time.Hour)
+	case from.IsZero():
+		from = to.Add(-time.Hour)
+	case now.After(from):
+		to = now
+	default:
+		to = from.Add(time.Hour)
+	}
+	return from, to
 }

@@ -487,12 +487,7 @@ func (s *stringList) String() string { return strings.Join(*s, ",") }
 
 func (s *stringList) Set(v string) error {
 	*s = nil
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*s = append(*s, p)
-		}
-	}
-	return nil
+	return (*repeatedList)(s).Set(v)
 }
 
 // repeatedList is a repeatable flag whose values may also be
