@@ -42,6 +42,10 @@ type Readiness struct {
 	// and is being rebuilt from storage; the daemon is then "degraded":
 	// searches over those days read storage (exact, slower).
 	IndexDamaged []DamagedIndexDay `json:"index_damaged,omitempty"`
+	// StorageDamaged lists the storage tables reads found damaged: reads
+	// of their keys answer a damage error (never a shorter answer) until
+	// the data directory is restored; the daemon is "degraded".
+	StorageDamaged []DamagedTable `json:"storage_damaged,omitempty"`
 	// IndexLagEntries and IndexLagSeconds are how many committed entries
 	// the keyword index has not covered yet, and how long the oldest of
 	// them has waited.
@@ -49,6 +53,12 @@ type Readiness struct {
 	IndexLagSeconds float64 `json:"index_lag_seconds"`
 	// Status is "ready" or "not ready"; the handler sets it.
 	Status string `json:"status"`
+}
+
+// DamagedTable is a storage table found damaged.
+type DamagedTable struct {
+	File  string `json:"file"`
+	Error string `json:"error"`
 }
 
 // DamagedIndexDay is a day whose keyword index is damaged.
@@ -148,10 +158,12 @@ func (s *Server) readyz(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, ready)
 	}
 	ready.Status, ready.Error = "ready", ""
-	if len(ready.IndexDamaged) > 0 {
+	if len(ready.IndexDamaged) > 0 || len(ready.StorageDamaged) > 0 {
 		// Still 200: every answer stays exact (the damaged days are read
 		// from storage), so taking the node out of a load balancer would
 		// only move the load; the status and the list tell operators.
+		// Damaged storage tables fail only the reads of their keys, with
+		// an error saying to restore: the rest is served as before.
 		ready.Status = "degraded"
 	}
 	return c.JSON(http.StatusOK, ready)

@@ -36,7 +36,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -344,4 +346,41 @@ func describeKey(k []byte) string {
 		return "deletions"
 	}
 	return fmt.Sprintf("%q", k)
+}
+
+// DamagedTable is a table that a read found damaged: reads of the keys it
+// holds fail until the data directory is restored.
+type DamagedTable struct {
+	File  string
+	Error string
+}
+
+// DamagedTables lists the tables reads have found damaged since the store
+// opened (and that compactions have not removed since), for health checks
+// and metrics: a damaged table fails only the reads of its keys, so the
+// daemon goes on answering the rest.
+func (s *Store) DamagedTables() []DamagedTable {
+	return s.tables.damagedTables()
+}
+
+func (c *tableCheck) damagedTables() []DamagedTable {
+	c.mu.Lock()
+	tables := make([]*checkedTable, 0, len(c.tables))
+	for _, t := range c.tables {
+		tables = append(tables, t)
+	}
+	c.mu.Unlock()
+	var out []DamagedTable
+	for _, t := range tables {
+		t.mu.Lock()
+		switch {
+		case t.err != nil:
+			out = append(out, DamagedTable{File: t.path, Error: t.err.Error()})
+		case t.damaged > 0:
+			out = append(out, DamagedTable{File: t.path, Error: fmt.Sprintf("%d damaged blocks", t.damaged)})
+		}
+		t.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b DamagedTable) int { return strings.Compare(a.File, b.File) })
+	return out
 }

@@ -140,10 +140,19 @@ func TestDamagedTableNeverAnswersShort(t *testing.T) {
 				if damaged++; damaged == 1 {
 					t.Logf("first error: %v", err)
 				}
+				// Health checks hear of it: the table is listed.
+				if d := s.DamagedTables(); len(d) != 1 || filepath.Base(d[0].File) != name {
+					t.Fatalf("DamagedTables after the failed read = %+v, want %s", d, name)
+				}
 			case got != want:
 				short++
 				if check {
 					t.Errorf("read with %s damaged at %d answered differently:\n got %.300s\nwant %.300s", name, at, got, want)
+				}
+			}
+			if err == nil && check {
+				if d := s.DamagedTables(); len(d) != 0 {
+					t.Fatalf("DamagedTables after reads that did not fail = %+v", d)
 				}
 			}
 			if err := s.Close(); err != nil {

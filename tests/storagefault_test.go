@@ -71,9 +71,21 @@ func askStorage(t *testing.T, d *daemon) (map[string]string, int) {
 			failed++
 		}
 	}
-	var r struct {
-		Status string `json:"status"`
-	}
+	return out, failed
+}
+
+// storageReadiness is what /readyz says of damaged storage tables.
+type storageReadiness struct {
+	Status         string `json:"status"`
+	StorageDamaged []struct {
+		File  string `json:"file"`
+		Error string `json:"error"`
+	} `json:"storage_damaged"`
+}
+
+func storageReady(t *testing.T, d *daemon) storageReadiness {
+	t.Helper()
+	var r storageReadiness
 	resp, err := http.Get(d.url + "/readyz")
 	if err != nil {
 		t.Fatalf("GET /readyz: %v (a dropped connection)", err)
@@ -82,7 +94,10 @@ func askStorage(t *testing.T, d *daemon) (map[string]string, int) {
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		t.Fatalf("GET /readyz: %d, %v", resp.StatusCode, err)
 	}
-	return out, failed
+	if len(r.StorageDamaged) > 0 && (resp.StatusCode != http.StatusOK || r.Status != "degraded") {
+		t.Fatalf("GET /readyz: %d %q with damaged tables %+v, want 200 degraded", resp.StatusCode, r.Status, r.StorageDamaged)
+	}
+	return r
 }
 
 // storageGet GETs path into v and reports true on a 200; on an error it
@@ -282,10 +297,17 @@ func TestStorageFaultsUnderServe(t *testing.T) {
 				t.Fatalf("%s damaged at %d: %s answered %.200s, want %.200s", f.file, at, k, v, w[k])
 			}
 		}
+		ready := storageReady(t, d)
 		if failed > 0 {
 			errored++
 		} else {
 			answered++
+		}
+		// A table a read found damaged is named in /readyz.
+		if failed > 0 && strings.HasSuffix(f.file, ".sst") {
+			if len(ready.StorageDamaged) != 1 || !strings.HasSuffix(ready.StorageDamaged[0].File, f.file) {
+				t.Fatalf("%s damaged at %d: /readyz lists %+v, want the table", f.file, at, ready.StorageDamaged)
+			}
 		}
 		if strings.Contains(d.logs(), "panic") {
 			t.Fatalf("%s damaged at %d: a panic in the log:\n%s", f.file, at, d.logs())

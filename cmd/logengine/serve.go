@@ -452,6 +452,9 @@ func (d *daemon) registerGauges() {
 	d.metrics.GaugeFunc("logengine_index_shards_damaged", "Days whose keyword index shard was found damaged and is not rebuilt yet (searches over them read storage).", func() float64 {
 		return float64(len(d.index.Damaged()))
 	})
+	d.metrics.GaugeFunc("logengine_storage_tables_damaged", "Storage tables that reads found damaged since the start: reads of their keys fail until the data directory is restored.", func() float64 {
+		return float64(len(d.store.DamagedTables()))
+	})
 	d.metrics.CounterFunc("logengine_index_shard_damage_total", "Times a keyword index shard was found damaged and taken out of service for a rebuild.", func() float64 {
 		return float64(d.index.DamagedTotal())
 	})
@@ -617,6 +620,9 @@ func (d *daemon) Ready() (httpapi.Readiness, error) {
 		r.IndexDamaged = append(r.IndexDamaged, httpapi.DamagedIndexDay{
 			Day: dmg.Day.String(), File: dmg.File, Error: dmg.Cause, Since: dmg.Since.UTC(),
 		})
+	}
+	for _, dmg := range d.store.DamagedTables() {
+		r.StorageDamaged = append(r.StorageDamaged, httpapi.DamagedTable{File: dmg.File, Error: dmg.Error})
 	}
 	if !d.ready {
 		return r, errors.New("starting")
