@@ -274,11 +274,14 @@ func setBlock(txn *badger.Txn, day Day, first, last uint64, entries []Entry, rep
 }
 
 // dayHeaders returns the header records of day whose ID range meets
-// [lo, hi), in key order (by last sequence).
-// The headers are copied into shared chunks (v is valid only in the
-// iteration's call): a busy day has tens of thousands of them, and one
-// allocation each cost more than reading them.
-func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blockRef, error) {
+// [lo, hi), in key order (by last sequence). With withRaw false the
+// headers proper are left out (raw is nil): a scan without a header filter
+// reads the header of a block when it opens it (loadHeader), and a
+// newest-first search with a limit opens a few of a busy day's thousands of
+// blocks, while copying every header cost most of its scan. Kept headers
+// are copied into shared chunks (v is valid only in the iteration's call):
+// one allocation each cost more than reading them.
+func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, withRaw bool) ([]blockRef, error) {
 	var refs []blockRef
 	var chunk []byte
 	err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
@@ -286,15 +289,20 @@ func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blo
 		if err != nil {
 			return err
 		}
-		if r.maxID.Compare(lo) >= 0 && r.minID.Compare(hi) < 0 {
+		if r.maxID.Compare(lo) < 0 || r.minID.Compare(hi) >= 0 {
+			return nil
+		}
+		if !withRaw {
+			r.raw = nil
+		} else {
 			if len(r.raw) > cap(chunk)-len(chunk) {
 				chunk = make([]byte, 0, max(headerChunkBytes, len(r.raw)))
 			}
 			off := len(chunk)
 			chunk = append(chunk, r.raw...)
 			r.raw = chunk[off:len(chunk):len(chunk)]
-			refs = append(refs, r)
 		}
+		refs = append(refs, r)
 		return nil
 	})
 	return refs, err
@@ -304,28 +312,7 @@ func dayHeaders(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blo
 // into.
 const headerChunkBytes = 256 << 10
 
-// dayRanges is dayHeaders without the headers proper (raw is nil): a scan
-// without a header filter reads the header of a block when it opens it
-// (loadHeader), and a newest-first search with a limit opens a few of a
-// busy day's thousands of blocks, while copying every header cost most of
-// its scan.
-func dayRanges(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID) ([]blockRef, error) {
-	var refs []blockRef
-	err := iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
-		r, err := decodeHeaderRecord(k, v)
-		if err != nil {
-			return err
-		}
-		if r.maxID.Compare(lo) >= 0 && r.minID.Compare(hi) < 0 {
-			r.raw = nil
-			refs = append(refs, r)
-		}
-		return nil
-	})
-	return refs, err
-}
-
-// loadHeader reads r's header record when dayRanges left it out.
+// loadHeader reads r's header record when dayHeaders left it out.
 func (r *blockRef) loadHeader(txn *badger.Txn) error {
 	if r.raw != nil {
 		return nil
@@ -367,30 +354,36 @@ func readBlock(txn *badger.Txn, r *blockRef) ([]Entry, error) {
 }
 
 func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc, dst []Entry, bufs *block.Buffers) ([]Entry, error) {
-	key := blockBodyKey(r.day, r.last)
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		// Its header is there: the body is gone with its day, or in a
-		// damaged table block (Store.view tells which).
-		err = missingKeyError{key: key}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
-	}
 	h, err := r.header()
 	if err != nil {
 		return nil, err
 	}
 	var entries []Entry
-	err = item.Value(func(body []byte) error {
+	err = withBody(txn, r, func(body []byte) error {
 		var err error
 		entries, err = decode(dst, bufs, h, body)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+	return entries, err
+}
+
+// withBody calls fn with r's body, valid only during the call. Every read
+// of a body goes through it, so that one missing while its header is there
+// (gone with its day, or in a damaged table block) is a missingKeyError,
+// which Store.view tells apart.
+func withBody(txn *badger.Txn, r *blockRef, fn func(body []byte) error) error {
+	key := blockBodyKey(r.day, r.last)
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		err = missingKeyError{key: key}
 	}
-	return entries, nil
+	if err != nil {
+		return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
+	}
+	if err := item.Value(fn); err != nil {
+		return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+	}
+	return nil
 }
 
 // decodedBlock is a block's entries, sorted by ID.
@@ -632,11 +625,7 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 	// one for a rare value reaches them all: one pass over the day's
 	// headers costs less than a read of each (a third of the CPU of a
 	// needle's search).
-	list := dayRanges
-	if mayMatch != nil {
-		list = dayHeaders
-	}
-	refs, err := list(ctx, txn, day, lo, hi)
+	refs, err := dayHeaders(ctx, txn, day, lo, hi, mayMatch != nil)
 	if err != nil || len(refs) == 0 {
 		return false, err
 	}
@@ -922,7 +911,7 @@ func (s *Store) rewriteBlocks(ctx context.Context, ids []ID) error {
 		var refs []blockRef
 		err := s.view(func(txn *badger.Txn) error {
 			var err error
-			refs, err = dayHeaders(ctx, txn, day, MinID, MaxID)
+			refs, err = dayHeaders(ctx, txn, day, MinID, MaxID, true)
 			return err
 		})
 		if err != nil {

@@ -128,11 +128,7 @@ func countEdge(txn *badger.Txn, r *blockRef, lo, hi ID, edge func(h *block.Heade
 	if err != nil {
 		return err
 	}
-	item, err := txn.Get(blockBodyKey(r.day, r.last))
-	if err != nil {
-		return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
-	}
-	err = item.Value(func(body []byte) error {
+	return withBody(txn, r, func(body []byte) error {
 		ids, err := block.DecodeIDs(h, body)
 		if err != nil {
 			return err
@@ -153,10 +149,6 @@ func countEdge(txn *badger.Txn, r *blockRef, lo, hi ID, edge func(h *block.Heade
 		}
 		return edge(h, body, ids, in, levels)
 	})
-	if err != nil {
-		return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
-	}
-	return nil
 }
 
 // TemplateStats is what a range's blocks say of one template id, per level

@@ -32,7 +32,7 @@ func (s *Store) FieldKinds(ctx context.Context, name string, lo, hi ID) (KindSet
 			if err := s.checkKeys(headerDayPrefix(day)); err != nil {
 				return fmt.Errorf("field %s kinds on %s: %w", name, day, err)
 			}
-			refs, err := dayHeaders(ctx, txn, day, lo, hi)
+			refs, err := dayHeaders(ctx, txn, day, lo, hi, true)
 			if err != nil {
 				return fmt.Errorf("field %s kinds on %s: %w", name, day, err)
 			}

@@ -21,7 +21,7 @@ func unblock(t *testing.T, s *Store) {
 	}
 	for _, day := range days {
 		err := s.db.Update(func(txn *badger.Txn) error {
-			refs, err := dayHeaders(context.Background(), txn, day, MinID, MaxID)
+			refs, err := dayHeaders(context.Background(), txn, day, MinID, MaxID, true)
 			if err != nil {
 				return err
 			}

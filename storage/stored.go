@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -110,22 +109,14 @@ func (s *Stored) DayIDs(ctx context.Context, day Day) ([]ID, error) {
 			if err != nil {
 				return err
 			}
-			r.raw = bytes.Clone(r.raw)
-			h, err := r.header()
+			h, err := r.header() // used only in this call, as v is
 			if err != nil {
 				return err
 			}
-			item, err := txn.Get(blockBodyKey(r.day, r.last))
-			if err != nil {
-				return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, err)
-			}
-			return item.Value(func(body []byte) error {
+			return withBody(txn, &r, func(body []byte) error {
 				got, err := block.DecodeIDs(h, body)
-				if err != nil {
-					return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
-				}
 				ids = append(ids, got...)
-				return nil
+				return err
 			})
 		})
 	})
