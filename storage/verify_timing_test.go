@@ -15,20 +15,8 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkChecksumMode -benchtime 5x ./storage
 func BenchmarkChecksumMode(b *testing.B) {
-	dir := b.TempDir()
+	dir := closedBenchStore(b)
 	ctx := context.Background()
-	s := openTestStore(b, dir)
-	const total, batch = 300_000, 1000
-	start := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < total/batch; i++ {
-		entries, _ := loggenEntries(batch, start.Add(time.Duration(i)*time.Second))
-		if _, err := s.Append(ctx, entries); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
-	}
 	defer func(m options.ChecksumVerificationMode) { checksumMode = m }(checksumMode)
 	for _, bc := range []struct {
 		name string
@@ -46,11 +34,11 @@ func BenchmarkChecksumMode(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				n := 0
-				if err := s.Scan(ctx, MinID, MaxID, false, func(*Entry) bool { n++; return true }); err != nil || n != total {
-					b.Fatalf("scanned %d of %d: %v", n, total, err)
+				if err := s.Scan(ctx, MinID, MaxID, false, func(*Entry) bool { n++; return true }); err != nil || n != benchEntries {
+					b.Fatalf("scanned %d of %d: %v", n, benchEntries, err)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*total), "ns/entry")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchEntries), "ns/entry")
 		})
 	}
 }
@@ -62,20 +50,8 @@ func BenchmarkChecksumMode(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkTableCheck -benchtime 20x ./storage
 func BenchmarkTableCheck(b *testing.B) {
-	dir := b.TempDir()
+	dir := closedBenchStore(b)
 	ctx := context.Background()
-	s := openTestStore(b, dir)
-	const total, batch = 300_000, 1000
-	start := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < total/batch; i++ {
-		entries, _ := loggenEntries(batch, start.Add(time.Duration(i)*time.Second))
-		if _, err := s.Append(ctx, entries); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
-	}
 	defer func(v bool) { checkTables = v }(checkTables)
 	for _, check := range []bool{false, true} {
 		checkTables = check
@@ -96,7 +72,7 @@ func BenchmarkTableCheck(b *testing.B) {
 			}
 		})
 	}
-	s = openTestStore(b, dir)
+	s := openTestStore(b, dir)
 	defer s.Close()
 	for _, check := range []bool{false, true} {
 		checkTables = check
@@ -104,8 +80,8 @@ func BenchmarkTableCheck(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				n := 0
-				if err := s.Scan(ctx, MinID, MaxID, false, func(*Entry) bool { n++; return true }); err != nil || n != total {
-					b.Fatalf("scanned %d of %d: %v", n, total, err)
+				if err := s.Scan(ctx, MinID, MaxID, false, func(*Entry) bool { n++; return true }); err != nil || n != benchEntries {
+					b.Fatalf("scanned %d of %d: %v", n, benchEntries, err)
 				}
 			}
 		})
@@ -123,4 +99,27 @@ func BenchmarkTableCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchEntries is how many entries closedBenchStore writes.
+const benchEntries = 300_000
+
+// closedBenchStore writes 300,000 generated entries (commits of 1,000) into
+// a new store, closes it and returns its directory.
+func closedBenchStore(b *testing.B) string {
+	b.Helper()
+	dir := b.TempDir()
+	s := openTestStore(b, dir)
+	const batch = 1000
+	start := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < benchEntries/batch; i++ {
+		entries, _ := loggenEntries(batch, start.Add(time.Duration(i)*time.Second))
+		if _, err := s.Append(context.Background(), entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return dir
 }

@@ -126,7 +126,7 @@ func TestIndexFaultsHeal(t *testing.T) {
 	day := base.AddDate(0, 0, 1).Format("2006-01-02")
 	shard := filepath.Join(dir, "index", day)
 	pristine := filepath.Join(t.TempDir(), day)
-	copyDir(t, shard, pristine)
+	copyTree(t, shard, pristine)
 	var files []string
 	err := filepath.WalkDir(pristine, func(path string, de fs.DirEntry, err error) error {
 		if err == nil && !de.IsDir() {
@@ -142,7 +142,7 @@ func TestIndexFaultsHeal(t *testing.T) {
 
 	for _, c := range faultCases(files) {
 		file, at := c.file, c.at
-		copyDir(t, pristine, shard)
+		copyTree(t, pristine, shard)
 		path := filepath.Join(shard, file)
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -230,32 +230,4 @@ func faultCases(files []string) []faultCase {
 		}
 	}
 	return out
-}
-
-// copyDir replaces dst by a copy of the regular files of src.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.RemoveAll(dst); err != nil {
-		t.Fatal(err)
-	}
-	err := filepath.WalkDir(src, func(path string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if de.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o750)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o640)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
