@@ -99,6 +99,11 @@ func New(opts Options) (*Producer, error) {
 		// Requests wait for their acknowledgement: a short linger still
 		// lets concurrent requests share a batch.
 		kgo.ProducerLinger(5*time.Millisecond),
+		// A topic that does not exist fails a request after a few
+		// metadata loads (UnknownTopicRetries); one a second, not
+		// franz-go's one in 5s, tells the shipper in seconds, well
+		// within the request's timeout.
+		kgo.MetadataMinAge(time.Second),
 		kgo.WithLogger(p),
 	)
 	if p.client, err = kgo.NewClient(kopts...); err != nil {

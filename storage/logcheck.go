@@ -11,14 +11,21 @@ package storage
 // commit after it, acknowledged ones included, and the store opens as if
 // they had never been.
 //
-// A write cut short leaves only zeros after it (Badger's logs are files of
-// zeros that writes fill, and it zeroes the next entry's place after each
-// write), while a damaged entry is followed by the entries written after
-// it. So before Badger opens, checkLogs walks each of these logs the way
-// Badger will, and when the walk stops at an entry that is not the last
-// thing in the file, it refuses to open, naming the file. A damaged last
-// entry looks like a torn write and is dropped by Badger: one commit, and
-// the only damage of a log this cannot tell.
+// A write cut short is the last thing in its log: the process died while
+// copying it in, so nothing was written after it, and the entry itself is
+// torn, not whole (Go copies a long entry's first 32 bytes last, so a torn
+// one usually starts with the zeros Badger left for the next entry's
+// header, followed by part of its body). A value log write copies several
+// entries at once, so whole entries may stand inside the torn one, but its
+// end is missing. A damaged entry, on the other hand, is followed by the
+// whole entries written after it, up to the log's clean end (the zeroed
+// place of the next entry). So before Badger opens, checkLogs walks each
+// of these logs the way Badger will; where the walk stops before the end,
+// it looks for a whole entry (its checksum right) further on, and when the
+// walk from there reaches the clean end, the log is damaged and the store
+// refuses to open, naming the file. A damaged last entry looks like a torn
+// write and is dropped by Badger: one commit, and the damage this cannot
+// tell; so is damage followed by a torn write.
 //
 // Cost: one read of the logs' written part (up to two memtables, 128 MiB
 // each by default) at open, which Badger reads again right after; the rest
@@ -86,9 +93,9 @@ func logID(name string) int {
 }
 
 // checkLog walks a log's entries the way Badger does when it opens. It
-// returns -1 when the walk ends at the end of what was written, else the
-// offset of the entry where it stopped and of the first byte written after
-// that entry.
+// returns -1 when the walk ends at the end of what was written or at a
+// torn write, else the offset of the entry where it stopped and of the
+// first whole entry written after it.
 func checkLog(name string) (at, follows int64, err error) {
 	f, err := os.Open(name)
 	if err != nil {
@@ -100,49 +107,137 @@ func checkLog(name string) (at, follows int64, err error) {
 		return 0, 0, err
 	}
 	size := fi.Size()
-	stop, next, err := walkLog(f, size)
+	first, next, err := walkLog(f, logHeaderSize, size)
 	if err != nil {
 		return 0, 0, err
 	}
-	nz, err := firstNonZero(f, next, size)
-	if err != nil || nz < 0 {
-		return -1, 0, err
+	stop := first
+	for {
+		if clean, err := cleanEnd(f, stop, next, size); err != nil || clean {
+			return -1, 0, err
+		}
+		whole, err := wholeEntryAfter(f, stop+1, size)
+		if err != nil || whole < 0 {
+			return -1, 0, err
+		}
+		if stop, next, err = walkLog(f, whole, size); err != nil {
+			return 0, 0, err
+		}
+		if clean, err := cleanEnd(f, stop, next, size); err != nil || clean {
+			return first, whole, err
+		}
 	}
-	return stop, nz, nil
+}
+
+// cleanEnd tells whether a walk that stopped at stop (with the entry there
+// reaching to next) ended at the end of what was written: a zeroed header
+// or the end of the file, with nothing but zeros after.
+func cleanEnd(f *os.File, stop, next, size int64) (bool, error) {
+	if stop != next && next < size {
+		return false, nil
+	}
+	nz, err := firstNonZero(f, next, size)
+	return nz < 0, err
+}
+
+// wholeEntryAfter returns the offset of the first entry at or after from
+// that decodes and passes its checksum, or -1. Every key Badger writes
+// ends in a version of 8 bytes, the bitwise complement of a commit
+// timestamp, so its first bytes are 0xff: looking for those first keeps
+// the checksums computed to a few.
+func wholeEntryAfter(f *os.File, from, size int64) (int64, error) {
+	const chunk = 4 << 20
+	const overlap = maxLogHeader + maxLogKey
+	buf := make([]byte, min(chunk+overlap, size-from))
+	var entry []byte
+	for off := from; off < size; {
+		nz, err := firstNonZero(f, off, size)
+		if err != nil || nz < 0 {
+			return -1, err
+		}
+		// An entry may start with zeros (its meta bytes): start the chunk
+		// a header before the first non-zero byte.
+		off = max(off, nz-2)
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		b := buf[:n]
+		starts := min(n, chunk)
+		for i := range starts {
+			hlen, klen, vlen, ok := entryHeader(b[i:])
+			if !ok || klen < 8 {
+				continue
+			}
+			version := i + hlen + int(klen) - 8
+			if version+3 > n || b[version] != 0xff || b[version+1] != 0xff || b[version+2] != 0xff {
+				continue
+			}
+			total := int64(hlen) + int64(klen) + int64(vlen) + crc32.Size
+			if off+int64(i)+total > size {
+				continue
+			}
+			if int64(cap(entry)) < total {
+				entry = make([]byte, total)
+			}
+			entry = entry[:total]
+			if _, err := f.ReadAt(entry, off+int64(i)); err != nil {
+				return 0, err
+			}
+			if crc32.Checksum(entry[:total-crc32.Size], castagnoli) == binary.BigEndian.Uint32(entry[total-crc32.Size:]) {
+				return off + int64(i), nil
+			}
+		}
+		off += int64(starts)
+	}
+	return -1, nil
+}
+
+// entryHeader decodes the header of an entry at the start of b: its
+// length and the key's and value's.
+func entryHeader(b []byte) (hlen int, klen, vlen uint64, ok bool) {
+	if len(b) < 2 {
+		return 0, 0, 0, false
+	}
+	klen, n1 := binary.Uvarint(b[2:])
+	if n1 <= 0 || klen > maxLogKey {
+		return 0, 0, 0, false
+	}
+	vlen, n2 := binary.Uvarint(b[2+n1:])
+	if n2 <= 0 {
+		return 0, 0, 0, false
+	}
+	_, n3 := binary.Uvarint(b[2+n1+n2:])
+	if n3 <= 0 {
+		return 0, 0, 0, false
+	}
+	return 2 + n1 + n2 + n3, klen, vlen, true
 }
 
 // walkLog reads the entries of a log until one does not decode or fails
 // its checksum. It returns where that entry starts, and where it ends as
 // far as its header tells (so that anything written beyond was written
 // after it).
-func walkLog(f *os.File, size int64) (stop, next int64, err error) {
-	if size <= logHeaderSize {
+func walkLog(f *os.File, from, size int64) (stop, next int64, err error) {
+	if size <= from {
 		return size, size, nil
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(f, logHeaderSize, size-logHeaderSize), 1<<20)
-	off := int64(logHeaderSize)
+	r := bufio.NewReaderSize(io.NewSectionReader(f, from, size-from), 1<<20)
+	off := from
 	var buf []byte
 	for {
 		head, _ := r.Peek(maxLogHeader)
 		if len(head) < 2 {
 			return off, size, nil // a header cut off by the file's end
 		}
-		klen, n1 := binary.Uvarint(head[2:])
-		var vlen uint64
-		var n2, n3 int
-		if n1 > 0 {
-			vlen, n2 = binary.Uvarint(head[2+n1:])
-		}
-		if n2 > 0 {
-			_, n3 = binary.Uvarint(head[2+n1+n2:])
-		}
-		if n1 <= 0 || n2 <= 0 || n3 <= 0 || klen > maxLogKey {
+		n, klen, vlen, ok := entryHeader(head)
+		if !ok {
 			return off, off + maxLogHeader, nil
 		}
 		if klen == 0 && vlen == 0 && head[0] == 0 && head[1] == 0 {
 			return off, off, nil // the zeroed place of the next entry
 		}
-		hlen := int64(2 + n1 + n2 + n3)
+		hlen := int64(n)
 		total := hlen + int64(klen) + int64(vlen) + crc32.Size
 		if off+total > size {
 			return off, off + hlen, nil
