@@ -57,9 +57,10 @@ const maxLogHeader = 2 + 3*binary.MaxVarintLen64
 // entry's header is damaged.
 const maxLogKey = 1 << 16
 
-// checkLogs checks the write-ahead logs and the last value log in dir.
+// checkLogs checks the write-ahead logs and the last value log in dir,
+// after removing the empty write-ahead logs a crash can leave.
 func checkLogs(dir string) error {
-	mems, err := filepath.Glob(filepath.Join(dir, "*.mem"))
+	mems, err := removeEmptyLogs(dir)
 	if err != nil {
 		return err
 	}
@@ -84,6 +85,35 @@ func checkLogs(dir string) error {
 		}
 	}
 	return nil
+}
+
+// removeEmptyLogs removes the write-ahead logs of no bytes in dir and
+// returns the others. Badger refuses to open on one ("Create a new file"),
+// yet a crash leaves one in two places: Badger deletes the log of a
+// flushed memtable by truncating it to nothing and then removing it, and
+// creates a new log by creating the file and then sizing it. Killed
+// between the two steps, the file is empty and holds nothing to replay:
+// its memtable is in a table already, or never took a write.
+func removeEmptyLogs(dir string) ([]string, error) {
+	mems, err := filepath.Glob(filepath.Join(dir, "*.mem"))
+	if err != nil {
+		return nil, err
+	}
+	var kept []string
+	for _, name := range mems {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return nil, err
+		}
+		if fi.Size() > 0 {
+			kept = append(kept, name)
+			continue
+		}
+		if err := os.Remove(name); err != nil {
+			return nil, fmt.Errorf("remove the empty write-ahead log %s: %w", name, err)
+		}
+	}
+	return kept, nil
 }
 
 // logID is the number in a log file's name.

@@ -248,3 +248,27 @@ func FuzzCheckLog(f *testing.F) {
 		}
 	})
 }
+
+// TestEmptyLogRemoved: an empty write-ahead log, as a crash while Badger
+// creates or deletes one leaves it, does not stop the store from opening,
+// and costs no commit.
+func TestEmptyLogRemoved(t *testing.T) {
+	img, high := crashImage(t)
+	mems, _ := filepath.Glob(filepath.Join(img, "*.mem"))
+	top := 0
+	for _, m := range mems {
+		top = max(top, logID(m))
+	}
+	empty := filepath.Join(img, fmt.Sprintf("%05d.mem", top+1))
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(smallLogOptions(img))
+	if err != nil {
+		t.Fatalf("open with an empty write-ahead log: %v", err)
+	}
+	defer s.Close()
+	if s.HighSeq() != high {
+		t.Fatalf("opened at sequence %d, committed %d", s.HighSeq(), high)
+	}
+}
