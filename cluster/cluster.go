@@ -9,6 +9,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +49,9 @@ type Options struct {
 	Timeout time.Duration
 	// Refresh is how often DNS names are resolved again; zero means 30s.
 	Refresh time.Duration
+	// RootCAs, when set, are the authorities trusted for https peers
+	// (with a client made here); nil means the system's.
+	RootCAs *x509.CertPool
 	// Client makes peer calls; nil means a client with default transport.
 	Client *http.Client
 	// Resolver resolves DNS peers; nil means net.DefaultResolver.
@@ -134,7 +139,11 @@ func New(opts Options) (*Cluster, error) {
 	}
 	own := opts.Client == nil
 	if own {
-		opts.Client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		if opts.RootCAs != nil {
+			t.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
+		}
+		opts.Client = &http.Client{Transport: t}
 	}
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,30 @@ type ClusterConfig struct {
 	Timeout Duration `yaml:"timeout"`
 	// DNSRefresh is how often DNS peers are resolved again; zero means 30s.
 	DNSRefresh Duration `yaml:"dns_refresh"`
+	// CAFile is a PEM file of the certificate authorities that sign the
+	// https peers' certificates, trusted besides the system's (a private
+	// CA is the usual case inside a cluster).
+	CAFile string `yaml:"ca_file"`
+}
+
+// rootCAs returns the system's authorities and those of CAFile, or nil
+// without a CAFile.
+func (c ClusterConfig) rootCAs() (*x509.CertPool, error) {
+	if c.CAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.ca_file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("cluster.ca_file: %s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", c.CAFile)
+	}
+	return pool, nil
 }
 
 func (c ClusterConfig) validate(listen string) []error {
@@ -56,6 +81,9 @@ func (c ClusterConfig) validate(listen string) []error {
 		if _, port, err := net.SplitHostPort(listen); err == nil && port == "0" {
 			errs = append(errs, fmt.Errorf("cluster.node_name: required when listen (%s) picks a free port: the default name is the host name and the port", listen))
 		}
+	}
+	if _, err := c.rootCAs(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Timeout < 0 || c.DNSRefresh < 0 {
 		errs = append(errs, errors.New("cluster.timeout and cluster.dns_refresh: must be 0 (default) or positive, e.g. 10s"))
@@ -131,13 +159,18 @@ func (h clusterHealth) Stats(ctx context.Context) (httpapi.Stats, error) {
 	return st, nil
 }
 
-// clusterOptions returns the options of the cluster package.
-func (c ClusterConfig) options(name string) cluster.Options {
+// options returns the options of the cluster package.
+func (c ClusterConfig) options(name string) (cluster.Options, error) {
+	cas, err := c.rootCAs()
+	if err != nil {
+		return cluster.Options{}, err
+	}
 	return cluster.Options{
 		Peers:    c.Peers,
 		PeerKey:  c.PeerKey,
 		NodeName: name,
 		Timeout:  time.Duration(c.Timeout),
 		Refresh:  time.Duration(c.DNSRefresh),
-	}
+		RootCAs:  cas,
+	}, nil
 }

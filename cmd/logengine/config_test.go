@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/pem"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logengine/logengine/cluster"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -71,6 +77,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "peer scheme", file: "cluster: {peer_key: 0123456789abcdef, peers: [\"node-2:8080\"]}\n", want: "write http://host:port"},
 		{name: "dns peer with an address", file: "cluster: {peer_key: 0123456789abcdef, peers: [\"dns+http://10.0.0.1:80\"]}\n", want: "dns+ takes a DNS name"},
 		{name: "negative peer timeout", file: "cluster: {peer_key: 0123456789abcdef, timeout: -1s}\n", want: "cluster.timeout"},
+		{name: "missing peer CA file", file: "cluster: {peer_key: 0123456789abcdef, ca_file: /nonexistent/ca.pem}\n", want: "cluster.ca_file: open /nonexistent/ca.pem"},
+		{name: "peer CA file without a certificate", file: "cluster: {peer_key: 0123456789abcdef, ca_file: config_test.go}\n", want: "holds no PEM certificate"},
 		{name: "geoip without database", file: "pipeline:\n  - {type: geoip, field: client_ip}\n", want: "pipeline[0].database: is required"},
 		{name: "kafka", file: "kafka:\n  brokers: [k1:9092, k2:9092]\n  sasl: {mechanism: scram-sha-512, username: u, password: p}\n"},
 		{name: "kafka broker without port", file: "kafka:\n  brokers: [k1]\n", want: `kafka.brokers[0]: "k1" must be host:port`},
@@ -168,5 +176,49 @@ func TestKafkaFlagsAndEnv(t *testing.T) {
 	}
 	if strings.Join(cfg.Kafka.Topics, " ") != "x y z" {
 		t.Errorf("repeated --kafka-topic gave %q", cfg.Kafka.Topics)
+	}
+}
+
+// TestClusterCAFile: with cluster.ca_file naming the authority of a peer's
+// certificate, peer calls over https reach it; without, they fail its
+// verification.
+func TestClusterCAFile(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(cluster.NodeHeader, "n2")
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// get returns what the peer answered, or "" when it is missing.
+	get := func(c ClusterConfig) string {
+		opts, err := c.options("n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := cluster.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		got := ""
+		missing, err := cl.Gather(context.Background(), "stats", "/api/v1/stats", nil, func(node string, body []byte) error {
+			got = node + " " + string(body)
+			return nil
+		})
+		if err != nil || (len(missing) == 0) == (got == "") {
+			t.Fatalf("gather: %v, missing %v, answer %q", err, missing, got)
+		}
+		return got
+	}
+	c := ClusterConfig{Peers: []string{srv.URL}, PeerKey: "0123456789abcdef"}
+	if got := get(c); got != "" {
+		t.Fatalf("without the CA file the peer answered %q", got)
+	}
+	c.CAFile = ca
+	if got := get(c); got != "n2 ok" {
+		t.Fatalf("with the CA file the peer answered %q, want n2 ok", got)
 	}
 }

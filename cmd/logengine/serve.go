@@ -206,7 +206,10 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	nodeName := ""
 	if cfg.Cluster.enabled() {
 		nodeName = cfg.Cluster.nodeName(cfg.Listen)
-		co := cfg.Cluster.options(nodeName)
+		co, err := cfg.Cluster.options(nodeName)
+		if err != nil {
+			return nil, err
+		}
 		co.Logger, co.Observer = log, d.metrics
 		if d.cluster, err = cluster.New(co); err != nil {
 			return nil, err
