@@ -550,6 +550,8 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		evalEvery   = def.Alerting.EvalInterval
 		patternsOn  = fs.Bool("patterns", def.Patterns.Enabled, "mine message templates at ingest (the pattern of each entry)")
 		kafkaGroup  = fs.String("kafka-group", "", "Kafka consumer group this node joins (default logengine)")
+		produce     = fs.Bool("kafka-produce", false, "gateway mode: write what this node receives to Kafka (--kafka-produce-topic) instead of storing it")
+		produceTo   = fs.String("kafka-produce-topic", "", "the topic a gateway writes to; it must exist")
 		kafkaBrkrs  stringList
 		kafkaTopics repeatedList
 		peers       peerList
@@ -626,6 +628,10 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Kafka.Topics = kafkaTopics
 		case "kafka-group":
 			cfg.Kafka.Group = *kafkaGroup
+		case "kafka-produce":
+			cfg.Kafka.Produce = *produce
+		case "kafka-produce-topic":
+			cfg.Kafka.ProduceTopic = *produceTo
 		case "peer":
 			cfg.Cluster.Peers = append(cfg.Cluster.Peers, peers...)
 		case "peer-key":

@@ -92,6 +92,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "kafka flag broker without port", args: []string{"--kafka-brokers", "k1", "--kafka-topic", "a"}, want: "kafka.brokers[0]"},
 		{name: "kafka bad mechanism", file: "kafka:\n  brokers: [k1:9092]\n  sasl: {mechanism: kerberos, username: u, password: p}\n", want: "kafka.sasl.mechanism"},
 		{name: "gateway", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: logs\n  produce_timeout: 5s\n"},
+		{name: "gateway flags", args: []string{"--kafka-brokers", "k1:9092", "--kafka-produce", "--kafka-produce-topic", "logs"}},
+		{name: "gateway env", env: map[string]string{"LOGENGINE_KAFKA_BROKERS": "k1:9092", "LOGENGINE_KAFKA_PRODUCE": "true", "LOGENGINE_KAFKA_PRODUCE_TOPIC": "logs"}},
+		{name: "gateway flag without topic", args: []string{"--kafka-brokers", "k1:9092", "--kafka-produce"}, want: "kafka.produce_topic: missing"},
 		{name: "gateway without brokers", file: "kafka:\n  produce: true\n  produce_topic: logs\n", want: "kafka.produce: needs kafka.brokers"},
 		{name: "gateway without topic", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n", want: "kafka.produce_topic: missing"},
 		{name: "gateway bad topic", file: "kafka:\n  brokers: [k1:9092]\n  produce: true\n  produce_topic: a/b\n", want: `kafka.produce_topic: "a/b" must be`},
@@ -220,5 +223,16 @@ func TestClusterCAFile(t *testing.T) {
 	c.CAFile = ca
 	if got := get(c); got != "n2 ok" {
 		t.Fatalf("with the CA file the peer answered %q, want n2 ok", got)
+	}
+}
+
+// TestGatewayFlags: the gateway flags set the kafka section's keys.
+func TestGatewayFlags(t *testing.T) {
+	cfg, _, err := serveConfig([]string{"--kafka-brokers", "k1:9092", "--kafka-produce", "--kafka-produce-topic", "logs-in"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Kafka.Produce || cfg.Kafka.ProduceTopic != "logs-in" {
+		t.Fatalf("kafka.produce %v, produce_topic %q", cfg.Kafka.Produce, cfg.Kafka.ProduceTopic)
 	}
 }
