@@ -49,6 +49,15 @@ var steps = []Step{
 	// (storage/blocks.go); IDs are kept, so nothing else changes.
 	{To: 3, Description: "store entries in compressed blocks instead of one key each",
 		Run: toBlocks},
+	// Posting lists (sequences as deltas), block headers (version 3:
+	// denser template counts) and the keyword index's entry lists (two-
+	// byte offsets) are written in denser forms. This build reads the
+	// older forms as they are, so there is nothing to convert; the version
+	// is raised so that an older build refuses the directory instead of
+	// misreading the new forms (it would take a new posting list for an
+	// empty one).
+	{To: 4, Description: "write posting lists, block headers and keyword entry lists in denser forms (older ones still read)",
+		Run: func(context.Context, Store, *slog.Logger) error { return nil }},
 }
 
 func toBlocks(ctx context.Context, s Store, log *slog.Logger) error {

@@ -209,6 +209,22 @@ func (b *blockBuilder) entryLists(n int) []byte {
 		}
 	}
 	slots = slices.CompactFunc(slots, func(a, b slot) bool { return a.hash == b.hash })
+	// Two-byte offsets whenever the data allows, which it nearly always
+	// does (a block's distinct lists hold a few hundred bytes): the table
+	// is most of the lists' bytes, and this takes a third off it.
+	if len(slots) > 0 && len(data) < int(narrowAmbiguous) {
+		out := append(make([]byte, 0, 10+4*len(slots)+len(data)), 0, narrowLists)
+		out = binary.AppendUvarint(out, uint64(len(slots)))
+		for _, s := range slots {
+			off := uint16(s.off)
+			if s.off == ambiguousList {
+				off = narrowAmbiguous
+			}
+			out = binary.BigEndian.AppendUint16(out, s.hash)
+			out = binary.BigEndian.AppendUint16(out, off)
+		}
+		return append(out, data...)
+	}
 	out := binary.AppendUvarint(make([]byte, 0, 8+6*len(slots)+len(data)), uint64(len(slots)))
 	for _, s := range slots {
 		out = binary.BigEndian.AppendUint16(out, s.hash)
@@ -280,6 +296,16 @@ type bleveDoc struct {
 // ambiguousList marks the slot of words that share a hash in one block.
 const ambiguousList = ^uint32(0)
 
+// The narrow form of the entry lists starts with these two bytes and has
+// two-byte offsets, narrowAmbiguous for ambiguousList. The wide form (four-
+// byte offsets: what blocks with more list data use, and all blocks
+// indexed before the narrow form) starts with the table's size, a zero
+// only when the table is empty, and then the lists are that one byte.
+const (
+	narrowLists     = 1
+	narrowAmbiguous = ^uint16(0)
+)
+
 // listHash is a word's hash in a block's entry lists. Sixteen bits keep
 // the table small; collisions only cost a check of the block's entries.
 func listHash(word string) uint16 { return uint16(xxhash.Sum64String(word) >> 48) }
@@ -288,17 +314,32 @@ func listHash(word string) uint16 { return uint16(xxhash.Sum64String(word) >> 48
 // word some but not all of them hold, tf of them. ok is false when the
 // block's lists cannot tell it from another word.
 func entryList(lists []byte, word string, tf int) (idx []byte, ok bool, err error) {
+	slot := 6 // hash:2 offset:4
+	if len(lists) > 1 && lists[0] == 0 {
+		if lists[1] != narrowLists {
+			return nil, false, fmt.Errorf("%w: entry lists: unknown form %d", errBlockDamaged, lists[1])
+		}
+		slot, lists = 4, lists[2:]
+	}
 	n, k := binary.Uvarint(lists)
-	if k <= 0 || n > uint64(len(lists)-k)/6 {
+	if k <= 0 || n > uint64(len(lists)-k)/uint64(slot) {
 		return nil, false, fmt.Errorf("%w: entry lists: bad table size", errBlockDamaged)
 	}
-	table, data := lists[k:k+6*int(n)], lists[k+6*int(n):]
+	table, data := lists[k:k+slot*int(n)], lists[k+slot*int(n):]
 	h := listHash(word)
-	i := sort.Search(int(n), func(m int) bool { return binary.BigEndian.Uint16(table[6*m:]) >= h })
-	if i == int(n) || binary.BigEndian.Uint16(table[6*i:]) != h {
+	i := sort.Search(int(n), func(m int) bool { return binary.BigEndian.Uint16(table[slot*m:]) >= h })
+	if i == int(n) || binary.BigEndian.Uint16(table[slot*i:]) != h {
 		return nil, false, fmt.Errorf("%w: entry lists: word %q missing", errBlockDamaged, word)
 	}
-	off := binary.BigEndian.Uint32(table[6*i+2:])
+	var off uint32
+	if slot == 4 {
+		off = uint32(binary.BigEndian.Uint16(table[slot*i+2:]))
+		if off == uint32(narrowAmbiguous) {
+			off = ambiguousList
+		}
+	} else {
+		off = binary.BigEndian.Uint32(table[slot*i+2:])
+	}
 	if off == ambiguousList {
 		return nil, false, nil
 	}

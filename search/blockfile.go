@@ -38,9 +38,12 @@ const blockFileName = "blocks"
 // sorted by the word's 16-bit hash (listHash), each with the offset of its
 // list in the data that follows (ambiguousList for words sharing a hash),
 // then the lists, each the ascending indexes of the entries as bytes; a
-// list's length is the word's frequency in Bleve.
+// list's length is the word's frequency in Bleve. The narrow form, written
+// when the lists' data is under 64 KiB, has two-byte offsets behind a
+// two-byte mark (see narrowLists); the wide form is still read.
 //
-//	slots:uvarint (hash:2 offset:4)... data
+//	wide:   slots:uvarint (hash:2 offset:4)... data
+//	narrow: 0x00 0x01 slots:uvarint (hash:2 offset:2)... data
 const blockHeaderLen = 52
 
 // verifyTail is how many bytes at the end of the file are checked against

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -237,6 +238,7 @@ func FuzzEntryList(f *testing.F) {
 	var b blockBuilder
 	bd := b.build([]bleveDoc{{msg: "a b"}, {msg: "a c"}})
 	f.Add(bd.built.lists, "b", 1)
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 1}, "b", 1) // the wide form
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}, "x", 3)
 	f.Fuzz(func(t *testing.T, lists []byte, word string, tf int) {
 		if tf < 0 || tf > blockSize {
@@ -405,5 +407,62 @@ func TestDamagedBlockIsUnusable(t *testing.T) {
 	_, err = x.Search(context.Background(), Keywords{}, storage.MinID, storage.MaxID)
 	if !errors.Is(err, errShardUnusable) || !strings.Contains(err.Error(), "reindex") {
 		t.Fatalf("search over a damaged block: %v, want errShardUnusable naming the reindex", err)
+	}
+}
+
+// wideLists rewrites narrow entry lists in the wide form (four-byte
+// offsets), the form of blocks indexed before the narrow one.
+func wideLists(t *testing.T, narrow []byte) []byte {
+	t.Helper()
+	if len(narrow) < 2 || narrow[0] != 0 || narrow[1] != narrowLists {
+		t.Fatalf("lists %x are not narrow", narrow)
+	}
+	n, k := binary.Uvarint(narrow[2:])
+	table, data := narrow[2+k:2+k+4*int(n)], narrow[2+k+4*int(n):]
+	out := binary.AppendUvarint(nil, n)
+	for i := range int(n) {
+		off := uint32(binary.BigEndian.Uint16(table[4*i+2:]))
+		if off == uint32(narrowAmbiguous) {
+			off = ambiguousList
+		}
+		out = binary.BigEndian.AppendUint16(out, binary.BigEndian.Uint16(table[4*i:]))
+		out = binary.BigEndian.AppendUint32(out, off)
+	}
+	return append(out, data...)
+}
+
+// Both forms of the entry lists give every word the same answer; a block
+// whose words all are in every entry has the one-byte empty table.
+func TestEntryListForms(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	docs := make([]bleveDoc, blockSize)
+	for i := range docs {
+		docs[i] = bleveDoc{id: storage.ID{Nanos: int64(i), Seq: uint64(i)}, msg: kwMessage(rng, kwPick(rng))}
+	}
+	var b blockBuilder
+	bd := b.build(docs)
+	narrow := bd.built.lists
+	wide := wideLists(t, narrow)
+	if len(wide) <= len(narrow) {
+		t.Fatalf("wide lists %d bytes, narrow %d", len(wide), len(narrow))
+	}
+	for word, tf := range bd.words {
+		if tf.Frequency() == len(docs) {
+			continue
+		}
+		for _, tc := range []struct {
+			name  string
+			lists []byte
+		}{{"narrow", narrow}, {"wide", wide}} {
+			got, ok, err := entryList(tc.lists, word, tf.Frequency())
+			want, wantOK, wantErr := entryList(narrow, word, tf.Frequency())
+			if err != nil || wantErr != nil || ok != wantOK || !slices.Equal(got, want) {
+				t.Fatalf("%s: %q: %v %v %v, narrow: %v %v %v", tc.name, word, got, ok, err, want, wantOK, wantErr)
+			}
+		}
+	}
+	var b2 blockBuilder
+	if got := b2.build([]bleveDoc{{msg: "a b"}, {msg: "a b"}}).built.lists; !bytes.Equal(got, []byte{0}) {
+		t.Fatalf("lists of words every entry holds: %x, want 00", got)
 	}
 }

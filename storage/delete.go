@@ -138,11 +138,11 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 				return err
 			}
 			return iterate(ctx, txn, postingDayPrefix(day), func(k, v []byte) error {
-				_, lmin, lmax, _, err := postingHeader(v)
+				h, _, err := postingHeader(v)
 				if err != nil {
 					return err
 				}
-				if lmax < gone.minN || lmin > gone.maxN {
+				if h.maxN < gone.minN || h.minN > gone.maxN {
 					return nil
 				}
 				first := binary.BigEndian.Uint64(k[len(k)-8:])

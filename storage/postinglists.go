@@ -21,6 +21,7 @@ type PostingList struct {
 	MaxNanos int64  // the time of the list's latest ID
 	FirstSeq uint64 // the commit's first sequence: every ID's Seq is at or above it
 
+	head postingHead
 	body []byte // the encoded IDs after the header
 }
 
@@ -34,21 +35,12 @@ func (l *PostingList) AppendIDs(dst []ID, lo, hi ID) ([]ID, error) {
 	if l.Within(lo, hi) {
 		lo, hi = MinID, MaxID // no comparison per ID
 	}
-	b := l.body
-	n := l.MinNanos
+	c := newPostingCursor(l.head, l.body, l.FirstSeq)
 	for range l.Count {
-		delta, k := fastUvarint(b)
-		if k <= 0 {
+		id, ok := c.next()
+		if !ok {
 			return dst, fmt.Errorf("posting list: %w", errCorrupt)
 		}
-		b = b[k:]
-		off, k := fastUvarint(b)
-		if k <= 0 {
-			return dst, fmt.Errorf("posting list: %w", errCorrupt)
-		}
-		b = b[k:]
-		n += int64(delta)
-		id := ID{Nanos: n, Seq: l.FirstSeq + off}
 		if id.Compare(lo) >= 0 && id.Compare(hi) < 0 {
 			dst = append(dst, id)
 		}
@@ -57,7 +49,7 @@ func (l *PostingList) AppendIDs(dst []ID, lo, hi ID) ([]ID, error) {
 }
 
 // fastUvarint is binary.Uvarint with the one-byte case inlined: sequence
-// offsets within a commit are mostly one byte.
+// deltas (and offsets, in the older form) are mostly one byte.
 func fastUvarint(b []byte) (uint64, int) {
 	if len(b) > 0 && b[0] < 0x80 {
 		return uint64(b[0]), 1
@@ -131,14 +123,14 @@ func (s *Store) dayPostingLists(ctx context.Context, txn *badger.Txn, kind Index
 		}
 		l.FirstSeq = binary.BigEndian.Uint64(k[len(k)-8:])
 		err := item.Value(func(v []byte) error {
-			count, minN, maxN, rest, err := postingHeader(v)
+			h, rest, err := postingHeader(v)
 			if err != nil {
 				return err
 			}
-			if maxN < lo.Nanos || minN > hi.Nanos {
+			if h.maxN < lo.Nanos || h.minN > hi.Nanos {
 				return nil
 			}
-			l.Count, l.MinNanos, l.MaxNanos, l.body = count, minN, maxN, rest
+			l.Count, l.MinNanos, l.MaxNanos, l.head, l.body = h.count, h.minN, h.maxN, h, rest
 			return fn(&l)
 		})
 		if err != nil {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"math"
 	"reflect"
 	"slices"
@@ -39,6 +40,7 @@ func FuzzDecodePostings(f *testing.F) {
 		raw = append(raw, b[:]...)
 	}
 	f.Add(encodePostings(slices.Clone(ids), 10), uint64(10), int64(0), uint64(0), int64(math.MaxInt64), uint64(math.MaxUint64))
+	f.Add(encodePostingsOffsetForm(ids, 10), uint64(10), int64(0), uint64(0), int64(math.MaxInt64), uint64(math.MaxUint64))
 	f.Add(raw, uint64(10), int64(1764151200123456789), uint64(11), int64(1764151201000000000), uint64(11))
 	f.Add([]byte{}, uint64(0), int64(0), uint64(0), int64(0), uint64(0))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0}, uint64(1), int64(0), uint64(0), int64(math.MaxInt64), uint64(0))
@@ -57,8 +59,8 @@ func FuzzDecodePostings(f *testing.F) {
 				t.Fatalf("decodePostings(%x, %d, %v, %v) = %v (err %v): %v is out of range", b, firstSeq, lo, hi, got[1:], err, id)
 			}
 		}
-		if count, _, _, _, herr := postingHeader(b); herr == nil && err == nil && count >= 0 && len(got)-1 > count {
-			t.Fatalf("decodePostings(%x) = %d IDs, but the header counts %d", b, len(got)-1, count)
+		if h, _, herr := postingHeader(b); herr == nil && err == nil && h.count >= 0 && len(got)-1 > h.count {
+			t.Fatalf("decodePostings(%x) = %d IDs, but the header counts %d", b, len(got)-1, h.count)
 		}
 
 		// b as the IDs of one commit.
@@ -79,4 +81,66 @@ func FuzzDecodePostings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// encodePostingsOffsetForm writes a list in the form written before the
+// delta-sequence form: no leading zero byte, each sequence an offset from
+// the commit's first one. Stores keep lists of that form and must read them.
+func encodePostingsOffsetForm(ids []ID, firstSeq uint64) []byte {
+	ids = slices.SortedFunc(slices.Values(ids), ID.Compare)
+	minN, maxN := ids[0].Nanos, ids[len(ids)-1].Nanos
+	b := binary.AppendUvarint(nil, uint64(len(ids)))
+	b = binary.AppendUvarint(b, uint64(minN))
+	b = binary.AppendUvarint(b, uint64(maxN-minN))
+	prev := minN
+	for _, id := range ids {
+		b = binary.AppendUvarint(b, uint64(id.Nanos-prev))
+		b = binary.AppendUvarint(b, id.Seq-firstSeq)
+		prev = id.Nanos
+	}
+	return b
+}
+
+// TestPostingForms decodes lists of both forms, through decodePostings and
+// through PostingList.AppendIDs, in and out of a range.
+func TestPostingForms(t *testing.T) {
+	const first = 1000
+	ids := []ID{
+		{Nanos: 1764151200000000000, Seq: first + 300}, // out of sequence order: a negative delta
+		{Nanos: 1764151200000000000, Seq: first + 2},
+		{Nanos: 1764151201000000000, Seq: first},
+		{Nanos: 1764151299000000000, Seq: first + 301},
+	}
+	sorted := slices.SortedFunc(slices.Values(ids), ID.Compare)
+	lo, hi := ID{Nanos: 1764151200000000000, Seq: first + 3}, ID{Nanos: 1764151299000000000}
+	for _, tc := range []struct {
+		name     string
+		v        []byte
+		deltaSeq bool
+	}{
+		{"delta-sequence form", encodePostings(slices.Clone(ids), first), true},
+		{"offset form", encodePostingsOffsetForm(ids, first), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, rest, err := postingHeader(tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.deltaSeq != tc.deltaSeq || h.count != len(ids) || h.minN != sorted[0].Nanos || h.maxN != sorted[len(sorted)-1].Nanos {
+				t.Fatalf("header %+v", h)
+			}
+			for _, r := range [][2]ID{{MinID, MaxID}, {lo, hi}} {
+				want := inRange(sorted, r[0], r[1])
+				got, err := decodePostings(nil, tc.v, first, r[0], r[1])
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Fatalf("decodePostings in [%v, %v) = %v (err %v), want %v", r[0], r[1], got, err, want)
+				}
+				l := PostingList{Count: h.count, MinNanos: h.minN, MaxNanos: h.maxN, FirstSeq: first, head: h, body: rest}
+				got, err = l.AppendIDs(nil, r[0], r[1])
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Fatalf("AppendIDs in [%v, %v) = %v (err %v), want %v", r[0], r[1], got, err, want)
+				}
+			}
+		})
+	}
 }

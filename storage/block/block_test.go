@@ -2,6 +2,7 @@ package block
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -962,5 +963,100 @@ func checkTemplateLevels(t testing.TB, h *Header, entries []logs.Entry) {
 	}
 	if _, _, err := EachTemplateLevelOf(whole, apart, func(uint32, TemplateLevel) {}); len(apart) > 0 && !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("a section both in the header and apart: %v, want ErrCorrupt", err)
+	}
+}
+
+// templateSectionV2 writes template counts in the form of version 2: the
+// id itself, and both times as offsets from the block's first time.
+func templateSectionV2(h *Header) []byte {
+	type level struct {
+		l  int
+		tl TemplateLevel
+	}
+	byID := map[uint32][]level{}
+	var ids []uint32
+	h.EachTemplateLevel(func(id uint32, tl TemplateLevel) {
+		if byID[id] == nil {
+			ids = append(ids, id)
+		}
+		byID[id] = append(byID[id], level{levelIndex(tl.Level), tl})
+	})
+	slices.Sort(ids)
+	b := binary.AppendUvarint(nil, uint64(len(ids))+1)
+	for _, id := range ids {
+		ls := byID[id]
+		slices.SortFunc(ls, func(a, b level) int { return a.l - b.l })
+		var mask byte
+		for _, l := range ls {
+			mask |= 1 << l.l
+		}
+		b = binary.AppendUvarint(b, uint64(id))
+		b = append(b, mask)
+		for _, l := range ls {
+			b = binary.AppendUvarint(b, uint64(l.tl.Count))
+			b = binary.AppendUvarint(b, uint64(l.tl.First-h.MinID.Nanos))
+			b = binary.AppendUvarint(b, uint64(l.tl.Last-h.MinID.Nanos))
+		}
+	}
+	return b
+}
+
+// Headers of version 2 keep reading with their template counts, in the
+// header or apart, and stay version 2 when marshalled again; the version 3
+// section is smaller.
+func TestHeaderVersion2Templates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	tested := 0
+	for tested < 20 {
+		entries, templates := randomBlock(rng)
+		if templates == nil {
+			continue
+		}
+		h, _, err := Encode(entries, templates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[[2]uint32]TemplateLevel{}
+		if !h.EachTemplateLevel(func(id uint32, tl TemplateLevel) { want[[2]uint32{id, uint32(tl.Level)}] = tl }) {
+			continue // more templates than a header counts
+		}
+		tested++
+		v2 := h
+		v2.templateLevels, v2.denseTemplates = templateSectionV2(&h), false
+		if len(v2.templateLevels) < len(h.templateLevels) {
+			t.Fatalf("version 3 section %d bytes, version 2 %d", len(h.templateLevels), len(v2.templateLevels))
+		}
+		apartH := v2
+		apart := apartH.TakeTemplateLevels()
+		for _, tc := range []struct {
+			name   string
+			header []byte
+			apart  []byte
+		}{
+			{"in the header", v2.Marshal(), nil},
+			{"apart", apartH.Marshal(), apart},
+		} {
+			if tc.header[0] != headerVersionV2 {
+				t.Fatalf("%s: version %d, want 2", tc.name, tc.header[0])
+			}
+			got := map[[2]uint32]TemplateLevel{}
+			_, ok, err := EachTemplateLevelOf(tc.header, tc.apart, func(id uint32, tl TemplateLevel) { got[[2]uint32{id, uint32(tl.Level)}] = tl })
+			if err != nil || !ok || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: EachTemplateLevelOf = %v, %v, %v; want %v", tc.name, ok, err, got, want)
+			}
+			var back Header
+			if err := back.Unmarshal(tc.header); err != nil {
+				t.Fatalf("%s: unmarshal: %v", tc.name, err)
+			}
+			if again := back.Marshal(); again[0] != headerVersionV2 {
+				t.Fatalf("%s: marshalled again as version %d", tc.name, again[0])
+			}
+			if tc.apart == nil {
+				clear(got)
+				if !back.EachTemplateLevel(func(id uint32, tl TemplateLevel) { got[[2]uint32{id, uint32(tl.Level)}] = tl }) || !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: EachTemplateLevel = %v, want %v", tc.name, got, want)
+				}
+			}
+		}
 	}
 }

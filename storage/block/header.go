@@ -14,11 +14,19 @@ import (
 
 // headerVersion is the first byte of a marshalled header, so that a later
 // format can be told apart and migrated. Version 2 added the per-source
-// level counts; version 1 headers still read, without them.
+// level counts; version 1 headers still read, without them. Version 3
+// writes the template counts denser (see templates.go); version 2 headers
+// still read, with theirs.
 const (
-	headerVersion   = 2
+	headerVersion   = 3
+	headerVersionV2 = 2
 	headerVersionV1 = 1
 )
+
+// knownVersion reports whether a header of version v can be read.
+func knownVersion(v byte) bool {
+	return v == headerVersion || v == headerVersionV2 || v == headerVersionV1
+}
 
 // ColumnKind says what a column holds.
 type ColumnKind uint8
@@ -90,8 +98,11 @@ type Header struct {
 	// only counting reads it, and most headers are unmarshalled for a scan.
 	sourceLevels []byte
 	// templateLevels is the marshalled per-template counts (see
-	// EachTemplateLevel), nil when not kept.
+	// EachTemplateLevel), nil when not kept or kept apart; denseTemplates
+	// says the block's template counts, here or apart, are in the form of
+	// version 3, not of version 2.
 	templateLevels []byte
+	denseTemplates bool
 }
 
 // EachSourceLevels calls fn with each source of the block and the number of
@@ -174,7 +185,7 @@ func readSourceLevels(r *reader, levels [6]int) []byte {
 func EachSourceLevelsOf(b []byte, fn func(source []byte, levels *[6]int)) (ok bool, err error) {
 	r := reader{b: b}
 	version := r.byte()
-	if r.err == nil && version != headerVersion && version != headerVersionV1 {
+	if r.err == nil && !knownVersion(version) {
 		return false, fmt.Errorf("block header: unknown version %d", version)
 	}
 	r.count(MaxEntries)
@@ -307,7 +318,15 @@ func (h *Header) BodyLength() int {
 
 // Marshal returns the binary form of the header. Offsets are not stored:
 // columns follow each other in the body.
-func (h *Header) Marshal() []byte { return h.marshal(headerVersion) }
+func (h *Header) Marshal() []byte {
+	// A header read from version 2 (or 1) stays version 2: its template
+	// counts, in the header or kept apart, are in that version's form.
+	// Encode's headers are always version 3.
+	if !h.denseTemplates {
+		return h.marshal(headerVersionV2)
+	}
+	return h.marshal(headerVersion)
+}
 
 // marshal writes the header in a format version: 1 (only for tests of
 // reading old headers) has no per-source level counts.
@@ -406,7 +425,7 @@ func appendValue(b []byte, v logs.Value) []byte {
 // needs. Unmarshal checks the whole header.
 func PeekRange(b []byte) (count int, minID, maxID logs.ID, err error) {
 	r := reader{b: b}
-	if v := r.byte(); r.err == nil && v != headerVersion && v != headerVersionV1 {
+	if v := r.byte(); r.err == nil && !knownVersion(v) {
 		return 0, logs.ID{}, logs.ID{}, fmt.Errorf("peek block header: unknown version %d", v)
 	}
 	count = r.count(MaxEntries)
@@ -431,7 +450,7 @@ func (h *Header) Unmarshal(b []byte) error {
 	*h = Header{}
 	r := reader{b: b}
 	version := r.byte()
-	if r.err == nil && version != headerVersion && version != headerVersionV1 {
+	if r.err == nil && !knownVersion(version) {
 		return fmt.Errorf("unmarshal block header: unknown version %d", version)
 	}
 	h.Count = r.count(MaxEntries)
@@ -457,6 +476,7 @@ func (h *Header) Unmarshal(b []byte) error {
 	if version >= 2 {
 		h.sourceLevels, h.templateLevels = readSections(&r)
 	}
+	h.denseTemplates = version >= 3
 	if n := r.count(r.len()); n > 0 {
 		h.Columns = make([]Column, n)
 		off := 0

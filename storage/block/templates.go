@@ -22,11 +22,19 @@ type TemplateLevel struct {
 	First, Last int64 // nanoseconds since the epoch
 }
 
-// The template counts section (version 2, after the per-source counts):
-// uvarint n+1 (0: not kept), then per template, by ascending id: uvarint
-// id, a byte of the levels present (bit i: logs.Levels[i]), and per level
-// present: uvarint count, and the first and last times as offsets from the
-// block's first time.
+// The template counts section (after the per-source counts): uvarint n+1
+// (0: not kept), then per template, by ascending id, in version 3: uvarint
+// id minus the previous template's (the first's minus zero), a byte of the
+// levels present (bit i: logs.Levels[i]), and per level present: uvarint
+// count, the first time as an offset from the block's first time, and,
+// when count > 1, the last time minus the first (one entry has one time).
+//
+// Version 2 wrote the id itself and both times as offsets from the block's
+// first time. Most templates of a block of many sources count one or two
+// entries, so that the second time was a third of the section, and the
+// ids took a byte more than their differences: version 3 takes a third off
+// the section (7.6 to 5.1 bytes per entry on the side-by-side load). Both
+// read; denseTemplates says which form a header's section is in.
 
 // setTemplateLevels keeps the per-template counts of a block whose entries
 // have the template ids templates (nil: none).
@@ -80,9 +88,11 @@ func (h *Header) setTemplateLevels(entries []logs.Entry, templates []uint32) {
 	}
 	if ids > maxHeaderTemplates {
 		h.templateLevels = binary.AppendUvarint(nil, 0) // too many to keep
+		h.denseTemplates = true
 		return
 	}
 	b := binary.AppendUvarint(nil, uint64(ids)+1)
+	prevID := uint64(0)
 	for i := 0; i < len(order); {
 		id := order[i] >> 32
 		var mask byte
@@ -90,21 +100,60 @@ func (h *Header) setTemplateLevels(entries []logs.Entry, templates []uint32) {
 		for ; j < len(order) && order[j]>>32 == id; j++ {
 			mask |= 1 << (order[j] >> 29 & 7)
 		}
-		b = binary.AppendUvarint(b, id)
+		b = binary.AppendUvarint(b, id-prevID)
+		prevID = id
 		b = append(b, mask)
 		for ; i < j; i++ {
 			s := &stats[order[i]&(1<<29-1)]
 			b = binary.AppendUvarint(b, uint64(s.count))
 			b = binary.AppendUvarint(b, uint64(s.first-h.MinID.Nanos))
-			b = binary.AppendUvarint(b, uint64(s.last-h.MinID.Nanos))
+			if s.count > 1 {
+				b = binary.AppendUvarint(b, uint64(s.last-s.first))
+			}
 		}
 	}
-	h.templateLevels = b
+	h.templateLevels, h.denseTemplates = b, true
+}
+
+// templateCursor reads the entries of a template counts section of either
+// form, unchecked: readTemplateLevels checks a section before any other
+// reading of it.
+type templateCursor struct {
+	r     *reader
+	dense bool
+	id    uint64
+}
+
+// nextID reads a template's id and its levels present.
+func (c *templateCursor) nextID() (id uint64, mask byte) {
+	v := c.r.uvarint()
+	if c.dense {
+		// An id over 32 bits fails the check whatever the addition gives,
+		// as long as it does not wrap.
+		c.id += min(v, 1<<33)
+	} else {
+		c.id = v
+	}
+	return c.id, c.r.byte()
+}
+
+// nextLevel reads the count and the times (offsets from the block's first
+// time) of one level of the current template.
+func (c *templateCursor) nextLevel(maxCount int) (count int, first, last uint64) {
+	count = c.r.count(maxCount)
+	first = c.r.uvarint()
+	if !c.dense {
+		return count, first, c.r.uvarint()
+	}
+	if count <= 1 {
+		return count, first, first
+	}
+	return count, first, first + min(c.r.uvarint(), 1<<63)
 }
 
 // readTemplateLevels reads and checks the template counts section and
 // returns it marshalled (aliasing r's input), nil when not kept.
-func readTemplateLevels(r *reader, count int, levels [6]int, span int64) []byte {
+func readTemplateLevels(r *reader, dense bool, count int, levels [6]int, span int64) []byte {
 	start := r.b
 	n := r.count(maxHeaderTemplates + 1)
 	if n == 0 || r.err != nil {
@@ -112,13 +161,13 @@ func readTemplateLevels(r *reader, count int, levels [6]int, span int64) []byte 
 	}
 	var sum [6]int
 	prev := uint64(0)
+	cur := templateCursor{r: r, dense: dense}
 	for i := 0; i < n-1 && r.err == nil; i++ {
-		id := r.uvarint()
+		id, mask := cur.nextID()
 		if id <= prev || id > 1<<32-1 {
 			r.fail("template counts: ids not ascending 32-bit numbers")
 		}
 		prev = id
-		mask := r.byte()
 		if mask == 0 || mask >= 1<<6 {
 			r.fail("template counts: bad level set")
 		}
@@ -126,8 +175,7 @@ func readTemplateLevels(r *reader, count int, levels [6]int, span int64) []byte 
 			if mask&(1<<l) == 0 {
 				continue
 			}
-			c := r.count(count)
-			first, last := r.uvarint(), r.uvarint()
+			c, first, last := cur.nextLevel(count)
 			if c == 0 || first > last || last > uint64(span) {
 				r.fail("template counts: bad count or times")
 			}
@@ -151,7 +199,7 @@ func readTemplateLevels(r *reader, count int, levels [6]int, span int64) []byte 
 // body. Entries without a template are the level counts less these.
 func (h *Header) EachTemplateLevel(fn func(id uint32, tl TemplateLevel)) bool {
 	// Checked when used, as EachSourceLevels does.
-	if h.templateLevels == nil || readTemplateLevels(&reader{b: h.templateLevels}, h.Count, h.Levels, h.MaxID.Nanos-h.MinID.Nanos) == nil {
+	if h.templateLevels == nil || readTemplateLevels(&reader{b: h.templateLevels}, h.denseTemplates, h.Count, h.Levels, h.MaxID.Nanos-h.MinID.Nanos) == nil {
 		return false
 	}
 	r := reader{b: h.templateLevels}
@@ -159,16 +207,16 @@ func (h *Header) EachTemplateLevel(fn func(id uint32, tl TemplateLevel)) bool {
 	if n == 0 {
 		return false
 	}
+	cur := templateCursor{r: &r, dense: h.denseTemplates}
 	for i := 0; i < n-1 && r.err == nil; i++ {
-		id := uint32(r.uvarint())
-		mask := r.byte()
+		id, mask := cur.nextID()
 		for l := range 6 {
 			if mask&(1<<l) == 0 {
 				continue
 			}
-			c, first, last := r.uvarint(), r.uvarint(), r.uvarint()
+			c, first, last := cur.nextLevel(h.Count)
 			if r.err == nil {
-				fn(id, TemplateLevel{Level: logs.Levels[l], Count: int(c), First: h.MinID.Nanos + int64(first), Last: h.MinID.Nanos + int64(last)})
+				fn(uint32(id), TemplateLevel{Level: logs.Levels[l], Count: c, First: h.MinID.Nanos + int64(first), Last: h.MinID.Nanos + int64(last)})
 			}
 		}
 	}
@@ -185,7 +233,7 @@ func (h *Header) TemplateLevelsSize() int { return len(h.templateLevels) }
 // it back to EachTemplateLevelOf as apart.
 func (h *Header) TakeTemplateLevels() []byte {
 	b := h.templateLevels
-	h.templateLevels = nil
+	h.templateLevels = nil // denseTemplates stays: it says the form of b too
 	return b
 }
 
@@ -197,7 +245,7 @@ func (h *Header) TakeTemplateLevels() []byte {
 func EachTemplateLevelOf(b, apart []byte, fn func(id uint32, tl TemplateLevel)) (levels [6]int, ok bool, err error) {
 	r := reader{b: b}
 	version := r.byte()
-	if r.err == nil && version != headerVersion && version != headerVersionV1 {
+	if r.err == nil && !knownVersion(version) {
 		return levels, false, fmt.Errorf("block header: unknown version %d", version)
 	}
 	var h Header
@@ -229,7 +277,8 @@ func EachTemplateLevelOf(b, apart []byte, fn func(id uint32, tl TemplateLevel)) 
 	case section == nil:
 		section = apart
 	}
-	if section != nil && readTemplateLevels(&reader{b: section}, h.Count, h.Levels, int64(span)) == nil {
+	h.denseTemplates = version >= 3
+	if section != nil && readTemplateLevels(&reader{b: section}, h.denseTemplates, h.Count, h.Levels, int64(span)) == nil {
 		if bytes.Equal(section, []byte{0}) {
 			return h.Levels, false, nil // more templates than a header counts
 		}
