@@ -33,7 +33,8 @@ type FieldColumn struct {
 	Dict    []string
 	Codes   []uint8
 
-	raw []byte // the decompressed column, reused
+	raw     []byte   // the decompressed column, reused
+	dictBuf []string // Dict's array, reused
 }
 
 // Len returns the number of values.
@@ -100,12 +101,15 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 	if err != nil {
 		return err
 	}
+	// f.raw keeps its whole capacity: columnBytesInto returns a slice
+	// capped at this column's size, and keeping that one instead made
+	// every larger column of a later block allocate again.
+	if c.Codec == CodecZstd && cap(f.raw) < c.RawLength {
+		f.raw = make([]byte, 0, c.RawLength)
+	}
 	raw, err := columnBytesInto(c, body, f.raw)
 	if err != nil {
 		return err
-	}
-	if c.Codec == CodecZstd {
-		f.raw = raw // ours to reuse; a raw column is the body's
 	}
 	r := reader{b: raw}
 	kinds := KindSet(r.byte())
@@ -186,7 +190,7 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 			}
 			f.Strings[at(j)] = s
 		}, func(dict []string, index []byte) {
-			f.Dict = dict
+			f.Dict, f.dictBuf = dict, dict
 			f.Codes = slices.Grow(f.Codes[:0], n)[:n]
 			for j := range counts[logs.KindString] {
 				if index != nil {
@@ -195,7 +199,7 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 					f.Codes[at(j)] = 0
 				}
 			}
-		})
+		}, f.dictBuf)
 	}
 	if err := r.done(); err != nil {
 		return fmt.Errorf("field column %q: %w", c.Name, err)
@@ -212,6 +216,8 @@ type StringColumn struct {
 	Values []string
 	Dict   []string
 	Codes  []uint8
+
+	dictBuf []string // Dict's array, reused
 }
 
 // At returns entry i's string.
@@ -240,7 +246,7 @@ func DecodeSourceColumn(h *Header, body []byte, dst *StringColumn) error {
 		}
 		dst.Values[i] = s
 	}, func(d []string, index []byte) {
-		dst.Dict = d
+		dst.Dict, dst.dictBuf = d, d
 		codes := slices.Grow(dst.Codes[:0], n)[:n]
 		if index == nil {
 			clear(codes)
@@ -248,7 +254,7 @@ func DecodeSourceColumn(h *Header, body []byte, dst *StringColumn) error {
 			copy(codes, index)
 		}
 		dst.Codes = codes
-	})
+	}, dst.dictBuf)
 	if err := r.done(); err != nil {
 		return fmt.Errorf("decode block sources of %s: %w", h.MinID, err)
 	}
