@@ -63,6 +63,9 @@ func eachBlockOf(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, mayMa
 	opts.PrefetchValues = false
 	bodies := txn.NewIterator(opts)
 	defer bodies.Close()
+	// One header, unmarshalled block after block into the same slices
+	// (fn may not keep it past its call).
+	var h block.Header
 	return iterate(ctx, txn, headerDayPrefix(day), func(k, v []byte) error {
 		r, err := decodeHeaderRecord(k, v)
 		if err != nil {
@@ -70,6 +73,9 @@ func eachBlockOf(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, mayMa
 		}
 		if r.maxID.Compare(lo) < 0 || r.minID.Compare(hi) >= 0 {
 			return nil
+		}
+		if err := r.headerInto(&h); err != nil {
+			return err
 		}
 		if skip, err := r.refused(mayMatch); err != nil || skip {
 			return err
