@@ -75,8 +75,14 @@ func (k *colKey) load(b *colBlock) error {
 		if err != nil {
 			return err
 		}
+		// A level's number is its index in storage.Levels, looked up
+		// in a table rather than searched for row by row.
+		var index [256]uint32
+		for j, l := range storage.Levels {
+			index[l] = uint32(j)
+		}
 		for i, l := range levels {
-			k.codes[i] = uint32(slices.Index(storage.Levels, l))
+			k.codes[i] = index[l]
 		}
 		k.card = len(storage.Levels)
 		return nil

@@ -155,7 +155,16 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 	}
 	if counts[logs.KindInt] > 0 {
 		f.Ints = slices.Grow(f.Ints[:0], n)[:n]
-		each(logs.KindInt, func(i int) { f.Ints[i] = r.varint() })
+		if f.Kinds == nil {
+			// A column of ints only (status, latency): a plain loop,
+			// without a call per value through each.
+			ints := f.Ints
+			for i := range ints {
+				ints[i] = r.varint()
+			}
+		} else {
+			each(logs.KindInt, func(i int) { f.Ints[i] = r.varint() })
+		}
 	}
 	if counts[logs.KindFloat] > 0 {
 		f.Floats = slices.Grow(f.Floats[:0], n)[:n]
