@@ -33,8 +33,9 @@ type FieldColumn struct {
 	Dict    []string
 	Codes   []uint8
 
-	raw     []byte   // the decompressed column, reused
-	dictBuf []string // Dict's array, reused
+	raw     []byte      // the decompressed column, reused
+	dictBuf []string    // Dict's array, reused
+	arena   stringArena // holds the dictionaries' strings
 }
 
 // Len returns the number of values.
@@ -208,7 +209,7 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 					f.Codes[at(j)] = 0
 				}
 			}
-		}, f.dictBuf)
+		}, f.dictBuf, &f.arena)
 	}
 	if err := r.done(); err != nil {
 		return fmt.Errorf("field column %q: %w", c.Name, err)
@@ -226,7 +227,8 @@ type StringColumn struct {
 	Dict   []string
 	Codes  []uint8
 
-	dictBuf []string // Dict's array, reused
+	dictBuf []string    // Dict's array, reused
+	arena   stringArena // holds the dictionaries' strings
 }
 
 // At returns entry i's string.
@@ -263,7 +265,7 @@ func DecodeSourceColumn(h *Header, body []byte, dst *StringColumn) error {
 			copy(codes, index)
 		}
 		dst.Codes = codes
-	}, dst.dictBuf)
+	}, dst.dictBuf, &dst.arena)
 	if err := r.done(); err != nil {
 		return fmt.Errorf("decode block sources of %s: %w", h.MinID, err)
 	}
