@@ -413,6 +413,22 @@ func (f *colField) evalOneKind(c *colNode, out []uint64, mask []uint64) {
 	off, value := f.Offsets, c.value
 	n := len(off) - 1
 	switch {
+	case f.Kind == storage.KindInt && c.ints && f.Dense:
+		// Every row has one value, the row's own: a word of 64 rows is
+		// built from 64 comparisons, without the offsets.
+		lo, hi := c.lo, c.hi
+		for w := 0; w*64 < n; w++ {
+			if mask != nil && mask[w] == 0 {
+				continue
+			}
+			var word uint64
+			for j, x := range f.Ints[w*64 : min(n, w*64+64)] {
+				if lo <= x && x <= hi {
+					word |= 1 << j
+				}
+			}
+			out[w] |= word
+		}
 	case f.Kind == storage.KindInt && c.ints:
 		lo, hi := c.lo, c.hi
 		for w := 0; w*64 < n; w++ {

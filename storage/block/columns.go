@@ -24,6 +24,9 @@ import (
 // then not filled). The other indexes of each slice are meaningless.
 type FieldColumn struct {
 	Offsets []uint32 // Count+1 elements, or none when no entry has the field
+	// Dense reports that every entry has exactly one value: value i is
+	// entry i's, and a reader may skip Offsets.
+	Dense   bool
 	Kind    logs.Kind
 	Kinds   []logs.Kind // nil when every value is of Kind
 	Ints    []int64
@@ -86,7 +89,7 @@ func DecodeFieldColumn(h *Header, body []byte, name string, dst *FieldColumn) er
 	if err := checkBody(h, body); err != nil {
 		return fmt.Errorf("decode block field %q: %w", name, err)
 	}
-	dst.Offsets, dst.Kinds, dst.Dict = dst.Offsets[:0], nil, nil
+	dst.Offsets, dst.Kinds, dst.Dict, dst.Dense = dst.Offsets[:0], nil, nil, false
 	col := h.Field(name)
 	if col == nil {
 		return nil
@@ -215,6 +218,8 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 		return fmt.Errorf("field column %q: %w", c.Name, err)
 	}
 	f.Offsets = offsets
+	// fieldOffsets checked the header's counts against the layouts.
+	f.Dense = c.Entries == h.Count && c.Values == h.Count
 	return nil
 }
 

@@ -33,6 +33,15 @@ func checkColumnAccessors(t testing.TB, h *Header, body []byte, entries []logs.E
 		if len(fc.Offsets) != len(entries)+1 {
 			t.Fatalf("field %q: %d offsets for %d entries", name, len(fc.Offsets), len(entries))
 		}
+		dense := true // every entry has the field once
+		for i := range entries {
+			if fc.Offsets[i+1]-fc.Offsets[i] != 1 {
+				dense = false
+			}
+		}
+		if fc.Dense != dense {
+			t.Fatalf("field %q: Dense %v, offsets say %v", name, fc.Dense, dense)
+		}
 		for i, e := range entries {
 			var want []logs.Value
 			for _, f := range e.Fields {
