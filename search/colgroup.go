@@ -3,7 +3,9 @@ package search
 import (
 	"context"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/logengine/logengine/storage"
 	"github.com/logengine/logengine/storage/block"
@@ -73,8 +75,14 @@ func (k *colKey) load(b *colBlock) error {
 		if err != nil {
 			return err
 		}
+		// A level's number is its index in storage.Levels, looked up
+		// in a table rather than searched for row by row.
+		var index [256]uint32
+		for j, l := range storage.Levels {
+			index[l] = uint32(j)
+		}
 		for i, l := range levels {
-			k.codes[i] = uint32(slices.Index(storage.Levels, l))
+			k.codes[i] = index[l]
 		}
 		k.card = len(storage.Levels)
 		return nil
@@ -177,22 +185,44 @@ func (k *colKey) appendKey(dst []byte, code uint32) []byte {
 	return appendValueKey(dst, f.Value(int(code)-len(f.Dict)))
 }
 
+// colWorker is what one worker of aggregateColumns keeps from block to
+// block: the columns it decoded, and its buffers.
+type colWorker struct {
+	b      colBlock
+	keys   []colKey
+	counts []int64                                // by number, one field
+	multi  map[[maxColumnGroupFields]uint32]int64 // by numbers, several
+	key    []byte
+}
+
 // aggregateColumns counts the matches of plan in range by its group-by
-// fields into counter, block by block, and returns how many matched.
+// fields into counter, block by block, and returns how many matched. The
+// blocks are shared among one worker per core (Store.EachBlockParallel):
+// each evaluates and counts its blocks with its own columns and buffers,
+// and adds a block's counts to counter under a lock, once per distinct key
+// of the block. Counts are sums, so the answer does not depend on which
+// worker counted what.
 func (q *query) aggregateColumns(ctx context.Context, plan *colPlan, counter *groupCounter) (int64, error) {
-	var total int64
-	var b colBlock
-	keys := make([]colKey, len(plan.fields))
-	for i, f := range plan.fields {
-		keys[i].field = f
+	n := q.e.colWorkers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
 	}
-	var counts []int64                                // by number, one field
-	multi := map[[maxColumnGroupFields]uint32]int64{} // by numbers, several
-	var key []byte
-	err := q.e.store.EachBlock(ctx, q.lo, q.hi, headerFilter(q.node), func(br *storage.BlockRows) error {
+	workers := make([]colWorker, n)
+	for w := range workers {
+		workers[w].keys = make([]colKey, len(plan.fields))
+		for i, f := range plan.fields {
+			workers[w].keys[i].field = f
+		}
+		workers[w].multi = map[[maxColumnGroupFields]uint32]int64{}
+	}
+	var mu sync.Mutex // guards counter and total
+	var total int64
+	err := q.e.store.EachBlockParallel(ctx, q.lo, q.hi, headerFilter(q.node), len(workers), q.e.colMinBlocks, func(w int, br *storage.BlockRows) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		cw := &workers[w]
+		b, keys := &cw.b, cw.keys
 		b.reset(br.Header, br.Body)
 		sel, err := b.selectRows(plan.pred, br.From, br.To)
 		if err != nil {
@@ -202,29 +232,33 @@ func (q *query) aggregateColumns(ctx context.Context, plan *colPlan, counter *gr
 		if n == 0 {
 			return nil
 		}
-		total += int64(n)
 		for i := range keys {
-			if err := keys[i].load(&b); err != nil {
+			if err := keys[i].load(b); err != nil {
 				return err
 			}
 		}
 		if len(keys) == 1 {
 			k := &keys[0]
-			counts = slices.Grow(counts[:0], k.card)[:k.card]
+			counts := slices.Grow(cw.counts[:0], k.card)[:k.card]
+			cw.counts = counts
 			clear(counts)
 			codes := k.codes
 			eachRow(sel, func(i int) { counts[codes[i]]++ })
+			mu.Lock()
+			defer mu.Unlock()
+			total += int64(n)
 			for code, c := range counts {
 				if c == 0 {
 					continue
 				}
-				key = k.appendKey(key[:0], uint32(code))
-				if !counter.add(key, c) {
+				cw.key = k.appendKey(cw.key[:0], uint32(code))
+				if !counter.add(cw.key, c) {
 					return counter.budget.err
 				}
 			}
 			return nil
 		}
+		multi := cw.multi
 		clear(multi)
 		eachRow(sel, func(i int) {
 			var t [maxColumnGroupFields]uint32
@@ -233,12 +267,15 @@ func (q *query) aggregateColumns(ctx context.Context, plan *colPlan, counter *gr
 			}
 			multi[t]++
 		})
+		mu.Lock()
+		defer mu.Unlock()
+		total += int64(n)
 		for t, c := range multi {
-			key = key[:0]
+			cw.key = cw.key[:0]
 			for j := range keys {
-				key = keys[j].appendKey(key, t[j])
+				cw.key = keys[j].appendKey(cw.key, t[j])
 			}
-			if !counter.add(key, c) {
+			if !counter.add(cw.key, c) {
 				return counter.budget.err
 			}
 		}

@@ -81,6 +81,11 @@ type Engine struct {
 	// firstWindows is how many first windows of a planned search the range
 	// holds (see collectPlanned); tests vary it, 1 plans the whole range.
 	firstWindows int
+	// colWorkers and colMinBlocks are how many workers share the blocks
+	// of an aggregation read on columns, and the fewest blocks each gets
+	// (Store.EachBlockParallel): zero means one per core and storage's
+	// default; tests share a few blocks among many workers.
+	colWorkers, colMinBlocks int
 	// columnReads counts the aggregations and histograms read on columns
 	// (columnPlan), so that tests can tell their queries reach that path.
 	columnReads atomic.Int64

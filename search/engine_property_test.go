@@ -1043,6 +1043,14 @@ func TestEngineProperty(t *testing.T) {
 			pc.run(150, 60, 40)
 			g.fieldsOnly = true
 			pc.run(0, 40, 30)
+			// Aggregations on columns with a day's few blocks shared
+			// among many workers (Store.EachBlockParallel), one block
+			// each at least.
+			parallel := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
+			parallel.colWorkers, parallel.colMinBlocks = 5, 1
+			pc.c = propCase{"index caught up, column aggregations on 5 workers", parallel}
+			pc.run(0, 60, 0)
+			pc.c = propCase{"index caught up", caughtUp}
 			g.fieldsOnly = false
 			planned := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})
 			planned.scanFirst = 0

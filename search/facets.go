@@ -164,7 +164,11 @@ func (e *Engine) Facets(ctx context.Context, req FacetRequest) (*FacetResult, er
 	}
 	for _, c := range counters {
 		// The values are bounded by MaxFacetValues, not by a budget.
-		values := groupCounter{counts: c.values}
+		values := groupCounter{index: make(map[string]int, len(c.values))}
+		for k, n := range c.values {
+			values.index[k] = len(values.counts)
+			values.counts = append(values.counts, n)
+		}
 		top, other, err := values.top(req.Limit)
 		if err != nil {
 			return nil, err

@@ -123,16 +123,24 @@ func (r *blockRef) holds(id ID) bool {
 // header returns the block's header, unmarshalling it on first use.
 func (r *blockRef) header() (*block.Header, error) {
 	if r.h == nil {
-		var h block.Header
-		if err := h.Unmarshal(r.raw); err != nil {
-			return nil, fmt.Errorf("block header %s/%d: %w", r.day, r.last, err)
+		if err := r.headerInto(new(block.Header)); err != nil {
+			return nil, err
 		}
-		if h.Count != r.count || h.MinID != r.minID || h.MaxID != r.maxID {
-			return nil, fmt.Errorf("block header %s/%d: %w: its range changed", r.day, r.last, block.ErrCorrupt)
-		}
-		r.h = &h
 	}
 	return r.h, nil
+}
+
+// headerInto unmarshals the block's header into h, reusing its slices
+// (block.Header.UnmarshalReusing), and makes it r's header.
+func (r *blockRef) headerInto(h *block.Header) error {
+	if err := h.UnmarshalReusing(r.raw); err != nil {
+		return fmt.Errorf("block header %s/%d: %w", r.day, r.last, err)
+	}
+	if h.Count != r.count || h.MinID != r.minID || h.MaxID != r.maxID {
+		return fmt.Errorf("block header %s/%d: %w: its range changed", r.day, r.last, block.ErrCorrupt)
+	}
+	r.h = h
+	return nil
 }
 
 // refused reports whether mayMatch (when set) refuses the block.

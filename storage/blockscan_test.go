@@ -2,7 +2,10 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/logengine/logengine/storage/block"
@@ -46,6 +49,39 @@ func checkEachBlock(t *testing.T, s *Store, want []Entry, lo, hi ID) {
 	isError := func(e Entry) bool { return e.Level != LevelError }
 	got := slices.DeleteFunc(read(func(h *block.Header) bool { return h.LevelCount(LevelError) > 0 }), isError)
 	equalEntries(t, "EachBlock of blocks with errors", got, slices.DeleteFunc(slices.Clone(exp), isError))
+
+	// The same blocks shared among workers, down to one block each: every
+	// entry in range once, whatever the split.
+	for _, tc := range []struct {
+		workers, minBlocks int
+	}{{1, 1}, {2, 1}, {3, 1}, {7, 1}, {4, 2}, {64, 1}} {
+		var mu sync.Mutex
+		var got []Entry
+		err := s.EachBlockParallel(context.Background(), lo, hi, nil, tc.workers, tc.minBlocks, func(w int, b *BlockRows) error {
+			if w < 0 || w >= tc.workers {
+				t.Errorf("EachBlockParallel(%s, %s, %d workers): worker %d", lo, hi, tc.workers, w)
+			}
+			entries, err := block.Decode(b.Header, b.Body)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, entries[b.From:b.To]...)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("EachBlockParallel(%s, %s, %d workers): %v", lo, hi, tc.workers, err)
+		}
+		slices.SortFunc(got, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+		equalEntries(t, fmt.Sprintf("EachBlockParallel with %d workers of at least %d blocks", tc.workers, tc.minBlocks), got, exp)
+	}
+	// An error of one worker ends the others and is returned.
+	stop := errors.New("stop")
+	err := s.EachBlockParallel(context.Background(), lo, hi, nil, 3, 1, func(w int, b *BlockRows) error { return stop })
+	if len(exp) > 0 && !errors.Is(err, stop) {
+		t.Fatalf("EachBlockParallel(%s, %s) whose fn fails: %v", lo, hi, err)
+	}
 }
 
 func idsOf(entries []Entry) []ID {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -259,12 +260,22 @@ func (s *Store) IndexValues(ctx context.Context, kind IndexKind, name string, lo
 // iterate calls fn for every key with the prefix, in key order. k and v are
 // valid only during the call.
 func iterate(ctx context.Context, txn *badger.Txn, prefix []byte, fn func(k, v []byte) error) error {
+	return iterateFrom(ctx, txn, prefix, prefix, fn)
+}
+
+// errStopIteration, returned by the fn of iterateFrom, ends the iteration
+// early without an error.
+var errStopIteration = errors.New("stop iteration")
+
+// iterateFrom is iterate from the key start on (within prefix); fn may
+// return errStopIteration to end it there.
+func iterateFrom(ctx context.Context, txn *badger.Txn, prefix, start []byte, fn func(k, v []byte) error) error {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = prefix
 	it := txn.NewIterator(opts)
 	defer it.Close()
 	n := 0
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -272,6 +283,9 @@ func iterate(ctx context.Context, txn *badger.Txn, prefix []byte, fn func(k, v [
 		}
 		item := it.Item()
 		if err := item.Value(func(v []byte) error { return fn(item.Key(), v) }); err != nil {
+			if errors.Is(err, errStopIteration) {
+				return nil
+			}
 			return err
 		}
 	}

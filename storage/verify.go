@@ -247,9 +247,7 @@ func (s *Store) view(fn func(txn *badger.Txn) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			perr := fmt.Errorf("panic: %v", r)
-			err = fmt.Errorf("%w: reading %s failed (%v): stop the daemon, run `logengine verify --data-dir` on its data directory, and restore from a backup",
-				ErrDamaged, filepath.Join(s.opts.Dir, badgerFileIn(perr, "a table or value log")), perr)
+			err = s.readPanicError(r)
 		}
 	}()
 	err = s.db.View(fn)
@@ -261,6 +259,16 @@ func (s *Store) view(fn func(txn *badger.Txn) error) (err error) {
 		}
 	}
 	return err
+}
+
+// readPanicError is the error of a read that panicked: a fault on a
+// damaged memory-mapped file (SetPanicOnFault) or Badger's own panic on a
+// table it cannot read. A goroutine that reads within view's transaction
+// sets SetPanicOnFault and recovers into this itself, as view does.
+func (s *Store) readPanicError(r any) error {
+	perr := fmt.Errorf("panic: %v", r)
+	return fmt.Errorf("%w: reading %s failed (%v): stop the daemon, run `logengine verify --data-dir` on its data directory, and restore from a backup",
+		ErrDamaged, filepath.Join(s.opts.Dir, badgerFileIn(perr, "a table or value log")), perr)
 }
 
 // missingKeyError is the error of a read that did not find a key that

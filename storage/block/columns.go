@@ -24,6 +24,9 @@ import (
 // then not filled). The other indexes of each slice are meaningless.
 type FieldColumn struct {
 	Offsets []uint32 // Count+1 elements, or none when no entry has the field
+	// Dense reports that every entry has exactly one value: value i is
+	// entry i's, and a reader may skip Offsets.
+	Dense   bool
 	Kind    logs.Kind
 	Kinds   []logs.Kind // nil when every value is of Kind
 	Ints    []int64
@@ -33,7 +36,9 @@ type FieldColumn struct {
 	Dict    []string
 	Codes   []uint8
 
-	raw []byte // the decompressed column, reused
+	raw     []byte      // the decompressed column, reused
+	dictBuf []string    // Dict's array, reused
+	arena   stringArena // holds the dictionaries' strings
 }
 
 // Len returns the number of values.
@@ -84,7 +89,7 @@ func DecodeFieldColumn(h *Header, body []byte, name string, dst *FieldColumn) er
 	if err := checkBody(h, body); err != nil {
 		return fmt.Errorf("decode block field %q: %w", name, err)
 	}
-	dst.Offsets, dst.Kinds, dst.Dict = dst.Offsets[:0], nil, nil
+	dst.Offsets, dst.Kinds, dst.Dict, dst.Dense = dst.Offsets[:0], nil, nil, false
 	col := h.Field(name)
 	if col == nil {
 		return nil
@@ -100,12 +105,15 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 	if err != nil {
 		return err
 	}
+	// f.raw keeps its whole capacity: columnBytesInto returns a slice
+	// capped at this column's size, and keeping that one instead made
+	// every larger column of a later block allocate again.
+	if c.Codec == CodecZstd && cap(f.raw) < c.RawLength {
+		f.raw = make([]byte, 0, c.RawLength)
+	}
 	raw, err := columnBytesInto(c, body, f.raw)
 	if err != nil {
 		return err
-	}
-	if c.Codec == CodecZstd {
-		f.raw = raw // ours to reuse; a raw column is the body's
 	}
 	r := reader{b: raw}
 	kinds := KindSet(r.byte())
@@ -151,7 +159,16 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 	}
 	if counts[logs.KindInt] > 0 {
 		f.Ints = slices.Grow(f.Ints[:0], n)[:n]
-		each(logs.KindInt, func(i int) { f.Ints[i] = r.varint() })
+		if f.Kinds == nil {
+			// A column of ints only (status, latency): a plain loop,
+			// without a call per value through each.
+			ints := f.Ints
+			for i := range ints {
+				ints[i] = r.varint()
+			}
+		} else {
+			each(logs.KindInt, func(i int) { f.Ints[i] = r.varint() })
+		}
 	}
 	if counts[logs.KindFloat] > 0 {
 		f.Floats = slices.Grow(f.Floats[:0], n)[:n]
@@ -186,7 +203,7 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 			}
 			f.Strings[at(j)] = s
 		}, func(dict []string, index []byte) {
-			f.Dict = dict
+			f.Dict, f.dictBuf = dict, dict
 			f.Codes = slices.Grow(f.Codes[:0], n)[:n]
 			for j := range counts[logs.KindString] {
 				if index != nil {
@@ -195,12 +212,14 @@ func decodeFieldColumn(h *Header, body []byte, c *Column, f *FieldColumn) error 
 					f.Codes[at(j)] = 0
 				}
 			}
-		})
+		}, f.dictBuf, &f.arena)
 	}
 	if err := r.done(); err != nil {
 		return fmt.Errorf("field column %q: %w", c.Name, err)
 	}
 	f.Offsets = offsets
+	// fieldOffsets checked the header's counts against the layouts.
+	f.Dense = c.Entries == h.Count && c.Values == h.Count
 	return nil
 }
 
@@ -212,6 +231,9 @@ type StringColumn struct {
 	Values []string
 	Dict   []string
 	Codes  []uint8
+
+	dictBuf []string    // Dict's array, reused
+	arena   stringArena // holds the dictionaries' strings
 }
 
 // At returns entry i's string.
@@ -240,7 +262,7 @@ func DecodeSourceColumn(h *Header, body []byte, dst *StringColumn) error {
 		}
 		dst.Values[i] = s
 	}, func(d []string, index []byte) {
-		dst.Dict = d
+		dst.Dict, dst.dictBuf = d, d
 		codes := slices.Grow(dst.Codes[:0], n)[:n]
 		if index == nil {
 			clear(codes)
@@ -248,7 +270,7 @@ func DecodeSourceColumn(h *Header, body []byte, dst *StringColumn) error {
 			copy(codes, index)
 		}
 		dst.Codes = codes
-	})
+	}, dst.dictBuf, &dst.arena)
 	if err := r.done(); err != nil {
 		return fmt.Errorf("decode block sources of %s: %w", h.MinID, err)
 	}

@@ -33,6 +33,15 @@ func checkColumnAccessors(t testing.TB, h *Header, body []byte, entries []logs.E
 		if len(fc.Offsets) != len(entries)+1 {
 			t.Fatalf("field %q: %d offsets for %d entries", name, len(fc.Offsets), len(entries))
 		}
+		dense := true // every entry has the field once
+		for i := range entries {
+			if fc.Offsets[i+1]-fc.Offsets[i] != 1 {
+				dense = false
+			}
+		}
+		if fc.Dense != dense {
+			t.Fatalf("field %q: Dense %v, offsets say %v", name, fc.Dense, dense)
+		}
 		for i, e := range entries {
 			var want []logs.Value
 			for _, f := range e.Fields {
@@ -107,5 +116,50 @@ func TestColumnAccessorsReuse(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkColumnAccessors(t, &h, body, got, &fc, &sc)
+	}
+}
+
+// TestHeaderUnmarshalReusing unmarshals headers of random blocks one after
+// the other into one Header, as storage's block scan does, each time into
+// slices left by a header of more or fewer tags, columns and set values:
+// the result must be what Unmarshal into a zero Header gives.
+func TestHeaderUnmarshalReusing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 19))
+	var reused Header
+	for i := range 300 {
+		entries, templates := randomBlock(rng)
+		h, _, err := Encode(entries, templates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := h.Marshal()
+		var fresh Header
+		if err := fresh.Unmarshal(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := reused.UnmarshalReusing(raw); err != nil {
+			t.Fatalf("block %d: UnmarshalReusing: %v", i, err)
+		}
+		if !reflect.DeepEqual(comparableHeader(reused), comparableHeader(fresh)) {
+			t.Fatalf("block %d: UnmarshalReusing gives\n%+v\nUnmarshal\n%+v", i, reused, fresh)
+		}
+	}
+	// A corrupt header fails as with Unmarshal, and a good one after it
+	// comes back whole.
+	entries, _ := randomBlock(rng)
+	h, _, err := Encode(entries, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := h.Marshal()
+	if err := reused.UnmarshalReusing(raw[:len(raw)/2]); err == nil {
+		t.Fatal("UnmarshalReusing of half a header: no error")
+	}
+	var fresh Header
+	if err := fresh.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := reused.UnmarshalReusing(raw); err != nil || !reflect.DeepEqual(comparableHeader(reused), comparableHeader(fresh)) {
+		t.Fatalf("UnmarshalReusing after a corrupt header: %v\n%+v\nwant\n%+v", err, reused, fresh)
 	}
 }
