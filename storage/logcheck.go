@@ -11,21 +11,32 @@ package storage
 // commit after it, acknowledged ones included, and the store opens as if
 // they had never been.
 //
-// A write cut short is the last thing in its log: the process died while
-// copying it in, so nothing was written after it, and the entry itself is
-// torn, not whole (Go copies a long entry's first 32 bytes last, so a torn
-// one usually starts with the zeros Badger left for the next entry's
-// header, followed by part of its body). A value log write copies several
-// entries at once, so whole entries may stand inside the torn one, but its
-// end is missing. A damaged entry, on the other hand, is followed by the
-// whole entries written after it, up to the log's clean end (the zeroed
-// place of the next entry). So before Badger opens, checkLogs walks each
-// of these logs the way Badger will; where the walk stops before the end,
-// it looks for a whole entry (its checksum right) further on, and when the
-// walk from there reaches the clean end, the log is damaged and the store
-// refuses to open, naming the file. A damaged last entry looks like a torn
-// write and is dropped by Badger: one commit, and the damage this cannot
-// tell; so is damage followed by a torn write.
+// A write cut short by a crash of the process is the last thing in its
+// log: nothing was written after it, and the entry itself is torn, not
+// whole (Go copies a long entry's first 32 bytes last, so a torn one
+// usually starts with the zeros Badger left for the next entry's header,
+// followed by part of its body). Badger (v4.9.6) copies entries into its
+// logs one at a time; were several copied at once, whole ones could stand
+// inside the torn copy, but its end would be missing. A damaged entry, on
+// the other hand, is followed by the whole entries written after it, up to
+// the log's clean end (the zeroed place of the next entry). So before
+// Badger opens, checkLogs walks each of these logs the way Badger will;
+// where the walk stops before the end, it looks for a whole entry (its
+// checksum right) further on, and when the walk from there reaches the
+// clean end, the log is damaged and the store refuses to open, naming the
+// file. A damaged last entry looks like a torn write and is dropped by
+// Badger: one commit, and the damage this cannot tell; so is damage
+// followed by a torn write.
+//
+// A power loss (not a crash of the process) can look like damage: the
+// pages of unsynced writes reach the disk in any order, so a lost page may
+// be followed by whole entries. Those entries were never acknowledged, and
+// Options.TruncateDamagedLogs (serve --truncate-damaged-logs) opens the
+// store anyway; the message says so.
+//
+// The check is skipped when another process holds Badger's directory
+// lock: its logs are being written, and Badger refuses to open anyway,
+// saying why. Empty logs are removed only under the same condition.
 //
 // Cost: one read of the logs' written part (up to two memtables, 128 MiB
 // each by default) at open, which Badger reads again right after; the rest
@@ -53,6 +64,11 @@ const logHeaderSize = 20
 // maxLogHeader is the longest entry header: two bytes and three uvarints.
 const maxLogHeader = 2 + 3*binary.MaxVarintLen64
 
+// maxLogValue bounds the values wholeEntryAfter reads to check: a length
+// from bytes that are no header must not make it read the whole file. A
+// whole entry with a longer value is missed, and the next one found.
+const maxLogValue = 64 << 20
+
 // maxLogKey is the longest key Badger writes; a longer one means the
 // entry's header is damaged.
 const maxLogKey = 1 << 16
@@ -60,6 +76,9 @@ const maxLogKey = 1 << 16
 // checkLogs checks the write-ahead logs and the last value log in dir,
 // after removing the empty write-ahead logs a crash can leave.
 func checkLogs(dir string) error {
+	if dirInUse(dir) {
+		return nil
+	}
 	mems, err := removeEmptyLogs(dir)
 	if err != nil {
 		return err
@@ -80,7 +99,7 @@ func checkLogs(dir string) error {
 			return fmt.Errorf("check %s: %w", name, err)
 		}
 		if at >= 0 {
-			return fmt.Errorf("%w: log %s: its entries stop at byte %d (an entry there is zeroed, does not decode or fails its checksum), but more was written after it, at byte %d; opening the store would drop everything from there on, acknowledged commits included. Keep the data directory as it is and restore the last backup into a new one (`logengine restore`); `logengine verify --data-dir` lists what else is damaged",
+			return fmt.Errorf("%w: log %s: its entries stop at byte %d (an entry there is zeroed, does not decode or fails its checksum), but more was written after it, at byte %d; opening the store would drop everything from there on, acknowledged commits included. If the disk is damaged, keep the data directory as it is and restore the last backup into a new one (`logengine restore`); `logengine verify --data-dir` lists what else is damaged. If the machine lost power (not a crash of logengine alone), the entries after the bad one may be writes that were never acknowledged: start with --truncate-damaged-logs to drop them",
 				ErrDamaged, name, at, follows)
 		}
 	}
@@ -204,7 +223,7 @@ func wholeEntryAfter(f *os.File, from, size int64) (int64, error) {
 				continue
 			}
 			total := int64(hlen) + int64(klen) + int64(vlen) + crc32.Size
-			if off+int64(i)+total > size {
+			if vlen > maxLogValue || off+int64(i)+total > size {
 				continue
 			}
 			if int64(cap(entry)) < total {

@@ -90,9 +90,21 @@ func TestDamagedLogRefused(t *testing.T) {
 		name := filepath.Join(dir, filepath.Base(wal))
 		flipBytes(t, name, at, 4)
 		_, err := Open(smallLogOptions(dir))
-		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), filepath.Base(wal)) || !strings.Contains(err.Error(), "restore") {
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), filepath.Base(wal)) || !strings.Contains(err.Error(), "restore") || !strings.Contains(err.Error(), "--truncate-damaged-logs") {
 			t.Fatalf("open with %s damaged at byte %d of %d: %v, want ErrDamaged naming it and what to do", filepath.Base(wal), at, written, err)
 		}
+		// The way out after a power loss: open, dropping the log from
+		// the bad entry on, as Badger does.
+		opts := smallLogOptions(dir)
+		opts.TruncateDamagedLogs = true
+		s, err := Open(opts)
+		if err != nil {
+			t.Fatalf("open with TruncateDamagedLogs: %v", err)
+		}
+		if s.HighSeq() >= high {
+			t.Errorf("opened at sequence %d with the log cut at byte %d, committed %d: nothing dropped?", s.HighSeq(), at, high)
+		}
+		s.Close()
 	}
 }
 
@@ -243,8 +255,21 @@ func FuzzCheckLog(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if at != -1 && (at < logHeaderSize || at >= int64(len(data)) || follows <= at || follows >= int64(len(data))) {
+		if at == -1 {
+			return
+		}
+		if at < logHeaderSize || at >= int64(len(data)) || follows <= at || follows >= int64(len(data)) {
 			t.Fatalf("stop at %d, data at %d, in %d bytes", at, follows, len(data))
+		}
+		// What follows the stop is a whole entry.
+		hlen, klen, vlen, ok := entryHeader(data[follows:])
+		end := follows + int64(hlen) + int64(klen) + int64(vlen) + crc32.Size
+		if !ok || end > int64(len(data)) {
+			t.Fatalf("the entry at %d does not decode", follows)
+		}
+		e := data[follows:end]
+		if crc32.Checksum(e[:len(e)-crc32.Size], castagnoli) != binary.BigEndian.Uint32(e[len(e)-crc32.Size:]) {
+			t.Fatalf("the entry at %d fails its checksum", follows)
 		}
 	})
 }
@@ -270,5 +295,31 @@ func TestEmptyLogRemoved(t *testing.T) {
 	defer s.Close()
 	if s.HighSeq() != high {
 		t.Fatalf("opened at sequence %d, committed %d", s.HighSeq(), high)
+	}
+}
+
+// TestLogsOfOpenStoreLeftAlone: while a store is open, another Open (a
+// second daemon started by mistake) neither checks nor removes its logs,
+// which are being written, and fails on Badger's lock.
+func TestLogsOfOpenStoreLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(smallLogOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	empty := filepath.Join(dir, "99999.mem")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(empty)
+	if !dirInUse(dir) {
+		t.Fatal("dirInUse: false for an open store's directory")
+	}
+	if _, err := Open(smallLogOptions(dir)); err == nil || errors.Is(err, ErrDamaged) {
+		t.Fatalf("second open: %v, want Badger's lock error", err)
+	}
+	if _, err := os.Stat(empty); err != nil {
+		t.Fatalf("the second open removed a log of the open store: %v", err)
 	}
 }

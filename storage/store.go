@@ -50,6 +50,12 @@ type Options struct {
 	// BlockCacheBytes is Badger's block cache; zero means 256 MiB (16 MiB made
 	// point reads 2.5x slower).
 	BlockCacheBytes int64
+	// TruncateDamagedLogs opens a store whose write-ahead log has a bad
+	// entry before whole ones (see logcheck.go), letting Badger drop
+	// everything from that entry on, with a warning. The way out after a
+	// power loss, whose unsynced pages may reach the disk in any order:
+	// what is dropped then was never acknowledged.
+	TruncateDamagedLogs bool
 	// Logger receives Badger's warnings and errors; nil discards them.
 	Logger *slog.Logger
 	// Observer, when set, is told of every group commit.
@@ -202,7 +208,12 @@ func Open(opts Options) (*Store, error) {
 		WithLogger(badgerLogger{opts.Logger})
 	// Before Badger, which truncates a damaged log silently (logcheck.go).
 	if err := checkLogs(opts.Dir); err != nil {
-		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		if !opts.TruncateDamagedLogs || !errors.Is(err, ErrDamaged) {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		}
+		if opts.Logger != nil {
+			opts.Logger.Warn("opening a store whose write-ahead log has a bad entry: everything from it on is dropped", "err", err)
+		}
 	}
 	db, err := openBadgerRecovered(bo)
 	if err != nil {

@@ -54,6 +54,10 @@ type Config struct {
 	// DebugListen, when set, serves Go's pprof profiles on this address
 	// (keep it on loopback: profiles are not authenticated).
 	DebugListen string `yaml:"debug_listen"`
+	// TruncateDamagedLogs opens a store whose write-ahead log has a bad
+	// entry before whole ones, dropping everything from it on: the way
+	// out after a power loss. A flag for one start, never a setting.
+	TruncateDamagedLogs bool `yaml:"-"`
 
 	Auth struct {
 		Keys []httpapi.Key `yaml:"keys"`
@@ -552,6 +556,7 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		kafkaGroup  = fs.String("kafka-group", "", "Kafka consumer group this node joins (default logengine)")
 		produce     = fs.Bool("kafka-produce", false, "gateway mode: write what this node receives to Kafka (--kafka-produce-topic) instead of storing it")
 		produceTo   = fs.String("kafka-produce-topic", "", "the topic a gateway writes to; it must exist")
+		truncLogs   = fs.Bool("truncate-damaged-logs", false, "start even when a write-ahead log has a bad entry before whole ones, dropping everything from it on (after a power loss; see README)")
 		kafkaBrkrs  stringList
 		kafkaTopics repeatedList
 		peers       peerList
@@ -632,6 +637,8 @@ func serveConfig(args []string, stderr io.Writer) (Config, bool, error) {
 			cfg.Kafka.Produce = *produce
 		case "kafka-produce-topic":
 			cfg.Kafka.ProduceTopic = *produceTo
+		case "truncate-damaged-logs":
+			cfg.TruncateDamagedLogs = *truncLogs
 		case "peer":
 			cfg.Cluster.Peers = append(cfg.Cluster.Peers, peers...)
 		case "peer-key":

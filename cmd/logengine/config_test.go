@@ -226,6 +226,19 @@ func TestClusterCAFile(t *testing.T) {
 	}
 }
 
+// TestTruncateDamagedLogsFlag: the flag reaches the configuration, and no
+// configuration file can set it for good.
+func TestTruncateDamagedLogsFlag(t *testing.T) {
+	cfg, _, err := serveConfig([]string{"--truncate-damaged-logs"}, io.Discard)
+	if err != nil || !cfg.TruncateDamagedLogs {
+		t.Fatalf("--truncate-damaged-logs: %v, set %v", err, cfg.TruncateDamagedLogs)
+	}
+	file := writeFile(t, "truncate_damaged_logs: true\n")
+	if _, _, err := serveConfig([]string{"--config", file}, io.Discard); err == nil {
+		t.Fatal("a configuration file set truncate_damaged_logs")
+	}
+}
+
 // TestGatewayFlags: the gateway flags set the kafka section's keys.
 func TestGatewayFlags(t *testing.T) {
 	cfg, _, err := serveConfig([]string{"--kafka-brokers", "k1:9092", "--kafka-produce", "--kafka-produce-topic", "logs-in"}, io.Discard)

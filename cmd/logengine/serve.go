@@ -154,6 +154,7 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 	sopts := storage.DefaultOptions(dbDir(cfg.DataDir))
 	sopts.SyncWrites = cfg.SyncWrites
 	sopts.IndexedFields = cfg.IndexedFields
+	sopts.TruncateDamagedLogs = cfg.TruncateDamagedLogs
 	sopts.Logger = log
 	sopts.Observer = d.metrics
 	if d.store, err = storage.Open(sopts); err != nil {
