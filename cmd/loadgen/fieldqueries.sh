@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Field queries side by side: logengine against VictoriaLogs on the same 1M logs, in one run.
+#
+#   cmd/loadgen/fieldqueries.sh DIR
+#
+# DIR is the 1M-log data directory the search benchmarks build
+# (LOGENGINE_BENCH_1M=1 LOGENGINE_BENCH_DIR=DIR go test ./search -run TestEngineLatency1M).
+# A copy of it is served by logengine; every entry is exported from it as NDJSON
+# (GET /api/v1/export), its fields lifted to the top level, and loaded into a fresh
+# VictoriaLogs (/insert/jsonline, one stream per source, 10,000 lines per request).
+# Then each query of the field-queries table runs N times (default 9) against each daemon,
+# over HTTP on loopback, one after the other, and the median of curl's time_total is printed.
+# Both daemons answer the same questions (the script prints both answers of two of them).
+#
+# Environment (all optional):
+#   N              runs per query (default 9)
+#   LE_BIN, VL_BIN binaries (default /tmp/logengine, /tmp/victoria-logs; see sidebyside.sh)
+#   WORK           scratch directory (default /tmp/fieldqueries; emptied first)
+set -euo pipefail
+
+DIR=${1:?usage: cmd/loadgen/fieldqueries.sh DIR (a 1M-log benchmark data directory)}
+N=${N:-9}
+LE_BIN=${LE_BIN:-/tmp/logengine}
+VL_BIN=${VL_BIN:-/tmp/victoria-logs}
+WORK=${WORK:-/tmp/fieldqueries}
+LE=127.0.0.1:18480
+VL=127.0.0.1:19480
+F=2026-11-26T00:00:00Z
+T=2026-11-27T00:00:00Z
+
+rm -rf "$WORK" && mkdir -p "$WORK"
+cp -r "$DIR" "$WORK/le"
+"$LE_BIN" serve --data-dir "$WORK/le" --listen $LE --retention 0 >"$WORK/le.log" 2>&1 &
+le_pid=$!
+"$VL_BIN" -storageDataPath="$WORK/vl" -httpListenAddr=$VL -retentionPeriod=100y >"$WORK/vl.log" 2>&1 &
+vl_pid=$!
+trap 'kill $le_pid $vl_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+	curl -sf "http://$LE/readyz" >/dev/null && curl -sf "http://$VL/health" >/dev/null && break
+	sleep 0.2
+done
+
+curl -sf "http://$LE/api/v1/export?format=ndjson" |
+	python3 -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    r = {"_time": e["timestamp"], "_msg": e["message"], "level": e["level"], "source": e["source"]}
+    r.update(e.get("fields") or {})
+    print(json.dumps(r))
+' >"$WORK/vl.ndjson"
+split -l 10000 "$WORK/vl.ndjson" "$WORK/part_"
+for p in "$WORK"/part_*; do
+	curl -sf -X POST -H 'Content-Type: application/stream+json' -T "$p" "http://$VL/insert/jsonline?_stream_fields=source" >/dev/null
+done
+curl -sf "http://$VL/internal/force_flush" >/dev/null
+sleep 2
+echo "entries: logengine $(curl -sf "http://$LE/api/v1/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["entries_total"])')," \
+	"VictoriaLogs $(curl -sf "http://$VL/select/logsql/query" --data-urlencode 'query=* | stats count() c')"
+
+# A trace id from the middle of the day, for the needle.
+trace=$(sed -n 654322p "$WORK/vl.ndjson" | python3 -c 'import json,sys; print(json.load(sys.stdin)["trace_id"])')
+
+median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'; }
+le() { # path, then curl arguments
+	local path=$1
+	shift
+	for _ in $(seq "$N"); do
+		curl -s -o /dev/null -w '%{time_total}\n' -G "http://$LE$path" --data-urlencode from=$F --data-urlencode to=$T "$@"
+	done | awk '{print $1*1000}' | median
+}
+vl() { # LogsQL after the time filter
+	for _ in $(seq "$N"); do
+		curl -s -o /dev/null -w '%{time_total}\n' "http://$VL/select/logsql/query" --data-urlencode "query=_time:[$F, $T) $1"
+	done | awk '{print $1*1000}' | median
+}
+row() { # name, logengine ms, VictoriaLogs ms
+	awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {printf "| %s | %s ms | %s ms | %.2f |\n", n, a, b, a / b}'
+}
+
+echo
+echo "status>=500, top 10 hosts:"
+curl -s -G "http://$LE/api/v1/aggregate" --data-urlencode 'q=status>=500' --data-urlencode group_by=host --data-urlencode limit=3 --data-urlencode from=$F --data-urlencode to=$T
+echo
+curl -s "http://$VL/select/logsql/query" --data-urlencode "query=_time:[$F, $T) status:>=500 | stats by (host) count() c | sort by (c desc) | limit 3"
+echo
+echo "| query | logengine | VictoriaLogs | ratio |"
+echo "| --- | --- | --- | --- |"
+row "one entry by \`trace_id\`" "$(le /api/v1/logs --data-urlencode "q=trace_id:$trace")" "$(vl "trace_id:=\"$trace\"")"
+row "\`group_by=trace_id&limit=10\` (1M distinct)" "$(le /api/v1/aggregate --data-urlencode group_by=trace_id --data-urlencode limit=10)" "$(vl '* | stats by (trace_id) count() c | sort by (c desc) | limit 10')"
+row "\`status>=500\`, top 10 hosts" "$(le /api/v1/aggregate --data-urlencode 'q=status>=500' --data-urlencode group_by=host --data-urlencode limit=10)" "$(vl 'status:>=500 | stats by (host) count() c | sort by (c desc) | limit 10')"
+row "\`host:web-7 status:404\` by level" "$(le /api/v1/aggregate --data-urlencode 'q=host:web-7 status:404' --data-urlencode group_by=level --data-urlencode limit=10)" "$(vl 'host:="web-7" status:=404 | stats by (level) count() c')"
+row "histogram \`interval=1h&group_by=host\`" "$(le /api/v1/histogram --data-urlencode interval=1h --data-urlencode group_by=host)" "$(vl '* | stats by (_time:1h, host) count() c')"
+row "\`latency_ms>400\`, newest 100" "$(le /api/v1/logs --data-urlencode 'q=latency_ms>400' --data-urlencode limit=100)" "$(vl 'latency_ms:>400 | sort by (_time desc) | limit 100')"
+row "\`-level:info source:db-2\`, newest 100" "$(le /api/v1/logs --data-urlencode 'q=-level:info source:db-2' --data-urlencode limit=100)" "$(vl '-level:info source:db-2 | sort by (_time desc) | limit 100')"
