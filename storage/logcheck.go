@@ -55,6 +55,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/logengine/logengine/internal/sparse"
 )
 
 // logHeaderSize is the header at the start of every Badger log file
@@ -311,8 +313,8 @@ func walkLog(f *os.File, from, size int64) (stop, next int64, err error) {
 func firstNonZero(f *os.File, off, size int64) (int64, error) {
 	buf := make([]byte, 1<<20)
 	for off < size {
-		d, err := seekData(f, off)
-		if errors.Is(err, errNoData) {
+		d, err := sparse.SeekData(f, off)
+		if errors.Is(err, sparse.ErrNoData) {
 			return -1, nil
 		}
 		if err != nil {

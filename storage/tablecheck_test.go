@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logengine/logengine/internal/sparse"
 )
 
 // readEverything answers every kind of read the query engine makes over the
@@ -194,50 +195,10 @@ func copyDir(tb testing.TB, from, to string) {
 		if e.IsDir() {
 			continue
 		}
-		if err := copySparse(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+		if err := sparse.Copy(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
 			tb.Fatal(err)
 		}
 	}
-}
-
-func copySparse(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < fi.Size(); {
-		d, err := seekData(in, off)
-		if errors.Is(err, errNoData) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		n, err := in.ReadAt(buf[:min(int64(len(buf)), fi.Size()-d)], d)
-		if n == 0 {
-			return err
-		}
-		if bytes.ContainsFunc(buf[:n], func(r rune) bool { return r != 0 }) {
-			if _, err := out.WriteAt(buf[:n], d); err != nil {
-				return err
-			}
-		}
-		off = d + int64(n)
-	}
-	if err := out.Truncate(fi.Size()); err != nil {
-		return err
-	}
-	return out.Close()
 }
 
 // flipBytes inverts n bytes of a file from at on.

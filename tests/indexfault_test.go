@@ -35,24 +35,9 @@ func askFaultQueries(t *testing.T, d *daemon) (faultAnswer, bool) {
 	out := faultAnswer{}
 	complete := true
 	for _, q := range faultQueries {
-		var ids []string
-		cursor := ""
-		for {
-			p := "/api/v1/logs?limit=1000&q=" + url.QueryEscape(q)
-			if cursor != "" {
-				p += "&cursor=" + cursor
-			}
-			var pg page
-			if !faultGet(t, d, p, &pg) {
-				complete = false
-				break
-			}
-			for _, e := range pg.Logs {
-				ids = append(ids, e.ID)
-			}
-			if cursor = pg.NextCursor; cursor == "" {
-				break
-			}
+		ids, ok := searchIDs(q, func(p string, v any) bool { return faultGet(t, d, p, v) })
+		if !ok {
+			complete = false
 		}
 		var agg aggregateAnswer
 		if !faultGet(t, d, "/api/v1/aggregate?group_by=level&q="+url.QueryEscape(q), &agg) {
@@ -62,6 +47,29 @@ func askFaultQueries(t *testing.T, d *daemon) (faultAnswer, bool) {
 		out[q] = fmt.Sprintf("%d ids %x, total %d", len(ids), strings.Join(ids, ","), agg.Total)
 	}
 	return out, complete
+}
+
+// searchIDs pages through every match of q with get (a GET of a path into
+// a value, false when the daemon answered with an error) and returns the
+// ids, or false at the first page that failed.
+func searchIDs(q string, get func(path string, v any) bool) ([]string, bool) {
+	var ids []string
+	for cursor := ""; ; {
+		p := "/api/v1/logs?limit=1000&q=" + url.QueryEscape(q)
+		if cursor != "" {
+			p += "&cursor=" + cursor
+		}
+		var pg page
+		if !get(p, &pg) {
+			return ids, false
+		}
+		for _, e := range pg.Logs {
+			ids = append(ids, e.ID)
+		}
+		if cursor = pg.NextCursor; cursor == "" {
+			return ids, true
+		}
+	}
 }
 
 // faultGet GETs path into v and reports true on a 200; on a 503 it checks

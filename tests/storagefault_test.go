@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,9 +13,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logengine/logengine/internal/sparse"
 )
 
 // storageQueries are read as searches (every page), aggregations and
@@ -35,25 +35,7 @@ func askStorage(t *testing.T, d *daemon) (map[string]string, int) {
 	out := map[string]string{}
 	failed := 0
 	for _, q := range storageQueries {
-		var ids []string
-		complete := true
-		for cursor := ""; ; {
-			p := "/api/v1/logs?limit=1000&q=" + url.QueryEscape(q)
-			if cursor != "" {
-				p += "&cursor=" + cursor
-			}
-			var pg page
-			if !storageGet(t, d, p, &pg) {
-				complete = false
-				break
-			}
-			for _, e := range pg.Logs {
-				ids = append(ids, e.ID)
-			}
-			if cursor = pg.NextCursor; cursor == "" {
-				break
-			}
-		}
+		ids, complete := searchIDs(q, func(p string, v any) bool { return storageGet(t, d, p, v) })
 		if complete {
 			out["search "+q] = fmt.Sprintf("%d %x", len(ids), strings.Join(ids, ","))
 		} else {
@@ -341,52 +323,14 @@ func copyTree(t *testing.T, src, dst string) {
 		if de.IsDir() {
 			return os.MkdirAll(filepath.Join(dst, rel), 0o750)
 		}
-		return copySparse(path, filepath.Join(dst, rel))
+		return sparse.Copy(path, filepath.Join(dst, rel))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-const seekData, seekHole = 3, 4 // lseek's SEEK_DATA and SEEK_HOLE on Linux
-
-func copySparse(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < fi.Size(); {
-		d, err := in.Seek(off, seekData)
-		if errors.Is(err, syscall.ENXIO) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		n, err := in.ReadAt(buf[:min(int64(len(buf)), fi.Size()-d)], d)
-		if n == 0 {
-			return err
-		}
-		if _, err := out.WriteAt(buf[:n], d); err != nil {
-			return err
-		}
-		off = d + int64(n)
-	}
-	if err := out.Truncate(fi.Size()); err != nil {
-		return err
-	}
-	return out.Close()
-}
+const seekHole = 4 // lseek's SEEK_HOLE on Linux
 
 // writtenPart is where a file's written bytes end: after its last byte that
 // is not zero in its first run of data (the written part of a log file,
