@@ -22,11 +22,10 @@ package storage
 // without touching its bodies (whose column stats serve the field queries to
 // come), and so that a body is read only for the blocks a query must see.
 //
-// Why per commit and day, not per source yet. Blocks of a few hundred
-// entries from one request compress to ~25 bytes per log already, and a
-// block made at commit needs no second write. A merger that rewrites a day's
-// small blocks into larger ones comes next; merging blocks adjacent in a
-// day's key order keeps this layout (a merged block covers the union of its
+// Why per commit and day, not per source. A block made at commit needs no
+// second write to make an append durable; the merger (merge.go) then joins
+// a day's small blocks adjacent in key order into blocks of 8k–16k
+// entries, which keeps this layout (a merged block covers the union of its
 // parts' sequences, which it may, since ranges only need to be disjoint),
 // while blocks per stream sorted by time need the lookup below to change.
 //
@@ -47,8 +46,8 @@ package storage
 // a count by source over whole blocks reads no body, and per field column a
 // value set or a bloom filter of its strings plus numeric ranges, so a scan
 // skips the blocks that cannot hold a match (ScanWhere). These are per block
-// written at commit: a block per stream would make them sharper (one source,
-// fewer values), which is what the merger is for.
+// written at commit and again by the merger: a block per stream would make
+// them sharper (one source, fewer values).
 
 import (
 	"bytes"
@@ -237,6 +236,7 @@ func idsBySeq(ids []ID) []ID {
 func (s *Store) writeBlocks(txn *badger.Txn, entries []Entry, runs []dayRun) error {
 	defer func() { clear(s.blockBuf[:cap(s.blockBuf)]) }()
 	for _, r := range runs {
+		s.noteTouched(r.day)
 		for start := 0; start < len(r.idx); start += maxBlockEntries {
 			part := r.idx[start:min(start+maxBlockEntries, len(r.idx))]
 			first, last := entries[part[0]].ID.Seq, entries[part[len(part)-1]].ID.Seq

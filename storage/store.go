@@ -124,6 +124,13 @@ type Store struct {
 	// hookMigratedRun, set by tests, runs after each block MigrateToBlocks
 	// writes.
 	hookMigratedRun func()
+	// hookMerge, set by tests, runs in a merge's transaction before it
+	// commits, and fails the merge when it returns an error.
+	hookMerge func(parts int) error
+
+	// mergeMu guards merge, what MergeBlocks remembers between passes.
+	mergeMu sync.Mutex
+	merge   mergeState
 
 	// blocks keeps recently decoded blocks for point reads (blocks.go).
 	blocks blockCache
@@ -241,6 +248,8 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.nextSeq = seq + 1
 	s.high.Store(seq)
+	// The first merge pass may merge every block committed before.
+	s.merge.high = seq
 	go s.runCommitter()
 	return s, nil
 }

@@ -54,7 +54,15 @@ for p in "$WORK"/part_*; do
 	curl -sf -X POST -H 'Content-Type: application/stream+json' -T "$p" "http://$VL/insert/jsonline?_stream_fields=source" >/dev/null
 done
 curl -sf "http://$VL/internal/force_flush" >/dev/null
-sleep 2
+# Both daemons settle first: VictoriaLogs merges its parts, logengine its
+# small blocks (until its merge counter stops moving).
+merged() { curl -sf "http://$LE/metrics" | awk '$1 == "logengine_blocks_merged_total" {print $2}'; }
+prev=-1
+while [ "$(merged)" != "$prev" ]; do
+	prev=$(merged)
+	sleep 3
+done
+echo "logengine merged blocks: $prev"
 echo "entries: logengine $(curl -sf "http://$LE/api/v1/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["entries_total"])')," \
 	"VictoriaLogs $(curl -sf "http://$VL/select/logsql/query" --data-urlencode 'query=* | stats count() c')"
 

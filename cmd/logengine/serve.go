@@ -77,8 +77,11 @@ type daemon struct {
 	http    *httpapi.Server
 	cron    *cron.Cron
 	metrics *metrics.Metrics
-	syslog  *ingest.SyslogServer  // nil when no syslog listener is configured
-	kafka   *kafkaingest.Consumer // nil when no Kafka topics are configured
+	// merged, mergedParts and mergedEntries add up what mergeJob did.
+	merged, mergedParts, mergedEntries atomic.Int64
+
+	syslog *ingest.SyslogServer  // nil when no syslog listener is configured
+	kafka  *kafkaingest.Consumer // nil when no Kafka topics are configured
 	// gateway is set in gateway mode (kafka.produce): received entries go
 	// to Kafka instead of store.
 	gateway *gateway.Producer
@@ -345,6 +348,12 @@ func openDaemon(ctx context.Context, cfg Config, log *slog.Logger) (_ *daemon, e
 			return nil, fmt.Errorf("retention_schedule %q: %w", cfg.RetentionSchedule, err)
 		}
 	}
+	// Merges run one pass at a time; a pass longer than the schedule
+	// delays the next instead of stacking.
+	mergeJob := cron.NewChain(cron.SkipIfStillRunning(cronLogger{log})).Then(cron.FuncJob(d.mergeJob))
+	if _, err := d.cron.AddJob("@every 2s", mergeJob); err != nil {
+		return nil, fmt.Errorf("block merge schedule: %w", err)
+	}
 	if _, err := d.cron.AddFunc("@every 10m", d.gcJob); err != nil {
 		return nil, fmt.Errorf("value log gc schedule: %w", err)
 	}
@@ -445,6 +454,9 @@ func (d *daemon) registerPatternMetrics() {
 }
 
 func (d *daemon) registerGauges() {
+	d.metrics.CounterFunc("logengine_blocks_merged_total", "Blocks written by the merger, each joining several small blocks.", func() float64 { return float64(d.merged.Load()) })
+	d.metrics.CounterFunc("logengine_blocks_merge_parts_total", "Small blocks the merger joined.", func() float64 { return float64(d.mergedParts.Load()) })
+	d.metrics.CounterFunc("logengine_blocks_merge_entries_total", "Entries the merger rewrote.", func() float64 { return float64(d.mergedEntries.Load()) })
 	d.metrics.GaugeFunc("logengine_index_lag_entries", "Acknowledged entries the keyword index has not covered yet.", func() float64 {
 		n, _ := d.indexer.Lag()
 		return float64(n)
@@ -780,6 +792,17 @@ func (d *daemon) alertJob() {
 	defer cancel()
 	if err := d.alerts.EvaluateAll(ctx); err != nil && d.bgCtx.Err() == nil {
 		d.log.Warn("periodic alert evaluation", "err", err)
+	}
+}
+
+// mergeJob joins small blocks into larger ones (storage.Store.MergeBlocks).
+func (d *daemon) mergeJob() {
+	st, err := d.store.MergeBlocks(d.bgCtx)
+	d.merged.Add(int64(st.Merges))
+	d.mergedParts.Add(int64(st.Blocks))
+	d.mergedEntries.Add(int64(st.Entries))
+	if err != nil && d.bgCtx.Err() == nil {
+		d.log.Warn("block merge failed; the next pass tries again", "err", err)
 	}
 }
 

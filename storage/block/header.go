@@ -676,3 +676,17 @@ func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
+
+// Size returns the block's size before compression (all columns) and its
+// tags plus field values: what a merger checks against MaxRawBytes and
+// MaxValues before it joins blocks.
+func (h *Header) Size() (raw, values int) {
+	for i := range h.Columns {
+		c := &h.Columns[i]
+		raw += c.RawLength
+		if c.Kind == ColumnField || c.Kind == ColumnTags {
+			values += c.Values
+		}
+	}
+	return raw, values
+}
