@@ -269,13 +269,22 @@ func (s *Store) mergeRun(day Day, run []blockRef, st *MergeStats) (int, error) {
 		if len(parts) < 2 {
 			return nil
 		}
-		var all []Entry
+		// Each part decodes into the tail of one array (DecodeInto uses
+		// dst's array when it is large enough): no copy, no growing.
+		n := 0
 		for i := range parts {
-			es, err := readBlock(txn, &parts[i])
+			n += parts[i].count
+		}
+		all := make([]Entry, 0, n)
+		for i := range parts {
+			es, err := readBlockWith(txn, &parts[i], decodeWhole, all[len(all):], nil)
 			if err != nil {
 				return err
 			}
-			all = append(all, es...)
+			if len(es) != parts[i].count {
+				return fmt.Errorf("block %s/%d: %w: %d entries, its header says %d", day, parts[i].last, block.ErrCorrupt, len(es), parts[i].count)
+			}
+			all = all[:len(all)+len(es)]
 		}
 		lastPart := &parts[len(parts)-1]
 		for _, p := range parts[:len(parts)-1] {
