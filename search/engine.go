@@ -14,6 +14,7 @@ import (
 	"github.com/logengine/logengine/internal/duration"
 	"github.com/logengine/logengine/patterns"
 	"github.com/logengine/logengine/storage"
+	"github.com/logengine/logengine/storage/block"
 )
 
 // keywordIndex is what the engine needs of the keyword index.
@@ -626,21 +627,47 @@ type matchScan struct {
 	found   int
 	whole   []storage.Entry // matches, when the scan reads whole entries
 	ids     []storage.ID    // matches, when it reads columns
+
+	// pred is node compiled for columns, when all of it compiles: a block
+	// none of whose rows it selects is not decoded (bodyMayMatch).
+	pred *colNode
+	cb   colBlock
 }
 
 func (q *query) matchScan(node Node) *matchScan {
 	cols, partial := scanColumns(node, nil)
-	return &matchScan{e: q.e, node: node, cols: cols, partial: partial}
+	m := &matchScan{e: q.e, node: node, cols: cols, partial: partial}
+	if pred, ok := compileColumns(node, q.alwaysTrue); ok && pred.op != colAll {
+		m.pred = pred
+	}
+	return m
 }
 
 func (m *matchScan) scan(ctx context.Context, lo, hi storage.ID, desc bool, fn func(*storage.Entry) bool) error {
 	spec := storage.ScanSpec{Lo: lo, Hi: hi, Reverse: desc, Columns: m.partial, Fields: m.cols, MayMatch: headerFilter(m.node)}
+	if m.pred != nil {
+		spec.Rows = m.rows
+		// The rows are exact: take needs their IDs only (fetched whole
+		// later, as a partial scan's are).
+		spec.IDsOnly = m.partial
+	}
 	return m.e.store.ScanWhere(ctx, spec, fn)
+}
+
+// rows checks m's predicate on the columns it reads, so that the scan
+// decodes only blocks with matches and hands over only the rows that
+// match: decoding a block's entries costs several times more than checking
+// one column, and a needle's search (one trace id among a day) decoded each
+// block whose bloom filter answered "maybe" falsely, and spent its budget
+// of entries to look at (collect) on the rows of the one that holds it.
+func (m *matchScan) rows(h *block.Header, body []byte) ([]uint64, error) {
+	m.cb.reset(h, body)
+	return m.cb.selectRows(m.pred, 0, h.Count)
 }
 
 // take keeps e if it matches, and returns how many matched so far.
 func (m *matchScan) take(e *storage.Entry) int {
-	if Match(m.node, e) {
+	if m.pred != nil && m.partial || Match(m.node, e) {
 		if m.partial {
 			m.ids = append(m.ids, e.ID)
 		} else {

@@ -270,8 +270,14 @@ var errStopIteration = errors.New("stop iteration")
 // iterateFrom is iterate from the key start on (within prefix); fn may
 // return errStopIteration to end it there.
 func iterateFrom(ctx context.Context, txn *badger.Txn, prefix, start []byte, fn func(k, v []byte) error) error {
+	// No prefetching: it copies every value into new memory, and fn sees
+	// each value only during its call anyway. Values are inline in the LSM
+	// tree, so Value hands out the table block's bytes as they are: a
+	// needle's search copied its day's block headers (25 KB each, with a
+	// merged block's bloom filters) twice otherwise.
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = prefix
+	opts.PrefetchValues = false
 	it := txn.NewIterator(opts)
 	defer it.Close()
 	n := 0

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/logengine/logengine/storage/block"
@@ -74,17 +75,86 @@ type ScanSpec struct {
 	// of its entries may be wanted: a block it refuses is not read. A
 	// query on a trace id, a status or a level skips most of a day so.
 	MayMatch func(h *block.Header) bool
+	// Rows, when set, is asked with each block MayMatch accepted, before
+	// its entries are decoded, which of its rows (entries, in ID order)
+	// may be wanted: a bitmap, bit i%64 of word i/64 for row i, or nil for
+	// all of them. Only those are handed to fn, and a block with none is
+	// not decoded: a caller checks a few columns (a trace id's) where
+	// decoding every entry of a block whose bloom filter answered "maybe"
+	// cost several times more.
+	Rows func(h *block.Header, body []byte) ([]uint64, error)
+	// IDsOnly hands fn entries that hold only their ID and Time, when Rows
+	// is exact (every row it selects is wanted, so fn need not look at
+	// them): a needle's block is then not decoded beyond its ids.
+	IDsOnly bool
 }
 
 // ScanWhere is Scan or ScanColumns over the blocks spec.MayMatch accepts.
 func (s *Store) ScanWhere(ctx context.Context, spec ScanSpec, fn func(e *Entry) bool) error {
 	decode := decodeFunc(decodeWhole)
-	if spec.Columns {
+	switch {
+	case spec.IDsOnly:
+		decode = decodeIDsOnly
+	case spec.Columns:
 		decode = func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte) ([]Entry, error) {
 			return block.DecodeColumnsWith(dst, bufs, h, body, spec.Fields)
 		}
 	}
+	if spec.Rows != nil {
+		inner := decode
+		decode = func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte) ([]Entry, error) {
+			rows, err := spec.Rows(h, body)
+			if err != nil {
+				return nil, err
+			}
+			if rows == nil {
+				return inner(dst, bufs, h, body)
+			}
+			if !anyRow(rows) {
+				return dst[:0], nil
+			}
+			entries, err := inner(dst, bufs, h, body)
+			if err != nil {
+				return nil, err
+			}
+			return keepRows(entries, rows), nil
+		}
+	}
 	return s.scan(ctx, spec.Lo, spec.Hi, spec.Reverse, decode, spec.MayMatch, fn)
+}
+
+// decodeIDsOnly decodes entries holding only their ID and Time.
+func decodeIDsOnly(dst []Entry, _ *block.Buffers, h *block.Header, body []byte) ([]Entry, error) {
+	ids, err := block.DecodeIDs(h, body)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Grow(dst[:0], len(ids))[:len(ids)]
+	for i, id := range ids {
+		out[i] = Entry{ID: id, Time: time.Unix(0, id.Nanos).UTC()}
+	}
+	return out, nil
+}
+
+func anyRow(rows []uint64) bool {
+	for _, w := range rows {
+		if w != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// keepRows moves the entries whose rows are set in rows to the front, in
+// order, and returns them.
+func keepRows(entries []Entry, rows []uint64) []Entry {
+	out := entries[:0]
+	for i := range entries {
+		if i/64 < len(rows) && rows[i/64]&(1<<(i%64)) != 0 {
+			out = append(out, entries[i])
+		}
+	}
+	return out
 }
 
 func (s *Store) scan(ctx context.Context, lo, hi ID, reverse bool, decode decodeFunc, mayMatch func(*block.Header) bool, fn func(e *Entry) bool) error {
