@@ -24,7 +24,7 @@ package storage
 //
 // Why per commit and day, not per source. A block made at commit needs no
 // second write to make an append durable; the merger (merge.go) then joins
-// a day's small blocks adjacent in key order into blocks of 8k–16k
+// a day's small blocks adjacent in key order into blocks of 4k–8k
 // entries, which keeps this layout (a merged block covers the union of its
 // parts' sequences, which it may, since ranges only need to be disjoint),
 // while blocks per stream sorted by time need the lookup below to change.

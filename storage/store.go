@@ -209,6 +209,13 @@ func Open(opts Options) (*Store, error) {
 		// Three memtables instead of five bound what waits for flushing to
 		// 384 MiB, which kept peak RSS under 1.2 GiB at full ingest rate.
 		WithNumMemtables(3).
+		// A clean stop compacts level 0 into the level below: a memtable
+		// flush keeps every version of a key, so the blocks the merger
+		// joined and deleted stay on disk until a compaction reaches
+		// them, which a short-lived or lightly loaded daemon's level 0
+		// (up to five tables) may never see. Costs the stop a pass over
+		// level 0 (~1 s per 100 MB here).
+		WithCompactL0OnClose(true).
 		WithCompression(options.Snappy).
 		WithBlockCacheSize(opts.BlockCacheBytes).
 		WithChecksumVerificationMode(checksumMode).
