@@ -8,10 +8,23 @@ import "strings"
 // scan needs whole entries. Reading only some columns of a block skips the
 // message column, usually most of its bytes.
 func scanColumns(node Node, also []string) ([]string, bool) {
+	return nodeColumns(node, also, false)
+}
+
+// checkColumns returns the user fields Match reads to evaluate node besides
+// the message and the entry's own fields (storage.GetSortedWith).
+func checkColumns(node Node) []string {
+	cols, _ := nodeColumns(node, nil, true)
+	return cols
+}
+
+// nodeColumns is scanColumns; with words set, message terms (words,
+// phrases, prefixes) need no column but the message and do not fail it.
+func nodeColumns(node Node, also []string, words bool) ([]string, bool) {
 	var cols []string
 	add := func(field string) bool {
 		if field == FieldMessage {
-			return false
+			return words
 		}
 		if ownFields[field] {
 			return true
@@ -54,7 +67,7 @@ func scanColumns(node Node, also []string) ([]string, bool) {
 		case *Not:
 			return walk(n.Node)
 		}
-		return false // words, phrases, prefixes: the message
+		return words // words, phrases, prefixes: the message
 	}
 	if !walk(node) {
 		return nil, false

@@ -1117,8 +1117,11 @@ func (q *query) keywords(ctx context.Context, node Node, kw Keywords, exact, who
 	ids := c.Sure
 	if len(c.Maybe) > 0 {
 		if whole || len(c.Maybe) <= maxCheck {
+			// Read with the messages and only the fields node reads:
+			// most candidates are false positives of the index's filters,
+			// in blocks decoded for them alone.
 			var matched []storage.ID
-			err := q.e.store.GetSorted(ctx, c.Maybe, func(e *storage.Entry) bool {
+			err := q.e.store.GetSortedWith(ctx, c.Maybe, checkColumns(node), func(e *storage.Entry) bool {
 				if Match(node, e) {
 					matched = append(matched, e.ID)
 				}

@@ -399,6 +399,7 @@ type decodedBlock struct {
 	day         Day
 	first, last uint64
 	entries     []Entry
+	partial     bool // decoded by a pointReader's decode, its arrays reused
 }
 
 func (b *decodedBlock) covers(id ID) bool {
@@ -491,6 +492,10 @@ type pointReader struct {
 	day   Day
 	it    *badger.Iterator // over the headers of day
 	last  *decodedBlock
+	// decode, when set, decodes blocks instead of readBlock, into bufs
+	// and the array of the block before; such blocks are not cached.
+	decode decodeFunc
+	bufs   *block.Buffers
 }
 
 func (r *pointReader) close() {
@@ -538,6 +543,18 @@ func (r *pointReader) get(id ID) (*Entry, error) {
 	if !ref.holds(id) {
 		return nil, nil
 	}
+	if r.decode != nil {
+		var dst []Entry
+		if r.last != nil && r.last.partial {
+			dst = r.last.entries
+		}
+		entries, err := readBlockWith(r.txn, &ref, r.decode, dst, r.bufs)
+		if err != nil {
+			return nil, err
+		}
+		r.last = &decodedBlock{day: ref.day, first: ref.first, last: ref.last, entries: entries, partial: true}
+		return r.last.find(id), nil
+	}
 	entries, err := readBlock(r.txn, &ref)
 	if err != nil {
 		return nil, err
@@ -551,9 +568,18 @@ func (r *pointReader) get(id ID) (*Entry, error) {
 // getIDs calls fn with a copy of each entry of ids that exists, in the
 // order given, within one transaction.
 func (s *Store) getIDs(ctx context.Context, ids []ID, fn func(e *Entry) bool) error {
+	return s.getIDsWith(ctx, ids, nil, fn)
+}
+
+// getIDsWith is getIDs decoding blocks with decode when it is not nil
+// (see pointReader).
+func (s *Store) getIDsWith(ctx context.Context, ids []ID, decode decodeFunc, fn func(e *Entry) bool) error {
 	gen := s.blocks.generation()
 	return s.view(func(txn *badger.Txn) error {
-		r := pointReader{check: s.checkKeys, txn: txn, cache: &s.blocks, gen: gen}
+		r := pointReader{check: s.checkKeys, txn: txn, cache: &s.blocks, gen: gen, decode: decode}
+		if decode != nil {
+			r.bufs = new(block.Buffers)
+		}
 		defer r.close()
 		for i, id := range ids {
 			if i%256 == 0 {

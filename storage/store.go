@@ -19,6 +19,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/logengine/logengine/storage/block"
 )
 
 // Errors callers can test for.
@@ -518,6 +519,22 @@ func (s *Store) GetMany(ctx context.Context, ids []ID, fn func(e *Entry) bool) e
 func (s *Store) GetSorted(ctx context.Context, ids []ID, fn func(e *Entry) bool) error {
 	slices.SortFunc(ids, ID.Compare)
 	return s.getIDs(ctx, ids, fn)
+}
+
+// GetSortedWith is GetSorted for entries that hold their messages and of
+// their fields at least those named (each with all its values; a block the
+// point reads' cache holds comes whole): what checking message words and
+// those fields needs. Blocks are decoded so for the call only, not kept
+// for later point reads: the keyword index's candidates for a request id
+// are mostly entries of blocks that do not hold it, each decoded for a few
+// hundred of its thousands of entries. fn must not keep the entry's fields
+// past its call.
+func (s *Store) GetSortedWith(ctx context.Context, ids []ID, fields []string, fn func(e *Entry) bool) error {
+	slices.SortFunc(ids, ID.Compare)
+	decode := func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte) ([]Entry, error) {
+		return block.DecodeMessagesWith(dst, bufs, h, body, fields)
+	}
+	return s.getIDsWith(ctx, ids, decode, fn)
 }
 
 // Size returns the bytes the database takes on disk (LSM and value log).

@@ -21,7 +21,8 @@
 #   CPU-s per 1M lines    daemon utime+stime (/proc/<pid>/stat) from just before loadgen starts
 #                         until the searchable moment, per million lines; the same until the stop
 #                         request is printed too
-#   peak RSS              VmHWM (/proc/<pid>/status) read just before the stop request
+#   peak RSS              VmHWM (/proc/<pid>/status) read just before the stop request; the RSS of
+#                         that moment is printed split into anonymous memory and mapped file pages
 #   disk B per line       du (allocated blocks) of the data directory after a clean stop (SIGTERM,
 #                         process exited by itself) / lines stored
 #
@@ -98,6 +99,9 @@ alive() { # running, not a zombie
 }
 
 vmhwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null; }
+# RssAnon (heap and other private memory) and RssFile (pages of mapped files, such as
+# Badger's memtable logs and tables, which the kernel may drop) at that moment, in MiB.
+rss_split() { awk '/^RssAnon:/{a=$2} /^RssFile:/{f=$2} END{printf "anonymous %d MiB, mapped files %d MiB", a/1024, f/1024}' "/proc/$1/status" 2>/dev/null; }
 
 port_free() { [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 
@@ -267,6 +271,7 @@ run_one() {
 	cpu_stop=$(cpu_ticks "$pid")
 	local hwm
 	hwm=$(vmhwm_kb "$pid")
+	split=$(rss_split "$pid")
 
 	# Clean stop: SIGTERM, then wait for the process to exit by itself (killed after STOP_TIMEOUT).
 	local t_stop stop_rc clean=yes
@@ -308,7 +313,7 @@ run_one() {
 		echo "keyword index caught up $(fsub "$t_indexed" "$t_exit") s after loadgen's exit"
 	fi
 	echo "daemon CPU: $(awk -v c="$((cpu_s - cpu0))" -v hz="$HZ" 'BEGIN{printf "%.2f", c/hz}') s to searchable, $(awk -v c="$((cpu_stop - cpu0))" -v hz="$HZ" 'BEGIN{printf "%.2f", c/hz}') s to the stop request"
-	echo "peak RSS (VmHWM): $(( hwm / 1024 )) MiB"
+	echo "peak RSS (VmHWM): $(( hwm / 1024 )) MiB; RSS then: $split"
 	echo "stop: ${stop_s} s, clean: $clean"
 	echo "disk after stop: $disk bytes allocated ($apparent apparent) for $lines lines"
 }
