@@ -358,21 +358,67 @@ func decodeWhole(dst []Entry, _ *block.Buffers, h *block.Header, body []byte) ([
 
 // readBlock reads and decodes the body of r.
 func readBlock(txn *badger.Txn, r *blockRef) ([]Entry, error) {
-	return readBlockWith(txn, r, decodeWhole, nil, nil)
+	return readBlockWith(txn, nil, r, decodeWhole, nil, nil)
 }
 
-func readBlockWith(txn *badger.Txn, r *blockRef, decode decodeFunc, dst []Entry, bufs *block.Buffers) ([]Entry, error) {
+// readBlockWith reads r's body with bodies, or with txn.Get when bodies is
+// nil, and decodes it.
+func readBlockWith(txn *badger.Txn, bodies *bodyReader, r *blockRef, decode decodeFunc, dst []Entry, bufs *block.Buffers) ([]Entry, error) {
 	h, err := r.header()
 	if err != nil {
 		return nil, err
 	}
 	var entries []Entry
-	err = withBody(txn, r, func(body []byte) error {
+	read := func(body []byte) error {
 		var err error
 		entries, err = decode(dst, bufs, h, body)
 		return err
-	})
+	}
+	if bodies != nil {
+		err = bodies.with(r, read)
+	} else {
+		err = withBody(txn, r, read)
+	}
 	return entries, err
+}
+
+// bodyReader reads the bodies of blocks within one read-only transaction
+// through an iterator: Get copies each value into new memory (a merged
+// block's body is a few hundred KB, and a search for a rare value reads
+// a body for each block its filters cannot refuse), an iterator without
+// prefetching hands out the bytes Badger holds. Not for a read-write
+// transaction, which allows one iterator at a time.
+type bodyReader struct {
+	txn *badger.Txn
+	it  *badger.Iterator // over the bodies of day, opened on first use
+	day Day
+}
+
+func (b *bodyReader) close() {
+	if b.it != nil {
+		b.it.Close()
+		b.it = nil
+	}
+}
+
+// with is withBody through b's iterator.
+func (b *bodyReader) with(r *blockRef, fn func(body []byte) error) error {
+	if b.it == nil || b.day != r.day {
+		b.close()
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = bodyDayPrefix(r.day)
+		opts.PrefetchValues = false
+		b.it, b.day = b.txn.NewIterator(opts), r.day
+	}
+	key := blockBodyKey(r.day, r.last)
+	b.it.Seek(key)
+	if !b.it.Valid() || !bytes.Equal(b.it.Item().Key(), key) {
+		return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, missingKeyError{key: key})
+	}
+	if err := b.it.Item().Value(fn); err != nil {
+		return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
+	}
+	return nil
 }
 
 // withBody calls fn with r's body, valid only during the call. Every read
@@ -548,7 +594,7 @@ func (r *pointReader) get(id ID) (*Entry, error) {
 		if r.last != nil && r.last.partial {
 			dst = r.last.entries
 		}
-		entries, err := readBlockWith(r.txn, &ref, r.decode, dst, r.bufs)
+		entries, err := readBlockWith(r.txn, nil, &ref, r.decode, dst, r.bufs)
 		if err != nil {
 			return nil, err
 		}
@@ -663,6 +709,8 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 	if err != nil || len(refs) == 0 {
 		return false, err
 	}
+	bodies := bodyReader{txn: txn}
+	defer bodies.close()
 	if reverse {
 		slices.SortFunc(refs, func(a, b blockRef) int { return b.maxID.Compare(a.maxID) })
 	} else {
@@ -714,7 +762,7 @@ func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, revers
 			} else {
 				d.bufs = new(block.Buffers)
 			}
-			entries, err := readBlockWith(txn, r, decode, d.entries, d.bufs)
+			entries, err := readBlockWith(txn, &bodies, r, decode, d.entries, d.bufs)
 			if err != nil {
 				return true, err
 			}
@@ -791,6 +839,8 @@ func nextID(id ID) ID {
 func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi ID, reverse bool, decode decodeFunc, mayMatch func(*block.Header) bool, fn func(*Entry) bool) (bool, error) {
 	var window, buf []Entry
 	bufs := new(block.Buffers) // entries are copied out before the next block
+	bodies := bodyReader{txn: txn}
+	defer bodies.close()
 	for lo.Compare(hi) < 0 {
 		if err := ctx.Err(); err != nil {
 			return true, err
@@ -822,7 +872,7 @@ func scanWindows(ctx context.Context, txn *badger.Txn, refs []blockRef, lo, hi I
 				}
 				continue
 			}
-			entries, err := readBlockWith(txn, r, decode, buf, bufs)
+			entries, err := readBlockWith(txn, &bodies, r, decode, buf, bufs)
 			if err != nil {
 				return true, err
 			}

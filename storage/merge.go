@@ -281,7 +281,7 @@ func (s *Store) mergeRun(day Day, run []blockRef, st *MergeStats) (int, error) {
 		}
 		all := make([]Entry, 0, n)
 		for i := range parts {
-			es, err := readBlockWith(txn, &parts[i], decodeWhole, all[len(all):], nil)
+			es, err := readBlockWith(txn, nil, &parts[i], decodeWhole, all[len(all):], nil)
 			if err != nil {
 				return err
 			}
