@@ -323,3 +323,31 @@ func TestLogsOfOpenStoreLeftAlone(t *testing.T) {
 		t.Fatalf("the second open removed a log of the open store: %v", err)
 	}
 }
+
+// TestDamagedAtOpenNamesTheFile checks that Badger's open errors about
+// its files, in the spellings it uses, are reported as damage naming the
+// file, and that others are left as they are.
+func TestDamagedAtOpenNamesTheFile(t *testing.T) {
+	for _, tc := range []struct {
+		err  string
+		file string // "" when not damage
+	}{
+		{"Buffer length: 65515 greater than file size: 136. Manifest file might be corrupted", "MANIFEST"},
+		{"manifest has bad magic", "MANIFEST"},
+		{"while opening MANIFEST: checksum mismatch", "MANIFEST"},
+		{"failed to initialize table error: /data/db/000006.sst: checksum mismatch", "000006.sst"},
+		{"while opening fid: 3 err: /data/db/000003.vlog: bad header", "000003.vlog"},
+		{"cannot acquire directory lock on \"/data/db\"", ""},
+	} {
+		err := damagedAtOpen(errors.New(tc.err))
+		if tc.file == "" {
+			if errors.Is(err, ErrDamaged) {
+				t.Errorf("%q: reported as damage: %v", tc.err, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), tc.file+" does not read") {
+			t.Errorf("%q: %v, want damage naming %s", tc.err, err, tc.file)
+		}
+	}
+}

@@ -289,7 +289,9 @@ func badgerFileIn(err error, def string) string {
 			return base
 		}
 	}
-	if strings.Contains(err.Error(), "MANIFEST") || strings.Contains(err.Error(), "manifest") {
+	// Badger names its manifest in several spellings ("MANIFEST",
+	// "manifest", "Manifest file might be corrupted").
+	if strings.Contains(strings.ToLower(err.Error()), "manifest") {
 		return "MANIFEST"
 	}
 	return def
