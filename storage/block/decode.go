@@ -39,18 +39,17 @@ func DecodeColumns(h *Header, body []byte, fields []string) ([]logs.Entry, error
 // enough, so that a scan reuses the entries of the blocks it is done with
 // instead of allocating (and clearing) new ones for every block.
 func DecodeColumnsInto(dst []logs.Entry, h *Header, body []byte, fields []string) ([]logs.Entry, error) {
+	return decodeNamed(dst, nil, h, body, false, fields)
+}
+
+// decodeNamed decodes the block with only the named fields, and with the
+// messages when message is set.
+func decodeNamed(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message bool, fields []string) ([]logs.Entry, error) {
 	if err := checkBody(h, body); err != nil {
 		return nil, fmt.Errorf("decode block: %w", err)
 	}
-	keep := func(name string) bool {
-		for _, f := range fields {
-			if f == name {
-				return true
-			}
-		}
-		return false
-	}
-	entries, err := decodeSome(dst, nil, h, body, false, keep)
+	keep := func(name string) bool { return slices.Contains(fields, name) }
+	entries, err := decodeSome(dst, bufs, h, body, message, keep)
 	if err != nil {
 		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
 	}
@@ -114,28 +113,12 @@ func (b *Buffers) valueSlice(c, n int) []logs.Value {
 // a few fields (a field column of distinct ids costs as much to decode as
 // the messages).
 func DecodeMessagesWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, fields []string) ([]logs.Entry, error) {
-	if err := checkBody(h, body); err != nil {
-		return nil, fmt.Errorf("decode block: %w", err)
-	}
-	keep := func(name string) bool { return slices.Contains(fields, name) }
-	entries, err := decodeSome(dst, bufs, h, body, true, keep)
-	if err != nil {
-		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
-	}
-	return entries, nil
+	return decodeNamed(dst, bufs, h, body, true, fields)
 }
 
 // DecodeColumnsWith is DecodeColumnsInto reusing bufs (see Buffers).
 func DecodeColumnsWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, fields []string) ([]logs.Entry, error) {
-	if err := checkBody(h, body); err != nil {
-		return nil, fmt.Errorf("decode block: %w", err)
-	}
-	keep := func(name string) bool { return slices.Contains(fields, name) }
-	entries, err := decodeSome(dst, bufs, h, body, false, keep)
-	if err != nil {
-		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
-	}
-	return entries, nil
+	return decodeNamed(dst, bufs, h, body, false, fields)
 }
 
 // decodeSome decodes the block, the messages only when message is set and
