@@ -404,10 +404,9 @@ func readBlockWith(txn *badger.Txn, bodies *bodyReader, r *blockRef, decode deco
 
 // bodyReader reads the bodies of blocks within one read-only transaction
 // through an iterator: Get copies each value into new memory (a merged
-// block's body is a few hundred KB, and a search for a rare value reads
-// a body for each block its filters cannot refuse), an iterator without
-// prefetching hands out the bytes Badger holds. Not for a read-write
-// transaction, which allows one iterator at a time.
+// block's body is a few hundred KB, ~100 MB for the bodies of a day of 1M
+// logs), an iterator without prefetching hands out the bytes Badger holds.
+// Not for a read-write transaction, which allows one iterator at a time.
 type bodyReader struct {
 	txn *badger.Txn
 	it  *badger.Iterator // over the bodies of day, opened on first use
@@ -421,8 +420,8 @@ func (b *bodyReader) close() {
 	}
 }
 
-// with is withBody through b's iterator.
-func (b *bodyReader) with(r *blockRef, fn func(body []byte) error) error {
+// item returns the item of r's body, nil when there is none.
+func (b *bodyReader) item(r *blockRef) *badger.Item {
 	if b.it == nil || b.day != r.day {
 		b.close()
 		opts := badger.DefaultIteratorOptions
@@ -431,11 +430,29 @@ func (b *bodyReader) with(r *blockRef, fn func(body []byte) error) error {
 		b.it, b.day = b.txn.NewIterator(opts), r.day
 	}
 	key := blockBodyKey(r.day, r.last)
-	b.it.Seek(key)
+	// Reading blocks in key order, the body wanted is the one after the
+	// last read, which the iterator has read ahead: a Seek would drop it
+	// and read it again (with the one after it).
+	if b.it.Valid() && bytes.Compare(b.it.Item().Key(), key) < 0 {
+		b.it.Next()
+	}
 	if !b.it.Valid() || !bytes.Equal(b.it.Item().Key(), key) {
+		b.it.Seek(key)
+	}
+	if !b.it.Valid() || !bytes.Equal(b.it.Item().Key(), key) {
+		return nil
+	}
+	return b.it.Item()
+}
+
+// with is withBody through b's iterator.
+func (b *bodyReader) with(r *blockRef, fn func(body []byte) error) error {
+	item := b.item(r)
+	if item == nil {
+		key := blockBodyKey(r.day, r.last)
 		return fmt.Errorf("block %s/%d: read body: %w", r.day, r.last, missingKeyError{key: key})
 	}
-	if err := b.it.Item().Value(fn); err != nil {
+	if err := item.Value(fn); err != nil {
 		return fmt.Errorf("block %s/%d: %w", r.day, r.last, err)
 	}
 	return nil

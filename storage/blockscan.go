@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -124,15 +123,10 @@ func eachBlockOf(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, mayMa
 // eachBlockIn is eachBlockOf for the blocks of day whose last sequence is
 // in [from, to].
 func eachBlockIn(ctx context.Context, txn *badger.Txn, day Day, from, to uint64, lo, hi ID, mayMatch func(*block.Header) bool, fn func(b *BlockRows) error) error {
-	// Bodies are read through an iterator rather than with Get: Get
-	// copies each value twice into new memory (~100 MB for the bodies of
-	// a day of 1M logs), an iterator once into buffers it reuses. Headers
-	// and bodies share their keys' order, so the iterator only moves on.
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = bodyDayPrefix(day)
-	opts.PrefetchValues = false
-	bodies := txn.NewIterator(opts)
-	defer bodies.Close()
+	// Headers and bodies share their keys' order, so the bodies'
+	// iterator only moves on (bodyReader).
+	bodies := bodyReader{txn: txn}
+	defer bodies.close()
 	// One header, unmarshalled block after block into the same slices
 	// (fn may not keep it past its call).
 	var h block.Header
@@ -156,20 +150,11 @@ func eachBlockIn(ctx context.Context, txn *badger.Txn, day Day, from, to uint64,
 		if skip, err := r.refused(mayMatch); err != nil || skip {
 			return err
 		}
-		// The body that follows the last one read is the iterator's next
-		// item, already read ahead: a Seek would drop it and read it
-		// again (with the one after it).
-		key := blockBodyKey(r.day, r.last)
-		if bodies.Valid() && bytes.Compare(bodies.Item().Key(), key) < 0 {
-			bodies.Next()
-		}
-		if !bodies.Valid() || !bytes.Equal(bodies.Item().Key(), key) {
-			bodies.Seek(key)
-		}
-		if !bodies.Valid() || !bytes.Equal(bodies.Item().Key(), key) {
+		item := bodies.item(&r)
+		if item == nil {
 			return fmt.Errorf("block %s/%d: %w: its body is missing", r.day, r.last, block.ErrCorrupt)
 		}
-		return eachBlockRows(bodies.Item(), &r, lo, hi, fn)
+		return eachBlockRows(item, &r, lo, hi, fn)
 	})
 }
 
