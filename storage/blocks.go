@@ -345,15 +345,7 @@ func (r *blockRef) loadHeader(txn *badger.Txn) error {
 	if r.raw != nil {
 		return nil
 	}
-	item, err := txn.Get(blockHeaderKey(r.day, r.last))
-	if err != nil {
-		return fmt.Errorf("block header %s/%d: %w", r.day, r.last, err)
-	}
-	v, err := item.ValueCopy(nil)
-	if err != nil {
-		return fmt.Errorf("block header %s/%d: %w", r.day, r.last, err)
-	}
-	got, err := decodeHeaderRecord(item.Key(), v)
+	got, err := getHeaderRecord(txn, r.day, r.last)
 	if err != nil {
 		return err
 	}
@@ -362,6 +354,20 @@ func (r *blockRef) loadHeader(txn *badger.Txn) error {
 	}
 	r.raw = got.raw
 	return nil
+}
+
+// getHeaderRecord reads and decodes the header record of day's block with
+// the given last sequence, its value copied.
+func getHeaderRecord(txn *badger.Txn, day Day, last uint64) (blockRef, error) {
+	item, err := txn.Get(blockHeaderKey(day, last))
+	if err != nil {
+		return blockRef{}, fmt.Errorf("block header %s/%d: %w", day, last, err)
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return blockRef{}, fmt.Errorf("block header %s/%d: %w", day, last, err)
+	}
+	return decodeHeaderRecord(item.Key(), v)
 }
 
 // decodeFunc decodes a block body into dst's array when it is large

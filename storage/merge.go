@@ -238,10 +238,7 @@ func (s *Store) mergeRun(day Day, run []blockRef, st *MergeStats) (int, error) {
 	// The parts are read before they are deleted: a damaged table block
 	// must fail the merge, not hand it fewer entries (tablecheck.go).
 	for _, key := range []func(Day, uint64) []byte{blockHeaderKey, blockBodyKey, blockTemplatesKey} {
-		if !checkTables {
-			break
-		}
-		if err := s.tables.check(s.db, key(day, run[0].last), key(day, run[len(run)-1].last+1)); err != nil {
+		if err := s.checkKeyRange(key(day, run[0].last), key(day, run[len(run)-1].last+1)); err != nil {
 			return 0, err
 		}
 	}
@@ -326,18 +323,11 @@ func (s *Store) mergeRun(day Day, run []blockRef, st *MergeStats) (int, error) {
 // readHeaderRecord reads the header record of day's block with the given
 // last sequence; a missing one is errRunChanged.
 func readHeaderRecord(txn *badger.Txn, day Day, last uint64) (blockRef, error) {
-	item, err := txn.Get(blockHeaderKey(day, last))
+	r, err := getHeaderRecord(txn, day, last)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return blockRef{}, errRunChanged
 	}
-	if err != nil {
-		return blockRef{}, fmt.Errorf("block header %s/%d: %w", day, last, err)
-	}
-	v, err := item.ValueCopy(nil)
-	if err != nil {
-		return blockRef{}, fmt.Errorf("block header %s/%d: %w", day, last, err)
-	}
-	return decodeHeaderRecord(item.Key(), v)
+	return r, err
 }
 
 // update is view for a read-write transaction.

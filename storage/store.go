@@ -169,10 +169,15 @@ func (s *Store) checkKeys(prefix []byte) error {
 
 // checkKeysFrom is checkKeys for the keys with the prefix from key on.
 func (s *Store) checkKeysFrom(prefix, key []byte) error {
+	return s.checkKeyRange(key, prefixEnd(prefix))
+}
+
+// checkKeyRange is checkKeys for the keys in [lo, hi).
+func (s *Store) checkKeyRange(lo, hi []byte) error {
 	if !checkTables {
 		return nil
 	}
-	return s.tables.check(s.db, key, prefixEnd(prefix))
+	return s.tables.check(s.db, lo, hi)
 }
 
 // Open opens (or creates) the store in opts.Dir.

@@ -253,8 +253,8 @@ func (s *Store) view(fn func(txn *badger.Txn) error) (err error) {
 	err = s.db.View(fn)
 	// Badger answers "not found" for a key in a damaged table block.
 	var missing missingKeyError
-	if errors.As(err, &missing) && checkTables {
-		if derr := s.tables.check(s.db, missing.key, append(bytes.Clone(missing.key), 0)); derr != nil {
+	if errors.As(err, &missing) {
+		if derr := s.checkKeyRange(missing.key, append(bytes.Clone(missing.key), 0)); derr != nil {
 			return fmt.Errorf("%w (%v)", derr, err)
 		}
 	}
