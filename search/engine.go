@@ -629,9 +629,12 @@ type matchScan struct {
 	ids     []storage.ID    // matches, when it reads columns
 
 	// pred is node compiled for columns, when all of it compiles: a block
-	// none of whose rows it selects is not decoded (bodyMayMatch).
-	pred *colNode
-	cb   colBlock
+	// none of whose rows it selects is not decoded (rows). exact says the
+	// rows it selects are the matches, handed over as IDs alone, so take
+	// need not match them again.
+	pred  *colNode
+	exact bool
+	cb    colBlock
 }
 
 func (q *query) matchScan(node Node) *matchScan {
@@ -639,6 +642,7 @@ func (q *query) matchScan(node Node) *matchScan {
 	m := &matchScan{e: q.e, node: node, cols: cols, partial: partial}
 	if pred, ok := compileColumns(node, q.alwaysTrue); ok && pred.op != colAll {
 		m.pred = pred
+		m.exact = partial
 	}
 	return m
 }
@@ -647,9 +651,8 @@ func (m *matchScan) scan(ctx context.Context, lo, hi storage.ID, desc bool, fn f
 	spec := storage.ScanSpec{Lo: lo, Hi: hi, Reverse: desc, Columns: m.partial, Fields: m.cols, MayMatch: headerFilter(m.node)}
 	if m.pred != nil {
 		spec.Rows = m.rows
-		// The rows are exact: take needs their IDs only (fetched whole
-		// later, as a partial scan's are).
-		spec.IDsOnly = m.partial
+		// Matches are fetched whole later, as a partial scan's are.
+		spec.IDsOnly = m.exact
 	}
 	return m.e.store.ScanWhere(ctx, spec, fn)
 }
@@ -667,7 +670,7 @@ func (m *matchScan) rows(h *block.Header, body []byte) ([]uint64, error) {
 
 // take keeps e if it matches, and returns how many matched so far.
 func (m *matchScan) take(e *storage.Entry) int {
-	if m.pred != nil && m.partial || Match(m.node, e) {
+	if m.exact || Match(m.node, e) {
 		if m.partial {
 			m.ids = append(m.ids, e.ID)
 		} else {

@@ -740,18 +740,16 @@ func (h *cursorHeap) Pop() any {
 // scanBlocks calls fn with the entries of day's blocks whose IDs fall in
 // [lo, hi), in ID order (descending when reverse), and reports whether fn
 // stopped the scan.
-// mayMatch, when set, is asked when a block is about to be opened (not for
-// every block up front: a newest-first search with a limit opens few of a
-// day's blocks); a block it refuses is not read.
+// mayMatch, when set, is asked with the header of every block in range as
+// the day's headers are listed; a block it refuses is not read. Asking it
+// of a header in place costs less than copying the header for later, which
+// a scan for a rare value did for every block of the day.
 func scanBlocks(ctx context.Context, txn *badger.Txn, day Day, lo, hi ID, reverse bool, decode decodeFunc, mayMatch func(*block.Header) bool, fn func(*Entry) bool) (stop bool, err error) {
-	// A scan with mayMatch asks the header of every block it reaches, and
-	// one for a rare value reaches them all: one pass over the day's
-	// headers costs less than a read of each (a third of the CPU of a
-	// needle's search).
 	refs, err := dayHeadersWhere(ctx, txn, day, lo, hi, mayMatch != nil, mayMatch)
 	if err != nil || len(refs) == 0 {
 		return false, err
 	}
+	mayMatch = nil // refs holds the blocks it accepted: no need to ask again
 	bodies := bodyReader{txn: txn}
 	defer bodies.close()
 	if reverse {
