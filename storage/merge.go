@@ -92,7 +92,7 @@ type MergeStats struct {
 }
 
 // mergeState is what the merger remembers between passes; guarded by
-// Store.mergeMu.
+// Store.mergeMu. newMergeState makes its maps.
 type mergeState struct {
 	passed bool   // a first pass, over every day, is done
 	high   uint64 // the highest sequence committed when the last pass began
@@ -105,12 +105,13 @@ type mergeState struct {
 	settled map[Day]bool
 }
 
+func newMergeState(high uint64) mergeState {
+	return mergeState{high: high, touched: map[Day]bool{}, settled: map[Day]bool{}}
+}
+
 // noteTouched records that a commit wrote blocks of day.
 func (s *Store) noteTouched(day Day) {
 	s.mergeMu.Lock()
-	if s.merge.touched == nil {
-		s.merge.touched = map[Day]bool{}
-	}
 	s.merge.touched[day] = true
 	delete(s.merge.settled, day)
 	s.mergeMu.Unlock()
@@ -128,11 +129,8 @@ func (s *Store) MergeBlocks(ctx context.Context) (MergeStats, error) {
 	first := !s.merge.passed
 	limit := s.merge.high
 	touched, before := s.merge.touched, s.merge.before
-	s.merge.touched, s.merge.before = nil, touched
+	s.merge.touched, s.merge.before = map[Day]bool{}, touched
 	s.merge.high = s.high.Load()
-	if s.merge.settled == nil {
-		s.merge.settled = map[Day]bool{}
-	}
 	done := maps.Clone(s.merge.settled)
 	s.mergeMu.Unlock()
 	days, err := s.Days(0, MaxID.Nanos)
@@ -167,9 +165,6 @@ func (s *Store) MergeBlocks(ctx context.Context) (MergeStats, error) {
 		s.merge.passed = true
 	} else {
 		// Every day touched before this pass is looked at again next time.
-		if s.merge.touched == nil {
-			s.merge.touched = map[Day]bool{}
-		}
 		for _, m := range []map[Day]bool{touched, before} {
 			for d := range m {
 				s.merge.touched[d] = true

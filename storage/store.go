@@ -262,7 +262,7 @@ func Open(opts Options) (*Store, error) {
 	s.nextSeq = seq + 1
 	s.high.Store(seq)
 	// The first merge pass may merge every block committed before.
-	s.merge.high = seq
+	s.merge = newMergeState(seq)
 	go s.runCommitter()
 	return s, nil
 }
