@@ -58,11 +58,13 @@ curl -sf "http://$VL/internal/force_flush" >/dev/null
 # small blocks (until its merge counter stops moving).
 merged() { curl -sf "http://$LE/metrics" | awk '$1 == "logengine_blocks_merged_total" {print $2}'; }
 prev=-1
-while [ "$(merged)" != "$prev" ]; do
-	prev=$(merged)
+cur=$(merged)
+while [ "$cur" != "$prev" ]; do
+	prev=$cur
 	sleep 3
+	cur=$(merged)
 done
-echo "logengine merged blocks: $prev"
+echo "logengine merged blocks: $cur"
 echo "entries: logengine $(curl -sf "http://$LE/api/v1/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["entries_total"])')," \
 	"VictoriaLogs $(curl -sf "http://$VL/select/logsql/query" --data-urlencode 'query=* | stats count() c')"
 
