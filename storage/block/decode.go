@@ -637,9 +637,11 @@ func readStringsCoded(r *reader, n int, set func(int, string), dict func(values 
 		// The strings share chunks of an arena, not an allocation each:
 		// a block's messages are thousands of small strings, and
 		// allocating them was a third of decoding a block of 8,000. A
-		// string kept past the block keeps its chunk (64 KB) alive.
+		// string kept past the block keeps its chunk (64 KB) alive. The
+		// strings are what is left of the stream, so a column smaller
+		// than a chunk gets a first chunk of its own size.
 		if arena == nil {
-			arena = new(stringArena)
+			arena = &stringArena{buf: make([]byte, 0, min(arenaChunk, len(r.b)))}
 		}
 		for i := 0; i < n && r.err == nil && lengths.err == nil; i++ {
 			b := r.bytes(lengths.count(r.len()))
