@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime/debug"
 	"slices"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -101,16 +100,11 @@ func (s *Store) dayBlocksParallel(ctx context.Context, txn *badger.Txn, day Day,
 		if w+1 < workers {
 			to = refs[(w+1)*len(refs)/workers].last - 1
 		}
-		g.Go(func() (err error) {
-			// As Store.view does for its own goroutine: a fault on a
-			// damaged file is an error, not a crash.
-			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-			defer func() {
-				if r := recover(); r != nil {
-					err = s.readPanicError(r)
-				}
-			}()
-			return eachBlockIn(gctx, txn, day, from, to, lo, hi, mayMatch, func(b *BlockRows) error { return fn(w, b) })
+		g.Go(func() error {
+			// As Store.view does for its own goroutine.
+			return s.guardRead(func() error {
+				return eachBlockIn(gctx, txn, day, from, to, lo, hi, mayMatch, func(b *BlockRows) error { return fn(w, b) })
+			})
 		})
 	}
 	return g.Wait()

@@ -45,7 +45,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime/debug"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -326,12 +325,6 @@ func readHeaderRecord(txn *badger.Txn, day Day, last uint64) (blockRef, error) {
 }
 
 // update is view for a read-write transaction.
-func (s *Store) update(fn func(txn *badger.Txn) error) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = s.readPanicError(r)
-		}
-	}()
-	return s.db.Update(fn)
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	return s.guardRead(func() error { return s.db.Update(fn) })
 }

@@ -243,14 +243,8 @@ var ErrDamaged = errors.New("storage is damaged")
 // fault on mapped memory) in the reading goroutine. That must fail the
 // request with an error naming the file and the way out, not crash the
 // daemon.
-func (s *Store) view(fn func(txn *badger.Txn) error) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = s.readPanicError(r)
-		}
-	}()
-	err = s.db.View(fn)
+func (s *Store) view(fn func(txn *badger.Txn) error) error {
+	err := s.guardRead(func() error { return s.db.View(fn) })
 	// Badger answers "not found" for a key in a damaged table block.
 	var missing missingKeyError
 	if errors.As(err, &missing) {
@@ -261,10 +255,23 @@ func (s *Store) view(fn func(txn *badger.Txn) error) (err error) {
 	return err
 }
 
+// guardRead runs fn, a read of the store on the calling goroutine, so that
+// a fault on a damaged memory-mapped file or Badger's own panic on a table
+// it cannot read is an error (readPanicError), not a crash.
+func (s *Store) guardRead(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = s.readPanicError(r)
+		}
+	}()
+	return fn()
+}
+
 // readPanicError is the error of a read that panicked: a fault on a
 // damaged memory-mapped file (SetPanicOnFault) or Badger's own panic on a
 // table it cannot read. A goroutine that reads within view's transaction
-// sets SetPanicOnFault and recovers into this itself, as view does.
+// runs its reads in guardRead, as view does.
 func (s *Store) readPanicError(r any) error {
 	perr := fmt.Errorf("panic: %v", r)
 	return fmt.Errorf("%w: reading %s failed (%v): stop the daemon, run `logengine verify --data-dir` on its data directory, and restore from a backup",
