@@ -64,6 +64,15 @@ type colSourceKeys struct {
 	values []string
 }
 
+// levelCode is a level's number among group keys: its index in
+// storage.Levels, looked up in a table rather than searched for row by row.
+var levelCode = func() (index [256]uint32) {
+	for j, l := range storage.Levels {
+		index[l] = uint32(j)
+	}
+	return index
+}()
+
 // load numbers the rows of block b.
 func (k *colKey) load(b *colBlock) error {
 	n := b.n
@@ -75,14 +84,8 @@ func (k *colKey) load(b *colBlock) error {
 		if err != nil {
 			return err
 		}
-		// A level's number is its index in storage.Levels, looked up
-		// in a table rather than searched for row by row.
-		var index [256]uint32
-		for j, l := range storage.Levels {
-			index[l] = uint32(j)
-		}
 		for i, l := range levels {
-			k.codes[i] = index[l]
+			k.codes[i] = levelCode[l]
 		}
 		k.card = len(storage.Levels)
 		return nil
