@@ -224,6 +224,9 @@ func (q *query) aggregateColumns(ctx context.Context, plan *colPlan, counter *gr
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if w < 64 {
+			q.e.colWorkersSeen.Or(1 << w)
+		}
 		cw := &workers[w]
 		b, keys := &cw.b, cw.keys
 		b.reset(br.Header, br.Body)

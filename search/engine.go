@@ -87,6 +87,10 @@ type Engine struct {
 	// (Store.EachBlockParallel): zero means one per core and storage's
 	// default; tests share a few blocks among many workers.
 	colWorkers, colMinBlocks int
+	// colWorkersSeen has a bit set for each worker (of the first 64) that
+	// counted a block of an aggregation on columns, so that tests can
+	// tell the blocks were shared.
+	colWorkersSeen atomic.Uint64
 	// columnReads counts the aggregations and histograms read on columns
 	// (columnPlan), so that tests can tell their queries reach that path.
 	columnReads atomic.Int64

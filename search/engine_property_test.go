@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -1050,6 +1051,9 @@ func TestEngineProperty(t *testing.T) {
 			parallel.colWorkers, parallel.colMinBlocks = 5, 1
 			pc.c = propCase{"index caught up, column aggregations on 5 workers", parallel}
 			pc.run(0, 60, 0)
+			if seen := bits.OnesCount64(parallel.colWorkersSeen.Load()); seen < 2 {
+				t.Errorf("column aggregations on 5 workers: %d of them counted blocks, want the blocks shared", seen)
+			}
 			pc.c = propCase{"index caught up", caughtUp}
 			g.fieldsOnly = false
 			planned := NewEngine(env.store, env.index, env.ix, EngineOptions{Templates: propTemplates{}, Now: propClock})

@@ -57,6 +57,7 @@ func checkEachBlock(t *testing.T, s *Store, want []Entry, lo, hi ID) {
 	}{{1, 1}, {2, 1}, {3, 1}, {7, 1}, {4, 2}, {64, 1}} {
 		var mu sync.Mutex
 		var got []Entry
+		blocks, workers := map[Day]int{}, map[Day]map[int]bool{}
 		err := s.EachBlockParallel(context.Background(), lo, hi, nil, tc.workers, tc.minBlocks, func(w int, b *BlockRows) error {
 			if w < 0 || w >= tc.workers {
 				t.Errorf("EachBlockParallel(%s, %s, %d workers): worker %d", lo, hi, tc.workers, w)
@@ -68,10 +69,25 @@ func checkEachBlock(t *testing.T, s *Store, want []Entry, lo, hi ID) {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, entries[b.From:b.To]...)
+			day := DayOf(entries[b.From].ID.Nanos)
+			blocks[day]++
+			if workers[day] == nil {
+				workers[day] = map[int]bool{}
+			}
+			workers[day][w] = true
 			return nil
 		})
 		if err != nil {
 			t.Fatalf("EachBlockParallel(%s, %s, %d workers): %v", lo, hi, tc.workers, err)
+		}
+		// The work was shared: a day of k blocks with rows in range
+		// has up to min(workers, k/minBlocks) workers (fewer when a
+		// worker's share is of blocks that only overlap the range),
+		// so two at least.
+		for day, k := range blocks {
+			if min(tc.workers, k/tc.minBlocks) >= 2 && len(workers[day]) < 2 {
+				t.Errorf("EachBlockParallel(%s, %s, %d workers of at least %d blocks): the %d blocks of %s went to one worker", lo, hi, tc.workers, tc.minBlocks, k, day)
+			}
 		}
 		slices.SortFunc(got, func(a, b Entry) int { return a.ID.Compare(b.ID) })
 		equalEntries(t, fmt.Sprintf("EachBlockParallel with %d workers of at least %d blocks", tc.workers, tc.minBlocks), got, exp)
