@@ -38,7 +38,7 @@ package storage
 // lock: its logs are being written, and Badger refuses to open anyway,
 // saying why. Empty logs are removed only under the same condition.
 //
-// Cost: one read of the logs' written part (up to two memtables, 128 MiB
+// Cost: one read of the logs' written part (up to three memtables, 32 MiB
 // each by default) at open, which Badger reads again right after; the rest
 // of a log file is a hole that is skipped where the system says where
 // data is (SEEK_DATA).
