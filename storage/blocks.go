@@ -1086,6 +1086,9 @@ func (s *Store) removeFromBlock(r *blockRef, del map[ID]bool) error {
 		}
 		return setBlock(txn, r.day, r.first, r.last, kept, true)
 	})
+	if err == nil {
+		err = s.syncValueLog()
+	}
 	if err != nil {
 		return fmt.Errorf("rewrite block %d..%d: %w", r.first, r.last, wrapWriteErr("write", err))
 	}

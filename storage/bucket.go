@@ -83,6 +83,9 @@ func (s *Store) Update(fn func(w *Writer) error) error {
 		return ErrClosed
 	}
 	err := s.db.Update(func(txn *badger.Txn) error { return fn(&Writer{txn: txn}) })
+	if err == nil {
+		err = s.syncValueLog()
+	}
 	if err != nil {
 		return wrapWriteErr("update", err)
 	}

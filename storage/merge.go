@@ -303,6 +303,9 @@ func (s *Store) mergeRun(day Day, run []blockRef, st *MergeStats) (int, error) {
 	if errors.Is(err, errRunChanged) {
 		return len(run), nil
 	}
+	if err == nil && joined > 0 {
+		err = s.syncValueLog()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("merge blocks %d..%d: %w", run[0].first, run[len(run)-1].last, wrapWriteErr("write", err))
 	}

@@ -120,6 +120,9 @@ func (s *Store) migrateRun(day Day, ids []ID) error {
 		}
 		return setBlock(txn, day, ids[0].Seq, ids[len(ids)-1].Seq, entries, false)
 	})
+	if err == nil {
+		err = s.syncValueLog()
+	}
 	if err != nil {
 		return fmt.Errorf("sequences %d..%d: %w", ids[0].Seq, ids[len(ids)-1].Seq, wrapWriteErr("write", err))
 	}

@@ -103,6 +103,10 @@ type Store struct {
 	blockBuf []Entry
 	blockIdx []int
 
+	// vlog fsyncs Badger's value log after writes (vlogsync.go); nil
+	// when writes are not synced.
+	vlog *valueLogSyncer
+
 	high    atomic.Uint64 // highest committed sequence
 	notifyM sync.Mutex
 	notify  chan struct{} // closed on every commit, then replaced; guarded by notifyM
@@ -254,6 +258,9 @@ func Open(opts Options) (*Store, error) {
 		notify:        make(chan struct{}),
 		tables:        newTableCheck(opts.Dir, opts.Logger),
 	}
+	if opts.SyncWrites {
+		s.vlog = newValueLogSyncer(opts.Dir)
+	}
 	for _, f := range opts.IndexedFields {
 		s.indexed[f] = true
 	}
@@ -294,10 +301,23 @@ func (s *Store) Close() error {
 	close(s.stopCommit)
 	s.closeMu.Unlock()
 	<-s.committerDone
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if s.vlog != nil {
+		s.vlog.stop()
+	}
+	if err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
 	return nil
+}
+
+// syncValueLog fsyncs Badger's newest value log after a write, which
+// Badger does without returning its error (vlogsync.go).
+func (s *Store) syncValueLog() error {
+	if s.vlog == nil {
+		return nil
+	}
+	return s.vlog.sync()
 }
 
 // Dir returns the store's directory.
@@ -439,7 +459,7 @@ func (s *Store) commit(entries []Entry, ids []ID, puts []Put) error {
 		if err := txn.Commit(); err != nil {
 			return wrapWriteErr("commit", err)
 		}
-		return nil
+		return wrapSyncErr(s.syncValueLog())
 	}
 	runs := assignIDs(entries, ids, first)
 	if err := s.writeBlocks(txn, entries, runs); err != nil {
@@ -475,7 +495,17 @@ func (s *Store) commit(entries []Entry, ids []ID, puts []Put) error {
 	s.nextSeq = last + 1
 	s.high.Store(last)
 	s.broadcast()
-	return nil
+	return wrapSyncErr(s.syncValueLog())
+}
+
+// wrapSyncErr says what a failed fsync after a commit means for the
+// request: it is stored (readers see it), but whether it survives a crash
+// is unknown.
+func wrapSyncErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return wrapWriteErr("commit", fmt.Errorf("the request is stored but may not survive a crash: %w", err))
 }
 
 // levelValues holds the one-byte index values of each level, so that the
