@@ -122,12 +122,25 @@ func (c *tableCheck) check(db *badger.DB, lo, hi []byte) error {
 		if hi != nil && bytes.Compare(userKey(ti.Left), hi) >= 0 || bytes.Compare(userKey(ti.Right), lo) < 0 {
 			continue
 		}
-		if err := c.table(ti.ID).check(lo, hi); err != nil {
+		if err := c.table(ti.ID).check(lo, hi, func() bool { return !tableLive(db, ti.ID) }); err != nil {
 			return err
 		}
 	}
 	c.forgetGone(infos)
 	return nil
+}
+
+// tableLive reports whether Badger still lists table id. Badger removes a
+// table a compaction replaced by truncating its file to nothing and then
+// deleting it, after taking it off its levels: a table that fails to open
+// or read but is no longer listed was being removed, not damaged.
+func tableLive(db *badger.DB, id uint64) bool {
+	for _, ti := range db.Tables() {
+		if ti.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *tableCheck) table(id uint64) *checkedTable {
@@ -160,8 +173,10 @@ func (c *tableCheck) forgetGone(infos []badger.TableInfo) {
 	}
 }
 
-// check checks the table's blocks that may hold keys in [lo, hi).
-func (t *checkedTable) check(lo, hi []byte) error {
+// check checks the table's blocks that may hold keys in [lo, hi). gone
+// says whether the table was removed meanwhile: a failure then is no
+// damage.
+func (t *checkedTable) check(lo, hi []byte, gone func() bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.err != nil {
@@ -184,7 +199,7 @@ func (t *checkedTable) check(lo, hi []byte) error {
 	if !t.loaded {
 		var err error
 		tbl, mf, err = t.open()
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) || err != nil && gone() {
 			return nil // compacted away since the list was taken
 		}
 		if err != nil {
@@ -214,7 +229,7 @@ func (t *checkedTable) check(lo, hi []byte) error {
 		if tbl == nil {
 			var err error
 			tbl, mf, err = t.open()
-			if errors.Is(err, os.ErrNotExist) {
+			if errors.Is(err, os.ErrNotExist) || err != nil && gone() {
 				return nil
 			}
 			if err != nil {
@@ -222,8 +237,11 @@ func (t *checkedTable) check(lo, hi []byte) error {
 				return t.err
 			}
 		}
-		t.unchecked--
 		if !readsBlock(tbl, t.first[b]) {
+			if gone() {
+				return nil // truncated under the read
+			}
+			t.unchecked--
 			t.state[b] = blockDamaged
 			t.damaged++
 			err := t.blockDamaged(b)
@@ -232,6 +250,7 @@ func (t *checkedTable) check(lo, hi []byte) error {
 			}
 			return err
 		}
+		t.unchecked--
 		t.state[b] = blockSound
 	}
 	return nil
