@@ -224,8 +224,8 @@ func (q *query) aggregateColumns(ctx context.Context, plan *colPlan, counter *gr
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if w < 64 {
-			q.e.colWorkersSeen.Or(1 << w)
+		if bit := uint64(1) << w; w < 64 && q.e.colWorkersSeen.Load()&bit == 0 {
+			q.e.colWorkersSeen.Or(bit)
 		}
 		cw := &workers[w]
 		b, keys := &cw.b, cw.keys

@@ -108,6 +108,9 @@ func (s *Store) SetMeta(name string, value []byte) error {
 		return errors.New("BUG: the sequence is the append path's")
 	}
 	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(name), value) })
+	if err == nil {
+		err = s.syncValueLog()
+	}
 	if err != nil {
 		return wrapWriteErr("set meta "+name, err)
 	}

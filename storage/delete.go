@@ -171,6 +171,9 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 	if err := wb.Flush(); err != nil {
 		return wrapWriteErr("write", err)
 	}
+	if err := s.syncValueLog(); err != nil {
+		return wrapWriteErr("write", err)
+	}
 	return nil
 }
 
@@ -197,7 +200,12 @@ func (s *Store) writeTombstones(ids []ID) (int64, error) {
 		b := id.Bytes()
 		v = append(v, b[:]...)
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(tombstoneKey(stamp, 0), v) }); err != nil {
+	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(tombstoneKey(stamp, 0), v) })
+	if err == nil {
+		// A full step's record is 1 MiB: it goes to the value log.
+		err = s.syncValueLog()
+	}
+	if err != nil {
 		return 0, fmt.Errorf("write tombstones: %w", wrapWriteErr("write", err))
 	}
 	return stamp, nil

@@ -36,6 +36,23 @@ func diskReserve(total, memTable int64) int64 {
 	return min(r, total/2)
 }
 
+// defaultMemTable is the memtable size for a store in dir: 32 MiB
+// (Options.MemTableBytes says why), but 128 MiB on a filesystem under 4
+// GiB. The disk reserve must hold what Badger writes on its own: a flush
+// (a table of up to a memtable) and a level-0 compaction (up to five such
+// tables, rewritten before the old ones go). 5% of a filesystem of 4 GiB
+// or more holds five 32 MiB tables. A smaller one gets memtables that
+// rarely fill before its disk does: few flushes, and too few tables for
+// a compaction (the reserve's cap at half the filesystem then holds the
+// one flush of what the log already holds). With 32 MiB memtables a 64
+// MiB filesystem died of SIGBUS in a flush.
+func defaultMemTable(dir string) int64 {
+	if _, total, err := diskSpace(dir); err == nil && total > 0 && total < 4<<30 {
+		return 128 << 20
+	}
+	return 32 << 20
+}
+
 // appendBytes estimates what an append of n entries whose encoded values
 // take encoded bytes adds to the write-ahead log: the values, and per entry
 // its key, Badger's header and checksum, its share of the posting lists

@@ -142,6 +142,9 @@ func (s *Store) backfillFields(ctx context.Context, fields []string) (int, error
 	if err == nil {
 		err = wb.Flush()
 	}
+	if err == nil {
+		err = s.syncValueLog()
+	}
 	if err != nil {
 		return n, fmt.Errorf("backfill field indexes: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,7 +46,8 @@ type Options struct {
 	// are cheap, since they share the next group commit, and the bytes of
 	// requests in flight are bounded before they reach the store.
 	MaxQueuedAppends int
-	// MemTableBytes is Badger's memtable size; zero means 32 MiB. Blocks
+	// MemTableBytes is Badger's memtable size; zero means 32 MiB
+	// (defaultMemTable: 128 MiB on a filesystem under 4 GiB). Blocks
 	// are large values (tens to hundreds of KB), and the flush of a
 	// memtable holds about four times its size: Badger's table builder
 	// copies every value and compresses it into a buffer of its own, from
@@ -72,9 +74,11 @@ func DefaultOptions(dir string) Options {
 	return Options{Dir: dir, SyncWrites: true, MaxQueuedAppends: 512}
 }
 
-// maxCommitBytes bounds one Badger transaction, far below Badger's own limit
-// (15% of the memtable), so a large request is split into a few commits
-// instead of failing with ErrTxnTooBig.
+// maxCommitBytes bounds one Badger transaction below Badger's own limit
+// (15% of the memtable: 4.8 MiB with 32 MiB memtables, a value of 1 MB or
+// more counting as a pointer; and 52,428 keys), so a large request is
+// split into a few commits instead of failing with ErrTxnTooBig. It counts
+// entries before encoding, which blocks shrink several times.
 const maxCommitBytes = 4 << 20
 
 // Store is logengine's durable state in one Badger database.
@@ -196,9 +200,6 @@ func Open(opts Options) (*Store, error) {
 	if opts.MaxQueuedAppends <= 0 {
 		opts.MaxQueuedAppends = 512
 	}
-	if opts.MemTableBytes <= 0 {
-		opts.MemTableBytes = 32 << 20
-	}
 	if opts.BlockCacheBytes <= 0 {
 		opts.BlockCacheBytes = 256 << 20
 	}
@@ -208,6 +209,13 @@ func Open(opts Options) (*Store, error) {
 	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if opts.MemTableBytes <= 0 {
+		opts.MemTableBytes = defaultMemTable(opts.Dir)
+	}
+	var vlog *valueLogSyncer
+	if opts.SyncWrites {
+		vlog = newValueLogSyncer(opts.Dir)
 	}
 	// Why these options: sync writes make a 200 mean durable; conflict
 	// detection is useless with one serialised writer and costs CPU per key;
@@ -232,7 +240,7 @@ func Open(opts Options) (*Store, error) {
 		WithCompression(options.Snappy).
 		WithBlockCacheSize(opts.BlockCacheBytes).
 		WithChecksumVerificationMode(checksumMode).
-		WithLogger(badgerLogger{opts.Logger})
+		WithLogger(badgerLogger{l: opts.Logger, vlog: vlog})
 	// Before Badger, which truncates a damaged log silently (logcheck.go).
 	if err := checkLogs(opts.Dir); err != nil {
 		if !opts.TruncateDamagedLogs || !errors.Is(err, ErrDamaged) {
@@ -246,6 +254,12 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open badger in %s: %w", opts.Dir, damagedAtOpen(err))
 	}
+	if vlog != nil {
+		if err := vlog.start(); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		}
+	}
 	s := &Store{
 		db:            db,
 		opts:          opts,
@@ -258,9 +272,7 @@ func Open(opts Options) (*Store, error) {
 		notify:        make(chan struct{}),
 		tables:        newTableCheck(opts.Dir, opts.Logger),
 	}
-	if opts.SyncWrites {
-		s.vlog = newValueLogSyncer(opts.Dir)
-	}
+	s.vlog = vlog
 	for _, f := range opts.IndexedFields {
 		s.indexed[f] = true
 	}
@@ -586,6 +598,11 @@ func (s *Store) RunValueLogGC(ctx context.Context, discardRatio float64) error {
 		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
 			return nil
 		}
+		if err == nil {
+			// What GC moved is in the newest log, and the file it
+			// came from is gone: a failed fsync now is data lost.
+			err = s.syncValueLog()
+		}
 		if err != nil {
 			return fmt.Errorf("value log gc: %w", err)
 		}
@@ -596,9 +613,17 @@ func (s *Store) RunValueLogGC(ctx context.Context, discardRatio float64) error {
 // DataDirFromDB returns the data directory that holds a store directory.
 func DataDirFromDB(dir string) string { return filepath.Dir(dir) }
 
-type badgerLogger struct{ l *slog.Logger }
+type badgerLogger struct {
+	l *slog.Logger
+	// vlog is told of a failed fsync of the value log, which Badger only
+	// logs (vlogsync.go); nil when writes are not synced.
+	vlog *valueLogSyncer
+}
 
 func (b badgerLogger) Errorf(f string, a ...any) {
+	if b.vlog != nil && strings.HasPrefix(f, "Error while curlf sync") {
+		b.vlog.fail(fmt.Errorf(f, a...))
+	}
 	if b.l != nil {
 		b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
 	}

@@ -122,7 +122,8 @@ func (c *tableCheck) check(db *badger.DB, lo, hi []byte) error {
 		if hi != nil && bytes.Compare(userKey(ti.Left), hi) >= 0 || bytes.Compare(userKey(ti.Right), lo) < 0 {
 			continue
 		}
-		if err := c.table(ti.ID).check(lo, hi, func() bool { return !tableLive(db, ti.ID) }); err != nil {
+		t := c.table(ti.ID)
+		if err := t.check(lo, hi, func() bool { return !tableLive(db, ti.ID) && emptiedFile(t.path) }); err != nil {
 			return err
 		}
 	}
@@ -133,7 +134,9 @@ func (c *tableCheck) check(db *badger.DB, lo, hi []byte) error {
 // tableLive reports whether Badger still lists table id. Badger removes a
 // table a compaction replaced by truncating its file to nothing and then
 // deleting it, after taking it off its levels: a table that fails to open
-// or read but is no longer listed was being removed, not damaged.
+// or read, is no longer listed and is empty or gone was being removed, not
+// damaged. (One off the levels but whole that fails is still damage: the
+// compaction that replaced it may have dropped keys of its bad block.)
 func tableLive(db *badger.DB, id uint64) bool {
 	for _, ti := range db.Tables() {
 		if ti.ID == id {
@@ -402,4 +405,10 @@ func (c *tableCheck) damagedTables() []DamagedTable {
 	}
 	slices.SortFunc(out, func(a, b DamagedTable) int { return strings.Compare(a.File, b.File) })
 	return out
+}
+
+// emptiedFile reports whether the file at path is gone or empty.
+func emptiedFile(path string) bool {
+	fi, err := os.Stat(path)
+	return errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0
 }

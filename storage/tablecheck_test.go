@@ -253,12 +253,14 @@ func TestTableRemovedUnderCheckIsNotDamage(t *testing.T) {
 		t.Fatal("no table after a clean stop")
 	}
 	for _, tc := range []struct {
-		name    string
-		gone    bool
-		damaged bool
+		name     string
+		listed   bool
+		truncate bool // else its last bytes are overwritten
+		damaged  bool
 	}{
-		{"removed by a compaction", true, false},
-		{"still listed", false, true},
+		{"removed by a compaction", false, true, false},
+		{"still listed", true, true, true},
+		{"off the levels but whole", false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), filepath.Base(tables[0]))
@@ -269,25 +271,31 @@ func TestTableRemovedUnderCheckIsNotDamage(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			gone := func() bool { return tc.gone }
+			gone := func() bool { return !tc.listed && emptiedFile(path) }
 			// Loaded while whole (its index only: an empty range).
 			ct := &checkedTable{id: 1, path: path}
 			if err := ct.check([]byte{1}, []byte{1}, gone); err != nil {
 				t.Fatalf("whole table: %v", err)
 			}
-			// Then truncated, as Badger does before it deletes it.
-			if err := os.Truncate(path, 0); err != nil {
+			// Then truncated, as Badger does before it deletes it, or
+			// damaged where its index is.
+			if tc.truncate {
+				err = os.Truncate(path, 0)
+			} else {
+				err = os.WriteFile(path, append(data[:len(data)-64:len(data)-64], make([]byte, 64)...), 0o600)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			err = ct.check([]byte{0}, nil, gone)
 			if tc.damaged != errors.Is(err, ErrDamaged) {
-				t.Fatalf("check of a loaded table truncated to nothing: %v, want damaged %v", err, tc.damaged)
+				t.Fatalf("check of a loaded table: %v, want damaged %v", err, tc.damaged)
 			}
 			// And one not loaded before.
 			fresh := &checkedTable{id: 2, path: path}
 			err = fresh.check([]byte{0}, nil, gone)
 			if tc.damaged != errors.Is(err, ErrDamaged) {
-				t.Fatalf("first check of a table truncated to nothing: %v, want damaged %v", err, tc.damaged)
+				t.Fatalf("first check of the table: %v, want damaged %v", err, tc.damaged)
 			}
 			if !tc.damaged && (fresh.err != nil || ct.err != nil || ct.damaged != 0) {
 				t.Fatalf("a removed table left damage behind: %v, %v, %d damaged blocks", fresh.err, ct.err, ct.damaged)
