@@ -1067,7 +1067,7 @@ func (s *Store) rewriteBlocks(ctx context.Context, ids []ID) error {
 }
 
 func (s *Store) removeFromBlock(r *blockRef, del map[ID]bool) error {
-	err := s.db.Update(func(txn *badger.Txn) error {
+	err := s.write(func(txn *badger.Txn) error {
 		entries, err := readBlock(txn, r)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil // the day was dropped meanwhile
@@ -1086,9 +1086,6 @@ func (s *Store) removeFromBlock(r *blockRef, del map[ID]bool) error {
 		}
 		return setBlock(txn, r.day, r.first, r.last, kept, true)
 	})
-	if err == nil {
-		err = s.syncValueLog()
-	}
 	if err != nil {
 		return fmt.Errorf("rewrite block %d..%d: %w", r.first, r.last, wrapWriteErr("write", err))
 	}

@@ -82,10 +82,7 @@ func (s *Store) Update(fn func(w *Writer) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	err := s.db.Update(func(txn *badger.Txn) error { return fn(&Writer{txn: txn}) })
-	if err == nil {
-		err = s.syncValueLog()
-	}
+	err := s.write(func(txn *badger.Txn) error { return fn(&Writer{txn: txn}) })
 	if err != nil {
 		return wrapWriteErr("update", err)
 	}
@@ -107,10 +104,7 @@ func (s *Store) SetMeta(name string, value []byte) error {
 	if name == seqMetaName {
 		return errors.New("BUG: the sequence is the append path's")
 	}
-	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(metaKey(name), value) })
-	if err == nil {
-		err = s.syncValueLog()
-	}
+	err := s.write(func(txn *badger.Txn) error { return txn.Set(metaKey(name), value) })
 	if err != nil {
 		return wrapWriteErr("set meta "+name, err)
 	}

@@ -168,10 +168,7 @@ func (s *Store) deleteIDs(ctx context.Context, ids []ID) error {
 	if s.hookDeleteScanned != nil {
 		s.hookDeleteScanned()
 	}
-	if err := wb.Flush(); err != nil {
-		return wrapWriteErr("write", err)
-	}
-	if err := s.syncValueLog(); err != nil {
+	if err := s.flushBatch(wb); err != nil {
 		return wrapWriteErr("write", err)
 	}
 	return nil
@@ -200,11 +197,8 @@ func (s *Store) writeTombstones(ids []ID) (int64, error) {
 		b := id.Bytes()
 		v = append(v, b[:]...)
 	}
-	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(tombstoneKey(stamp, 0), v) })
-	if err == nil {
-		// A full step's record is 1 MiB: it goes to the value log.
-		err = s.syncValueLog()
-	}
+	// A full step's record is 1 MiB: it goes to the value log.
+	err := s.write(func(txn *badger.Txn) error { return txn.Set(tombstoneKey(stamp, 0), v) })
 	if err != nil {
 		return 0, fmt.Errorf("write tombstones: %w", wrapWriteErr("write", err))
 	}

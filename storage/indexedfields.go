@@ -140,10 +140,7 @@ func (s *Store) backfillFields(ctx context.Context, fields []string) (int, error
 		err = flush()
 	}
 	if err == nil {
-		err = wb.Flush()
-	}
-	if err == nil {
-		err = s.syncValueLog()
+		err = s.flushBatch(wb)
 	}
 	if err != nil {
 		return n, fmt.Errorf("backfill field indexes: %w", err)

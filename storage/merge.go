@@ -303,9 +303,6 @@ func (s *Store) mergeRun(day Day, run []blockRef, st *MergeStats) (int, error) {
 	if errors.Is(err, errRunChanged) {
 		return len(run), nil
 	}
-	if err == nil && joined > 0 {
-		err = s.syncValueLog()
-	}
 	if err != nil {
 		return 0, fmt.Errorf("merge blocks %d..%d: %w", run[0].first, run[len(run)-1].last, wrapWriteErr("write", err))
 	}
@@ -327,7 +324,7 @@ func readHeaderRecord(txn *badger.Txn, day Day, last uint64) (blockRef, error) {
 	return r, err
 }
 
-// update is view for a read-write transaction.
+// update is view for a read-write transaction (through write).
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
-	return s.guardRead(func() error { return s.db.Update(fn) })
+	return s.guardRead(func() error { return s.write(fn) })
 }

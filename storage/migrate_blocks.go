@@ -102,7 +102,7 @@ func (s *Store) migrateDay(ctx context.Context, day Day) (int, error) {
 }
 
 func (s *Store) migrateRun(day Day, ids []ID) error {
-	err := s.db.Update(func(txn *badger.Txn) error {
+	err := s.write(func(txn *badger.Txn) error {
 		entries := make([]Entry, len(ids))
 		for i, id := range ids {
 			item, err := txn.Get(entryKey(id))
@@ -120,9 +120,6 @@ func (s *Store) migrateRun(day Day, ids []ID) error {
 		}
 		return setBlock(txn, day, ids[0].Seq, ids[len(ids)-1].Seq, entries, false)
 	})
-	if err == nil {
-		err = s.syncValueLog()
-	}
 	if err != nil {
 		return fmt.Errorf("sequences %d..%d: %w", ids[0].Seq, ids[len(ids)-1].Seq, wrapWriteErr("write", err))
 	}

@@ -323,8 +323,27 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// syncValueLog fsyncs Badger's newest value log after a write, which
-// Badger does without returning its error (vlogsync.go).
+// write runs fn in a read-write transaction and then fsyncs the value
+// log, which Badger does without returning its error (vlogsync.go). Every
+// write that may hold a value of Badger's value threshold (1 MB) goes
+// through it or flushBatch, but the append path's (commit syncs itself);
+// deletions of keys and small records need not.
+func (s *Store) write(fn func(txn *badger.Txn) error) error {
+	if err := s.db.Update(fn); err != nil {
+		return err
+	}
+	return s.syncValueLog()
+}
+
+// flushBatch is write for a write batch.
+func (s *Store) flushBatch(wb *badger.WriteBatch) error {
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	return s.syncValueLog()
+}
+
+// syncValueLog fsyncs Badger's newest value log after a write (vlogsync.go).
 func (s *Store) syncValueLog() error {
 	if s.vlog == nil {
 		return nil
