@@ -196,6 +196,7 @@ type colWorker struct {
 	counts []int64                                // by number, one field
 	multi  map[[maxColumnGroupFields]uint32]int64 // by numbers, several
 	key    []byte
+	blocks int // read, for Engine.colWorkersSeen
 }
 
 // aggregateColumns counts the matches of plan in range by its group-by
@@ -224,10 +225,8 @@ func (q *query) aggregateColumns(ctx context.Context, plan *colPlan, counter *gr
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if bit := uint64(1) << w; w < 64 && q.e.colWorkersSeen.Load()&bit == 0 {
-			q.e.colWorkersSeen.Or(bit)
-		}
 		cw := &workers[w]
+		cw.blocks++
 		b, keys := &cw.b, cw.keys
 		b.reset(br.Header, br.Body)
 		sel, err := b.selectRows(plan.pred, br.From, br.To)
@@ -287,6 +286,11 @@ func (q *query) aggregateColumns(ctx context.Context, plan *colPlan, counter *gr
 		}
 		return nil
 	})
+	for w := range min(len(workers), 64) {
+		if workers[w].blocks > 0 {
+			q.e.colWorkersSeen.Or(1 << w)
+		}
+	}
 	return total, err
 }
 
