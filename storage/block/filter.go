@@ -35,9 +35,15 @@ func stringFilterKey(h *xxhash.Digest, s string) uint64 {
 
 // buildFilter returns a bloom filter of the hashed keys.
 func buildFilter(keys []uint64) []byte {
+	return buildFilterBits(keys, filterBitsPerValue)
+}
+
+// buildFilterBits is buildFilter at bitsPerValue bits per key (filterHas
+// reads any: it takes the number of bits from the filter's length).
+func buildFilterBits(keys []uint64, bitsPerValue int) []byte {
 	// Capped: a field repeated in entries can have more values than a
 	// block has entries, and a header must stay within what reads allow.
-	n := min(max(8, (len(keys)*filterBitsPerValue+7)/8), maxFilterBytes)
+	n := min(max(8, (len(keys)*bitsPerValue+7)/8), maxFilterBytes)
 	f := make([]byte, n)
 	bits := uint64(n) * 8
 	for _, k := range keys {

@@ -1,7 +1,6 @@
 package block
 
 import (
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
@@ -57,14 +56,14 @@ type fieldFilter struct {
 
 var fieldFilterKinds = []fieldFilter{
 	{"bloom8", func(keys []uint64) (int, func([]uint64) int) {
-		return bloomKind(bloomBuild(keys, 8))
+		return bloomKind(buildFilterBits(keys, 8))
 	}},
 	{"bloom10", func(keys []uint64) (int, func([]uint64) int) {
 		// The product's filter, as is.
 		return bloomKind(buildFilter(keys))
 	}},
 	{"bloom12", func(keys []uint64) (int, func([]uint64) int) {
-		return bloomKind(bloomBuild(keys, 12))
+		return bloomKind(buildFilterBits(keys, 12))
 	}},
 	{"xor8", func(keys []uint64) (int, func([]uint64) int) {
 		f, err := xorfilter.Populate(keys)
@@ -73,15 +72,7 @@ var fieldFilterKinds = []fieldFilter{
 		}
 		// Seed and block length, then the fingerprints.
 		size := 8 + 4 + len(f.Fingerprints)
-		return size, func(probes []uint64) int {
-			c := 0
-			for _, k := range probes {
-				if f.Contains(k) {
-					c++
-				}
-			}
-			return c
-		}
+		return size, func(probes []uint64) int { return countHits(probes, f.Contains) }
 	}},
 	{"fuse8", func(keys []uint64) (int, func([]uint64) int) {
 		f, err := xorfilter.PopulateBinaryFuse8(keys)
@@ -90,47 +81,25 @@ var fieldFilterKinds = []fieldFilter{
 		}
 		// Seed, four segment parameters, then the fingerprints.
 		size := 8 + 4*4 + len(f.Fingerprints)
-		return size, func(probes []uint64) int {
-			c := 0
-			for _, k := range probes {
-				if f.Contains(k) {
-					c++
-				}
-			}
-			return c
-		}
+		return size, func(probes []uint64) int { return countHits(probes, f.Contains) }
 	}},
-}
-
-// bloomBuild is buildFilter at other bits per value, with the same 7
-// probes (without its cap, which no size here reaches): a filter that
-// today's filterHas reads, since it takes the number of bits from the
-// filter's length. TestFieldFilterBloomReplica checks that at 10 bits per
-// value it builds the product's filter byte for byte.
-func bloomBuild(keys []uint64, bitsPerValue int) []byte {
-	n := max(8, (len(keys)*bitsPerValue+7)/8)
-	f := make([]byte, n)
-	bits := uint64(n) * 8
-	for _, k := range keys {
-		h1, h2 := k, k>>32|k<<32
-		for i := uint64(0); i < filterProbes; i++ {
-			bit := (h1 + i*h2) % bits
-			f[bit/8] |= 1 << (bit % 8)
-		}
-	}
-	return f
 }
 
 func bloomKind(f []byte) (int, func([]uint64) int) {
 	return len(f), func(probes []uint64) int {
-		c := 0
-		for _, k := range probes {
-			if filterHas(f, k) {
-				c++
-			}
-		}
-		return c
+		return countHits(probes, func(k uint64) bool { return filterHas(f, k) })
 	}
+}
+
+// countHits returns how many of probes has reports present.
+func countHits(probes []uint64, has func(uint64) bool) int {
+	c := 0
+	for _, k := range probes {
+		if has(k) {
+			c++
+		}
+	}
+	return c
 }
 
 // fieldFilterKeys returns the keys of n random distinct trace ids.
@@ -331,19 +300,6 @@ func TestFieldFilterNoFalseNegative(t *testing.T) {
 					t.Errorf("%.3f%% false positives, want at most %.1f%%", fpr, maxFPR[kind.name])
 				}
 			})
-		}
-	}
-}
-
-// TestFieldFilterBloomReplica checks that the bloom built at other sizes
-// in the comparison is the product's filter: at 10 bits per value and 7
-// probes it builds the same bytes.
-func TestFieldFilterBloomReplica(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 5))
-	for _, n := range []int{1, 5, 1000, 4096} {
-		keys := fieldFilterKeys(r, n, map[uint64]bool{})
-		if got, want := bloomBuild(keys, filterBitsPerValue), buildFilter(keys); !bytes.Equal(got, want) {
-			t.Fatalf("n=%d: replica differs from buildFilter (%d and %d bytes)", n, len(got), len(want))
 		}
 	}
 }
