@@ -16,9 +16,13 @@
 // Offsets are committed to the group only once they are durable here, so a
 // partition that moves resumes where its last owner stopped.
 //
-// Batches are bounded (MaxBatchBytes) far below what one transaction
+// Batches are bounded (MaxBatchBytes) far below the bytes one transaction
 // holds, so a batch is never split and its offsets can never be stored
-// with part of it only.
+// with part of it only. Its entries can still need more keys than a
+// transaction holds (many distinct indexed values each); the store then
+// refuses it whole (storage.ErrTooLarge) and the consumer stores it in
+// halves, each with its own offsets. Only a single record too large alone
+// is stored in parts with its offset after them.
 //
 // The group's rebalances wait while a polled batch is being stored
 // (BlockRebalanceOnPoll), and a revocation commits the stored offsets
@@ -44,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -267,8 +272,30 @@ func (c *Consumer) storeFetches(ctx context.Context, fetches kgo.Fetches) error 
 	if len(cur.records) > 0 {
 		batches = append(batches, cur)
 	}
-	for i, b := range batches {
-		if err := c.store(ctx, b); err != nil {
+	for i := 0; i < len(batches); i++ {
+		b := batches[i]
+		err := c.store(ctx, b, true)
+		if errors.Is(err, storage.ErrTooLarge) && len(b.records) > 1 {
+			// Entries with many distinct indexed values can need more
+			// keys than a transaction holds: each half goes with its
+			// own offsets, so a batch is still stored with its offsets
+			// or not at all.
+			half := len(b.records) / 2
+			first, second := batch{records: b.records[:half]}, batch{records: b.records[half:]}
+			for _, r := range first.records {
+				first.bytes += len(r.Value)
+			}
+			second.bytes = b.bytes - first.bytes
+			batches = slices.Concat(batches[:i], []batch{first, second}, batches[i+1:])
+			i--
+			continue
+		}
+		if errors.Is(err, storage.ErrTooLarge) {
+			c.log.Warn("a kafka record holds more entries than one transaction can: they are stored in parts and its offset after them, so a crash in between may store its first parts again",
+				"topic", b.records[0].Topic, "partition", b.records[0].Partition, "offset", b.records[0].Offset)
+			err = c.store(ctx, b, false)
+		}
+		if err != nil {
 			c.rewind(batches[i:])
 			return err
 		}
@@ -292,8 +319,10 @@ func (c *Consumer) rewind(bs []batch) {
 	c.client.SetOffsets(to)
 }
 
-// store decodes and stores one batch with the offsets after its records.
-func (c *Consumer) store(ctx context.Context, b batch) error {
+// store decodes and stores one batch with the offsets after its records:
+// in one transaction when whole, else the entries first (which the store
+// may split) and the offsets after them.
+func (c *Consumer) store(ctx context.Context, b batch, whole bool) error {
 	results := make([]ingest.Result, 0, len(b.records))
 	// owner[i] is the record of results[i].
 	owner := make([]*kgo.Record, 0, len(b.records))
@@ -327,8 +356,17 @@ func (c *Consumer) store(ctx context.Context, b batch) error {
 			puts = append(puts, storage.Put{Bucket: c.offsets, Key: offsetKey(topic, p), Value: binary.BigEndian.AppendUint64(nil, uint64(o.Offset))})
 		}
 	}
-	if _, err := c.svc.IngestResultsWith(ctx, ingest.FormatKafka, b.bytes, results, puts); err != nil {
-		return err
+	if whole {
+		if _, err := c.svc.IngestResultsWith(ctx, ingest.FormatKafka, b.bytes, results, puts); err != nil {
+			return err
+		}
+	} else {
+		if _, err := c.svc.IngestResultsWith(ctx, ingest.FormatKafka, b.bytes, results, nil); err != nil {
+			return err
+		}
+		if _, err := c.svc.IngestResultsWith(ctx, ingest.FormatKafka, 0, nil, puts); err != nil {
+			return err
+		}
 	}
 	// Rejected records are logged now that they will not be read again.
 	logged := 0

@@ -2,7 +2,10 @@ package kafkaingest
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,7 +68,7 @@ func TestStoreBatch(t *testing.T) {
 				b.records = append(b.records, &kgo.Record{Topic: "logs", Partition: int32(i % 2), Offset: int64(40 + i), Value: []byte(v),
 					Timestamp: recTime, Headers: []kgo.RecordHeader{{Key: "host", Value: []byte("web-1")}, {Key: "other", Value: []byte("x")}}})
 			}
-			if err := c.store(context.Background(), b); err != nil {
+			if err := c.store(context.Background(), b, true); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
@@ -121,6 +124,81 @@ func TestStoreBatch(t *testing.T) {
 				if got := o.EpochOffset().Offset; got != wantAt {
 					t.Errorf("partition %d starts at %d, want %d (the larger of the group's and the stored)", p, got, wantAt)
 				}
+			}
+		})
+	}
+}
+
+// TestStoreBatchTooLargeForATransaction: a batch whose entries need more
+// keys than one transaction holds (two distinct indexed values each) is
+// stored in halves, each with its offsets; a single record that alone is
+// too large is stored in parts with its offset after them. Every entry is
+// stored once and the stored offset is the one after the last record.
+func TestStoreBatchTooLargeForATransaction(t *testing.T) {
+	recTime := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+	line := func(i int) string {
+		return fmt.Sprintf(`{"message":"m%d","user":"u%d","req":"r%d"}`, i, i, i)
+	}
+	for _, tc := range []struct {
+		name    string
+		records func() []string
+	}{
+		{"many records", func() []string {
+			var v []string
+			for i := range 20000 {
+				v = append(v, line(i))
+			}
+			return v
+		}},
+		{"one record", func() []string {
+			var b strings.Builder
+			for i := range 20000 {
+				b.WriteString(line(i) + "\n")
+			}
+			return []string{b.String()}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := storage.DefaultOptions(t.TempDir())
+			opts.SyncWrites = false
+			opts.MemTableBytes = 8 << 20 // a transaction holds ~14,000 keys
+			opts.IndexedFields = []string{"user", "req"}
+			s, err := storage.Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			svc := ingest.NewService(s, ingest.ServiceOptions{Now: func() time.Time { return recTime.Add(time.Hour) }})
+			c := &Consumer{opts: Options{Format: ingest.FormatAuto, Source: "k", MaxBatchRecords: 20000, MaxBatchBytes: 4 << 20},
+				svc: svc, offsets: s.Bucket(OffsetsBucket), log: slog.New(slog.DiscardHandler), obs: nopObserver{},
+				uncommitted: map[string]map[int32]kgo.EpochOffset{}}
+			var recs []*kgo.Record
+			for i, v := range tc.records() {
+				recs = append(recs, &kgo.Record{Topic: "logs", Partition: 0, Offset: int64(100 + i), Value: []byte(v), Timestamp: recTime})
+			}
+			fetches := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "logs", Partitions: []kgo.FetchPartition{{Partition: 0, Records: recs}}}}}}
+			if err := c.storeFetches(context.Background(), fetches); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			err = s.Scan(context.Background(), storage.MinID, storage.MaxID, false, func(e *storage.Entry) bool {
+				seen[e.Message]++
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20000 {
+				if n := seen[fmt.Sprintf("m%d", i)]; n != 1 {
+					t.Fatalf("m%d stored %d times, want once", i, n)
+				}
+			}
+			if len(seen) != 20000 {
+				t.Fatalf("stored %d distinct messages, want 20000", len(seen))
+			}
+			got, err := c.offsets.Get(offsetKey("logs", 0))
+			if err != nil || binary.BigEndian.Uint64(got) != uint64(100+len(recs)) {
+				t.Fatalf("stored offset %x, %v; want %d", got, err, 100+len(recs))
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -53,46 +54,79 @@ func TestAppendWithPuts(t *testing.T) {
 	}
 }
 
-// TestAppendWithPutsSplit: a request too large for one transaction is
-// stored in parts, its puts with the last part: a failure of that part
-// leaves the puts unwritten.
-func TestAppendWithPutsSplit(t *testing.T) {
-	run := func(failAt int) (commits int, put bool, err error) {
-		opts := DefaultOptions(t.TempDir())
-		opts.SyncWrites = false
-		opts.MemTableBytes = 8 << 20
-		s, err := Open(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		s.hookCommit = func(int) error {
-			commits++
-			if commits == failAt {
-				return errors.New("injected failure of the last part")
-			}
-			return nil
-		}
-		rng := rand.New(rand.NewPCG(8, 8))
-		batch := makeEntries(rng, 20000, t0, 30*time.Hour)
-		noise := make([]byte, 150)
-		for i := range batch {
-			for j := range noise {
-				noise[j] = byte(rng.Uint32())
-			}
-			batch[i].Message += fmt.Sprintf(" %x", noise)
-		}
-		b := s.Bucket("offsets")
-		_, err = s.AppendWith(context.Background(), batch, []Put{{b, "p", []byte("1")}})
-		_, gerr := b.Get("p")
-		return commits, gerr == nil, err
+// TestAppendWithPutsTooLarge: a request with puts too large for one
+// transaction is refused with ErrTooLarge and nothing of it is stored,
+// neither entries nor puts, while the requests of its group are stored;
+// the same entries without puts are stored in parts.
+func TestAppendWithPutsTooLarge(t *testing.T) {
+	opts := DefaultOptions(t.TempDir())
+	opts.SyncWrites = false
+	opts.MemTableBytes = 8 << 20
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	commits, put, err := run(0)
-	if err != nil || !put || commits < 3 {
-		t.Fatalf("split request: %d commits, put stored %v, %v", commits, put, err)
+	defer s.Close()
+	release := make(chan struct{})
+	var commits atomic.Int32
+	s.hookCommit = func(int) error {
+		if commits.Add(1) == 1 {
+			<-release
+		}
+		return nil
 	}
-	if _, put, err := run(commits); err == nil || put {
-		t.Fatalf("the last part failed: put stored %v, err %v; want no put and an error", put, err)
+	rng := rand.New(rand.NewPCG(8, 8))
+	big := makeEntries(rng, 20000, t0, 30*time.Hour)
+	noise := make([]byte, 150)
+	for i := range big {
+		for j := range noise {
+			noise[j] = byte(rng.Uint32())
+		}
+		big[i].Message += fmt.Sprintf(" %x", noise)
+	}
+	ctx := context.Background()
+	b := s.Bucket("offsets")
+	first := make(chan error, 1)
+	go func() { _, err := s.Append(ctx, makeEntries(rng, 1, t0, time.Hour)); first <- err }()
+	for commits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	bigErr, smallErr := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := s.AppendWith(ctx, big, []Put{{b, "p", []byte("1")}}); bigErr <- err }()
+	for len(s.reqs) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	small := makeEntries(rng, 3, t0, time.Hour)
+	go func() { _, err := s.AppendWith(ctx, small, []Put{{b, "q", []byte("2")}}); smallErr <- err }()
+	for len(s.reqs) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bigErr; !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("AppendWith of a request too large for a transaction: %v, want ErrTooLarge", err)
+	}
+	if err := <-smallErr; err != nil {
+		t.Fatalf("the request grouped with the refused one: %v", err)
+	}
+	if _, err := b.Get("p"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the refused request's put: %v, want it not stored", err)
+	}
+	if v, err := b.Get("q"); err != nil || string(v) != "2" {
+		t.Fatalf("the stored request's put: %q, %v", v, err)
+	}
+	if n := storedEntries(t, s); n != 4 {
+		t.Fatalf("stored %d entries, want the 4 of the other requests", n)
+	}
+	// Without puts the same request is stored, in parts.
+	before := commits.Load()
+	if _, err := s.Append(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	if n := storedEntries(t, s); n != 4+len(big) || commits.Load()-before < 3 {
+		t.Fatalf("stored %d entries in %d commits, want %d in parts", n, commits.Load()-before, 4+len(big))
 	}
 }
 

@@ -15,20 +15,23 @@ package storage
 // fsync. There is no timer: a lone client's request is committed at once,
 // and the next group forms while the previous one syncs.
 //
-// A group fails as a whole: if any of its commits fails, every request of
-// the group gets the error, so none is acknowledged in part. Each request
-// is committed atomically (writeGroup), so a failed request was stored
-// entirely or not at all, and a retry after a failure cannot store part of
-// it twice: the answer the damaged-files work asked for instead of
-// idempotency keys, which would need the client to send one and the store
-// to keep every request's key and answer for a window. What a retry can
-// still duplicate is a request that was committed but whose answer was
-// lost (the daemon killed in between): the same as any at-least-once
-// shipper.
+// Each request gets the answer of the commit that holds it. When a commit
+// fails, its requests get its error, and the group's later requests, never
+// written, are told they were not stored; the requests of earlier commits
+// are durable and acknowledged. Each request is committed atomically
+// (writeGroup), so a failed request was stored entirely or not at all, and
+// a retry after a failure cannot store part of it twice: the answer the
+// damaged-files work asked for instead of idempotency keys, which would
+// need the client to send one and the store to keep every request's key
+// and answer for a window. What a retry can still duplicate is a request
+// that was committed but whose answer was lost (the daemon killed in
+// between, or an fsync that failed after the commit): the same as any
+// at-least-once shipper.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -48,7 +51,8 @@ type appendReq struct {
 	sizes   []int // MemSize of each entry
 	size    int
 	ids     []ID
-	puts    []Put      // written with the request's last entry
+	puts    []Put      // written with the request's entries
+	err     error      // the request's answer, set by writeGroup
 	done    chan error // buffered: the committer never waits on it
 }
 
@@ -118,25 +122,29 @@ func (s *Store) commitGroup(group []*appendReq) {
 		return
 	}
 	start := time.Now()
-	err := s.writeGroup(ok, n)
+	s.writeGroup(ok, n)
 	if s.opts.Observer != nil {
-		if err != nil {
-			s.opts.Observer.ObserveCommit(0, 0, time.Since(start))
-		} else {
-			s.opts.Observer.ObserveCommit(len(ok), n, time.Since(start))
+		acked, entries := 0, 0
+		for _, r := range ok {
+			if r.err == nil {
+				acked++
+				entries += len(r.entries)
+			}
 		}
+		s.opts.Observer.ObserveCommit(acked, entries, time.Since(start))
 	}
 	for _, r := range ok {
-		r.done <- err
+		r.done <- r.err
 	}
 }
 
-// writeGroup writes the n entries of reqs and gives each request its IDs.
-// Commits hold whole requests, so that a request is stored entirely or not
-// at all and a client's retry after an error cannot store part of it twice:
-// requests are packed into commits of up to maxCommitBytes, and a request
-// larger than that gets a commit of its own.
-func (s *Store) writeGroup(reqs []*appendReq, n int) error {
+// writeGroup writes the n entries of reqs, gives each request its IDs and
+// sets each one's answer (appendReq.err). Commits hold whole requests, so
+// that a request is stored entirely or not at all and a client's retry
+// after an error cannot store part of it twice: requests are packed into
+// commits of up to maxCommitBytes, and a request larger than that gets a
+// commit of its own.
+func (s *Store) writeGroup(reqs []*appendReq, n int) {
 	var (
 		entries []Entry
 		sizes   []int
@@ -160,7 +168,21 @@ func (s *Store) writeGroup(reqs []*appendReq, n int) error {
 			j++
 		}
 		if err := s.commitWhole(entries[at:at+count], sizes[at:at+count], ids[at:at+count], reqs[i:j], putsOf(reqs[i:j])); err != nil {
-			return err
+			for _, r := range reqs[i:j] {
+				if r.err == nil {
+					r.err = err
+				}
+			}
+			// The store is failing: what comes after is not written, and
+			// its clients must know that nothing of it was stored.
+			cause := err
+			if f := (*syncFailure)(nil); errors.As(err, &f) {
+				cause = f.err
+			}
+			for _, r := range reqs[j:] {
+				r.err = fmt.Errorf("append: not stored, a write before it failed: %w", cause)
+			}
+			break
 		}
 		at += count
 		i = j
@@ -168,14 +190,13 @@ func (s *Store) writeGroup(reqs []*appendReq, n int) error {
 	at = 0
 	for _, r := range reqs {
 		r.ids = ids[at : at+len(r.entries) : at+len(r.entries)]
-		if len(reqs) > 1 {
+		if len(reqs) > 1 && r.err == nil {
 			for i := range r.entries {
 				r.entries[i].ID = r.ids[i]
 			}
 		}
 		at += len(r.entries)
 	}
-	return nil
 }
 
 // putsOf gathers the puts of reqs, in request order.
@@ -189,9 +210,12 @@ func putsOf(reqs []*appendReq) []Put {
 
 // commitWhole commits the entries of reqs and puts in one transaction.
 // When Badger finds the transaction too big (a request of millions of tiny
-// entries; its bound is 15% of the memtable), it commits the requests one
-// by one, and a request that alone is too big in halves, its puts with the
-// last half: such a request is then not atomic, which the log says.
+// entries, or of entries with many distinct indexed values: its bounds
+// are 15% of the memtable and 52,428 keys), it commits the requests one
+// by one. A request that alone is too big is refused with ErrTooLarge when
+// it has puts, which must be written with all of its entries; without
+// puts it is committed in halves, and is then not atomic, which the log
+// says.
 func (s *Store) commitWhole(entries []Entry, sizes []int, ids []ID, reqs []*appendReq, puts []Put) error {
 	if s.hookCommit != nil {
 		if err := s.hookCommit(len(entries)); err != nil {
@@ -211,6 +235,10 @@ func (s *Store) commitWhole(entries []Entry, sizes []int, ids []ID, reqs []*appe
 			}
 			at += k
 		}
+		return nil
+	}
+	if len(reqs) == 1 && len(reqs[0].puts) > 0 {
+		reqs[0].err = fmt.Errorf("append %d entries with %d records: %w (%v); store it in smaller parts", len(entries), len(reqs[0].puts), ErrTooLarge, err)
 		return nil
 	}
 	if len(entries) < 2 {

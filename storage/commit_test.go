@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -226,6 +228,96 @@ func TestAppendRequestIsAtomic(t *testing.T) {
 			}
 			if !tc.wantCommits(commits) {
 				t.Fatalf("%d bytes took %d commits", size, commits)
+			}
+		})
+	}
+}
+
+// TestGroupCommitAnswersPerCommit: a group written in several commits
+// answers each request with its own commit's outcome. When the second
+// commit fails, the first one's request is acknowledged and stored, the
+// second's gets the failure, and the third, never written, is told it
+// was not stored; a failed fsync after a commit says the request is stored
+// but may not survive, and only to the requests of that commit.
+func TestGroupCommitAnswersPerCommit(t *testing.T) {
+	ioErr := errors.New("input/output error")
+	boom := errors.New("injected commit failure")
+	for _, tc := range []struct {
+		name       string
+		syncFails  bool
+		wantStored int // requests of the group stored
+		wantSecond string
+	}{
+		{"commit fails", false, 1, "injected commit failure"},
+		{"fsync fails after the commit", true, 2, "may not survive a crash"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := DefaultOptions(t.TempDir()) // synced writes
+			s, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var syncErr error
+			s.vlog.syncFile = func(*os.File) error { return syncErr }
+			release := make(chan struct{})
+			var commits atomic.Int32
+			s.hookCommit = func(int) error {
+				switch commits.Add(1) {
+				case 1:
+					<-release
+				case 3:
+					if !tc.syncFails {
+						return boom
+					}
+					syncErr = ioErr
+				}
+				return nil
+			}
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(3, 4))
+			first := make(chan error, 1)
+			go func() { _, err := s.Append(ctx, makeEntries(rng, 1, t0, time.Hour)); first <- err }()
+			for commits.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			// Three requests larger than maxCommitBytes: a commit each.
+			const per = 5000
+			errs := make([]chan error, 3)
+			for i := range errs {
+				batch := makeEntries(rand.New(rand.NewPCG(uint64(i), 7)), per, t0, time.Hour)
+				noise := make([]byte, 500)
+				for j := range batch {
+					for k := range noise {
+						noise[k] = byte(rng.Uint32())
+					}
+					batch[j].Message = fmt.Sprintf("request %d %x", i, noise)
+				}
+				errs[i] = make(chan error, 1)
+				go func() { _, err := s.Append(ctx, batch); errs[i] <- err }()
+				for len(s.reqs) < i+1 { // in order: the group keeps it
+					time.Sleep(time.Millisecond)
+				}
+			}
+			close(release)
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errs[0]; err != nil {
+				t.Fatalf("the request of the group's first commit: %v, want it acknowledged", err)
+			}
+			if err := <-errs[1]; err == nil || !strings.Contains(err.Error(), tc.wantSecond) {
+				t.Fatalf("the request of the failed commit: %v, want %q", err, tc.wantSecond)
+			}
+			err = <-errs[2]
+			if err == nil || !strings.Contains(err.Error(), "not stored") || strings.Contains(err.Error(), "may not survive") {
+				t.Fatalf("the request never written: %v, want it told it was not stored", err)
+			}
+			if !errors.Is(err, boom) && !errors.Is(err, ioErr) {
+				t.Fatalf("the request never written: %v, want the cause", err)
+			}
+			if n := storedEntries(t, s); n != 1+tc.wantStored*per {
+				t.Fatalf("stored %d entries, want %d", n, 1+tc.wantStored*per)
 			}
 		})
 	}

@@ -29,6 +29,10 @@ var (
 	ErrOverloaded = errors.New("write path saturated")
 	ErrDiskFull   = errors.New("no space left on device")
 	ErrClosed     = errors.New("store closed")
+	// ErrTooLarge: a request written with puts (AppendWith) does not fit
+	// in one transaction, so it is not stored; its caller stores it in
+	// smaller parts, each with its own puts.
+	ErrTooLarge = errors.New("request too large for one transaction")
 )
 
 // Options configures a Store. DefaultOptions gives the production values.
@@ -418,13 +422,15 @@ type Put struct {
 	Value  []byte
 }
 
-// AppendWith is Append that also writes puts in the transaction that
-// commits the request's last entry, so that a reader of those records (a
-// consumer's position in its source) never sees them without the entries
-// or the entries without them. That is the request's only transaction
-// unless it is too large for one (far more than maxCommitBytes), which
-// callers who need the guarantee avoid by bounding their requests. With
-// no entries it writes the puts alone, in order with the appends around it.
+// AppendWith is Append that also writes puts in the same transaction as
+// the request's entries, so that a reader of those records (a consumer's
+// position in its source) never sees them without the entries or the
+// entries without them. A request with puts that Badger finds too large
+// for one transaction (more keys than its bound, as when every entry
+// holds several distinct indexed values) is not stored: the error wraps
+// ErrTooLarge, and the caller stores smaller parts, each with its own
+// puts. With no entries it writes the puts alone, in order with the
+// appends around it.
 func (s *Store) AppendWith(ctx context.Context, entries []Entry, puts []Put) ([]ID, error) {
 	if len(entries) == 0 && len(puts) == 0 {
 		return nil, nil
@@ -536,8 +542,19 @@ func wrapSyncErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	return wrapWriteErr("commit", fmt.Errorf("the request is stored but may not survive a crash: %w", err))
+	return wrapWriteErr("commit", &syncFailure{err})
 }
+
+// syncFailure is an fsync that failed after a commit, so that the
+// requests of the group that were never written can be told the cause
+// without being told they were stored.
+type syncFailure struct{ err error }
+
+func (f *syncFailure) Error() string {
+	return "the request is stored but may not survive a crash: " + f.err.Error()
+}
+
+func (f *syncFailure) Unwrap() error { return f.err }
 
 // levelValues holds the one-byte index values of each level, so that the
 // append path does not allocate them per entry.
