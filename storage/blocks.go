@@ -489,6 +489,7 @@ type decodedBlock struct {
 	first, last uint64
 	entries     []Entry
 	partial     bool // decoded by a pointReader's decode, its arrays reused
+	upTo        ID   // partial: the last id it was decoded for
 }
 
 func (b *decodedBlock) covers(id ID) bool {
@@ -582,10 +583,17 @@ type pointReader struct {
 	it    *badger.Iterator // over the headers of day
 	last  *decodedBlock
 	// decode, when set, decodes blocks instead of readBlock, into bufs
-	// and the array of the block before; such blocks are not cached.
-	decode decodeFunc
+	// and the array of the block before, and only the entries of the ids
+	// still to read (rest, ascending) that the block holds; such blocks
+	// are not cached.
+	decode rowsDecodeFunc
 	bufs   *block.Buffers
+	rest   []ID
 }
+
+// rowsDecodeFunc is a decodeFunc that makes only the entries whose IDs
+// want holds (ascending).
+type rowsDecodeFunc func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte, want []ID) ([]Entry, error)
 
 func (r *pointReader) close() {
 	if r.it != nil {
@@ -596,7 +604,12 @@ func (r *pointReader) close() {
 // get returns the entry with the given id, or nil when there is none.
 func (r *pointReader) get(id ID) (*Entry, error) {
 	if r.last != nil && r.last.covers(id) {
-		return r.last.find(id), nil
+		// A block decoded for some of its entries answers for the ids up
+		// to the last it was decoded for; a later one (blocks overlap in
+		// time) decodes it again.
+		if !r.last.partial || id.Compare(r.last.upTo) <= 0 {
+			return r.last.find(id), nil
+		}
 	}
 	if b := r.cache.lookup(id); b != nil {
 		r.last = b
@@ -637,11 +650,23 @@ func (r *pointReader) get(id ID) (*Entry, error) {
 		if r.last != nil && r.last.partial {
 			dst = r.last.entries
 		}
-		entries, err := readBlockWith(r.txn, nil, &ref, r.decode, dst, r.bufs)
+		want := r.rest
+		k := 0
+		for k < len(want) && ref.holds(want[k]) {
+			k++
+		}
+		if k == 0 { // id is the first of rest, and ref holds it
+			return nil, fmt.Errorf("BUG: point read of %s outside the ids to read", id)
+		}
+		want = want[:k]
+		decode := func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte) ([]Entry, error) {
+			return r.decode(dst, bufs, h, body, want)
+		}
+		entries, err := readBlockWith(r.txn, nil, &ref, decode, dst, r.bufs)
 		if err != nil {
 			return nil, err
 		}
-		r.last = &decodedBlock{day: ref.day, first: ref.first, last: ref.last, entries: entries, partial: true}
+		r.last = &decodedBlock{day: ref.day, first: ref.first, last: ref.last, entries: entries, partial: true, upTo: want[k-1]}
 		return r.last.find(id), nil
 	}
 	entries, err := readBlock(r.txn, &ref)
@@ -660,9 +685,9 @@ func (s *Store) getIDs(ctx context.Context, ids []ID, fn func(e *Entry) bool) er
 	return s.getIDsWith(ctx, ids, nil, fn)
 }
 
-// getIDsWith is getIDs decoding blocks with decode when it is not nil
-// (see pointReader).
-func (s *Store) getIDsWith(ctx context.Context, ids []ID, decode decodeFunc, fn func(e *Entry) bool) error {
+// getIDsWith is getIDs decoding blocks with decode when it is not nil (see
+// pointReader); ids must then ascend.
+func (s *Store) getIDsWith(ctx context.Context, ids []ID, decode rowsDecodeFunc, fn func(e *Entry) bool) error {
 	gen := s.blocks.generation()
 	return s.view(func(txn *badger.Txn) error {
 		r := pointReader{check: s.checkKeys, txn: txn, cache: &s.blocks, gen: gen, decode: decode}
@@ -676,6 +701,7 @@ func (s *Store) getIDsWith(ctx context.Context, ids []ID, decode decodeFunc, fn 
 					return err
 				}
 			}
+			r.rest = ids[i:]
 			e, err := r.get(id)
 			if err != nil {
 				return fmt.Errorf("get entry %s: %w", id, err)

@@ -613,12 +613,12 @@ func (s *Store) GetSorted(ctx context.Context, ids []ID, fn func(e *Entry) bool)
 // those fields needs. Blocks are decoded so for the call only, not kept
 // for later point reads: the keyword index's candidates for a request id
 // are mostly entries of blocks that do not hold it, each decoded for a few
-// hundred of its thousands of entries. fn must not keep the entry's fields
-// past its call.
+// hundred of its thousands of entries, and only those entries are made.
+// fn must not keep the entry's fields past its call.
 func (s *Store) GetSortedWith(ctx context.Context, ids []ID, fields []string, fn func(e *Entry) bool) error {
 	slices.SortFunc(ids, ID.Compare)
-	decode := func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte) ([]Entry, error) {
-		return block.DecodeMessagesWith(dst, bufs, h, body, fields)
+	decode := func(dst []Entry, bufs *block.Buffers, h *block.Header, body []byte, want []ID) ([]Entry, error) {
+		return block.DecodeRowsWith(dst, bufs, h, body, fields, want)
 	}
 	return s.getIDsWith(ctx, ids, decode, fn)
 }

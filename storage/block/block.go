@@ -24,7 +24,11 @@
 // entry, header included; today's per-entry codec writes 116 B before
 // Badger compresses it). The encoder and decoder are shared by the package:
 // they are expensive to build and their EncodeAll and DecodeAll are safe
-// for concurrent use.
+// for concurrent use. The exception is a messages column of more than 256
+// distinct values in a block of 2,048 entries or more (a merged block): it
+// is stored in frames of 1,024 rows, each a string stream compressed on its
+// own (CodecFrames, see frameRows), so that a point read of a few entries
+// decompresses one frame instead of megabytes.
 //
 // Why a header apart. Planning, counts and histograms must not touch bodies.
 // The header (Header, encoded by Header.Marshal) holds the entry count, the

@@ -420,6 +420,128 @@ func TestDecodeColumnsWithBuffers(t *testing.T) {
 	}
 }
 
+// TestDecodeRowsWith: decoding the rows of some IDs (some of them not in
+// the block) gives exactly the entries of a whole decode with those IDs,
+// with the same fields, for random blocks, with buffers reused.
+func TestDecodeRowsWith(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var bufs Buffers
+	var dst []logs.Entry
+	for it := range 300 {
+		entries, templates := randomBlock(rng)
+		h, body, err := Encode(entries, templates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range h.Columns {
+			if c.Kind == ColumnField && rng.IntN(2) == 0 {
+				names = append(names, c.Name)
+			}
+		}
+		whole, err := DecodeMessagesWith(nil, nil, &h, body, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []logs.ID
+		var want []logs.Entry
+		keep := rng.Float64()
+		for _, e := range whole {
+			if rng.Float64() < keep {
+				ids = append(ids, e.ID)
+				want = append(want, e)
+			}
+			if rng.IntN(8) == 0 { // not in the block
+				ids = append(ids, logs.ID{Nanos: e.ID.Nanos, Seq: e.ID.Seq + 1<<40})
+			}
+		}
+		slices.SortFunc(ids, logs.ID.Compare)
+		got, err := DecodeRowsWith(dst, &bufs, &h, body, names, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(comparableEntries(got), comparableEntries(want))) {
+			t.Fatalf("block %d: %d of %d rows decoded differ from a whole decode's", it, len(want), len(whole))
+		}
+		dst = got
+	}
+}
+
+// TestFramedMessages: a block of many distinct messages stores them in
+// frames; it decodes whole and row by row like any block, and a decode of
+// some rows decompresses only their frames (a damaged frame elsewhere does
+// not fail it, while it fails a whole decode).
+func TestFramedMessages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	framed := 0
+	for range 12 {
+		var entries []logs.Entry
+		var templates []uint32
+		for len(entries) < minFramedRows || entries[0].Message == entries[1].Message {
+			entries, templates = randomBlock(rng)
+		}
+		h, body := checkRoundTrip(t, entries, templates)
+		c := h.Column(ColumnMessages)
+		if c.Codec != CodecFrames {
+			continue // a dictionary: few distinct messages
+		}
+		framed++
+		var h2 Header
+		if err := h2.Unmarshal(h.Marshal()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(&h2, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The rows of the last frame only, with the first frame damaged.
+		per, frames, err := framesOf(c, body, h.Count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(frames) < 2 || frames[0].codec != CodecZstd {
+			t.Fatalf("%d frames of %d rows, first %v", len(frames), per, frames[0].codec)
+		}
+		damaged := slices.Clone(body)
+		off := c.Offset + (c.Length - sumStored(frames)) + len(frames[0].stored)/2
+		damaged[off] ^= 0xff
+		if _, err := Decode(&h2, damaged); err == nil {
+			t.Fatalf("a whole decode with frame 0 damaged succeeded")
+		}
+		last := (len(frames) - 1) * per
+		var ids []logs.ID
+		var want []logs.Entry
+		for i := last; i < len(got); i += 1 + rng.IntN(50) {
+			ids = append(ids, got[i].ID)
+			want = append(want, got[i])
+		}
+		names := []string{}
+		for _, col := range h.Columns {
+			if col.Kind == ColumnField {
+				names = append(names, col.Name)
+			}
+		}
+		rows, err := DecodeRowsWith(nil, nil, &h2, damaged, names, ids)
+		if err != nil {
+			t.Fatalf("rows of the last frame with the first damaged: %v", err)
+		}
+		if !reflect.DeepEqual(comparableEntries(rows), comparableEntries(want)) {
+			t.Fatalf("rows of the last frame differ from a whole decode's")
+		}
+	}
+	if framed < 4 {
+		t.Fatalf("%d of 12 blocks framed: the test checks too little", framed)
+	}
+}
+
+func sumStored(frames []frame) int {
+	n := 0
+	for _, f := range frames {
+		n += len(f.stored)
+	}
+	return n
+}
+
 func checkRoundTripHeader(t *testing.T, entries []logs.Entry) Header {
 	t.Helper()
 	h, _, err := Encode(entries, nil)

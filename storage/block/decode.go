@@ -49,7 +49,7 @@ func decodeNamed(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, messag
 		return nil, fmt.Errorf("decode block: %w", err)
 	}
 	keep := func(name string) bool { return slices.Contains(fields, name) }
-	entries, err := decodeSome(dst, bufs, h, body, message, keep)
+	entries, err := decodeSome(dst, bufs, h, body, message, keep, nil)
 	if err != nil {
 		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
 	}
@@ -57,7 +57,7 @@ func decodeNamed(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, messag
 }
 
 func decode(h *Header, body []byte) ([]logs.Entry, error) {
-	return decodeSome(nil, nil, h, body, true, nil)
+	return decodeSome(nil, nil, h, body, true, nil, nil)
 }
 
 // DecodeInto is Decode into dst's array when it is large enough (see
@@ -66,7 +66,7 @@ func DecodeInto(dst []logs.Entry, h *Header, body []byte) ([]logs.Entry, error) 
 	if err := checkBody(h, body); err != nil {
 		return nil, fmt.Errorf("decode block: %w", err)
 	}
-	entries, err := decodeSome(dst, nil, h, body, true, nil)
+	entries, err := decodeSome(dst, nil, h, body, true, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
 	}
@@ -116,19 +116,45 @@ func DecodeMessagesWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte,
 	return decodeNamed(dst, bufs, h, body, true, fields)
 }
 
+// DecodeRowsWith is DecodeMessagesWith for the entries whose IDs want
+// holds (ascending) only: the block's columns are still decompressed, but
+// only those entries are made, their strings copied and their fields
+// gathered. It returns them in ID order.
+func DecodeRowsWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, fields []string, want []logs.ID) ([]logs.Entry, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block: %w", err)
+	}
+	if want == nil {
+		want = []logs.ID{}
+	}
+	keep := func(name string) bool { return slices.Contains(fields, name) }
+	entries, err := decodeSome(dst, bufs, h, body, true, keep, want)
+	if err != nil {
+		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
+	}
+	return entries, nil
+}
+
 // DecodeColumnsWith is DecodeColumnsInto reusing bufs (see Buffers).
 func DecodeColumnsWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, fields []string) ([]logs.Entry, error) {
 	return decodeNamed(dst, bufs, h, body, false, fields)
 }
 
 // decodeSome decodes the block, the messages only when message is set and
-// the fields keep keeps (every field when keep is nil).
-func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message bool, keep func(string) bool) ([]logs.Entry, error) {
+// the fields keep keeps (every field when keep is nil). With want (IDs in
+// ascending order) it returns only the entries whose IDs it holds.
+func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message bool, keep func(string) bool, want []logs.ID) ([]logs.Entry, error) {
 	ids, err := decodeIDs(h, body)
 	if err != nil {
 		return nil, err
 	}
-	n := h.Count
+	// rows maps a row of the block to its entry, -1 for a row left out;
+	// nil when every row is decoded.
+	var rows []int32
+	n := len(ids)
+	if want != nil {
+		rows, n = selectRows(ids, want)
+	}
 	var entries []logs.Entry
 	if cap(dst) >= n {
 		entries = dst[:n]
@@ -137,24 +163,51 @@ func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message
 		entries = make([]logs.Entry, n)
 	}
 	for i, id := range ids {
-		entries[i].ID = id
-		entries[i].Time = time.Unix(0, id.Nanos).UTC()
+		e := entryOf(entries, rows, i)
+		if e == nil {
+			continue
+		}
+		e.ID = id
+		e.Time = time.Unix(0, id.Nanos).UTC()
 	}
-	if err := decodeLevels(h, body, func(i int, l logs.Level) { entries[i].Level = l }); err != nil {
+	if n == 0 {
+		return entries, nil
+	}
+	if err := decodeLevels(h, body, func(i int, l logs.Level) {
+		if e := entryOf(entries, rows, i); e != nil {
+			e.Level = l
+		}
+	}); err != nil {
 		return nil, err
 	}
-	if err := decodeStringColumn(h, body, ColumnSources, func(i int, s string) { entries[i].Source = s }); err != nil {
+	if err := decodeStringColumnRows(h, body, ColumnSources, rows, func(i int, s string) {
+		if e := entryOf(entries, rows, i); e != nil {
+			e.Source = s
+		}
+	}); err != nil {
 		return nil, err
 	}
 	if message {
-		if err := decodeStringColumn(h, body, ColumnMessages, func(i int, s string) { entries[i].Message = s }); err != nil {
+		if err := decodeStringColumnRows(h, body, ColumnMessages, rows, func(i int, s string) {
+			if e := entryOf(entries, rows, i); e != nil {
+				e.Message = s
+			}
+		}); err != nil {
 			return nil, err
 		}
 	}
-	if err := decodeTags(h, body, func(i int, tags []string) { entries[i].Tags = tags }); err != nil {
+	if err := decodeTagsRows(h, body, rows, func(i int, tags []string) {
+		if e := entryOf(entries, rows, i); e != nil {
+			e.Tags = tags
+		}
+	}); err != nil {
 		return nil, err
 	}
-	if err := decodeTemplates(h, body, func(i int, t uint32) { entries[i].Pattern = t }); err != nil {
+	if err := decodeTemplates(h, body, func(i int, t uint32) {
+		if e := entryOf(entries, rows, i); e != nil {
+			e.Pattern = t
+		}
+	}); err != nil {
 		return nil, err
 	}
 	lay, err := decodeLayouts(h, body)
@@ -181,11 +234,32 @@ func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message
 		}
 		total += fields[c].Values
 	}
+	if rows != nil {
+		total = 0 // the fields of the rows kept, counted below
+		for i := range ids {
+			if rows[i] < 0 {
+				continue
+			}
+			for _, c := range lay.layouts[lay.entry(i)] {
+				if kept[c] {
+					total++
+				}
+			}
+		}
+	}
 	backing := bufs.fieldSlice(total)
 	next := make([]int, len(fields))
-	for i := range entries {
+	for i := range ids {
 		l := lay.layouts[lay.entry(i)]
 		if len(l) == 0 {
+			continue
+		}
+		e := entryOf(entries, rows, i)
+		if e == nil {
+			// Left out: its values are passed over.
+			for _, c := range l {
+				next[c]++
+			}
 			continue
 		}
 		n := len(l)
@@ -211,9 +285,42 @@ func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message
 			next[c]++
 			j++
 		}
-		entries[i].Fields = fs
+		e.Fields = fs
 	}
 	return entries, nil
+}
+
+// selectRows returns, for each of a block's ids, its index among the ids
+// that want holds (-1 when it holds it not), and how many it holds. Both
+// lists ascend.
+func selectRows(ids, want []logs.ID) ([]int32, int) {
+	rows := make([]int32, len(ids))
+	n, j := 0, 0
+	for i, id := range ids {
+		for j < len(want) && want[j].Compare(id) < 0 {
+			j++
+		}
+		if j < len(want) && want[j] == id {
+			rows[i] = int32(n)
+			n++
+			j++
+			continue
+		}
+		rows[i] = -1
+	}
+	return rows, n
+}
+
+// entryOf returns the entry of row i: entries[i] when rows is nil, else
+// the entry rows maps it to, or nil for a row left out.
+func entryOf(entries []logs.Entry, rows []int32, i int) *logs.Entry {
+	if rows == nil {
+		return &entries[i]
+	}
+	if p := rows[i]; p >= 0 {
+		return &entries[p]
+	}
+	return nil
 }
 
 // checkBody checks the header and that body is the whole body it describes.
@@ -502,15 +609,61 @@ func decodeLevels(h *Header, body []byte, set func(int, logs.Level)) error {
 }
 
 func decodeStringColumn(h *Header, body []byte, k ColumnKind, set func(int, string)) error {
+	return decodeStringColumnRows(h, body, k, nil, set)
+}
+
+// decodeStringColumnRows is decodeStringColumn that copies out only the
+// strings of the rows that rows keeps (see decodeSome), every row's when
+// rows is nil; set is still called for every row of a dictionary stream.
+func decodeStringColumnRows(h *Header, body []byte, k ColumnKind, rows []int32, set func(int, string)) error {
 	c := h.Column(k)
+	if c.Codec == CodecFrames {
+		return decodeFramedStrings(h, c, body, rows, set)
+	}
 	raw, err := columnBytes(c, body)
 	if err != nil {
 		return err
 	}
 	r := reader{b: raw}
-	readStrings(&r, h.Count, set)
+	readStringsRows(&r, h.Count, rows, set, nil, nil, nil)
 	if err := r.done(); err != nil {
 		return fmt.Errorf("%s column: %w", k, err)
+	}
+	return nil
+}
+
+// decodeFramedStrings is decodeStringColumnRows for a framed column: a
+// frame without a row that rows keeps is not decompressed.
+func decodeFramedStrings(h *Header, c *Column, body []byte, rows []int32, set func(int, string)) error {
+	per, frames, err := framesOf(c, body, h.Count)
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for f := range frames {
+		lo := f * per
+		hi := min(lo+per, h.Count)
+		var sub []int32
+		if rows != nil {
+			sub = rows[lo:hi]
+			if !slices.ContainsFunc(sub, func(p int32) bool { return p >= 0 }) {
+				continue
+			}
+		}
+		raw, err := frameBytes(c, &frames[f], buf)
+		if err != nil {
+			return fmt.Errorf("%s column, frame %d: %w", c.Kind, f, err)
+		}
+		if frames[f].codec == CodecZstd {
+			buf = raw
+		}
+		r := reader{b: raw}
+		// Each frame's strings get an arena of their own: they outlive
+		// buf, which the next frame reuses.
+		readStringsRows(&r, hi-lo, sub, func(i int, s string) { set(lo+i, s) }, nil, nil, nil)
+		if err := r.done(); err != nil {
+			return fmt.Errorf("%s column, frame %d: %w", c.Kind, f, err)
+		}
 	}
 	return nil
 }
@@ -518,6 +671,12 @@ func decodeStringColumn(h *Header, body []byte, k ColumnKind, set func(int, stri
 // readStrings reads a string stream of n values.
 func readStrings(r *reader, n int, set func(int, string)) {
 	readStringsCoded(r, n, set, nil, nil, nil)
+}
+
+// readStringsCoded reads a string stream of n values, every row's (see
+// readStringsRows).
+func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte), dictBuf []string, arena *stringArena) {
+	readStringsRows(r, n, nil, set, dict, dictBuf, arena)
 }
 
 // stringArena copies byte strings into shared chunks and returns strings
@@ -549,7 +708,7 @@ func (a *stringArena) string(b []byte) string {
 	return unsafe.String(&a.buf[off], len(b))
 }
 
-// readStringsCoded is readStrings that hands a dictionary stream's
+// readStringsRows is readStrings that hands a dictionary stream's
 // dictionary and per-value indexes to dict instead, when dict is not nil
 // (set is then called only for a plain stream); index is nil when the
 // dictionary has one value. The strings of a dictionary handed to dict
@@ -559,8 +718,10 @@ func (a *stringArena) string(b []byte) string {
 // is large enough, for a reader that decodes block after block: a new
 // slice per block cost a fifth of decoding a dictionary column. The
 // dictionary's bytes are copied into arena when it is not nil (see
-// stringArena), else into a new string.
-func readStringsCoded(r *reader, n int, set func(int, string), dict func(values []string, index []byte), dictBuf []string, arena *stringArena) {
+// stringArena), else into a new string. With rows, a plain stream copies
+// out only the strings of the rows it keeps (rows[i] >= 0): a point read
+// of a few entries of a block of 8,000 needs a few of its messages.
+func readStringsRows(r *reader, n int, rows []int32, set func(int, string), dict func(values []string, index []byte), dictBuf []string, arena *stringArena) {
 	switch mode := r.byte(); mode {
 	case streamDict:
 		d := r.count(maxDict)
@@ -645,7 +806,9 @@ func readStringsCoded(r *reader, n int, set func(int, string), dict func(values 
 		}
 		for i := 0; i < n && r.err == nil && lengths.err == nil; i++ {
 			b := r.bytes(lengths.count(r.len()))
-			set(i, arena.string(b))
+			if rows == nil || rows[i] >= 0 {
+				set(i, arena.string(b))
+			}
 		}
 		if err := lengths.done(); err != nil && r.err == nil {
 			r.err = err
@@ -656,6 +819,12 @@ func readStringsCoded(r *reader, n int, set func(int, string), dict func(values 
 }
 
 func decodeTags(h *Header, body []byte, set func(int, []string)) error {
+	return decodeTagsRows(h, body, nil, set)
+}
+
+// decodeTagsRows is decodeTags that hands out only the tags of the rows
+// that rows keeps (see decodeSome), every row's when rows is nil.
+func decodeTagsRows(h *Header, body []byte, rows []int32, set func(int, []string)) error {
 	c := h.Column(ColumnTags)
 	raw, err := columnBytes(c, body)
 	if err != nil {
@@ -666,17 +835,32 @@ func decodeTags(h *Header, body []byte, set func(int, []string)) error {
 	if c.Values > len(raw) {
 		return fmt.Errorf("%w: tags column of %d bytes for %d tags", ErrCorrupt, len(raw), c.Values)
 	}
-	backing := make([]string, c.Values)
+	var backing []string
+	if rows == nil {
+		backing = make([]string, c.Values)
+	}
 	r := reader{b: raw}
-	entries := 0
+	entries, values := 0, 0
 	for i := 0; i < h.Count && r.err == nil; i++ {
-		k := r.count(len(backing))
+		k := r.count(c.Values - values)
 		if k == 0 {
 			continue
 		}
 		entries++
-		tags := backing[:k:k]
-		backing = backing[k:]
+		values += k
+		if rows != nil && rows[i] < 0 {
+			for range k {
+				r.count(len(h.Tags) - 1)
+			}
+			continue
+		}
+		var tags []string
+		if rows == nil {
+			tags = backing[:k:k]
+			backing = backing[k:]
+		} else {
+			tags = make([]string, k)
+		}
 		for j := range tags {
 			x := r.count(len(h.Tags) - 1)
 			if r.err == nil {
@@ -688,8 +872,8 @@ func decodeTags(h *Header, body []byte, set func(int, []string)) error {
 	if err := r.done(); err != nil {
 		return fmt.Errorf("tags column: %w", err)
 	}
-	if len(backing) != 0 || entries != c.Entries {
-		return fmt.Errorf("%w: tags column holds %d tags in %d entries, header says %d in %d", ErrCorrupt, c.Values-len(backing), entries, c.Values, c.Entries)
+	if values != c.Values || entries != c.Entries {
+		return fmt.Errorf("%w: tags column holds %d tags in %d entries, header says %d in %d", ErrCorrupt, values, entries, c.Values, c.Entries)
 	}
 	return nil
 }

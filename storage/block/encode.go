@@ -117,6 +117,16 @@ func (b *builder) build(entries []logs.Entry, templates []uint32) (Header, []byt
 		c := all.with(s.kind)
 		s.stream.stats(&c)
 		limitSet(&c)
+		if s.kind == ColumnMessages && s.stream.dict == nil && n >= minFramedRows {
+			c.Offset = len(body)
+			body, c.RawLength = appendFramed(body, frameRows, framedRaws(s.stream.values))
+			if c.RawLength > MaxRawBytes-h.rawLength() {
+				return Header{}, nil, fmt.Errorf("columns of more than %d bytes", MaxRawBytes)
+			}
+			c.Codec, c.Length = CodecFrames, len(body)-c.Offset
+			h.Columns = append(h.Columns, c)
+			continue
+		}
 		b.raw = s.stream.append(b.raw[:0])
 		if err := add(c, b.raw); err != nil {
 			return Header{}, nil, err
@@ -346,18 +356,39 @@ func (s *stringStream) append(raw []byte) []byte {
 		}
 		return raw
 	}
+	return appendPlain(raw, s.values, s.bytes)
+}
+
+// appendPlain appends a plain string stream of values, which hold size
+// bytes together.
+func appendPlain(raw []byte, values []string, size int) []byte {
 	raw = append(raw, streamPlain)
 	var lengths []byte
-	for _, v := range s.values {
+	for _, v := range values {
 		lengths = binary.AppendUvarint(lengths, uint64(len(v)))
 	}
 	raw = binary.AppendUvarint(raw, uint64(len(lengths)))
 	raw = append(raw, lengths...)
-	raw = slices.Grow(raw, s.bytes)
-	for _, v := range s.values {
+	raw = slices.Grow(raw, size)
+	for _, v := range values {
 		raw = append(raw, v...)
 	}
 	return raw
+}
+
+// framedRaws returns the raw bytes of the frames of a plain stream of
+// values: a plain stream of frameRows values each, the last of fewer.
+func framedRaws(values []string) [][]byte {
+	var raws [][]byte
+	for lo := 0; lo < len(values); lo += frameRows {
+		part := values[lo:min(lo+frameRows, len(values))]
+		size := 0
+		for _, v := range part {
+			size += len(v)
+		}
+		raws = append(raws, appendPlain(nil, part, size))
+	}
+	return raws
 }
 
 // stats adds the string statistics to c from the dictionary, when there is

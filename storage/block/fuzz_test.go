@@ -1,9 +1,13 @@
 package block
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/logengine/logengine/storage/logs"
 )
 
 // FuzzDecode feeds arbitrary headers and bodies to every decoder: none may
@@ -28,6 +32,22 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(h.Marshal(), body)
 	}
+	// Framed messages: a plain stream needs more than 256 distinct
+	// messages, in frames of 100 rows here.
+	defer func(rows, least int) { frameRows, minFramedRows = rows, least }(frameRows, minFramedRows)
+	frameRows, minFramedRows = 100, 200
+	framed := make([]logs.Entry, 260)
+	for i := range framed {
+		framed[i] = logs.Entry{ID: logs.ID{Nanos: int64(i), Seq: uint64(i)}, Time: time.Unix(0, int64(i)).UTC(), Level: logs.Levels[0], Message: fmt.Sprint(i)}
+	}
+	h, body, err := Encode(framed, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if c := h.Column(ColumnMessages).Codec; c != CodecFrames {
+		f.Fatalf("a framed seed has messages of codec %v", c)
+	}
+	f.Add(h.Marshal(), body)
 	f.Add([]byte{}, []byte{})
 	f.Add([]byte{headerVersion, 0xff, 0xff, 0xff, 0xff, 0x0f}, []byte{})
 	f.Fuzz(func(t *testing.T, hb, body []byte) {

@@ -74,6 +74,10 @@ type Codec uint8
 const (
 	CodecRaw  Codec = 0
 	CodecZstd Codec = 1
+	// CodecFrames: the column is frames of rows, each stored raw or
+	// compressed on its own (framesOf), so that a few rows decompress
+	// without the rest. Only a plain messages column is framed.
+	CodecFrames Codec = 2
 )
 
 // Header describes a block without its body: what planning, counting and
@@ -628,6 +632,10 @@ func (h *Header) check() error {
 			// corrupt length from being allocated.
 			if c.RawLength > c.Length<<15 {
 				return fmt.Errorf("%w: %s column %q of %d bytes claims %d once decompressed", ErrCorrupt, c.Kind, c.Name, c.Length, c.RawLength)
+			}
+		case CodecFrames:
+			if c.Kind != ColumnMessages || c.RawLength > c.Length<<15 {
+				return fmt.Errorf("%w: %s column %q of %d bytes in frames claims %d once decompressed", ErrCorrupt, c.Kind, c.Name, c.Length, c.RawLength)
 			}
 		default:
 			return fmt.Errorf("%w: %s column %q has codec %d", ErrCorrupt, c.Kind, c.Name, c.Codec)
