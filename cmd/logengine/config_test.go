@@ -82,6 +82,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "geoip without database", file: "pipeline:\n  - {type: geoip, field: client_ip}\n", want: "pipeline[0].database: is required"},
 		{name: "kafka", file: "kafka:\n  brokers: [k1:9092, k2:9092]\n  sasl: {mechanism: scram-sha-512, username: u, password: p}\n"},
 		{name: "kafka broker without port", file: "kafka:\n  brokers: [k1]\n", want: `kafka.brokers[0]: "k1" must be host:port`},
+		{name: "gc_percent too low", file: "gc_percent: 5\n", want: `gc_percent: 5: must be -1 (off) or at least 10`},
 		{name: "kafka consumer", file: "kafka:\n  brokers: [k1:9092]\n  topics: [logs, audit]\n  group: g\n  format: ndjson\n  headers: [host]\n  parse_message: true\n"},
 		{name: "kafka gateway consuming", file: "kafka:\n  brokers: [k1:9092]\n  topics: [logs]\n  produce: true\n  produce_topic: logs\n", want: "kafka.topics: a gateway"},
 		{name: "kafka bad format", file: "kafka:\n  brokers: [k1:9092]\n  topics: [logs]\n  format: xml\n", want: `kafka.format: "xml" is not one of auto, json, ndjson, text`},
