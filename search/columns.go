@@ -1,6 +1,9 @@
 package search
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // scanColumns returns the user fields a scan must decode to evaluate node,
 // and to read the fields named in also, on entries without their messages
@@ -16,6 +19,22 @@ func scanColumns(node Node, also []string) ([]string, bool) {
 func checkColumns(node Node) []string {
 	cols, _ := nodeColumns(node, nil, true)
 	return cols
+}
+
+// messageOnly reports whether node reads nothing of an entry but its
+// message: words, phrases and prefixes, combined.
+func messageOnly(node Node) bool {
+	switch n := node.(type) {
+	case *Word, *Phrase, *Prefix, *MatchAll:
+		return true
+	case *And:
+		return !slices.ContainsFunc(n.Nodes, func(c Node) bool { return !messageOnly(c) })
+	case *Or:
+		return !slices.ContainsFunc(n.Nodes, func(c Node) bool { return !messageOnly(c) })
+	case *Not:
+		return messageOnly(n.Node)
+	}
+	return false
 }
 
 // nodeColumns is scanColumns; with words set, message terms (words,

@@ -40,3 +40,29 @@ func TestCheckColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageOnly: the candidates of a query that reads only message words
+// are checked on their messages alone; anything else reads more.
+func TestMessageOnly(t *testing.T) {
+	for _, tc := range []struct {
+		q    string
+		want bool
+	}{
+		{"a1b2c3d4", true},
+		{`"connection reset" req-77`, true},
+		{"time* OR -a1b2c3d4", true},
+		{"a1b2c3d4 level:error", false},
+		{"a1b2c3d4 OR source:api", false},
+		{"a1b2c3d4 -tag:prod", false},
+		{"a1b2c3d4 status:500", false},
+		{"a1b2c3d4 trace_id:*", false},
+	} {
+		node, err := Parse(tc.q)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.q, err)
+		}
+		if got := messageOnly(node); got != tc.want {
+			t.Errorf("messageOnly(%q) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+}

@@ -1128,12 +1128,20 @@ func (q *query) keywords(ctx context.Context, node Node, kw Keywords, exact, who
 			// most candidates are false positives of the index's filters,
 			// in blocks decoded for them alone.
 			var matched []storage.ID
-			err := q.e.store.GetSortedWith(ctx, c.Maybe, checkColumns(node), func(e *storage.Entry) bool {
+			check := func(e *storage.Entry) bool {
 				if Match(node, e) {
 					matched = append(matched, e.ID)
 				}
 				return true
-			})
+			}
+			var err error
+			if messageOnly(node) {
+				// Nothing but the message: the rest of each block's
+				// columns need not be decoded.
+				err = q.e.store.GetSortedMessages(ctx, c.Maybe, check)
+			} else {
+				err = q.e.store.GetSortedWith(ctx, c.Maybe, checkColumns(node), check)
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -519,6 +519,7 @@ const (
 // before that (from an older snapshot) does not put it back, because it
 // noted gen before its transaction began.
 type blockCache struct {
+	off     bool // Options.NoPointCache: add keeps nothing
 	mu      sync.Mutex
 	gen     uint64
 	blocks  []*decodedBlock // most recently used last
@@ -549,7 +550,7 @@ func (c *blockCache) lookup(id ID) *decodedBlock {
 func (c *blockCache) add(gen uint64, b *decodedBlock) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen != c.gen || c.off {
 		return
 	}
 	for len(c.blocks) > 0 && (c.entries+len(b.entries) > blockCacheEntries || len(c.blocks) >= blockCacheBlocks) {

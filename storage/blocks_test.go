@@ -121,6 +121,22 @@ func TestBlocksAgainstReference(t *testing.T) {
 		}
 		equalEntries(t, "GetSortedWith", got, onlyStatus)
 		got = got[:0]
+		err = s.GetSortedMessages(ctx, slices.Clone(ids), func(e *Entry) bool {
+			got = append(got, *e)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(onlyStatus) {
+			t.Fatalf("GetSortedMessages read %d entries, want %d", len(got), len(onlyStatus))
+		}
+		for i, e := range got {
+			if w := onlyStatus[i]; e.ID != w.ID || e.Message != w.Message || !e.Time.Equal(w.Time) {
+				t.Fatalf("GetSortedMessages: entry %d is %v %q, want %v %q", i, e.ID, e.Message, w.ID, w.Message)
+			}
+		}
+		got = got[:0]
 		if err := s.GetMany(ctx, ids, func(e *Entry) bool { got = append(got, *e); return true }); err != nil {
 			t.Fatal(err)
 		}

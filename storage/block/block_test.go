@@ -464,6 +464,19 @@ func TestDecodeRowsWith(t *testing.T) {
 			t.Fatalf("block %d: %d of %d rows decoded differ from a whole decode's", it, len(want), len(whole))
 		}
 		dst = got
+		msgs, err := DecodeRowMessages(nil, &h, body, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != len(want) {
+			t.Fatalf("block %d: %d messages of rows, want %d", it, len(msgs), len(want))
+		}
+		for i, e := range msgs {
+			w := want[i]
+			if e.ID != w.ID || !e.Time.Equal(w.Time) || e.Message != w.Message || e.Level != 0 || e.Source != "" || e.Tags != nil || e.Fields != nil {
+				t.Fatalf("block %d: row message %+v, want the ID, time and message of %+v", it, e, w)
+			}
+		}
 	}
 }
 

@@ -135,6 +135,45 @@ func DecodeRowsWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, fie
 	return entries, nil
 }
 
+// DecodeRowMessages returns the entries whose IDs want holds (ascending)
+// with their IDs, times and messages only: what checking message words
+// needs. Only the ids column and the message frames of those rows are
+// decompressed.
+func DecodeRowMessages(dst []logs.Entry, h *Header, body []byte, want []logs.ID) ([]logs.Entry, error) {
+	if err := checkBody(h, body); err != nil {
+		return nil, fmt.Errorf("decode block: %w", err)
+	}
+	ids, err := decodeIDs(h, body)
+	if err != nil {
+		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
+	}
+	rows, n := selectRows(ids, want)
+	var entries []logs.Entry
+	if cap(dst) >= n {
+		entries = dst[:n]
+		clear(entries)
+	} else {
+		entries = make([]logs.Entry, n)
+	}
+	if n == 0 {
+		return entries, nil
+	}
+	for i, id := range ids {
+		if p := rows[i]; p >= 0 {
+			entries[p].ID, entries[p].Time = id, time.Unix(0, id.Nanos).UTC()
+		}
+	}
+	err = decodeStringColumnRows(h, body, ColumnMessages, rows, func(i int, s string) {
+		if p := rows[i]; p >= 0 {
+			entries[p].Message = s
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
+	}
+	return entries, nil
+}
+
 // DecodeColumnsWith is DecodeColumnsInto reusing bufs (see Buffers).
 func DecodeColumnsWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, fields []string) ([]logs.Entry, error) {
 	return decodeNamed(dst, bufs, h, body, false, fields)
