@@ -394,17 +394,7 @@ func TestDecodeColumnsWithBuffers(t *testing.T) {
 	var bufs Buffers
 	var dst []logs.Entry
 	for it := range 200 {
-		entries, templates := randomBlock(rng)
-		h, body, err := Encode(entries, templates)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, c := range h.Columns {
-			if c.Kind == ColumnField && rng.IntN(2) == 0 {
-				names = append(names, c.Name)
-			}
-		}
+		h, body, names := randomEncoded(t, rng)
 		want, err := DecodeColumns(&h, body, names)
 		if err != nil {
 			t.Fatal(err)
@@ -420,6 +410,24 @@ func TestDecodeColumnsWithBuffers(t *testing.T) {
 	}
 }
 
+// randomEncoded returns a random block, encoded, and the names of about
+// half its field columns.
+func randomEncoded(t *testing.T, rng *rand.Rand) (Header, []byte, []string) {
+	t.Helper()
+	entries, templates := randomBlock(rng)
+	h, body, err := Encode(entries, templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range h.Columns {
+		if c.Kind == ColumnField && rng.IntN(2) == 0 {
+			names = append(names, c.Name)
+		}
+	}
+	return h, body, names
+}
+
 // TestDecodeRowsWith: decoding the rows of some IDs (some of them not in
 // the block) gives exactly the entries of a whole decode with those IDs,
 // with the same fields, for random blocks, with buffers reused.
@@ -428,17 +436,7 @@ func TestDecodeRowsWith(t *testing.T) {
 	var bufs Buffers
 	var dst []logs.Entry
 	for it := range 300 {
-		entries, templates := randomBlock(rng)
-		h, body, err := Encode(entries, templates)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, c := range h.Columns {
-			if c.Kind == ColumnField && rng.IntN(2) == 0 {
-				names = append(names, c.Name)
-			}
-		}
+		h, body, names := randomEncoded(t, rng)
 		whole, err := DecodeMessagesWith(nil, nil, &h, body, names)
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,6 @@ package block
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -131,25 +130,25 @@ type frame struct {
 // compressed on its own (appendColumn). raws holds each frame's raw bytes.
 // It returns the body and the column's raw length (the frames' together).
 func appendFramed(body []byte, rows int, raws [][]byte) ([]byte, int) {
-	stored := make([][]byte, len(raws))
+	// The table comes first and holds the stored lengths, so the frames
+	// are compressed one after the other into frames first.
+	var frames []byte
+	ends := make([]int, len(raws))
 	codecs := make([]Codec, len(raws))
-	var scratch []byte
 	for i, raw := range raws {
-		scratch, codecs[i] = appendColumn(scratch[:0], raw)
-		stored[i] = slices.Clone(scratch)
+		frames, codecs[i] = appendColumn(frames, raw)
+		ends[i] = len(frames)
 	}
 	body = binary.AppendUvarint(body, uint64(rows))
-	total := 0
+	total, start := 0, 0
 	for i := range raws {
-		body = binary.AppendUvarint(body, uint64(len(stored[i])))
+		body = binary.AppendUvarint(body, uint64(ends[i]-start))
 		body = binary.AppendUvarint(body, uint64(len(raws[i])))
 		body = append(body, byte(codecs[i]))
 		total += len(raws[i])
+		start = ends[i]
 	}
-	for _, s := range stored {
-		body = append(body, s...)
-	}
-	return body, total
+	return append(body, frames...), total
 }
 
 // framesOf returns the rows per frame and the frames of framed column c of

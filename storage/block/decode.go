@@ -148,24 +148,13 @@ func DecodeRowMessages(dst []logs.Entry, h *Header, body []byte, want []logs.ID)
 		return nil, fmt.Errorf("decode block of %d entries from %s: %w", h.Count, h.MinID, err)
 	}
 	rows, n := selectRows(ids, want)
-	var entries []logs.Entry
-	if cap(dst) >= n {
-		entries = dst[:n]
-		clear(entries)
-	} else {
-		entries = make([]logs.Entry, n)
-	}
+	entries := rowEntries(dst, ids, rows, n)
 	if n == 0 {
 		return entries, nil
 	}
-	for i, id := range ids {
-		if p := rows[i]; p >= 0 {
-			entries[p].ID, entries[p].Time = id, time.Unix(0, id.Nanos).UTC()
-		}
-	}
 	err = decodeStringColumnRows(h, body, ColumnMessages, rows, func(i int, s string) {
-		if p := rows[i]; p >= 0 {
-			entries[p].Message = s
+		if e := entryOf(entries, rows, i); e != nil {
+			e.Message = s
 		}
 	})
 	if err != nil {
@@ -194,21 +183,7 @@ func decodeSome(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, message
 	if want != nil {
 		rows, n = selectRows(ids, want)
 	}
-	var entries []logs.Entry
-	if cap(dst) >= n {
-		entries = dst[:n]
-		clear(entries)
-	} else {
-		entries = make([]logs.Entry, n)
-	}
-	for i, id := range ids {
-		e := entryOf(entries, rows, i)
-		if e == nil {
-			continue
-		}
-		e.ID = id
-		e.Time = time.Unix(0, id.Nanos).UTC()
-	}
+	entries := rowEntries(dst, ids, rows, n)
 	if n == 0 {
 		return entries, nil
 	}
@@ -348,6 +323,25 @@ func selectRows(ids, want []logs.ID) ([]int32, int) {
 		rows[i] = -1
 	}
 	return rows, n
+}
+
+// rowEntries returns the n entries of the rows that rows keeps (every row
+// when rows is nil), in dst's array when it is large enough, with their
+// IDs and times set.
+func rowEntries(dst []logs.Entry, ids []logs.ID, rows []int32, n int) []logs.Entry {
+	var entries []logs.Entry
+	if cap(dst) >= n {
+		entries = dst[:n]
+		clear(entries)
+	} else {
+		entries = make([]logs.Entry, n)
+	}
+	for i, id := range ids {
+		if e := entryOf(entries, rows, i); e != nil {
+			e.ID, e.Time = id, time.Unix(0, id.Nanos).UTC()
+		}
+	}
+	return entries
 }
 
 // entryOf returns the entry of row i: entries[i] when rows is nil, else
@@ -679,6 +673,9 @@ func decodeFramedStrings(h *Header, c *Column, body []byte, rows []int32, set fu
 		return err
 	}
 	var buf []byte
+	// One arena for the frames' strings: they are copies, so they outlive
+	// buf, which each frame reuses.
+	arena := new(stringArena)
 	for f := range frames {
 		lo := f * per
 		hi := min(lo+per, h.Count)
@@ -697,9 +694,7 @@ func decodeFramedStrings(h *Header, c *Column, body []byte, rows []int32, set fu
 			buf = raw
 		}
 		r := reader{b: raw}
-		// Each frame's strings get an arena of their own: they outlive
-		// buf, which the next frame reuses.
-		readStringsRows(&r, hi-lo, sub, func(i int, s string) { set(lo+i, s) }, nil, nil, nil)
+		readStringsRows(&r, hi-lo, sub, func(i int, s string) { set(lo+i, s) }, nil, nil, arena)
 		if err := r.done(); err != nil {
 			return fmt.Errorf("%s column, frame %d: %w", c.Kind, f, err)
 		}
