@@ -180,7 +180,7 @@ func (s *Store) writeGroup(reqs []*appendReq, n int) {
 				cause = f.err
 			}
 			for _, r := range reqs[j:] {
-				r.err = fmt.Errorf("append: not stored, a write before it failed: %w", cause)
+				r.err = fmt.Errorf("append: not stored, a write before it failed (send it again once the cause is mended): %w", cause)
 			}
 			break
 		}

@@ -82,6 +82,12 @@ func DefaultOptions(dir string) Options {
 	return Options{Dir: dir, SyncWrites: true, MaxQueuedAppends: 512}
 }
 
+// tableCompression is how Badger compresses its table blocks. The table
+// check (tablecheck.go) opens tables with it too: Badger records each
+// table's compression in its manifest, which the check does not read, so a
+// change here needs the check to read it.
+const tableCompression = options.Snappy
+
 // maxCommitBytes bounds one Badger transaction below Badger's own limit
 // (15% of the memtable: 4.8 MiB with 32 MiB memtables, a value of 1 MB or
 // more counting as a pointer; and 52,428 keys), so a large request is
@@ -245,7 +251,7 @@ func Open(opts Options) (*Store, error) {
 		// (up to five tables) may never see. Costs the stop a pass over
 		// level 0 (~1 s per 100 MB here).
 		WithCompactL0OnClose(true).
-		WithCompression(options.Snappy).
+		WithCompression(tableCompression).
 		WithBlockCacheSize(opts.BlockCacheBytes).
 		WithChecksumVerificationMode(checksumMode).
 		WithLogger(badgerLogger{l: opts.Logger, vlog: vlog})

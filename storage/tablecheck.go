@@ -297,7 +297,7 @@ func (t *checkedTable) open() (tbl *table.Table, mf *z.MmapFile, err error) {
 	tbl, err = table.OpenTable(mf, table.Options{
 		ReadOnly:    true,
 		ChkMode:     options.OnBlockRead,
-		Compression: options.Snappy,
+		Compression: tableCompression,
 		BlockSize:   bo.BlockSize,
 		TableSize:   uint64(bo.BaseTableSize),
 	})
