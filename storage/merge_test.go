@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/logengine/logengine/storage/block"
 )
 
 // smallMerges makes the merger's sizes small for the test, so that a few
@@ -310,4 +311,92 @@ func TestMergeThenIncrementalBackup(t *testing.T) {
 	defer r.Close()
 	checkLayout(t, r, want)
 	checkScan(t, r, want, MinID, MaxID)
+}
+
+// TestMergedBlockMessagesBySource: commits of several sources merged into
+// a block large enough to store its messages in frames grouped by source
+// (block.CodecFramesBySource); every way of reading it, after a reopen
+// (the point reads' cache empty), gives each entry its own message.
+func TestMergedBlockMessagesBySource(t *testing.T) {
+	smallMerges(t, 2500, 4000, 16)
+	mergeNow = func() time.Time { return t0 }
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	defer func() { s.Close() }()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 7))
+	var want []Entry
+	for c := range 6 {
+		batch := makeEntries(rng, 500, t0.Add(time.Duration(c)*time.Minute), time.Minute)
+		for i := range batch {
+			batch[i].Message = fmt.Sprintf("%s: %s", batch[i].Source, batch[i].Message)
+		}
+		if _, err := s.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, batch...)
+	}
+	// The first pass leaves the blocks committed since the last one.
+	if _, err := s.MergeBlocks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.MergeBlocks(ctx); err != nil || st.Merges != 1 || st.Entries != len(want) {
+		t.Fatalf("merge: %+v, %v; want one merge of %d entries", st, err, len(want))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir)
+	slices.SortFunc(want, func(a, b Entry) int { return a.ID.Compare(b.ID) })
+	checkLayout(t, s, want)
+	err := s.view(func(txn *badger.Txn) error {
+		refs, err := dayHeaders(ctx, txn, DayOf(want[0].ID.Nanos), MinID, MaxID, true)
+		if err != nil {
+			return err
+		}
+		h, err := refs[0].header()
+		if err != nil {
+			return err
+		}
+		if c := h.Column(block.ColumnMessages).Codec; len(refs) != 1 || c != block.CodecFramesBySource {
+			t.Errorf("%d blocks, the first of %d entries with messages of codec %d", len(refs), h.Count, c)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkScan(t, s, want, MinID, MaxID)
+	for range 4 {
+		a, b := rng.IntN(len(want)+1), rng.IntN(len(want)+1)
+		lo, hi := idAt(want, min(a, b)), idAt(want, max(a, b))
+		checkScan(t, s, want, lo, hi)
+		checkScanWhere(t, s, want, lo, hi, rng.IntN(2) == 0)
+	}
+	// Point reads of some entries: whole, and their messages alone.
+	var ids []ID
+	var some []Entry
+	for _, e := range want {
+		if rng.IntN(40) == 0 {
+			ids = append(ids, e.ID)
+			some = append(some, e)
+		}
+	}
+	var got []Entry
+	if err := s.GetMany(ctx, ids, func(e *Entry) bool { got = append(got, *e); return true }); err != nil {
+		t.Fatal(err)
+	}
+	equalEntries(t, "GetMany", got, some)
+	got = got[:0]
+	if err := s.GetSortedMessages(ctx, slices.Clone(ids), func(e *Entry) bool { got = append(got, *e); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(some) {
+		t.Fatalf("GetSortedMessages: %d entries, want %d", len(got), len(some))
+	}
+	for i, e := range got {
+		if e.ID != some[i].ID || e.Message != some[i].Message {
+			t.Fatalf("GetSortedMessages: %v %q, want %v %q", e.ID, e.Message, some[i].ID, some[i].Message)
+		}
+	}
 }

@@ -12,10 +12,16 @@
 # over HTTP on loopback, one after the other, and the median of curl's time_total is printed.
 # Both daemons answer the same questions (the script prints both answers of two of them).
 #
+# With QUERIES=day it runs the blocks issue's queries instead (a word, level:error over an hour,
+# counts and histograms over the day, a phrase, two needles, a common word counted by level); DIR
+# may then be a day of any size, such as the 12M-log day (LOGENGINE_BENCH_LOGS=12000000), whose
+# request-id needle is read from DIR/complete.
+#
 # Environment (all optional):
 #   N              runs per query (default 9)
 #   LE_BIN, VL_BIN binaries (default /tmp/logengine, /tmp/victoria-logs; see sidebyside.sh)
 #   WORK           scratch directory (default /tmp/fieldqueries; emptied first)
+#   QUERIES        field (default) or day
 set -euo pipefail
 
 DIR=${1:?usage: cmd/loadgen/fieldqueries.sh DIR (a 1M-log benchmark data directory)}
@@ -23,6 +29,7 @@ N=${N:-9}
 LE_BIN=${LE_BIN:-/tmp/logengine}
 VL_BIN=${VL_BIN:-/tmp/victoria-logs}
 WORK=${WORK:-/tmp/fieldqueries}
+QUERIES=${QUERIES:-field}
 LE=127.0.0.1:18480
 VL=127.0.0.1:19480
 F=2026-11-26T00:00:00Z
@@ -72,21 +79,51 @@ echo "entries: logengine $(curl -sf "http://$LE/api/v1/stats" | python3 -c 'impo
 trace=$(sed -n 654322p "$WORK/vl.ndjson" | python3 -c 'import json,sys; print(json.load(sys.stdin)["trace_id"])')
 
 median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'; }
+# FROM and TO narrow the range of one query (default: the whole day).
 le() { # path, then curl arguments
 	local path=$1
 	shift
 	for _ in $(seq "$N"); do
-		curl -s -o /dev/null -w '%{time_total}\n' -G "http://$LE$path" --data-urlencode from=$F --data-urlencode to=$T "$@"
+		curl -s -o /dev/null -w '%{time_total}\n' -G "http://$LE$path" --data-urlencode "from=${FROM:-$F}" --data-urlencode "to=${TO:-$T}" "$@"
 	done | awk '{print $1*1000}' | median
 }
 vl() { # LogsQL after the time filter
 	for _ in $(seq "$N"); do
-		curl -s -o /dev/null -w '%{time_total}\n' "http://$VL/select/logsql/query" --data-urlencode "query=_time:[$F, $T) $1"
+		curl -s -o /dev/null -w '%{time_total}\n' "http://$VL/select/logsql/query" --data-urlencode "query=_time:[${FROM:-$F}, ${TO:-$T}) $1"
 	done | awk '{print $1*1000}' | median
 }
 row() { # name, logengine ms, VictoriaLogs ms
 	awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {printf "| %s | %s ms | %s ms | %.2f |\n", n, a, b, a / b}'
 }
+
+if [ "$QUERIES" = day ]; then
+	needle=$(cut -d' ' -f2 "$DIR/complete")
+	echo
+	echo "request id $needle:"
+	curl -s -G "http://$LE/api/v1/logs" --data-urlencode "q=$needle" --data-urlencode from=$F --data-urlencode to=$T | head -c 300
+	echo
+	curl -s "http://$VL/select/logsql/query" --data-urlencode "query=_time:[$F, $T) $needle" | head -c 300
+	echo
+	echo "database, by level:"
+	curl -s -G "http://$LE/api/v1/aggregate" --data-urlencode q=database --data-urlencode group_by=level --data-urlencode from=$F --data-urlencode to=$T
+	echo
+	curl -s "http://$VL/select/logsql/query" --data-urlencode "query=_time:[$F, $T) database | stats by (level) count() c"
+	echo
+	echo "| query | logengine | VictoriaLogs | ratio |"
+	echo "| --- | --- | --- | --- |"
+	row "(a) \`11\`, newest 100" "$(le /api/v1/logs --data-urlencode q=11 --data-urlencode limit=100)" "$(vl '11 | sort by (_time desc) | limit 100')"
+	FROM=2026-11-26T12:00:00Z TO=2026-11-26T13:00:00Z
+	row "(b) \`level:error\` over one hour, newest 100" "$(le /api/v1/logs --data-urlencode q=level:error --data-urlencode limit=100)" "$(vl 'level:=error | sort by (_time desc) | limit 100')"
+	FROM= TO=
+	row "(c) count by level" "$(le /api/v1/aggregate --data-urlencode group_by=level)" "$(vl '* | stats by (level) count() c')"
+	row "(d) 5-minute histogram" "$(le /api/v1/histogram --data-urlencode interval=5m)" "$(vl '* | stats by (_time:5m) count() c')"
+	row "(e) top 10 sources among errors" "$(le /api/v1/aggregate --data-urlencode q=level:error --data-urlencode group_by=source --data-urlencode limit=10)" "$(vl 'level:=error | stats by (source) count() c | sort by (c desc) | limit 10')"
+	row "(f) \`\"connection reset by peer\"\`, newest 100" "$(le /api/v1/logs --data-urlencode 'q="connection reset by peer"' --data-urlencode limit=100)" "$(vl '"connection reset by peer" | sort by (_time desc) | limit 100')"
+	row "(j) one \`trace_id\` (a needle)" "$(le /api/v1/logs --data-urlencode "q=trace_id:$trace")" "$(vl "trace_id:=\"$trace\"")"
+	row "(n) one request id in a message (a needle)" "$(le /api/v1/logs --data-urlencode "q=$needle" --data-urlencode limit=100)" "$(vl "$needle | sort by (_time desc) | limit 100")"
+	row "(k) \`database\` (10% of logs), counted by level" "$(le /api/v1/aggregate --data-urlencode q=database --data-urlencode group_by=level)" "$(vl 'database | stats by (level) count() c')"
+	exit 0
+fi
 
 echo
 echo "status>=500, top 10 hosts:"

@@ -484,7 +484,7 @@ func TestDecodeRowsWith(t *testing.T) {
 // not fail it, while it fails a whole decode).
 func TestFramedMessages(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	framed := 0
+	framed, bySource := 0, 0
 	for range 12 {
 		var entries []logs.Entry
 		var templates []uint32
@@ -493,10 +493,23 @@ func TestFramedMessages(t *testing.T) {
 		}
 		h, body := checkRoundTrip(t, entries, templates)
 		c := h.Column(ColumnMessages)
-		if c.Codec != CodecFrames {
+		if c.Codec != CodecFrames && c.Codec != CodecFramesBySource {
 			continue // a dictionary: few distinct messages
 		}
 		framed++
+		// order maps a stored position to its row.
+		order := make([]int32, h.Count)
+		for i := range order {
+			order[i] = int32(i)
+		}
+		if c.Codec == CodecFramesBySource {
+			bySource++
+			o, err := blockSourceOrder(&h, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			order = o
+		}
 		var h2 Header
 		if err := h2.Unmarshal(h.Marshal()); err != nil {
 			t.Fatal(err)
@@ -520,11 +533,16 @@ func TestFramedMessages(t *testing.T) {
 			t.Fatalf("a whole decode with frame 0 damaged succeeded")
 		}
 		last := (len(frames) - 1) * per
+		var picked []int
+		for i := last; i < len(got); i += 1 + rng.IntN(50) {
+			picked = append(picked, int(order[i]))
+		}
+		slices.Sort(picked)
 		var ids []logs.ID
 		var want []logs.Entry
-		for i := last; i < len(got); i += 1 + rng.IntN(50) {
-			ids = append(ids, got[i].ID)
-			want = append(want, got[i])
+		for _, row := range picked {
+			ids = append(ids, got[row].ID)
+			want = append(want, got[row])
 		}
 		names := []string{}
 		for _, col := range h.Columns {
@@ -540,8 +558,103 @@ func TestFramedMessages(t *testing.T) {
 			t.Fatalf("rows of the last frame differ from a whole decode's")
 		}
 	}
-	if framed < 4 {
-		t.Fatalf("%d of 12 blocks framed: the test checks too little", framed)
+	if framed < 4 || bySource < 2 {
+		t.Fatalf("%d of 12 blocks framed, %d of them by source: the test checks too little", framed, bySource)
+	}
+}
+
+// TestMessagesBySource: a framed messages column is grouped by source when
+// the block has several sources (and not otherwise), which keeps each
+// source's lines together in its frames, and every way of reading the
+// block gives each row its own message.
+func TestMessagesBySource(t *testing.T) {
+	defer func(rows, least int) { frameRows, minFramedRows = rows, least }(frameRows, minFramedRows)
+	frameRows, minFramedRows = 50, 100
+	for _, sources := range []int{1, 2, 7, maxDict} {
+		t.Run(fmt.Sprint(sources), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(sources), 3))
+			entries := make([]logs.Entry, 600)
+			for i := range entries {
+				src := rng.IntN(sources)
+				entries[i] = logs.Entry{
+					ID: logs.ID{Nanos: int64(i), Seq: uint64(i + 1)}, Time: time.Unix(0, int64(i)).UTC(),
+					Level: logs.Levels[0], Source: fmt.Sprint("svc-", src), Message: fmt.Sprintf("svc-%d line %d", src, i),
+				}
+			}
+			h, body, err := Encode(entries, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := h.Column(ColumnMessages)
+			if want := map[bool]Codec{true: CodecFrames, false: CodecFramesBySource}[sources == 1]; c.Codec != want {
+				t.Fatalf("messages of %d sources stored with codec %d, want %d", sources, c.Codec, want)
+			}
+			got, err := Decode(&h, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if got[i].Message != entries[i].Message || got[i].Source != entries[i].Source {
+					t.Fatalf("row %d: %q from %q, want %q from %q", i, got[i].Message, got[i].Source, entries[i].Message, entries[i].Source)
+				}
+			}
+			msgs, err := DecodeMessages(&h, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []logs.ID
+			for i := range entries {
+				if msgs[i] != entries[i].Message {
+					t.Fatalf("DecodeMessages row %d: %q, want %q", i, msgs[i], entries[i].Message)
+				}
+				if rng.IntN(9) == 0 {
+					ids = append(ids, entries[i].ID)
+				}
+			}
+			rows, err := DecodeRowMessages(nil, &h, body, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != len(ids) {
+				t.Fatalf("%d rows, want %d", len(rows), len(ids))
+			}
+			for i, e := range rows {
+				if e.ID != ids[i] || e.Message != entries[e.ID.Seq-1].Message {
+					t.Fatalf("row %v: %q, want %q", e.ID, e.Message, entries[e.ID.Seq-1].Message)
+				}
+			}
+			if sources == 1 {
+				return
+			}
+			// Stored in source order: each source's lines in one run.
+			per, frames, err := framesOf(c, body, h.Count)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changes := 0
+			prev := ""
+			for f := range frames {
+				raw, err := frameBytes(c, &frames[f], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := reader{b: raw}
+				readStrings(&r, min(per, h.Count-f*per), func(_ int, s string) {
+					src, _, _ := strings.Cut(s, " ")
+					if src != prev {
+						changes++
+						prev = src
+					}
+				})
+			}
+			present := map[string]bool{}
+			for _, e := range entries {
+				present[e.Source] = true
+			}
+			if changes != len(present) {
+				t.Fatalf("stored messages change source %d times, for %d sources", changes, len(present))
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package block_test
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -89,6 +90,46 @@ func benchBlocks(tb testing.TB, n int) (blocks [][]storage.Entry, jsonPerBlock i
 }
 
 var benchSizes = []int{256, 1024, 4096, 16384}
+
+// benchMixedBlocks cuts the kept sources' entries, in ID order, into
+// blocks of n: the sources interleave in each block, as in a merged block.
+func benchMixedBlocks(tb testing.TB, n int) (blocks [][]storage.Entry, jsonPerBlock int) {
+	tb.Helper()
+	d := benchStreams()
+	var all []storage.Entry
+	for _, s := range d.streams {
+		all = append(all, s...)
+	}
+	slices.SortFunc(all, func(a, b storage.Entry) int { return a.ID.Compare(b.ID) })
+	for len(all) >= n {
+		blocks = append(blocks, all[:n])
+		all = all[n:]
+	}
+	return blocks, d.jsonBytes / d.entries * n
+}
+
+// BenchmarkBlockDecodeMixed is BenchmarkBlockDecode on blocks of five
+// interleaved sources, whose messages are stored grouped by source.
+func BenchmarkBlockDecodeMixed(b *testing.B) {
+	for _, n := range []int{4096, 16384} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			blocks, jsonBytes := benchMixedBlocks(b, n)
+			enc, perEntry := encodeBlocks(b, blocks)
+			b.SetBytes(int64(jsonBytes))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				e := &enc[i%len(enc)]
+				if _, err := block.Decode(&e.h, e.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N*n), "cpu-ns/entry")
+			b.ReportMetric(perEntry, "B/entry")
+		})
+	}
+}
 
 type encodedBlock struct {
 	h    block.Header

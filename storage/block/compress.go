@@ -118,6 +118,38 @@ var (
 	minFramedRows = 2 * frameRows
 )
 
+// Why rows grouped by source. A merged block holds the logs of every
+// source that wrote in its span, interleaved, and a frame of 1,024
+// interleaved rows gives zstd only a few lines of each source to match
+// against. Real logs are alike within a source and unlike across sources:
+// on the Loghub samples of eight systems interleaved in blocks of 8,192,
+// the messages took 14.5 bytes per entry in row order and 8.7 grouped by
+// source, against 8.0 in blocks of one source each (BenchmarkStreamLayout).
+// Only the messages are grouped, where nearly all of that gain is, and
+// the order is not stored: it follows from the sources column, which
+// every read of a block decodes anyway and which costs a byte per row.
+// The other columns stay in row (ID) order, so that IDs stay deltas,
+// sequence lookups and merges are unchanged, and rows keep one index.
+
+// sourceOrder returns the rows of a block in source order: the rows whose
+// source has dictionary index 0 in row order, then index 1, and so on,
+// for a sources column of d sources whose index gives each row's.
+func sourceOrder(index []byte, d int) []int32 {
+	start := make([]int32, d+1)
+	for _, x := range index {
+		start[int(x)+1]++
+	}
+	for i := 1; i <= d; i++ {
+		start[i] += start[i-1]
+	}
+	order := make([]int32, len(index))
+	for row, x := range index {
+		order[start[x]] = int32(row)
+		start[x]++
+	}
+	return order
+}
+
 // frame is one frame of a framed column.
 type frame struct {
 	stored    []byte // in the body

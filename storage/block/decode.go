@@ -650,7 +650,7 @@ func decodeStringColumn(h *Header, body []byte, k ColumnKind, set func(int, stri
 // rows is nil; set is still called for every row of a dictionary stream.
 func decodeStringColumnRows(h *Header, body []byte, k ColumnKind, rows []int32, set func(int, string)) error {
 	c := h.Column(k)
-	if c.Codec == CodecFrames {
+	if c.Codec == CodecFrames || c.Codec == CodecFramesBySource {
 		return decodeFramedStrings(h, c, body, rows, set)
 	}
 	raw, err := columnBytes(c, body)
@@ -672,7 +672,16 @@ func decodeFramedStrings(h *Header, c *Column, body []byte, rows []int32, set fu
 	if err != nil {
 		return err
 	}
+	// order maps a stored position to its row: nil when they are the
+	// same, and for CodecFramesBySource the rows grouped by source.
+	var order []int32
+	if c.Codec == CodecFramesBySource {
+		if order, err = blockSourceOrder(h, body); err != nil {
+			return fmt.Errorf("%s column in source order: %w", c.Kind, err)
+		}
+	}
 	var buf []byte
+	var scratch []int32
 	// One arena for the frames' strings: they are copies, so they outlive
 	// buf, which each frame reuses.
 	arena := new(stringArena)
@@ -681,10 +690,22 @@ func decodeFramedStrings(h *Header, c *Column, body []byte, rows []int32, set fu
 		hi := min(lo+per, h.Count)
 		var sub []int32
 		if rows != nil {
-			sub = rows[lo:hi]
+			if order == nil {
+				sub = rows[lo:hi]
+			} else {
+				sub = scratch[:0]
+				for _, row := range order[lo:hi] {
+					sub = append(sub, rows[row])
+				}
+				scratch = sub
+			}
 			if !slices.ContainsFunc(sub, func(p int32) bool { return p >= 0 }) {
 				continue
 			}
+		}
+		at := func(i int) int { return lo + i }
+		if order != nil {
+			at = func(i int) int { return int(order[lo+i]) }
 		}
 		raw, err := frameBytes(c, &frames[f], buf)
 		if err != nil {
@@ -694,12 +715,37 @@ func decodeFramedStrings(h *Header, c *Column, body []byte, rows []int32, set fu
 			buf = raw
 		}
 		r := reader{b: raw}
-		readStringsRows(&r, hi-lo, sub, func(i int, s string) { set(lo+i, s) }, nil, nil, arena)
+		readStringsRows(&r, hi-lo, sub, func(i int, s string) { set(at(i), s) }, nil, nil, arena)
 		if err := r.done(); err != nil {
 			return fmt.Errorf("%s column, frame %d: %w", c.Kind, f, err)
 		}
 	}
 	return nil
+}
+
+// blockSourceOrder returns the rows of the block in source order (see
+// sourceOrder), from its sources column, which must be a dictionary.
+func blockSourceOrder(h *Header, body []byte) ([]int32, error) {
+	raw, err := columnBytes(h.Column(ColumnSources), body)
+	if err != nil {
+		return nil, err
+	}
+	r := reader{b: raw}
+	var order []int32
+	plain := false
+	readStringsRows(&r, h.Count, nil, func(int, string) { plain = true }, func(values []string, index []byte) {
+		if index == nil { // one source: row order
+			index = make([]byte, h.Count)
+		}
+		order = sourceOrder(index, len(values))
+	}, nil, nil)
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("sources column: %w", err)
+	}
+	if plain || order == nil {
+		return nil, fmt.Errorf("%w: sources column is not a dictionary", ErrCorrupt)
+	}
+	return order, nil
 }
 
 // readStrings reads a string stream of n values.

@@ -118,12 +118,16 @@ func (b *builder) build(entries []logs.Entry, templates []uint32) (Header, []byt
 		s.stream.stats(&c)
 		limitSet(&c)
 		if s.kind == ColumnMessages && s.stream.dict == nil && n >= minFramedRows {
+			values, codec := s.stream.values, CodecFrames
+			if order := b.sources.order; len(order) > 1 {
+				values, codec = bySource(values, b.sources.index, len(order)), CodecFramesBySource
+			}
 			c.Offset = len(body)
-			body, c.RawLength = appendFramed(body, frameRows, framedRaws(s.stream.values))
+			body, c.RawLength = appendFramed(body, frameRows, framedRaws(values))
 			if c.RawLength > MaxRawBytes-h.rawLength() {
 				return Header{}, nil, fmt.Errorf("columns of more than %d bytes", MaxRawBytes)
 			}
-			c.Codec, c.Length = CodecFrames, len(body)-c.Offset
+			c.Codec, c.Length = codec, len(body)-c.Offset
 			h.Columns = append(h.Columns, c)
 			continue
 		}
@@ -374,6 +378,17 @@ func appendPlain(raw []byte, values []string, size int) []byte {
 		raw = append(raw, v...)
 	}
 	return raw
+}
+
+// bySource returns values in the order of CodecFramesBySource: grouped by
+// their rows' source index (index, of d sources), in row order within a
+// source.
+func bySource(values []string, index []byte, d int) []string {
+	out := make([]string, len(values))
+	for i, row := range sourceOrder(index, d) {
+		out[i] = values[row]
+	}
+	return out
 }
 
 // framedRaws returns the raw bytes of the frames of a plain stream of

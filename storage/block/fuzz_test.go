@@ -48,6 +48,17 @@ func FuzzDecode(f *testing.F) {
 		f.Fatalf("a framed seed has messages of codec %v", c)
 	}
 	f.Add(h.Marshal(), body)
+	// And grouped by source, with three sources.
+	for i := range framed {
+		framed[i].Source = fmt.Sprint("s", i%3)
+	}
+	if h, body, err = Encode(framed, nil); err != nil {
+		f.Fatal(err)
+	}
+	if c := h.Column(ColumnMessages).Codec; c != CodecFramesBySource {
+		f.Fatalf("a seed framed by source has messages of codec %v", c)
+	}
+	f.Add(h.Marshal(), body)
 	f.Add([]byte{}, []byte{})
 	f.Add([]byte{headerVersion, 0xff, 0xff, 0xff, 0xff, 0x0f}, []byte{})
 	f.Fuzz(func(t *testing.T, hb, body []byte) {

@@ -78,6 +78,10 @@ const (
 	// compressed on its own (framesOf), so that a few rows decompress
 	// without the rest. Only a plain messages column is framed.
 	CodecFrames Codec = 2
+	// CodecFramesBySource: CodecFrames over the rows grouped by source
+	// (see sourceOrder): a block's rows in the order of their index in
+	// the sources column's dictionary, in row order within one source.
+	CodecFramesBySource Codec = 3
 )
 
 // Header describes a block without its body: what planning, counting and
@@ -633,7 +637,7 @@ func (h *Header) check() error {
 			if c.RawLength > c.Length<<15 {
 				return fmt.Errorf("%w: %s column %q of %d bytes claims %d once decompressed", ErrCorrupt, c.Kind, c.Name, c.Length, c.RawLength)
 			}
-		case CodecFrames:
+		case CodecFrames, CodecFramesBySource:
 			if c.Kind != ColumnMessages || c.RawLength > c.Length<<15 {
 				return fmt.Errorf("%w: %s column %q of %d bytes in frames claims %d once decompressed", ErrCorrupt, c.Kind, c.Name, c.Length, c.RawLength)
 			}
