@@ -28,7 +28,9 @@
 // distinct values in a block of 2,048 entries or more (a merged block): it
 // is stored in frames of 1,024 rows, each a string stream compressed on its
 // own (CodecFrames, see frameRows), so that a point read of a few entries
-// decompresses one frame instead of megabytes.
+// decompresses one frame instead of megabytes; in a block of several
+// sources the frames hold the rows grouped by source (CodecFramesBySource,
+// see sourceOrder), where zstd finds far more to match.
 //
 // Why a header apart. Planning, counts and histograms must not touch bodies.
 // The header (Header, encoded by Header.Marshal) holds the entry count, the
