@@ -328,8 +328,20 @@ func TestMergedBlockMessagesBySource(t *testing.T) {
 	var want []Entry
 	for c := range 6 {
 		batch := makeEntries(rng, 500, t0.Add(time.Duration(c)*time.Minute), time.Minute)
+		// Lines alike within a source and unlike across them, as real
+		// services write them: what grouping by source pays for.
 		for i := range batch {
-			batch[i].Message = fmt.Sprintf("%s: %s", batch[i].Source, batch[i].Message)
+			n := rng.IntN(1 << 20)
+			switch batch[i].Source {
+			case "api":
+				batch[i].Message = fmt.Sprintf("GET /api/v1/orders/%d returned 200 in %dms for client 10.%d.%d.%d", n, n%997, n%251, n%241, n%239)
+			case "auth":
+				batch[i].Message = fmt.Sprintf("user %d authenticated with method password from session %08x, token expires in %ds", n, n*2654435761, n%3600)
+			case "db":
+				batch[i].Message = fmt.Sprintf("SELECT * FROM orders WHERE customer_id = %d LIMIT 50 took %dms (%d rows)", n, n%1000, n%50)
+			default:
+				batch[i].Message = fmt.Sprintf("served static asset /assets/app-%x.js to 192.168.%d.%d with status 304 (%s)", n, n%256, n%253, batch[i].Source)
+			}
 		}
 		if _, err := s.Append(ctx, batch); err != nil {
 			t.Fatal(err)

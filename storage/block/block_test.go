@@ -485,12 +485,16 @@ func TestDecodeRowsWith(t *testing.T) {
 func TestFramedMessages(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	framed, bySource := 0, 0
-	for range 12 {
+	defer func(gain int) { minGroupedGain = gain }(minGroupedGain)
+	for it := range 12 {
 		var entries []logs.Entry
 		var templates []uint32
 		for len(entries) < minFramedRows || entries[0].Message == entries[1].Message {
 			entries, templates = randomBlock(rng)
 		}
+		// Every other block's messages grouped by source, when it has
+		// several: the frames then hold rows out of row order.
+		minGroupedGain = map[bool]int{true: -1000, false: 10}[it%2 == 1]
 		h, body := checkRoundTrip(t, entries, templates)
 		c := h.Column(ColumnMessages)
 		if c.Codec != CodecFrames && c.Codec != CodecFramesBySource {
@@ -564,21 +568,57 @@ func TestFramedMessages(t *testing.T) {
 }
 
 // TestMessagesBySource: a framed messages column is grouped by source when
-// the block has several sources (and not otherwise), which keeps each
-// source's lines together in its frames, and every way of reading the
-// block gives each row its own message.
+// the block has several sources whose lines are alike within a source and
+// unlike across them (and not otherwise), which keeps each source's lines
+// together in its frames; every way of reading the block gives each row
+// its own message.
 func TestMessagesBySource(t *testing.T) {
-	defer func(rows, least int) { frameRows, minFramedRows = rows, least }(frameRows, minFramedRows)
-	frameRows, minFramedRows = 50, 100
-	for _, sources := range []int{1, 2, 7, maxDict} {
-		t.Run(fmt.Sprint(sources), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(sources), 3))
-			entries := make([]logs.Entry, 600)
+	defer func(rows, least, gain int) {
+		frameRows, minFramedRows, minGroupedGain = rows, least, gain
+	}(frameRows, minFramedRows, minGroupedGain)
+	frameRows, minFramedRows = 100, 200
+	for _, tc := range []struct {
+		name    string
+		sources int
+		alike   bool // the lines of a source share most of their bytes
+		force   bool // grouped whatever it saves
+		want    Codec
+	}{
+		{"one source", 1, true, false, CodecFrames},
+		{"20 sources", 20, true, false, CodecFramesBySource},
+		{"lines unlike within a source", 20, false, false, CodecFrames},
+		{"every source of a dictionary", maxDict, true, true, CodecFramesBySource},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			minGroupedGain = 10
+			if tc.force {
+				minGroupedGain = -1000
+			}
+			rng := rand.New(rand.NewPCG(uint64(tc.sources), 3))
+			text := func() string {
+				b := make([]byte, 120)
+				for i := range b {
+					b[i] = 'a' + byte(rng.IntN(26))
+				}
+				return string(b)
+			}
+			vocab := make([]string, tc.sources)
+			for i := range vocab {
+				vocab[i] = text()
+			}
+			entries := make([]logs.Entry, 1000)
 			for i := range entries {
-				src := rng.IntN(sources)
+				src := rng.IntN(tc.sources)
+				if i < tc.sources {
+					src = tc.sources - 1 - i // every source is there
+				}
+				msg := fmt.Sprintf("svc-%d %s %d", src, vocab[src], i)
+				if !tc.alike {
+					msg = fmt.Sprintf("%s %d", text(), i)
+				}
 				entries[i] = logs.Entry{
 					ID: logs.ID{Nanos: int64(i), Seq: uint64(i + 1)}, Time: time.Unix(0, int64(i)).UTC(),
-					Level: logs.Levels[0], Source: fmt.Sprint("svc-", src), Message: fmt.Sprintf("svc-%d line %d", src, i),
+					Level: logs.Levels[0], Source: fmt.Sprint("svc-", src), Message: msg,
 				}
 			}
 			h, body, err := Encode(entries, nil)
@@ -586,8 +626,8 @@ func TestMessagesBySource(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := h.Column(ColumnMessages)
-			if want := map[bool]Codec{true: CodecFrames, false: CodecFramesBySource}[sources == 1]; c.Codec != want {
-				t.Fatalf("messages of %d sources stored with codec %d, want %d", sources, c.Codec, want)
+			if c.Codec != tc.want {
+				t.Fatalf("messages stored with codec %d, want %d", c.Codec, tc.want)
 			}
 			got, err := Decode(&h, body)
 			if err != nil {
@@ -603,12 +643,14 @@ func TestMessagesBySource(t *testing.T) {
 				t.Fatal(err)
 			}
 			var ids []logs.ID
+			var some []logs.Entry
 			for i := range entries {
 				if msgs[i] != entries[i].Message {
 					t.Fatalf("DecodeMessages row %d: %q, want %q", i, msgs[i], entries[i].Message)
 				}
 				if rng.IntN(9) == 0 {
 					ids = append(ids, entries[i].ID)
+					some = append(some, got[i])
 				}
 			}
 			rows, err := DecodeRowMessages(nil, &h, body, ids)
@@ -619,11 +661,18 @@ func TestMessagesBySource(t *testing.T) {
 				t.Fatalf("%d rows, want %d", len(rows), len(ids))
 			}
 			for i, e := range rows {
-				if e.ID != ids[i] || e.Message != entries[e.ID.Seq-1].Message {
-					t.Fatalf("row %v: %q, want %q", e.ID, e.Message, entries[e.ID.Seq-1].Message)
+				if e.ID != ids[i] || e.Message != some[i].Message {
+					t.Fatalf("row %v: %q, want %q", e.ID, e.Message, some[i].Message)
 				}
 			}
-			if sources == 1 {
+			whole, err := DecodeRowsWith(nil, nil, &h, body, nil, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(comparableEntries(whole), comparableEntries(some)) {
+				t.Fatalf("DecodeRowsWith differs from a whole decode")
+			}
+			if tc.want != CodecFramesBySource {
 				return
 			}
 			// Stored in source order: each source's lines in one run.

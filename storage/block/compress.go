@@ -130,6 +130,9 @@ var (
 // every read of a block decodes anyway and which costs a byte per row.
 // The other columns stay in row (ID) order, so that IDs stay deltas,
 // sequence lookups and merges are unchanged, and rows keep one index.
+// A block is grouped only where it pays (groupingPays): grouped, the rows
+// of a span of time lie in every frame, so a read of a few recent rows
+// decompresses them all.
 
 // sourceOrder returns the rows of a block in source order: the rows whose
 // source has dictionary index 0 in row order, then index 1, and so on,
