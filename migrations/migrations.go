@@ -59,11 +59,12 @@ var steps = []Step{
 	{To: 4, Description: "write posting lists, block headers and keyword entry lists in denser forms (older ones still read)",
 		Run: func(context.Context, Store, *slog.Logger) error { return nil }},
 	// The messages of merged blocks are stored in frames (block codecs 2
-	// and 3: in row order, or grouped by source). Older blocks are read
-	// as they are; an older build would take a block with frames for a
-	// damaged one, so the version is raised for it to refuse the
-	// directory instead.
-	{To: 5, Description: "store the messages of merged blocks in frames, grouped by source (older blocks still read)",
+	// and 3: in row order, or grouped by source), and the keyword index's
+	// value filters set their bits by enhanced double hashing. Older
+	// blocks and filters are read as they are; an older build would take
+	// a block with frames for a damaged one and misread a new filter, so
+	// the version is raised for it to refuse the directory instead.
+	{To: 5, Description: "store the messages of merged blocks in frames grouped by source, and keyword filters with fewer false positives (older ones still read)",
 		Run: func(context.Context, Store, *slog.Logger) error { return nil }},
 }
 
