@@ -22,6 +22,8 @@
 #   LE_BIN, VL_BIN binaries (default /tmp/logengine, /tmp/victoria-logs; see sidebyside.sh)
 #   WORK           scratch directory (default /tmp/fieldqueries; emptied first)
 #   QUERIES        field (default) or day
+#   VL_DATA        a VictoriaLogs data directory already loaded with DIR's entries by an earlier
+#                  run (its WORK/vl, moved out of WORK): used as it is, nothing exported or loaded
 set -euo pipefail
 
 DIR=${1:?usage: cmd/loadgen/fieldqueries.sh DIR (a 1M-log benchmark data directory)}
@@ -39,7 +41,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 cp -r "$DIR" "$WORK/le"
 "$LE_BIN" serve --data-dir "$WORK/le" --listen $LE --retention 0 >"$WORK/le.log" 2>&1 &
 le_pid=$!
-"$VL_BIN" -storageDataPath="$WORK/vl" -httpListenAddr=$VL -retentionPeriod=100y >"$WORK/vl.log" 2>&1 &
+"$VL_BIN" -storageDataPath="${VL_DATA:-$WORK/vl}" -httpListenAddr=$VL -retentionPeriod=100y >"$WORK/vl.log" 2>&1 &
 vl_pid=$!
 trap 'kill $le_pid $vl_pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -47,6 +49,7 @@ for _ in $(seq 100); do
 	sleep 0.2
 done
 
+if [ -z "${VL_DATA:-}" ]; then
 curl -sf "http://$LE/api/v1/export?format=ndjson" |
 	python3 -c '
 import json, sys
@@ -61,6 +64,7 @@ for p in "$WORK"/part_*; do
 	curl -sf -X POST -H 'Content-Type: application/stream+json' -T "$p" "http://$VL/insert/jsonline?_stream_fields=source" >/dev/null
 done
 curl -sf "http://$VL/internal/force_flush" >/dev/null
+fi
 # Both daemons settle first: VictoriaLogs merges its parts, logengine its
 # small blocks (until its merge counter stops moving).
 merged() { curl -sf "http://$LE/metrics" | awk '$1 == "logengine_blocks_merged_total" {print $2}'; }
@@ -76,7 +80,13 @@ echo "entries: logengine $(curl -sf "http://$LE/api/v1/stats" | python3 -c 'impo
 	"VictoriaLogs $(curl -sf "http://$VL/select/logsql/query" --data-urlencode 'query=* | stats count() c')"
 
 # A trace id from the middle of the day, for the needle.
-trace=$(sed -n 654322p "$WORK/vl.ndjson" | python3 -c 'import json,sys; print(json.load(sys.stdin)["trace_id"])')
+if [ -z "${VL_DATA:-}" ]; then
+	line=$(sed -n 654322p "$WORK/vl.ndjson")
+else
+	# sed stops reading at the line, which stops curl (a write error, not a failure here).
+	line=$({ curl -sf "http://$LE/api/v1/export?format=ndjson" || true; } | sed -n '654322{p;q}')
+fi
+trace=$(printf '%s\n' "$line" | python3 -c 'import json,sys; e = json.load(sys.stdin); print(e.get("trace_id") or e["fields"]["trace_id"])')
 
 median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'; }
 # FROM and TO narrow the range of one query (default: the whole day).
