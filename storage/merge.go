@@ -45,9 +45,9 @@ package storage
 // source; on the load generator's lines, whose messages do not depend on
 // their source, per stream costs more (22.6 against 19.5: a stream's IDs
 // are not consecutive, 5 bytes each). So a merged block keeps row order
-// and one key range, and stores its messages grouped by source
-// (block.CodecFramesBySource), which takes that body to 10.2 bytes per
-// entry (messages 8.7) without a map from ID to block. Headers keep
+// and one key range, and stores its messages grouped by source where that
+// saves a tenth or more (block.CodecFramesBySource), which takes that body
+// to 10.2 bytes per entry (messages 8.7) without a map from ID to block. Headers keep
 // per-source counts and value filters, so a query on one source skips the
 // blocks without it either way.
 

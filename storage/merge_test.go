@@ -366,12 +366,16 @@ func TestMergedBlockMessagesBySource(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if len(refs) != 1 {
+			t.Errorf("%d blocks after the merge, want one", len(refs))
+			return nil
+		}
 		h, err := refs[0].header()
 		if err != nil {
 			return err
 		}
-		if c := h.Column(block.ColumnMessages).Codec; len(refs) != 1 || c != block.CodecFramesBySource {
-			t.Errorf("%d blocks, the first of %d entries with messages of codec %d", len(refs), h.Count, c)
+		if c := h.Column(block.ColumnMessages).Codec; c != block.CodecFramesBySource {
+			t.Errorf("the merged block of %d entries has messages of codec %d", h.Count, c)
 		}
 		return nil
 	})

@@ -29,8 +29,9 @@
 // is stored in frames of 1,024 rows, each a string stream compressed on its
 // own (CodecFrames, see frameRows), so that a point read of a few entries
 // decompresses one frame instead of megabytes; in a block of several
-// sources the frames hold the rows grouped by source (CodecFramesBySource,
-// see sourceOrder), where zstd finds far more to match.
+// sources whose lines are alike within a source, the frames hold the rows
+// grouped by source (CodecFramesBySource, see sourceOrder and
+// groupingPays), where zstd finds far more to match.
 //
 // Why a header apart. Planning, counts and histograms must not touch bodies.
 // The header (Header, encoded by Header.Marshal) holds the entry count, the

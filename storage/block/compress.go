@@ -127,7 +127,7 @@ var (
 // source, against 8.0 in blocks of one source each (BenchmarkStreamLayout).
 // Only the messages are grouped, where nearly all of that gain is, and
 // the order is not stored: it follows from the sources column, which
-// every read of a block decodes anyway and which costs a byte per row.
+// costs a byte per row and which a read of whole entries decodes anyway.
 // The other columns stay in row (ID) order, so that IDs stay deltas,
 // sequence lookups and merges are unchanged, and rows keep one index.
 // A block is grouped only where it pays (groupingPays): grouped, the rows

@@ -138,7 +138,8 @@ func DecodeRowsWith(dst []logs.Entry, bufs *Buffers, h *Header, body []byte, fie
 // DecodeRowMessages returns the entries whose IDs want holds (ascending)
 // with their IDs, times and messages only: what checking message words
 // needs. Only the ids column and the message frames of those rows are
-// decompressed.
+// decompressed, and the sources column when the messages are grouped by
+// source (it gives their order).
 func DecodeRowMessages(dst []logs.Entry, h *Header, body []byte, want []logs.ID) ([]logs.Entry, error) {
 	if err := checkBody(h, body); err != nil {
 		return nil, fmt.Errorf("decode block: %w", err)
