@@ -24,17 +24,7 @@ func checkColumns(node Node) []string {
 // messageOnly reports whether node reads nothing of an entry but its
 // message: words, phrases and prefixes, combined.
 func messageOnly(node Node) bool {
-	switch n := node.(type) {
-	case *Word, *Phrase, *Prefix, *MatchAll:
-		return true
-	case *And:
-		return !slices.ContainsFunc(n.Nodes, func(c Node) bool { return !messageOnly(c) })
-	case *Or:
-		return !slices.ContainsFunc(n.Nodes, func(c Node) bool { return !messageOnly(c) })
-	case *Not:
-		return messageOnly(n.Node)
-	}
-	return false
+	return eachField(node, func(field string) bool { return field == FieldMessage })
 }
 
 // nodeColumns is scanColumns; with words set, message terms (words,
@@ -56,39 +46,7 @@ func nodeColumns(node Node, also []string, words bool) ([]string, bool) {
 		}
 		return true
 	}
-	var walk func(Node) bool
-	walk = func(n Node) bool {
-		switch n := n.(type) {
-		case *MatchAll:
-			return true
-		case *Exists:
-			return add(n.Field)
-		case *Equal:
-			return add(n.Field)
-		case *ValuePrefix:
-			return add(n.Field)
-		case *Compare:
-			return add(n.Field)
-		case *And:
-			for _, c := range n.Nodes {
-				if !walk(c) {
-					return false
-				}
-			}
-			return true
-		case *Or:
-			for _, c := range n.Nodes {
-				if !walk(c) {
-					return false
-				}
-			}
-			return true
-		case *Not:
-			return walk(n.Node)
-		}
-		return words // words, phrases, prefixes: the message
-	}
-	if !walk(node) {
+	if !eachField(node, add) {
 		return nil, false
 	}
 	for _, f := range also {
@@ -97,4 +55,31 @@ func nodeColumns(node Node, also []string, words bool) ([]string, bool) {
 		}
 	}
 	return cols, true
+}
+
+// eachField calls read with each field node reads (FieldMessage for its
+// words, phrases and prefixes) and reports false as soon as read does.
+func eachField(node Node, read func(field string) bool) bool {
+	all := func(nodes []Node) bool {
+		return !slices.ContainsFunc(nodes, func(c Node) bool { return !eachField(c, read) })
+	}
+	switch n := node.(type) {
+	case *MatchAll:
+		return true
+	case *Exists:
+		return read(n.Field)
+	case *Equal:
+		return read(n.Field)
+	case *ValuePrefix:
+		return read(n.Field)
+	case *Compare:
+		return read(n.Field)
+	case *And:
+		return all(n.Nodes)
+	case *Or:
+		return all(n.Nodes)
+	case *Not:
+		return eachField(n.Node, read)
+	}
+	return read(FieldMessage) // words, phrases, prefixes
 }
