@@ -56,22 +56,28 @@ var benchStreams = sync.OnceValue(func() benchData {
 			bySource[l.Source] = s
 			d.streams = append(d.streams, nil)
 		}
-		level, _ := storage.ParseLevelName(l.Level)
-		id := storage.ID{Nanos: t.UnixNano(), Seq: uint64(i + 1)}
-		d.streams[s] = append(d.streams[s], storage.Entry{
-			ID: id, Time: id.Time(), Level: level, Source: l.Source, Message: l.Message, Tags: l.Tags,
-			Fields: []storage.Field{
-				{Name: "host", Value: storage.String(l.Host)},
-				{Name: "status", Value: storage.Int(int64(l.Status))},
-				{Name: "latency_ms", Value: storage.Int(int64(l.Latency))},
-			},
-		})
+		d.streams[s] = append(d.streams[s], benchEntry(l, uint64(i+1)))
 		line = l.AppendJSON(line[:0])
 		d.jsonBytes += len(line) + 1
 		d.entries++
 	}
 	return d
 })
+
+// benchEntry is the load generator's log l as an entry of sequence seq,
+// its fields those the side-by-side load sends.
+func benchEntry(l loggen.Log, seq uint64) storage.Entry {
+	level, _ := storage.ParseLevelName(l.Level)
+	id := storage.ID{Nanos: l.Time.UnixNano(), Seq: seq}
+	return storage.Entry{
+		ID: id, Time: id.Time(), Level: level, Source: l.Source, Message: l.Message, Tags: l.Tags,
+		Fields: []storage.Field{
+			{Name: "host", Value: storage.String(l.Host)},
+			{Name: "status", Value: storage.Int(int64(l.Status))},
+			{Name: "latency_ms", Value: storage.Int(int64(l.Latency))},
+		},
+	}
+}
 
 // benchBlocks cuts the streams into full blocks of n entries.
 func benchBlocks(tb testing.TB, n int) (blocks [][]storage.Entry, jsonPerBlock int) {
@@ -108,55 +114,6 @@ func benchMixedBlocks(tb testing.TB, n int) (blocks [][]storage.Entry, jsonPerBl
 	return blocks, d.jsonBytes / d.entries * n
 }
 
-// BenchmarkBlockEncodeMixed is BenchmarkBlockEncode on blocks of five
-// interleaved sources, as the merger writes them: the first frame's worth
-// of messages is framed both ways to choose the order (groupingPays).
-// These messages do not depend on their source, so the blocks keep row
-// order: what it measures is the cost of choosing.
-func BenchmarkBlockEncodeMixed(b *testing.B) {
-	for _, n := range []int{4096, 16384} {
-		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			blocks, jsonBytes := benchMixedBlocks(b, n)
-			_, perEntry := encodeBlocks(b, blocks)
-			b.SetBytes(int64(jsonBytes))
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cpuTime()
-			for i := 0; i < b.N; i++ {
-				if _, _, err := block.Encode(blocks[i%len(blocks)], nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N*n), "cpu-ns/entry")
-			b.ReportMetric(perEntry, "B/entry")
-		})
-	}
-}
-
-// BenchmarkBlockDecodeMixed is BenchmarkBlockDecode on blocks of five
-// interleaved sources, as the merger writes them (in row order: see
-// BenchmarkBlockEncodeMixed).
-func BenchmarkBlockDecodeMixed(b *testing.B) {
-	for _, n := range []int{4096, 16384} {
-		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			blocks, jsonBytes := benchMixedBlocks(b, n)
-			enc, perEntry := encodeBlocks(b, blocks)
-			b.SetBytes(int64(jsonBytes))
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cpuTime()
-			for i := 0; i < b.N; i++ {
-				e := &enc[i%len(enc)]
-				if _, err := block.Decode(&e.h, e.body); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N*n), "cpu-ns/entry")
-			b.ReportMetric(perEntry, "B/entry")
-		})
-	}
-}
-
 type encodedBlock struct {
 	h    block.Header
 	body []byte
@@ -177,10 +134,29 @@ func encodeBlocks(tb testing.TB, blocks [][]storage.Entry) (out []encodedBlock, 
 	return out, float64(total) / float64(entries)
 }
 
-func BenchmarkBlockEncode(b *testing.B) {
-	for _, n := range benchSizes {
+// blockCutter cuts the benchmarks' entries into blocks of n entries
+// (benchBlocks, benchMixedBlocks), and says how many bytes of JSON lines a
+// block stands for.
+type blockCutter func(tb testing.TB, n int) (blocks [][]storage.Entry, jsonPerBlock int)
+
+// mixedSizes are the block sizes of the benchmarks on interleaved sources:
+// those of merged blocks, and more.
+var mixedSizes = []int{4096, 16384}
+
+func BenchmarkBlockEncode(b *testing.B) { benchEncode(b, benchSizes, benchBlocks) }
+
+// BenchmarkBlockEncodeMixed is BenchmarkBlockEncode on blocks of five
+// interleaved sources, as the merger writes them: the first frame's worth
+// of messages is framed both ways to choose the order (groupingPays).
+// These messages do not depend on their source, so the blocks keep row
+// order: what it measures is the cost of choosing.
+func BenchmarkBlockEncodeMixed(b *testing.B) { benchEncode(b, mixedSizes, benchMixedBlocks) }
+
+// benchEncode encodes blocks of each of sizes, cut by cut.
+func benchEncode(b *testing.B, sizes []int, cut blockCutter) {
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			blocks, jsonBytes := benchBlocks(b, n)
+			blocks, jsonBytes := cut(b, n)
 			_, perEntry := encodeBlocks(b, blocks)
 			b.SetBytes(int64(jsonBytes))
 			b.ReportAllocs()
@@ -197,19 +173,27 @@ func BenchmarkBlockEncode(b *testing.B) {
 	}
 }
 
-func BenchmarkBlockDecode(b *testing.B) {
-	benchDecode(b, func(e *encodedBlock) error {
-		_, err := block.Decode(&e.h, e.body)
-		return err
-	})
+func BenchmarkBlockDecode(b *testing.B) { benchDecode(b, benchSizes, benchBlocks, decodeWhole) }
+
+// BenchmarkBlockDecodeMixed is BenchmarkBlockDecode on blocks of five
+// interleaved sources, as the merger writes them (in row order: see
+// BenchmarkBlockEncodeMixed).
+func BenchmarkBlockDecodeMixed(b *testing.B) {
+	benchDecode(b, mixedSizes, benchMixedBlocks, decodeWhole)
 }
 
-// benchDecode runs decode over encoded blocks of each of benchSizes.
-func benchDecode(b *testing.B, decode func(*encodedBlock) error) {
-	for _, n := range benchSizes {
+func decodeWhole(e *encodedBlock) error {
+	_, err := block.Decode(&e.h, e.body)
+	return err
+}
+
+// benchDecode runs decode over encoded blocks of each of sizes, cut by
+// cut.
+func benchDecode(b *testing.B, sizes []int, cut blockCutter, decode func(*encodedBlock) error) {
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			blocks, jsonBytes := benchBlocks(b, n)
-			enc, _ := encodeBlocks(b, blocks)
+			blocks, jsonBytes := cut(b, n)
+			enc, perEntry := encodeBlocks(b, blocks)
 			b.SetBytes(int64(jsonBytes))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -220,6 +204,7 @@ func benchDecode(b *testing.B, decode func(*encodedBlock) error) {
 				}
 			}
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N*n), "cpu-ns/entry")
+			b.ReportMetric(perEntry, "B/entry")
 		})
 	}
 }
@@ -227,7 +212,7 @@ func benchDecode(b *testing.B, decode func(*encodedBlock) error) {
 // BenchmarkBlockDecodeField reads one field column, as a query on status
 // does: the layouts and status columns, no message.
 func BenchmarkBlockDecodeField(b *testing.B) {
-	benchDecode(b, func(e *encodedBlock) error {
+	benchDecode(b, benchSizes, benchBlocks, func(e *encodedBlock) error {
 		_, err := block.DecodeField(&e.h, e.body, "status")
 		return err
 	})

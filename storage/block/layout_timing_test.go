@@ -132,9 +132,6 @@ func mine(b *testing.B, entries []logs.Entry) []uint32 {
 	return ids
 }
 
-// day is the UTC day the layout's entries are stamped on.
-var day = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-
 // stamp gives entries consecutive sequences in time order, on one day.
 func stamp(entries []logs.Entry) {
 	slices.SortStableFunc(entries, func(x, y logs.Entry) int { return x.Time.Compare(y.Time) })
@@ -159,14 +156,14 @@ func loghubEntries(b *testing.B) []logs.Entry {
 			b.Fatal(err)
 		}
 		system := filepath.Base(filepath.Dir(path))
-		res := ingest.DecodeText(raw, ingest.Defaults{Source: system, Now: func() time.Time { return day }}, ingest.DefaultLimits())
+		res := ingest.DecodeText(raw, ingest.Defaults{Source: system, Now: func() time.Time { return benchDay }}, ingest.DefaultLimits())
 		step := time.Hour / time.Duration(len(res))
 		for i, r := range res {
 			if r.Err != nil {
 				b.Fatalf("%s line %d: %v", system, r.Line, r.Err)
 			}
 			e := r.Entry
-			e.Time = day.Add(time.Duration(i)*step + time.Duration(f)*time.Microsecond)
+			e.Time = benchDay.Add(time.Duration(i)*step + time.Duration(f)*time.Microsecond)
 			entries = append(entries, e)
 		}
 	}
@@ -174,24 +171,14 @@ func loghubEntries(b *testing.B) []logs.Entry {
 	return entries
 }
 
-// loggenEntries makes n logs of the load generator, as the side-by-side
-// load sends them (its NDJSON fields become the entries' fields).
+// loggenEntries makes n logs of the load generator over a day, as the
+// side-by-side load sends them.
 func loggenEntries(n int) []logs.Entry {
 	g := loggen.New(1)
 	entries := make([]logs.Entry, n)
 	step := 24 * time.Hour / time.Duration(n)
 	for i := range entries {
-		l := g.Next(day.Add(time.Duration(i) * step))
-		level, _ := ingest.ParseLevel(l.Level)
-		entries[i] = logs.Entry{
-			Time: l.Time, Level: level, Source: l.Source, Message: l.Message, Tags: l.Tags,
-			Fields: []logs.Field{
-				{Name: "host", Value: logs.String(l.Host)},
-				{Name: "status", Value: logs.Int(int64(l.Status))},
-				{Name: "latency_ms", Value: logs.Int(int64(l.Latency))},
-			},
-		}
+		entries[i] = benchEntry(g.Next(benchDay.Add(time.Duration(i)*step)), uint64(i+1))
 	}
-	stamp(entries)
 	return entries
 }
